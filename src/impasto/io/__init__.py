@@ -1,0 +1,1 @@
+"""Reading and writing image files (the only package that touches Pillow)."""

@@ -1,0 +1,1 @@
+"""Loss terms (pure functions) and the weighted objective built from them."""

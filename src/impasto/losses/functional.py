@@ -1,0 +1,72 @@
+"""The loss terms of Gatys, Ecker & Bethge (CVPR 2016) as pure functions.
+
+Notation follows the paper: a layer l has N_l feature maps of M_l = H_l * W_l positions;
+F^l (N_l x M_l) is the generated image's activation, P^l the content's, and the Gram matrix
+G^l = F^l F^l^T holds the feature correlations that define style.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrices normalised by the number of positions: G / M.
+
+    Args:
+        features: (B, N, H, W) activations.
+    Returns:
+        (B, N, N) float32 matrices ``F F^T / (H W)``, computed in float32 whatever the input
+        dtype, so mixed-precision features still give exact-enough statistics.
+
+    Dividing by M makes the statistic independent of the image size (the paper's E_l divides
+    the squared Gram error by M^2 for the same reason, see :func:`style_layer_loss`).
+    """
+    b, n, h, w = features.shape
+    f = features.reshape(b, n, h * w).to(torch.float32)
+    return torch.bmm(f, f.transpose(1, 2)) / (h * w)
+
+
+def style_layer_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The paper's per-layer style error (eq. 4) from M-normalised Gram matrices.
+
+    E_l = 1 / (4 N^2 M^2) * sum_ij (G_ij - A_ij)^2 with unnormalised G, A; with G/M and A/M
+    (what :func:`gram_matrix` returns) this is sum_ij (G_ij - A_ij)^2 / (4 N^2).
+
+    Args:
+        gram, target: (B, N, N); ``target`` broadcasts over the batch.
+    Returns:
+        scalar: the mean over the batch of E_l.
+    """
+    n = gram.shape[-1]
+    return ((gram - target) ** 2).sum(dim=(-2, -1)).mean() / (4.0 * n * n)
+
+
+def content_layer_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error of activations (the paper's eq. 1), averaged over the N*M activations.
+
+    The paper sums (with a factor 1/2); the mean departs from it so that the content/style
+    balance does not change with the image size, as the style term's does not.
+
+    Args:
+        features, target: (B, N, H, W).
+    Returns:
+        scalar.
+    """
+    return ((features.to(torch.float32) - target.to(torch.float32)) ** 2).mean()
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation: the mean squared difference of neighbouring pixels.
+
+    Penalises the high-frequency noise that gradient-based synthesis leaves (Mahendran &
+    Vedaldi 2015, used by Johnson et al. 2016 and neural-style).
+
+    Args:
+        image: (B, C, H, W) in [0, 1].
+    Returns:
+        scalar.
+    """
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    return (dy**2).mean() + (dx**2).mean()

@@ -1,0 +1,49 @@
+"""The weighted objective: total = alpha * content + beta * style + tv (Gatys 2016, eq. 7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from impasto.features.extractor import FeatureExtractor
+from impasto.losses.functional import content_layer_loss, gram_matrix, style_layer_loss, tv_loss
+
+
+@dataclass
+class Objective:
+    """Callable: image (1, 3, H, W) → (total, {"content", "style", "tv", "total"}).
+
+    The named terms are already weighted, so they add up to the total.
+    """
+
+    extractor: FeatureExtractor
+    content_targets: dict[str, torch.Tensor]
+    style_targets: dict[str, torch.Tensor]
+    style_layer_weights: dict[str, float]
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+
+    def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        feats = self.extractor(image)
+        zero = image.new_zeros((), dtype=torch.float32)
+        content = zero
+        if self.content_weight > 0:
+            for name, target in self.content_targets.items():
+                content = content + content_layer_loss(feats[name], target)
+        style = zero
+        if self.style_weight > 0:
+            for name, target in self.style_targets.items():
+                w = self.style_layer_weights[name]
+                if w > 0:
+                    style = style + w * style_layer_loss(gram_matrix(feats[name]), target)
+        tv = tv_loss(image) if self.tv_weight > 0 else zero
+        terms = {
+            "content": self.content_weight * content,
+            "style": self.style_weight * style,
+            "tv": self.tv_weight * tv,
+        }
+        total = terms["content"] + terms["style"] + terms["tv"]
+        terms["total"] = total
+        return total, terms

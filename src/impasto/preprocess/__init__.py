@@ -1,0 +1,1 @@
+"""Size maths and pixel operations on (1, 3, H, W) tensors."""

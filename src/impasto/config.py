@@ -120,8 +120,8 @@ class StyleConfig:
     style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None  # None: equal weights summing to 1
     content_weight: float = 1.0
-    style_weight: float = 1e4
-    tv_weight: float = 1.0
+    style_weight: float = 1.0
+    tv_weight: float = 1e6
     optimizer: Optimizer = Optimizer.LBFGS
     lr: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam (pixels in [0, 1])
     steps: int = 300

@@ -43,17 +43,20 @@ def style_layer_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def content_layer_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Squared error of activations (the paper's eq. 1), averaged over the N*M activations.
+    """The paper's content error (eq. 1), 1/2 * sum (F - P)^2, divided by M = H * W.
 
-    The paper sums (with a factor 1/2); the mean departs from it so that the content/style
-    balance does not change with the image size, as the style term's does not.
+    Dividing by the number of positions departs from the paper so that the content/style
+    balance (alpha/beta) does not change with the image size, as the style term's does not
+    (eq. 4 divides by M^2 for the same reason).
 
     Args:
         features, target: (B, N, H, W).
     Returns:
-        scalar.
+        scalar: the mean over the batch.
     """
-    return ((features.to(torch.float32) - target.to(torch.float32)) ** 2).mean()
+    b, _, h, w = features.shape
+    diff = features.to(torch.float32) - target.to(torch.float32)
+    return 0.5 * (diff**2).sum() / (b * h * w)
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,102 @@
+"""Seconds per optimisation step at 256 and 512 px, and the GFLOP/s that implies.
+
+One step is one forward and backward pass of VGG19 (cut after the deepest layer needed, here
+relu5_1) plus the losses, on tubingen x starry_night with the default settings. FLOPs counted:
+every conv that runs, 2 * C_in * C_out * 9 * H * W for the forward pass and the same again for
+the backward pass (the weights are frozen, so only the gradient with respect to the input is
+computed), plus the Gram matrices (2 * N^2 * M per style layer, forward and backward).
+
+    python benchmarks/step_time.py [--sizes 256 512] [--steps 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from impasto.config import Optimizer, StyleConfig
+from impasto.features.extractor import FeatureExtractor
+from impasto.features.vgg import deepest
+from impasto.features.weights import load_weights
+from impasto.io.images import load_image
+from impasto.losses.objective import Objective
+from impasto.losses.targets import content_targets, style_targets
+from impasto.optim.loop import optimize
+from impasto.preprocess.resize import fit_long_side, resize, resize_long_side
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "src" / "impasto" / "data" / "samples"
+SHARED = ROOT.parent / "shared" / "images"
+
+
+def image_path(name: str) -> Path:
+    p = SHARED / name
+    return p if p.exists() else SAMPLES / name
+
+
+def step_flops(
+    extractor: FeatureExtractor, hw: tuple[int, int], style_layers: tuple[str, ...]
+) -> float:
+    """Conv and Gram FLOPs of one forward + backward pass at image size ``hw``."""
+    h, w = hw
+    channels = 3
+    total = 0.0
+    for name, module in extractor.net.named_children():
+        if isinstance(module, torch.nn.Conv2d):
+            channels = module.out_channels
+            total += 2 * 2 * module.in_channels * channels * 9 * h * w
+        elif name.startswith("pool"):
+            h, w = h // 2, w // 2
+        if name in style_layers:
+            total += 2 * 2 * channels * channels * h * w
+    return total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    ap.add_argument("--steps", type=int, default=10)
+    args = ap.parse_args()
+
+    cfg = StyleConfig()
+    weights = load_weights()
+    content = load_image(image_path("tubingen.jpg"))
+    style = load_image(image_path("starry_night.jpg"))
+    extractor = FeatureExtractor(
+        weights, cfg.content_layers + cfg.style_layers, cfg.pooling, cfg.padding
+    )
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"CPU capability {torch.backends.cpu.get_cpu_capability()}; network cut at "
+        f"{deepest(cfg.content_layers + cfg.style_layers)}"
+    )
+    print(f"{'size':>6} {'H x W':>10} {'s/step':>8} {'GFLOP/step':>11} {'GFLOP/s':>8}")
+    for size in args.sizes:
+        hw = fit_long_side(content.shape[-2], content.shape[-1], size)
+        c = resize(content, hw)
+        s = resize_long_side(style, size)
+        objective = Objective(
+            extractor=extractor,
+            content_targets=content_targets(extractor, c, cfg.content_layers),
+            style_targets=style_targets(extractor, s, cfg.style_layers),
+            style_layer_weights=dict(zip(cfg.style_layers, cfg.layer_weights, strict=True)),
+            content_weight=cfg.content_weight,
+            style_weight=cfg.style_weight,
+            tv_weight=cfg.tv_weight,
+        )
+        optimize(c, objective, optimizer=Optimizer.LBFGS, lr=1.0, steps=2)  # warm-up
+        t0 = time.perf_counter()
+        optimize(c, objective, optimizer=Optimizer.LBFGS, lr=1.0, steps=args.steps)
+        per_step = (time.perf_counter() - t0) / args.steps
+        gflop = step_flops(extractor, hw, cfg.style_layers) / 1e9
+        print(
+            f"{size:>6} {hw[0]:>4} x {hw[1]:<4} {per_step:>8.3f} {gflop:>11.1f} "
+            f"{gflop / per_step:>8.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

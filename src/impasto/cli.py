@@ -193,7 +193,7 @@ def _stylize(args: argparse.Namespace) -> int:
             snap_dir = snap_dir.with_name(snap_dir.name + "_steps")
         if not snap_dir.parent.is_dir():
             raise OutputError(f"snapshot folder's parent does not exist: {snap_dir.parent}")
-    progress = _Progress(cfg.steps, args.quiet)
+    progress = _Progress(cfg.total_steps, args.quiet)
 
     def callback(event: StepEvent) -> None:
         scale = f"{event.size[1]}x{event.size[0]}"

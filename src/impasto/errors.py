@@ -29,3 +29,7 @@ class OutputError(ImpastoError):
 
 class Cancelled(ImpastoError):
     """A run was stopped by its callback or by the user."""
+
+
+class CheckpointError(ImpastoError):
+    """A checkpoint folder is missing, incomplete or from an incompatible version."""

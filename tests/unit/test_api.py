@@ -11,8 +11,9 @@ from PIL import Image
 
 import impasto
 from impasto import Cancelled, ConfigError, ImpastoError, InvalidImageError, StepEvent, stylize
-from impasto.api import Result, initial_image, split_steps
+from impasto.api import Result, initial_image, plan_steps
 from impasto.config import StyleConfig
+from impasto.errors import ConfigError
 from impasto.io.images import read_metadata
 from impasto.preprocess.resize import gaussian_blur
 
@@ -264,11 +265,16 @@ def test_multi_scale_with_default_layers_at_min_size_16(
     assert res.tensor.shape == (1, 3, 32, 32)
 
 
-def test_split_steps() -> None:
-    assert split_steps(5, 2) == [3, 2]
-    assert split_steps(6, 3) == [2, 2, 2]
-    assert split_steps(7, 1) == [7]
-    assert sum(split_steps(301, 4)) == 301
+def test_plan_steps_gives_small_scales_more_steps() -> None:
+    assert plan_steps(7, [64]) == [7]
+    plan = plan_steps(301, [128, 181, 256, 362, 512])
+    assert sum(plan) == 301
+    assert plan == sorted(plan, reverse=True)
+    assert plan[0] > 3 * plan[-1]
+    assert min(plan_steps(5, [16, 32, 64, 128, 256])) >= 1
+    assert plan_steps((3, 2), [16, 32]) == [3, 2]
+    with pytest.raises(ConfigError, match="2 scales"):
+        plan_steps((3, 2, 1), [16, 32])
 
 
 def test_result_save_writes_config_in_metadata(

@@ -300,7 +300,7 @@ def test_save_is_atomic_when_encoding_fails(
         raise OSError("disk full")
 
     monkeypatch.setattr(Image.Image, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="disk full"):
         save_image(torch.zeros(1, 3, 4, 4), p)
     assert p.read_bytes() == b"previous result"
     assert _leftovers(tmp_path) == []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from impasto.config import LAYER_NAMES, Padding, Pooling
+from impasto.config import LAYER_NAMES, Padding, Pooling, Precision
 from impasto.features.vgg import build_vgg, deepest
 from impasto.features.weights import VGGWeights
 
@@ -40,3 +42,20 @@ class FeatureExtractor(nn.Module):
             if name in wanted:
                 out[name] = h
         return out
+
+
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """True where the CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX), the
+    only case in which bfloat16 convolutions are faster than float32 on a CPU."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def use_bf16(precision: Precision) -> bool:
+    if precision is Precision.AUTO:
+        return cpu_has_native_bf16()
+    return precision is Precision.BF16

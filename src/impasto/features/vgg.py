@@ -6,11 +6,28 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from impasto.config import LAYER_NAMES, Padding, Pooling
 from impasto.errors import WeightsError
 from impasto.features.weights import VGGWeights
+
+
+class PaddedConv2d(nn.Conv2d):
+    """A 3x3 conv whose non-zero padding falls back to replicate on maps of one pixel, where
+    reflection is undefined (tiny images reach the deepest layers as 1-pixel maps)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.padding_mode == "zeros":
+            return super().forward(x)
+        mode = self.padding_mode if min(x.shape[-2:]) > 1 else "replicate"
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode=mode), self.weight, self.bias)
+
+
+def pools_before(layer: str) -> int:
+    """How many 2x2 poolings an image passes through before reaching ``layer``."""
+    return sum(1 for n in LAYER_NAMES[: LAYER_NAMES.index(layer)] if n.startswith("pool"))
 
 
 def deepest(layers: Iterable[str]) -> str:
@@ -39,7 +56,7 @@ def build_vgg(
                     f"weights {weights.source} have no layer {name}, which {upto} needs"
                 )
             w, b = weights.convs[name]
-            conv = nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1, padding_mode=padding.value)
+            conv = PaddedConv2d(w.shape[1], w.shape[0], 3, padding=1, padding_mode=padding.value)
             with torch.no_grad():
                 conv.weight.copy_(w)
                 conv.bias.copy_(b)  # type: ignore[union-attr]

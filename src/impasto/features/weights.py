@@ -107,8 +107,10 @@ def _read(path: Path) -> dict[str, torch.Tensor]:
         AttributeError,
         TypeError,
     ) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise WeightsError(f"cannot read weights file {path}: {first}") from None
+        raise WeightsError(
+            f"cannot read weights file {path}: not a PyTorch state dict of tensors "
+            f"({type(e).__name__})"
+        ) from None
     if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
         data = data["state_dict"]
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):

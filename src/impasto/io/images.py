@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from impasto.errors import InvalidImageError, OutputError
+from impasto.io.atomic import atomic_write
 
 # Output formats by extension, with the Pillow format name and save options.
 OUTPUT_FORMATS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -128,7 +128,7 @@ def load_image(src: ImageLike) -> torch.Tensor:
             raise InvalidImageError(f"expected a (1, 3, H, W) tensor, got {tuple(src.shape)}")
         if x.shape[2] == 0 or x.shape[3] == 0:
             raise InvalidImageError(f"image tensor has a zero side {tuple(src.shape)}")
-        return x.clone()
+        return x.contiguous().clone()
     if isinstance(src, Image.Image):
         if src.width == 0 or src.height == 0:
             raise InvalidImageError(f"image has a zero side ({src.width}x{src.height})")
@@ -173,17 +173,11 @@ def save_image(
         for k, v in metadata.items():
             info.add_itxt(k, v)
         opts["pnginfo"] = info
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent or ".")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(p) as f:
             img.save(f, format=fmt, **opts)
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    except OSError as e:
+        raise OutputError(f"cannot write {p}: {e.strerror or e}") from None
     return p
 
 

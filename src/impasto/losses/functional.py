@@ -10,20 +10,25 @@ from __future__ import annotations
 import torch
 
 
+def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """Upcast half and bfloat16 (mixed precision features); keep float32 and float64."""
+    return x.to(torch.float32) if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Gram matrices normalised by the number of positions: G / M.
 
     Args:
         features: (B, N, H, W) activations.
     Returns:
-        (B, N, N) float32 matrices ``F F^T / (H W)``, computed in float32 whatever the input
-        dtype, so mixed-precision features still give exact-enough statistics.
+        (B, N, N) matrices ``F F^T / (H W)``, at least float32: bfloat16 features from mixed
+        precision are upcast first, so the statistics keep their precision.
 
     Dividing by M makes the statistic independent of the image size (the paper's E_l divides
     the squared Gram error by M^2 for the same reason, see :func:`style_layer_loss`).
     """
     b, n, h, w = features.shape
-    f = features.reshape(b, n, h * w).to(torch.float32)
+    f = _at_least_fp32(features.reshape(b, n, h * w))
     return torch.bmm(f, f.transpose(1, 2)) / (h * w)
 
 
@@ -55,7 +60,7 @@ def content_layer_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Te
         scalar: the mean over the batch.
     """
     b, _, h, w = features.shape
-    diff = features.to(torch.float32) - target.to(torch.float32)
+    diff = _at_least_fp32(features) - _at_least_fp32(target)
     return 0.5 * (diff**2).sum() / (b * h * w)
 
 

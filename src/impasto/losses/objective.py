@@ -24,9 +24,11 @@ class Objective:
     content_weight: float
     style_weight: float
     tv_weight: float
+    autocast: bool = False  # bfloat16 convolutions; Gram matrices and losses stay float32
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        feats = self.extractor(image)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
+            feats = self.extractor(image)
         zero = image.new_zeros((), dtype=torch.float32)
         content = zero
         if self.content_weight > 0:

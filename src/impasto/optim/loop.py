@@ -1,14 +1,20 @@
-"""Optimising the pixels of one image at one size.
+"""Optimising the pixels of one image at one size, resumably.
 
 Both optimisers minimise the objective divided by its value at the start. Gatys-scale losses
 are large and vary by orders of magnitude with the weights and the image; dividing makes the
-step sizes and tolerances of L-BFGS mean the same for every setting (see ARCHITECTURE.md: the
-raw scale makes plain L-BFGS diverge).
+step sizes and tolerances mean the same for every setting (ARCHITECTURE.md: at the raw scale
+plain L-BFGS diverges).
+
+L-BFGS is implemented here rather than taken from ``torch.optim.LBFGS`` so that every iteration
+costs exactly one forward and backward pass (torch's runs the whole budget inside one ``step``
+call and re-evaluates at each call) and so that its whole state can be saved between any two
+iterations and restored bit for bit: a checkpointed run resumes to the same image.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -18,8 +24,216 @@ Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]
 OnStep = Callable[[int, dict[str, float], torch.Tensor], None]
 
 
-class _Done(Exception):
-    """Raised inside the L-BFGS closure when the step budget is spent."""
+class PixelOptimizer:
+    """Optimises an image (1, 3, H, W) against ``objective``.
+
+    ``run`` may be called again after it returns or after ``on_step`` raised (the state is
+    consistent between iterations); ``state_dict``/``load_state_dict`` save and restore it.
+    One *step* is one iteration: for L-BFGS one evaluation of the objective (a forward and
+    backward pass) when the step is accepted at once, as it nearly always is, plus one at the
+    start; ``evaluations`` counts them all.
+    """
+
+    FIRST_MOVE = 0.02
+
+    def __init__(
+        self,
+        x0: torch.Tensor,
+        objective: Objective,
+        *,
+        optimizer: Optimizer,
+        lr: float,
+        history_size: int = 20,
+    ) -> None:
+        self.objective = objective
+        self.kind = optimizer
+        self.lr = lr
+        self.history_size = history_size
+        self.x = x0.detach().clone()
+        self.steps = 0  # iterations so far
+        self.evaluations = 0
+        self.scale = 0.0  # the objective's value at the start
+        self.losses: list[float] = []  # normalised loss after each accepted iteration
+        # L-BFGS state: loss and gradient at x, curvature pairs, initial Hessian scale.
+        self.f: torch.Tensor | None = None
+        self.g: torch.Tensor | None = None
+        self.terms: dict[str, float] = {}
+        self.s: list[torch.Tensor] = []
+        self.y: list[torch.Tensor] = []
+        self.h_diag = 1.0
+        self.shown = self.x  # the image the latest terms were evaluated at
+        self.best = self.x  # Adam: the evaluated image with the lowest loss so far
+        self.best_f = float("inf")
+        self.adam: torch.optim.Adam | None = None
+        self._param: torch.Tensor | None = None
+
+    # -- evaluation ------------------------------------------------------------------------
+    def _evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """Normalised loss, its gradient and the weighted terms at ``x``."""
+        xv = x.detach().requires_grad_(True)
+        total, terms = self.objective(xv)
+        if self.scale == 0.0:
+            value = float(total.detach())
+            self.scale = value if value > 0 and value == value and value != float("inf") else 1.0
+        loss = total / self.scale
+        (grad,) = torch.autograd.grad(loss, xv)
+        self.evaluations += 1
+        return loss.detach(), grad, {k: float(v.detach()) for k, v in terms.items()}
+
+    # -- L-BFGS ----------------------------------------------------------------------------
+    def _direction(self, g: torch.Tensor) -> torch.Tensor:
+        """Two-loop recursion (Nocedal & Wright, algorithm 7.4): d = -H g."""
+        q = -g.flatten()
+        alphas = []
+        for s, y in zip(reversed(self.s), reversed(self.y), strict=True):
+            rho = 1.0 / float(torch.dot(y, s))
+            a = rho * float(torch.dot(s, q))
+            alphas.append((a, rho))
+            q = q - a * y
+        r = q * self.h_diag
+        for (s, y), (a, rho) in zip(
+            zip(self.s, self.y, strict=True), reversed(alphas), strict=True
+        ):
+            b = rho * float(torch.dot(y, r))
+            r = r + (a - b) * s
+        return r.view_as(g)
+
+    def _first_step(self, g: torch.Tensor) -> float:
+        """Step length along -g for an iteration without curvature pairs.
+
+        torch's and Lua optim's L-BFGS move by lr/|g|_1, which in a megapixel image is a
+        near-zero move: the curvature pair it yields then scales every later step down and
+        the run crawls for dozens of steps. A move of at most ``FIRST_MOVE`` per pixel (in
+        [0, 1] units) is small enough to be safe and large enough to measure curvature.
+        """
+        return self.FIRST_MOVE * self.lr / max(float(g.abs().max()), 1e-30)
+
+    def _lbfgs_iteration(self) -> None:
+        if self.f is None or self.g is None:
+            self.f, self.g, self.terms = self._evaluate(self.x)
+        f, g = self.f, self.g
+        if self.s:
+            d = self._direction(g)
+            t = self.lr
+        else:
+            d = -g
+            t = self._first_step(g)
+        gtd = float((g * d).sum())
+        if gtd > -1e-12:  # not a descent direction: forget the curvature and restart
+            self.s.clear()
+            self.y.clear()
+            d = -g
+            gtd = float((g * d).sum())
+            t = self._first_step(g)
+        # Backtracking (Armijo): with good curvature the full step is accepted at once, so an
+        # iteration costs one evaluation; a bad step is halved instead of being taken.
+        for _ in range(8):
+            x_new = self.x + t * d
+            f_new, g_new, terms = self._evaluate(x_new)
+            if float(f_new) <= float(f) + 1e-4 * t * gtd:
+                break
+            t *= 0.5
+        else:
+            if float(f_new) >= float(f):  # no progress at all: reset and keep the old point
+                self.s.clear()
+                self.y.clear()
+                return
+        s = (x_new - self.x).flatten()
+        y = (g_new - g).flatten()
+        ys = float(torch.dot(y, s))
+        if ys > 1e-10:
+            if len(self.s) == self.history_size:
+                self.s.pop(0)
+                self.y.pop(0)
+            self.s.append(s)
+            self.y.append(y)
+            self.h_diag = ys / float(torch.dot(y, y))
+        self.x, self.f, self.g, self.terms = x_new, f_new, g_new, terms
+        self.shown = self.best = x_new
+
+    # -- Adam ------------------------------------------------------------------------------
+    def _adam_iteration(self) -> None:
+        if self.adam is None:
+            self._param = self.x.clone().requires_grad_(True)
+            self.adam = torch.optim.Adam([self._param], lr=self.lr)
+        assert self._param is not None
+        f, g, self.terms = self._evaluate(self._param)
+        self.shown = self._param.detach().clone()
+        if float(f) < self.best_f:  # Adam does not descend monotonically: keep the best
+            self.best, self.best_f = self.shown, float(f)
+        self._param.grad = g
+        self.adam.step()
+        self.f = f
+        self.x = self._param.detach().clone()
+
+    # -- driver ----------------------------------------------------------------------------
+    def run(
+        self,
+        steps: int,
+        on_step: OnStep | None = None,
+        tol: float = 0.0,
+        window: int = 10,
+    ) -> torch.Tensor:
+        """Iterate until ``steps`` iterations are done in all, or until the loss improved by
+        less than ``tol`` (relative) over the last ``window`` iterations. Returns the image."""
+        while self.steps < steps and not self.converged(tol, window):
+            if self.kind is Optimizer.LBFGS:
+                self._lbfgs_iteration()
+            else:
+                self._adam_iteration()
+            assert self.f is not None
+            self.steps += 1
+            self.losses.append(float(self.f))
+            if on_step is not None:
+                on_step(self.steps, self.terms, self.shown)
+        return self.best
+
+    def converged(self, tol: float, window: int = 10) -> bool:
+        """Whether the loss improved by less than ``tol`` (relative) in ``window`` iterations.
+
+        Checked before each iteration, so a run restored from a checkpoint decides exactly
+        as the uninterrupted one did."""
+        if tol <= 0 or len(self.losses) <= window:
+            return False
+        old, new = self.losses[-window - 1], self.losses[-1]
+        return old - new < tol * abs(new)
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "x": self.x,
+            "steps": self.steps,
+            "evaluations": self.evaluations,
+            "scale": self.scale,
+            "losses": list(self.losses),
+            "f": self.f,
+            "g": self.g,
+            "terms": dict(self.terms),
+            "s": list(self.s),
+            "y": list(self.y),
+            "h_diag": self.h_diag,
+            "adam": self.adam.state_dict() if self.adam is not None else None,
+            "shown": self.shown,
+            "best": self.best,
+            "best_f": self.best_f,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.x = state["x"].clone()
+        self.steps = int(state["steps"])
+        self.evaluations = int(state["evaluations"])
+        self.scale = float(state["scale"])
+        self.losses = list(state["losses"])
+        self.f, self.g = state["f"], state["g"]
+        self.terms = dict(state["terms"])
+        self.s, self.y = list(state["s"]), list(state["y"])
+        self.h_diag = float(state["h_diag"])
+        self.shown, self.best = state["shown"].clone(), state["best"].clone()
+        self.best_f = float(state["best_f"])
+        if state["adam"] is not None:
+            self._param = self.x.clone().requires_grad_(True)
+            self.adam = torch.optim.Adam([self._param], lr=self.lr)
+            self.adam.load_state_dict(state["adam"])
 
 
 def optimize(
@@ -30,70 +244,13 @@ def optimize(
     lr: float,
     steps: int,
     on_step: OnStep | None = None,
+    tol: float = 0.0,
 ) -> torch.Tensor:
-    """Run ``steps`` evaluations of ``objective`` from ``x0`` and return the best image seen.
+    """Run ``steps`` iterations on ``objective`` from ``x0``; return the final image.
 
-    Args:
-        x0: (1, 3, H, W) start image; not modified.
-        objective: image → (total, named terms).
-        optimizer: L-BFGS (with a strong-Wolfe line search) or Adam.
-        lr: L-BFGS's initial step length or Adam's learning rate (pixels in [0, 1]).
-        steps: the number of objective evaluations (forward + backward passes) to spend.
-        on_step: called after each evaluation with (1-based step, losses, current image).
-    Returns:
-        A new (1, 3, H, W) tensor: the evaluated image with the lowest total loss.
+    Returns the best image evaluated: for L-BFGS, which accepts only steps that lower the
+    loss, the final one; for Adam the one with the lowest loss. ``x0`` is not modified. ``on_step`` gets (1-based step, weighted loss
+    terms, current image) after each iteration.
     """
-    x = x0.detach().clone().requires_grad_(True)
-    best = x.detach().clone()
-    best_loss = float("inf")
-    scale = 0.0
-    count = 0
-
-    def evaluate() -> torch.Tensor:
-        nonlocal best, best_loss, scale, count
-        if count >= steps:
-            raise _Done
-        total, terms = objective(x)
-        value = float(total.detach())
-        if count == 0:
-            # Never divide by zero: a perfect start still takes (useless) steps safely.
-            scale = value if value > 0 and torch.isfinite(total) else 1.0
-        loss = total / scale
-        x.grad = None
-        loss.backward()
-        count += 1
-        if value < best_loss:
-            best_loss = value
-            best = x.detach().clone()
-        if on_step is not None:
-            on_step(count, {k: float(v.detach()) for k, v in terms.items()}, x.detach())
-        return loss
-
-    if optimizer is Optimizer.LBFGS:
-        opt: torch.optim.Optimizer = torch.optim.LBFGS(
-            [x],
-            lr=lr,
-            max_iter=steps,
-            max_eval=steps + 1,
-            tolerance_grad=0.0,
-            tolerance_change=0.0,
-            history_size=100,
-            line_search_fn="strong_wolfe",
-        )
-        try:
-            while count < steps:
-                before = count
-                opt.step(evaluate)  # type: ignore[arg-type]
-                if count == before:
-                    break
-        except _Done:
-            pass
-    else:
-        opt = torch.optim.Adam([x], lr=lr)
-        try:
-            while count < steps:
-                evaluate()
-                opt.step()
-        except _Done:
-            pass
-    return best
+    opt = PixelOptimizer(x0, objective, optimizer=optimizer, lr=lr)
+    return opt.run(steps, on_step, tol=tol).clone()

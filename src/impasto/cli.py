@@ -8,10 +8,12 @@ is not given leaves the StyleConfig default in place.
 from __future__ import annotations
 
 import argparse
+import re
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from impasto.config import (
     LAYER_NAMES,
@@ -20,9 +22,14 @@ from impasto.config import (
     Optimizer,
     Padding,
     Pooling,
+    Precision,
     StyleConfig,
 )
-from impasto.errors import ImpastoError, OutputError
+from impasto.errors import Cancelled, ConfigError, ImpastoError, OutputError
+
+if TYPE_CHECKING:
+    from impasto.api import Result
+    from impasto.optim.events import Callback, StepEvent
 
 EXIT_USAGE = 2
 DEFAULTS = StyleConfig()
@@ -101,7 +108,20 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--optimizer", help=f"{_choices(Optimizer)} (default {d.optimizer.value})")
     g.add_argument("--lr", type=float, help="step size (default 1 for lbfgs, 0.02 for adam)")
     g.add_argument(
-        "--steps", type=int, help=f"forward+backward passes, over all scales (default {d.steps})"
+        "--steps",
+        help=f"optimisation steps in all, spread over the scales (default {d.steps}), "
+        "or one count per scale, e.g. 100,60,30,15",
+    )
+    g.add_argument(
+        "--tol",
+        type=float,
+        help=f"stop a scale early when the loss improves less than this fraction in 10 steps "
+        f"(default {d.tol:g}; 0 = never)",
+    )
+    g.add_argument(
+        "--precision",
+        help=f"{_choices(Precision)}: bf16 convolutions where the CPU has native bfloat16 "
+        f"(default {d.precision.value})",
     )
     g.add_argument("--init", help=f"{_choices(Init)} or an image path (default {d.init})")
     g.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")
@@ -119,7 +139,25 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--snapshot-dir", help="folder for snapshots (default: OUTPUT without extension + _steps)"
     )
+    g.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="save the run's state in DIR (every --checkpoint-every steps and on Ctrl-C); "
+        "continue with `impasto resume DIR`",
+    )
+    g.add_argument(
+        "--checkpoint-every", type=int, metavar="N", help="steps between checkpoints (default 50)"
+    )
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    r = sub.add_parser(
+        "resume",
+        help="continue an interrupted run from its checkpoint folder",
+        description="Continue the run saved in DIR and write the output its command asked for.",
+    )
+    r.add_argument("folder", metavar="DIR", help="the folder given to --checkpoint")
+    r.add_argument("--weights", help="VGG19 weight file, if it moved since the run started")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("layers", help="list the VGG19 layer names")
     return parser
@@ -143,12 +181,21 @@ FIELDS = (
     "seed",
     "pooling",
     "padding",
+    "tol",
+    "precision",
 )
 
 
 def config_from_args(args: argparse.Namespace) -> StyleConfig:
     given = {k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None}
-    return StyleConfig(**given)
+    try:
+        return StyleConfig(**given)
+    except ConfigError as e:
+        # Name the flag the user typed rather than the config field behind it.
+        msg = str(e)
+        for name in sorted(FIELDS, key=len, reverse=True):
+            msg = re.sub(rf"(?<![\w-]){name}\b", "--" + name.replace("_", "-"), msg)
+        raise ConfigError(msg) from None
 
 
 class _Progress:
@@ -177,39 +224,112 @@ class _Progress:
             self.bar.close()
 
 
+class _Interrupt:
+    """Ctrl-C asks the run to stop at the end of the current step (so a checkpoint can be
+    saved); a second Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous: Any = None
+
+    def __enter__(self) -> _Interrupt:
+        def handler(signum: int, frame: Any) -> None:
+            self.requested = True
+            signal.signal(signal.SIGINT, self.previous)
+
+        try:
+            self.previous = signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread: leave Ctrl-C alone
+            self.previous = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _snapshot_dir(out: Path, save_every: int | None, folder: str | None) -> Path | None:
+    if save_every is None:
+        return None
+    if save_every <= 0:
+        raise OutputError(f"--save-every must be a positive integer, got {save_every}")
+    snap = Path(folder) if folder else out.with_name(out.stem + "_steps")
+    if not snap.parent.is_dir():
+        raise OutputError(f"snapshot folder's parent does not exist: {snap.parent}")
+    return snap
+
+
+def _execute(job: dict[str, Any], quiet: bool, run: Callable[[Callback], Result]) -> int:
+    """Run with a progress bar, snapshots and Ctrl-C handling; write the output atomically."""
+    from impasto.io.images import save_image
+
+    out = Path(job["output"])
+    snap_dir = Path(job["snapshot_dir"]) if job.get("snapshot_dir") else None
+    every = job.get("save_every")
+    progress = _Progress(int(job["total_steps"]), quiet)
+    with _Interrupt() as interrupt:
+
+        def callback(event: StepEvent) -> None:
+            progress.update(event.step, event.losses, f"{event.size[1]}x{event.size[0]}")
+            if snap_dir is not None and every and event.step % every == 0:
+                snap_dir.mkdir(exist_ok=True)
+                save_image(event.image, snap_dir / f"step_{event.step:05d}.png")
+            if interrupt.requested:
+                raise Cancelled(f"interrupted at step {event.step}")
+
+        try:
+            result = run(callback)
+        finally:
+            progress.close()
+    result.save(out)
+    if not quiet:
+        print(f"wrote {out} ({result.seconds:.1f} s)", file=sys.stderr)
+    return 0
+
+
 def _stylize(args: argparse.Namespace) -> int:
-    from impasto.api import stylize
-    from impasto.io.images import check_output_path, save_image
-    from impasto.optim.events import StepEvent
+    from impasto.api import Checkpointing, stylize
+    from impasto.io.images import check_output_path
 
     cfg = config_from_args(args)
     out = check_output_path(args.output)
-    snap_dir: Path | None = None
-    if args.save_every is not None:
-        if args.save_every <= 0:
-            raise OutputError(f"--save-every must be a positive integer, got {args.save_every}")
-        snap_dir = Path(args.snapshot_dir) if args.snapshot_dir else out.with_suffix("")
-        if not args.snapshot_dir:
-            snap_dir = snap_dir.with_name(snap_dir.name + "_steps")
-        if not snap_dir.parent.is_dir():
-            raise OutputError(f"snapshot folder's parent does not exist: {snap_dir.parent}")
-    progress = _Progress(cfg.total_steps, args.quiet)
+    snap_dir = _snapshot_dir(out, args.save_every, args.snapshot_dir)
+    job = {
+        "output": str(out.resolve()),
+        "snapshot_dir": str(snap_dir.resolve()) if snap_dir else None,
+        "save_every": args.save_every,
+        "total_steps": cfg.total_steps,
+    }
+    spec = None
+    if args.checkpoint is not None:
+        folder = Path(args.checkpoint)
+        if not folder.parent.is_dir():
+            raise OutputError(f"checkpoint folder's parent does not exist: {folder.parent}")
+        every = args.checkpoint_every if args.checkpoint_every is not None else 50
+        if every <= 0:
+            raise OutputError(f"--checkpoint-every must be a positive integer, got {every}")
+        spec = Checkpointing(folder, every, job)
 
-    def callback(event: StepEvent) -> None:
-        scale = f"{event.size[1]}x{event.size[0]}"
-        progress.update(event.step, event.losses, scale)
-        if snap_dir is not None and args.save_every and event.step % args.save_every == 0:
-            snap_dir.mkdir(exist_ok=True)
-            save_image(event.image, snap_dir / f"step_{event.step:05d}.png")
+    def run(callback: Callback) -> Result:
+        return stylize(
+            args.content, args.style, cfg, weights=args.weights, callback=callback, checkpoint=spec
+        )
 
-    try:
-        result = stylize(args.content, args.style, cfg, weights=args.weights, callback=callback)
-    finally:
-        progress.close()
-    result.save(out)
-    if not args.quiet:
-        print(f"wrote {out} ({result.seconds:.1f} s)", file=sys.stderr)
-    return 0
+    return _execute(job, args.quiet, run)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from impasto.api import resume
+    from impasto.optim.checkpoint import load_checkpoint
+
+    job = load_checkpoint(args.folder)["extra"]
+    if not job.get("output"):
+        raise OutputError(f"the checkpoint in {args.folder} names no output file")
+
+    def run(callback: Callback) -> Result:
+        return resume(args.folder, weights=args.weights, callback=callback)
+
+    return _execute(job, args.quiet, run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -219,7 +339,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "layers":
             print("\n".join(LAYER_NAMES))
             return 0
+        if args.command == "resume":
+            return _resume(args)
         return _stylize(args)
+    except Cancelled as e:
+        hint = (
+            "" if "checkpoint saved" in str(e) else " (add --checkpoint DIR to make it resumable)"
+        )
+        print(f"impasto: {e}{hint}", file=sys.stderr)
+        return 130
     except ImpastoError as e:
         print(f"impasto: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -246,11 +246,11 @@ def optimize(
     on_step: OnStep | None = None,
     tol: float = 0.0,
 ) -> torch.Tensor:
-    """Run ``steps`` iterations on ``objective`` from ``x0``; return the final image.
+    """Run ``steps`` iterations on ``objective`` from ``x0``.
 
     Returns the best image evaluated: for L-BFGS, which accepts only steps that lower the
-    loss, the final one; for Adam the one with the lowest loss. ``x0`` is not modified. ``on_step`` gets (1-based step, weighted loss
-    terms, current image) after each iteration.
+    loss, the final one; for Adam the one with the lowest loss. ``x0`` is not modified.
+    ``on_step`` gets (1-based step, weighted loss terms, image) after each iteration.
     """
     opt = PixelOptimizer(x0, objective, optimizer=optimizer, lr=lr)
     return opt.run(steps, on_step, tol=tol).clone()

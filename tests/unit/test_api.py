@@ -13,7 +13,6 @@ import impasto
 from impasto import Cancelled, ConfigError, ImpastoError, InvalidImageError, StepEvent, stylize
 from impasto.api import Result, initial_image, plan_steps
 from impasto.config import StyleConfig
-from impasto.errors import ConfigError
 from impasto.io.images import read_metadata
 from impasto.preprocess.resize import gaussian_blur
 

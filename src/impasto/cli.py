@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from impasto.config import (
     LAYER_NAMES,
     LAYER_PRESETS,
+    ColorPreservation,
     Init,
     Optimizer,
     Padding,
@@ -28,7 +29,7 @@ from impasto.config import (
 from impasto.errors import Cancelled, ConfigError, ImpastoError, OutputError
 
 if TYPE_CHECKING:
-    from impasto.api import Result
+    from impasto.api import Checkpointing, Result, Style
     from impasto.optim.events import Callback, StepEvent
 
 EXIT_USAGE = 2
@@ -59,9 +60,68 @@ def build_parser() -> argparse.ArgumentParser:
         description="Recompose CONTENT in the style of STYLE and write the result to -o.",
     )
     p.add_argument("content", help="content image (photo)")
-    p.add_argument("style", help="style image (painting)")
-    p.add_argument("-o", "--output", required=True, help="output file: .png, .jpg or .webp")
+    p.add_argument("style", nargs="?", help="style image (painting); or use --style")
+    _add_run_arguments(p, texture=False)
+
+    t = sub.add_parser(
+        "texture",
+        help="synthesise a texture from a style image (no content)",
+        description="Grow a texture with STYLE's statistics from white noise (Gatys et al. 2015).",
+    )
+    t.add_argument("style", nargs="?", help="source image; or use --style")
+    t.add_argument("--width", type=int, help="output width (default: the style's aspect ratio)")
+    t.add_argument("--height", type=int, help="output height")
+    _add_run_arguments(t, texture=True)
+    r = sub.add_parser(
+        "resume",
+        help="continue an interrupted run from its checkpoint folder",
+        description="Continue the run saved in DIR and write the output its command asked for.",
+    )
+    r.add_argument("folder", metavar="DIR", help="the folder given to --checkpoint")
+    r.add_argument("--weights", help="VGG19 weight file, if it moved since the run started")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser("layers", help="list the VGG19 layer names")
+    return parser
+
+
+def _add_run_arguments(p: argparse.ArgumentParser, texture: bool) -> None:
+    """The settings shared by `stylize` and `texture` (flags named after StyleConfig)."""
     d = DEFAULTS
+    p.add_argument("-o", "--output", required=True, help="output file: .png, .jpg or .webp")
+    g = p.add_argument_group("styles")
+    g.add_argument(
+        "--style",
+        dest="styles",
+        action="append",
+        metavar="PATH[:WEIGHT][@#RRGGBB]",
+        help="a style image, repeatable: several are blended by weight (e.g. --style a.jpg:0.7 "
+        "--style b.jpg:0.3); @#RRGGBB makes it paint only that colour of --content-mask",
+    )
+    g.add_argument(
+        "--coarse-style",
+        metavar="PATH",
+        help=f"scale mix: layers from --coarse-from (default {d.coarse_from}) down take their "
+        "style from this image, the finer ones from the style",
+    )
+    g.add_argument("--coarse-from", help="first layer of the coarse style (see --coarse-style)")
+    if not texture:
+        g.add_argument(
+            "--preserve-color",
+            help=f"{_choices(ColorPreservation)}: keep the content's colours "
+            f"(default {d.preserve_color.value})",
+        )
+        g.add_argument(
+            "--content-mask",
+            metavar="PATH",
+            help="colour-coded region map of the content: region k takes the style of "
+            "region k of --style-mask (or of the styles bound to its colour)",
+        )
+        g.add_argument(
+            "--style-mask",
+            metavar="PATH",
+            help="colour-coded region map of the style image(s), same colours as --content-mask",
+        )
     g = p.add_argument_group("size")
     g.add_argument("--size", type=int, help=f"output long side in pixels (default {d.size})")
     g.add_argument(
@@ -150,18 +210,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
-    r = sub.add_parser(
-        "resume",
-        help="continue an interrupted run from its checkpoint folder",
-        description="Continue the run saved in DIR and write the output its command asked for.",
-    )
-    r.add_argument("folder", metavar="DIR", help="the folder given to --checkpoint")
-    r.add_argument("--weights", help="VGG19 weight file, if it moved since the run started")
-    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-
-    sub.add_parser("layers", help="list the VGG19 layer names")
-    return parser
-
 
 FIELDS = (
     "size",
@@ -183,11 +231,13 @@ FIELDS = (
     "padding",
     "tol",
     "precision",
+    "preserve_color",
+    "coarse_from",
 )
 
 
 def config_from_args(args: argparse.Namespace) -> StyleConfig:
-    given = {k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in FIELDS if getattr(args, k, None) is not None}
     try:
         return StyleConfig(**given)
     except ConfigError as e:
@@ -287,11 +337,44 @@ def _execute(job: dict[str, Any], quiet: bool, run: Callable[[Callback], Result]
     return 0
 
 
-def _stylize(args: argparse.Namespace) -> int:
-    from impasto.api import Checkpointing, stylize
+def parse_style(text: str, mask: str | None = None) -> Style:
+    """``PATH[:WEIGHT][@#RRGGBB]`` → Style. A ``:`` is read as the weight separator only when
+    what follows it is a number, so paths with colons still work."""
+    from impasto.api import Style
+
+    path, region = text, None
+    if "@" in path:
+        head, tail = path.rsplit("@", 1)
+        if tail.startswith("#"):
+            path, region = head, tail
+    weight = 1.0
+    if ":" in path:
+        head, tail = path.rsplit(":", 1)
+        try:
+            weight = float(tail)
+            path = head
+        except ValueError:
+            pass
+    if not path:
+        raise ConfigError(f"--style {text!r} names no image")
+    if not (weight >= 0 and weight < float("inf")):
+        raise ConfigError(f"--style {text!r}: the weight must be a non-negative number")
+    return Style(path, weight, mask=None if region else mask, region=region)
+
+
+def _style_list(args: argparse.Namespace) -> list[Style]:
+    texts = ([args.style] if args.style else []) + list(args.styles or [])
+    if not texts:
+        raise ConfigError("give a style image (positionally or with --style PATH)")
+    mask = getattr(args, "style_mask", None)
+    return [parse_style(t, mask) for t in texts]
+
+
+def _job(args: argparse.Namespace, cfg: StyleConfig) -> tuple[dict[str, Any], Checkpointing | None]:
+    """Validate the output side before any work: the output, snapshot and checkpoint paths."""
+    from impasto.api import Checkpointing
     from impasto.io.images import check_output_path
 
-    cfg = config_from_args(args)
     out = check_output_path(args.output)
     snap_dir = _snapshot_dir(out, args.save_every, args.snapshot_dir)
     job = {
@@ -309,10 +392,58 @@ def _stylize(args: argparse.Namespace) -> int:
         if every <= 0:
             raise OutputError(f"--checkpoint-every must be a positive integer, got {every}")
         spec = Checkpointing(folder, every, job)
+    return job, spec
+
+
+def _stylize(args: argparse.Namespace) -> int:
+    from impasto.api import stylize
+
+    cfg = config_from_args(args)
+    styles = _style_list(args)
+    job, spec = _job(args, cfg)
+    coarse = parse_style(args.coarse_style) if args.coarse_style else None
 
     def run(callback: Callback) -> Result:
         return stylize(
-            args.content, args.style, cfg, weights=args.weights, callback=callback, checkpoint=spec
+            args.content,
+            styles,
+            cfg,
+            weights=args.weights,
+            callback=callback,
+            checkpoint=spec,
+            content_mask=args.content_mask,
+            coarse_style=coarse,
+        )
+
+    return _execute(job, args.quiet, run)
+
+
+def _texture(args: argparse.Namespace) -> int:
+    from impasto.api import synthesize_texture
+
+    cfg = config_from_args(args)
+    styles = _style_list(args)
+    shape = None
+    if args.width is not None or args.height is not None:
+        if args.width is None or args.height is None:
+            raise ConfigError("give both --width and --height (or neither, and use --size)")
+        if args.width <= 0 or args.height <= 0:
+            raise ConfigError(
+                f"--width and --height must be positive, got {args.width}x{args.height}"
+            )
+        shape = (args.height, args.width)
+    job, spec = _job(args, cfg)
+    coarse = parse_style(args.coarse_style) if args.coarse_style else None
+
+    def run(callback: Callback) -> Result:
+        return synthesize_texture(
+            styles,
+            cfg,
+            shape=shape,
+            weights=args.weights,
+            callback=callback,
+            checkpoint=spec,
+            coarse_style=coarse,
         )
 
     return _execute(job, args.quiet, run)
@@ -341,6 +472,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "resume":
             return _resume(args)
+        if args.command == "texture":
+            return _texture(args)
         return _stylize(args)
     except Cancelled as e:
         hint = (

@@ -64,6 +64,14 @@ class Pooling(str, Enum):
     AVG = "avg"  # the paper's figures: "slightly more appealing results"
 
 
+class ColorPreservation(str, Enum):
+    """Keep the content's colours (Gatys et al. 2017, section 5)."""
+
+    NONE = "none"
+    LUMINANCE = "luminance"  # transfer style on luminance only, then take the content's chroma
+    HISTOGRAM = "histogram"  # recolour the style to the content's colour mean and covariance
+
+
 class Precision(str, Enum):
     """Arithmetic of the network's convolutions. Gram matrices and losses are always float32."""
 
@@ -140,6 +148,10 @@ class StyleConfig:
     scales: int = 4
     min_size: int = 160
     precision: Precision = Precision.AUTO
+    preserve_color: ColorPreservation = ColorPreservation.NONE
+    # Scale mix (Gatys et al. 2017, section 5): with a coarse style image, style layers from
+    # this one down take their targets from it, the shallower (finer) ones from the style.
+    coarse_from: str = "relu3_1"
     tol: float = 1e-3  # stop a scale when the loss improved less than this (relative) in 10 steps
 
     def __post_init__(self) -> None:
@@ -190,6 +202,8 @@ class StyleConfig:
         s(self, "pooling", _choice(Pooling, self.pooling, "pooling"))
         s(self, "padding", _choice(Padding, self.padding, "padding"))
         s(self, "precision", _choice(Precision, self.precision, "precision"))
+        s(self, "preserve_color", _choice(ColorPreservation, self.preserve_color, "colour mode"))
+        s(self, "coarse_from", _layers("coarse_from", self.coarse_from)[0])
         s(self, "content_layers", _layers("content_layers", self.content_layers))
         style_layers = self.style_layers
         if isinstance(style_layers, str) and style_layers in LAYER_PRESETS:

@@ -8,6 +8,7 @@ import torch
 
 from impasto.features.extractor import FeatureExtractor
 from impasto.losses.functional import content_layer_loss, gram_matrix, style_layer_loss, tv_loss
+from impasto.losses.guided import guided_gram_matrices, guided_style_loss
 
 
 @dataclass
@@ -25,6 +26,9 @@ class Objective:
     style_weight: float
     tv_weight: float
     autocast: bool = False  # bfloat16 convolutions; Gram matrices and losses stay float32
+    # Guided transfer: per style layer, the output's region masks (K, h, w); the targets of
+    # those layers are then (K, N, N), one per region.
+    region_masks: dict[str, torch.Tensor] | None = None
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
@@ -38,7 +42,12 @@ class Objective:
         if self.style_weight > 0:
             for name, target in self.style_targets.items():
                 w = self.style_layer_weights[name]
-                if w > 0:
+                if w <= 0:
+                    continue
+                if self.region_masks is not None:
+                    grams = guided_gram_matrices(feats[name], self.region_masks[name])
+                    style = style + w * guided_style_loss(grams, target)
+                else:
                     style = style + w * style_layer_loss(gram_matrix(feats[name]), target)
         tv = tv_loss(image) if self.tv_weight > 0 else zero
         terms = {

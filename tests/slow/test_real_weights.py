@@ -133,3 +133,20 @@ def test_cli_on_real_weights_writes_png_with_settings(tmp_path):
     assert '"size": 64' in meta["impasto"]
     img = load_image(out)
     assert max(img.shape[-2:]) == 64
+
+
+@pytest.mark.parametrize("mode", ["luminance", "histogram"])
+def test_preserve_color_keeps_the_photos_colours(vgg, tubingen, starry, mode):
+    from impasto.preprocess.color import chroma_stats
+
+    run = {"size": 96, "steps": 25, "scales": 1, "tol": 0.0}
+    plain = impasto.stylize(tubingen, starry, weights=vgg, **run)
+    kept = impasto.stylize(tubingen, starry, weights=vgg, preserve_color=mode, **run)
+    content = resize(tubingen, tuple(plain.tensor.shape[-2:]))
+    mean_c, cov_c = chroma_stats(content)
+
+    def error(x):
+        mean, cov = chroma_stats(x)
+        return float((mean - mean_c).abs().sum() + (cov - cov_c).abs().sum())
+
+    assert error(kept.tensor) < 0.5 * error(plain.tensor), (error(kept.tensor), error(plain.tensor))

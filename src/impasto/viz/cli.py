@@ -101,8 +101,13 @@ def check(args: argparse.Namespace) -> None:
             raise OutputError(f"--animate-fps must be a number in (0, 100], got {fps:g}")
     if plot is not None:
         check_plot_path(plot, "--plot")
-    if animate is not None and plot is not None and Path(animate).resolve() == Path(plot).resolve():
-        raise OutputError(f"--animate and --plot name the same file: {animate}")
+    output = getattr(args, "output", None)
+    if plot is not None and output is not None and _same(plot, output):
+        raise OutputError(f"--plot and -o name the same file: {plot}")
+
+
+def _same(a: str | Path, b: str | Path) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
 
 
 @dataclass
@@ -204,9 +209,7 @@ def add_grid_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--scales", type=int, help=f"coarse-to-fine levels (default {d.scales})")
     p.add_argument("--seed", type=int, help=f"random seed shared by all cells (default {d.seed})")
-    p.add_argument(
-        "--init", help=f"start image of every cell unless varied (default {d.init})"
-    )
+    p.add_argument("--init", help=f"start image of every cell unless varied (default {d.init})")
     p.add_argument(
         "--style-weight",
         type=float,
@@ -296,6 +299,8 @@ def _grid(args: argparse.Namespace) -> int:
     base = grid_config(args)
     out = check_output_path(args.output)
     plot = check_plot_path(args.plot, "--plot") if args.plot else None
+    if plot is not None and _same(plot, out):
+        raise OutputError(f"--plot and -o name the same file: {plot}")
     if args.columns is not None and args.columns <= 0:
         raise ConfigError(f"--columns must be a positive integer, got {args.columns}")
     labels = [cell_label(args.vary, t, v) for t, v in cells]
@@ -328,7 +333,7 @@ def _grid(args: argparse.Namespace) -> int:
     )
     written = [out]
     if plot is not None:
-        title = f"{args.vary.strip().lower()}: total loss per cell"
+        title = f"loss per cell, varying {args.vary.strip().lower()}"
         written.append(
             plot_losses(grid_histories(results), plot, grid_boundaries(results), title=title)
         )

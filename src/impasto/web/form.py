@@ -29,6 +29,12 @@ LABELS: dict[str, str] = {
 }
 
 
+# Fields that need an input the studio does not take yet; left at their defaults.
+NOT_IN_STUDIO: dict[str, str] = {
+    "coarse_from": "scale mix needs a second, coarse style image",
+}
+
+
 def _is_main(name: str) -> bool:
     return name in MAIN_FIELDS or "colo" in name or "preserve" in name
 
@@ -89,11 +95,19 @@ def form_fields() -> list[dict[str, Any]]:
     helps = _cli_help()
     out = []
     for f in dataclasses.fields(StyleConfig):
+        if f.name in NOT_IN_STUDIO:
+            continue
         spec = _describe(hints[f.name])
+        if spec["kind"] == "text" and defaults[f.name] in LAYER_NAMES:
+            spec = {"kind": "choice", "choices": list(LAYER_NAMES), "nullable": False}
         if f.name == "init":
             # The engine also takes an image path here; the studio never lets a client name a
             # path, so only the keywords are offered (and accepted: see build_config).
             spec = {"kind": "choice", "choices": [m.value for m in Init], "nullable": False}
+            helps["init"] = (
+                f"where the optimisation starts: {', '.join(m.value for m in Init)} "
+                f"(default {defaults['init']})"
+            )
         if spec["kind"] == "list" and "layers" in f.name and "weights" not in f.name:
             spec["item"] = "layer"
             spec["choices"] = list(LAYER_NAMES)
@@ -123,6 +137,7 @@ def build_config(data: Any, *, max_size: int, max_steps: int) -> StyleConfig:
     keywords = [m.value for m in Init]
     if not isinstance(init, str) or init.lower() not in keywords:
         raise ConfigError(f"init must be one of {', '.join(keywords)} in the studio, got {init!r}")
+    _check_json_types(data)
     try:
         cfg = StyleConfig.from_dict(data)
     except ConfigError:
@@ -136,3 +151,28 @@ def build_config(data: Any, *, max_size: int, max_steps: int) -> StyleConfig:
             f"steps must be at most {max_steps} in all in this studio, got {cfg.total_steps}"
         )
     return cfg
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "choice": (str,),
+    "text": (str,),
+    "list": (str, list),  # "relu1_1,relu2_1" or a JSON list; StyleConfig parses both
+}
+
+
+def _check_json_types(data: dict[str, Any]) -> None:
+    """Name the field when a value has the wrong JSON type (StyleConfig checks the values)."""
+    for f in form_fields():
+        if f["name"] not in data:
+            continue
+        value = data[f["name"]]
+        if value is None and f["nullable"]:
+            continue
+        allowed = _JSON_TYPES[f["kind"]]
+        if f["kind"] == "list" and f.get("item") == "int":
+            allowed = (int, str, list)  # steps: a total or one count per scale
+        if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
+            raise ConfigError(f"{f['name']} has the wrong type: {value!r}")

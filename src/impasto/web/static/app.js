@@ -1,0 +1,430 @@
+// impasto studio: plain JavaScript, no build step. The settings form is built from
+// GET /api/config (StyleConfig's fields), progress comes over server-sent events.
+"use strict";
+
+const state = {
+  config: null,          // GET /api/config
+  inputs: { content: null, style: null },  // {ref, url, name}
+  job: null,             // the job shown in the live panel
+  events: null,          // its EventSource
+  previewUrl: null,
+};
+
+const $ = (id) => document.getElementById(id);
+const FINISHED = ["done", "failed", "cancelled"];
+
+// -- helpers ---------------------------------------------------------------------------------
+async function api(path, options = {}) {
+  const res = await fetch(path, options);
+  let body = null;
+  const type = res.headers.get("content-type") || "";
+  if (type.includes("application/json")) body = await res.json();
+  if (!res.ok) {
+    const msg = body && body.error ? body.error : `${res.status} ${res.statusText}`;
+    throw new Error(msg);
+  }
+  return body;
+}
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+function fmtNumber(x) {
+  if (x === null || x === undefined) return "–";
+  if (x === 0) return "0";
+  const a = Math.abs(x);
+  return a >= 1e4 || a < 1e-2 ? x.toExponential(2) : x.toPrecision(3);
+}
+
+function fmtSeconds(s) {
+  if (s === null || s === undefined || !isFinite(s)) return "–";
+  s = Math.round(s);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m} min ${s % 60} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+function el(tag, attrs = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text) node.textContent = text;
+  return node;
+}
+
+// -- inputs ----------------------------------------------------------------------------------
+function choose(role, input) {
+  state.inputs[role] = input;
+  const img = $(`${role}-chosen`);
+  img.src = input.url;
+  img.alt = input.name;
+  img.hidden = false;
+  $(`${role}-drop`).classList.add("has-image");
+  $(`${role}-name`).textContent = input.name;
+  for (const b of document.querySelectorAll(`#${role}-samples button`)) {
+    b.classList.toggle("selected", b.dataset.ref === input.ref);
+  }
+  showError("");
+}
+
+async function upload(role, file) {
+  if (!file) return;
+  const limits = state.config.limits;
+  if (file.size > limits.max_upload_bytes) {
+    showError(`${file.name} is larger than the limit of ${(limits.max_upload_bytes / 2 ** 20).toFixed(0)} MB`);
+    return;
+  }
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const drop = $(`${role}-drop`);
+  drop.classList.add("busy");
+  try {
+    const up = await api("/api/uploads", { method: "POST", body: form });
+    choose(role, { ref: up.ref, url: up.url, name: `${up.name} (${up.width}×${up.height})` });
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    drop.classList.remove("busy");
+  }
+}
+
+function setupPicker(role) {
+  const drop = $(`${role}-drop`);
+  const file = $(`${role}-file`);
+  drop.addEventListener("click", () => file.click());
+  drop.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); file.click(); }
+  });
+  file.addEventListener("change", () => { upload(role, file.files[0]); file.value = ""; });
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer.files.length) upload(role, e.dataTransfer.files[0]);
+  });
+  const box = $(`${role}-samples`);
+  const samples = state.config.samples;
+  // Suggested samples first, the others after.
+  const sorted = [...samples].sort((a, b) => (b.role === role) - (a.role === role));
+  for (const s of sorted) {
+    const b = el("button", {
+      type: "button", class: "sample", "data-ref": s.ref, title: s.label,
+      id: `${role}-sample-${s.name}`,
+    });
+    const img = el("img", { src: s.url, alt: s.label, loading: "lazy" });
+    b.append(img, el("span", {}, s.label));
+    b.addEventListener("click", () => choose(role, { ref: s.ref, url: s.url, name: s.label }));
+    box.append(b);
+  }
+}
+
+// -- the settings form, from StyleConfig's fields -------------------------------------------
+function showValue(field, value) {
+  if (value === null || value === undefined) return "";
+  if (Array.isArray(value)) return value.join(",");
+  return String(value);
+}
+
+function makeField(field) {
+  const wrap = el("div", { class: `field kind-${field.kind}` });
+  const id = `f-${field.name}`;
+  const label = el("label", { for: id }, field.label);
+  let input;
+  if (field.kind === "choice") {
+    input = el("select", { id });
+    for (const c of field.choices) input.append(el("option", { value: c }, c));
+  } else if (field.kind === "bool") {
+    input = el("input", { id, type: "checkbox" });
+  } else if (field.kind === "int" || field.kind === "float") {
+    input = el("input", { id, type: "number", step: field.kind === "int" ? "1" : "any" });
+    if (field.name === "size") {
+      input.min = "16";
+      input.max = String(state.config.limits.max_size);
+    } else if (field.kind === "int" || field.name.endsWith("weight")) {
+      input.min = "0";
+    }
+    if (field.nullable) input.placeholder = "auto";
+  } else {
+    input = el("input", { id, type: "text", spellcheck: "false" });
+    if (field.nullable) input.placeholder = "auto";
+    if (field.choices && field.item === "layer") {
+      const listId = `${id}-list`;
+      const dl = el("datalist", { id: listId });
+      for (const c of [...Object.keys(field.presets || {}), ...field.choices]) {
+        dl.append(el("option", { value: c }));
+      }
+      wrap.append(dl);
+      input.setAttribute("list", listId);
+    }
+  }
+  input.dataset.field = field.name;
+  input.name = field.name;
+  if (field.help) input.title = field.help;
+  wrap.prepend(label);
+  wrap.append(input);
+  if (field.name === "style_weight") {
+    // Style strength on a log slider: 1/100 to 100 times the default balance.
+    const slider = el("input", {
+      type: "range", min: "-2", max: "2", step: "0.1", id: "style-strength",
+      "aria-label": "Style strength (log scale)",
+    });
+    const sync = () => { input.value = String(+(10 ** +slider.value).toPrecision(3)); };
+    slider.addEventListener("input", sync);
+    input.addEventListener("input", () => {
+      const v = parseFloat(input.value);
+      if (v > 0) slider.value = String(Math.log10(v));
+    });
+    wrap.append(slider);
+  }
+  if (field.help) wrap.append(el("small", { class: "help" }, field.help));
+  setField(field, field.default, input);
+  return wrap;
+}
+
+function setField(field, value, input = null) {
+  input = input || document.querySelector(`[data-field="${field.name}"]`);
+  if (!input) return;
+  if (field.kind === "bool") input.checked = !!value;
+  else input.value = showValue(field, value);
+  const slider = input.parentElement && input.parentElement.querySelector("input[type=range]");
+  if (slider) slider.value = String(value > 0 ? Math.log10(value) : slider.min);
+}
+
+function buildForm() {
+  const main = $("main-fields");
+  const adv = $("advanced-fields");
+  for (const f of state.config.fields) (f.main ? main : adv).append(makeField(f));
+}
+
+function readConfig() {
+  // Values go to the server as typed; StyleConfig parses lists ("100,60,30", layer presets)
+  // and names a bad value in its error, which the page shows.
+  const out = {};
+  for (const f of state.config.fields) {
+    const input = document.querySelector(`[data-field="${f.name}"]`);
+    if (f.kind === "bool") { out[f.name] = input.checked; continue; }
+    const raw = input.value.trim();
+    if (raw === "") {
+      if (f.nullable) out[f.name] = null;
+      continue;  // left empty: the default applies
+    }
+    if (f.kind === "int") out[f.name] = /^-?\d+$/.test(raw) ? parseInt(raw, 10) : raw;
+    else if (f.kind === "float") out[f.name] = isNaN(Number(raw)) ? raw : Number(raw);
+    else out[f.name] = raw;
+  }
+  return out;
+}
+
+// -- jobs ------------------------------------------------------------------------------------
+async function start(e) {
+  e.preventDefault();
+  showError("");
+  const { content, style } = state.inputs;
+  if (!content || !style) {
+    showError("Pick a content image and a style image first.");
+    return;
+  }
+  $("start").disabled = true;
+  try {
+    const job = await api("/api/jobs", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ content: content.ref, style: style.ref, config: readConfig() }),
+    });
+    follow(job);
+    refreshGallery();
+  } catch (err) {
+    showError(err.message);
+  } finally {
+    $("start").disabled = false;
+  }
+}
+
+function follow(job) {
+  if (state.events) state.events.close();
+  state.events = null;
+  state.job = job;
+  state.previewUrl = null;
+  render(job);
+  if (FINISHED.includes(job.status)) return;
+  const es = new EventSource(`/api/jobs/${job.id}/events`);
+  state.events = es;
+  es.onmessage = (msg) => {
+    const j = JSON.parse(msg.data);
+    if (!state.job || j.id !== state.job.id) return;
+    state.job = j;
+    render(j);
+    if (FINISHED.includes(j.status)) {
+      es.close();
+      if (state.events === es) state.events = null;
+      refreshGallery();
+    }
+  };
+  es.addEventListener("gone", () => { es.close(); refreshGallery(); });
+}
+
+function render(job) {
+  const done = job.status === "done";
+  const frac = done ? 1 : job.total_steps ? job.step / job.total_steps : 0;
+  const pct = Math.round(frac * 100);
+  $("bar").style.width = `${pct}%`;
+  $("progress").setAttribute("aria-valuenow", String(pct));
+  $("progress").className = `progress ${job.status}`;
+  let status = job.status;
+  if (job.status === "queued" && job.position !== null) {
+    status = job.position === 0 ? "queued (next)" : `queued (${job.position} ahead)`;
+  }
+  $("stat-status").textContent = status;
+  $("stat-status").className = `status-${job.status}`;
+  $("stat-step").textContent = job.step ? `${job.step} / ${job.total_steps}` : `0 / ${job.total_steps}`;
+  $("stat-scale").textContent = job.scales
+    ? `${job.scale + 1} of ${job.scales}` + (job.size ? ` (${job.size[1]}×${job.size[0]})` : "")
+    : done ? `${job.config.size} px` : "–";
+  $("stat-eta").textContent = done
+    ? `done in ${fmtSeconds(job.seconds)}`
+    : job.status === "running" ? fmtSeconds(job.eta) : "–";
+  const l = job.losses;
+  $("stat-losses").textContent = l
+    ? `total ${fmtNumber(l.total)} · content ${fmtNumber(l.content)} · style ${fmtNumber(l.style)} · tv ${fmtNumber(l.tv)}`
+    : "–";
+  if (job.preview_url && job.preview_url !== state.previewUrl) {
+    state.previewUrl = job.preview_url;
+    $("preview").src = job.preview_url;
+    $("preview").hidden = false;
+    $("placeholder").hidden = true;
+  } else if (!job.preview_url && !state.previewUrl) {
+    $("preview").hidden = true;
+    $("placeholder").hidden = false;
+  }
+  const err = $("job-error");
+  err.textContent = job.error && job.status !== "done" ? job.error : "";
+  err.hidden = !err.textContent;
+  const dl = $("download");
+  if (job.result_url) {
+    dl.href = job.result_url;
+    dl.hidden = false;
+  } else {
+    dl.hidden = true;
+    dl.removeAttribute("href");
+  }
+  $("cancel").disabled = FINISHED.includes(job.status);
+}
+
+async function cancel() {
+  if (!state.job) return;
+  try {
+    render(await api(`/api/jobs/${state.job.id}/cancel`, { method: "POST" }));
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+// -- gallery ---------------------------------------------------------------------------------
+function describe(job) {
+  const c = job.config;
+  const parts = [`${c.size}px`, `${job.step}/${job.total_steps} steps`, `seed ${c.seed}`];
+  if (job.seconds) parts.push(fmtSeconds(job.seconds));
+  parts.push(new Date(job.created * 1000).toLocaleString());
+  return parts.join(" · ");
+}
+
+async function refreshGallery() {
+  let data;
+  try {
+    data = await api("/api/jobs?limit=200");
+  } catch (err) {
+    showError(`gallery: ${err.message}`);
+    return;
+  }
+  const grid = $("gallery");
+  grid.replaceChildren();
+  const tpl = $("card-template");
+  for (const job of data.jobs) {
+    const card = tpl.content.firstElementChild.cloneNode(true);
+    card.dataset.id = job.id;
+    card.dataset.status = job.status;
+    card.classList.add(`status-${job.status}`);
+    const img = card.querySelector(".thumb img");
+    if (job.preview_url) {
+      img.src = job.preview_url;
+      img.alt = `${job.content_name} in the style of ${job.style_name}`;
+    } else {
+      img.remove();
+      card.querySelector(".thumb").textContent = job.status;
+    }
+    card.querySelector(".card-title").textContent = `${job.content_name} × ${job.style_name}`;
+    const badge = el("span", { class: `badge status-${job.status}` }, job.status);
+    card.querySelector(".card-title").append(" ", badge);
+    card.querySelector(".card-meta").textContent = describe(job);
+    const err = card.querySelector(".card-error");
+    if (job.error && job.status !== "done") err.textContent = job.error;
+    else err.remove();
+    const dl = card.querySelector("a.download");
+    if (job.result_url) dl.href = job.result_url;
+    else dl.remove();
+    card.querySelector(".view").addEventListener("click", () => {
+      follow(job);
+      window.scrollTo({ top: 0, behavior: "smooth" });
+    });
+    card.querySelector(".reuse").addEventListener("click", () => reuse(job));
+    const del = card.querySelector(".delete");
+    if (!FINISHED.includes(job.status)) del.remove();
+    else del.addEventListener("click", async () => {
+      try {
+        await api(`/api/jobs/${job.id}`, { method: "DELETE" });
+        refreshGallery();
+      } catch (e2) {
+        showError(e2.message);
+      }
+    });
+    grid.append(card);
+  }
+  $("gallery-empty").hidden = data.jobs.length > 0;
+  refreshStatus();
+}
+
+function reuse(job) {
+  for (const f of state.config.fields) {
+    if (f.name in job.config) setField(f, job.config[f.name]);
+  }
+  if (job.content_url) choose("content", { ref: job.content, url: job.content_url, name: job.content_name });
+  if (job.style_url) choose("style", { ref: job.style, url: job.style_url, name: job.style_name });
+  window.scrollTo({ top: 0, behavior: "smooth" });
+}
+
+async function refreshStatus() {
+  try {
+    const s = await api("/api/status");
+    $("queue-status").textContent =
+      `${s.running} running · ${s.queued} waiting · ${s.workers} worker${s.workers === 1 ? "" : "s"}`;
+  } catch (_) { /* the status line is a nicety */ }
+}
+
+// -- start -----------------------------------------------------------------------------------
+async function init() {
+  try {
+    state.config = await api("/api/config");
+  } catch (err) {
+    showError(`cannot load the studio's settings: ${err.message}`);
+    return;
+  }
+  buildForm();
+  setupPicker("content");
+  setupPicker("style");
+  $("settings").addEventListener("submit", start);
+  $("cancel").addEventListener("click", cancel);
+  $("reset").addEventListener("click", () => {
+    for (const f of state.config.fields) setField(f, f.default);
+  });
+  await refreshGallery();
+  // Pick up a run still going (after a reload).
+  const active = [...document.querySelectorAll("#gallery .card")].find(
+    (c) => c.dataset.status === "running" || c.dataset.status === "queued");
+  if (active) follow(await api(`/api/jobs/${active.dataset.id}`));
+  document.body.dataset.ready = "1";
+}
+
+document.addEventListener("DOMContentLoaded", init);

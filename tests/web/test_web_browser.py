@@ -1,0 +1,134 @@
+"""End to end in a real headless Chromium (Debian's), driven by Playwright: the page loads, the
+bundled samples are picked, a tiny run starts, the preview updates and the result appears."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+# Without the background-networking flags Chromium keeps trying to reach Google's servers,
+# which a closed network refuses (slow starts, log noise).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="/usr/bin/chromium is missing: `make install` installs Debian's chromium package",
+)
+
+
+@pytest.fixture
+def server(make_app) -> Iterator[str]:
+    """The studio under uvicorn in a thread, on a free port of 127.0.0.1; yields its URL."""
+    import uvicorn
+
+    app = make_app(preview_interval=0.0, poll_interval=0.02)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1, ws="none"
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_page_runs_a_job_with_live_preview(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server + "/")
+            page.wait_for_selector("body[data-ready='1']")
+
+            # The form is built from StyleConfig: main controls and the advanced section.
+            expect(page.locator("#f-size")).to_have_value("512")
+            expect(page.locator("#advanced-fields [data-field='optimizer']")).to_have_count(1)
+
+            # Start without images: the page says what is missing.
+            page.click("#start")
+            expect(page.locator("#error")).to_contain_text("Pick a content image")
+
+            page.click("#content-sample-tubingen")
+            page.click("#style-sample-starry_night")
+            expect(page.locator("#content-name")).to_have_text("tubingen")
+
+            # A bad value comes back from the server as a 422 shown on the page.
+            page.fill("#f-size", "8")
+            page.click("#start")
+            expect(page.locator("#error")).to_contain_text("size must be at least 16")
+
+            page.fill("#f-size", "40")
+            page.fill("#f-steps", "60")
+            page.click("#advanced summary")
+            page.fill("#f-tol", "0")  # run all the steps
+            # Record every preview image the page shows.
+            page.evaluate(
+                """() => {
+                    window.__previews = [];
+                    new MutationObserver(() => window.__previews.push(
+                        document.getElementById('preview').getAttribute('src'))
+                    ).observe(document.getElementById('preview'), {attributes: true});
+                }"""
+            )
+            page.click("#start")
+            expect(page.locator("#error")).to_be_hidden()
+            expect(page.locator("#download")).to_be_visible(timeout=30_000)
+            expect(page.locator("#stat-status")).to_have_text("done")
+            expect(page.locator("#stat-step")).to_have_text("60 / 60")
+            expect(page.locator("#stat-losses")).to_contain_text("total")
+
+            previews = page.evaluate("window.__previews")
+            assert len(set(previews)) >= 2, previews  # the preview updated during the run
+            assert page.eval_on_selector("#preview", "e => e.naturalWidth") == 40
+
+            # The download is the PNG with the run's settings.
+            href = page.get_attribute("#download", "href")
+            assert href is not None
+            png = page.request.get(server + href)
+            assert png.ok and png.headers["content-type"] == "image/png"
+            assert b"impasto" in png.body()
+
+            # The gallery lists it.
+            card = page.locator("#gallery .card").first
+            expect(card).to_have_attribute("data-status", "done")
+            expect(card.locator(".card-title")).to_contain_text("tubingen \u00d7 starry night")
+
+            # Reload: the gallery survives and the config lives on the server.
+            page.reload()
+            page.wait_for_selector("body[data-ready='1']")
+            expect(page.locator("#gallery .card")).to_have_count(1)
+            assert errors == []
+        finally:
+            browser.close()

@@ -1,0 +1,61 @@
+"""Helpers of the studio's tests (imported by the test modules beside this file)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from fastapi.testclient import TestClient
+from PIL import Image
+
+# A few steps at 32 px on the tiny net; tol 0 so no run stops early.
+TINY = {"size": 32, "steps": 4, "tol": 0}
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def upload(client: TestClient, data: bytes, name: str = "image.png") -> Any:
+    return client.post("/api/uploads", files={"file": (name, data, "application/octet-stream")})
+
+
+def start_job(client: TestClient, content: str, style: str, **config: Any) -> dict[str, Any]:
+    r = client.post("/api/jobs", json={"content": content, "style": style, "config": config})
+    assert r.status_code == 202, r.text
+    job: dict[str, Any] = r.json()
+    return job
+
+
+def wait_for(
+    client: TestClient, job_id: str, until: Callable[[dict[str, Any]], bool], timeout: float = 20
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = client.get(f"/api/jobs/{job_id}").json()
+        if until(job):
+            return job
+        assert time.monotonic() < deadline, f"timed out waiting on job: {job}"
+        time.sleep(0.01)
+
+
+def finished(job: dict[str, Any]) -> bool:
+    return job["status"] in ("done", "failed", "cancelled")
+
+
+def read_events(client: TestClient, job_id: str) -> list[dict[str, Any]]:
+    """Every server-sent event of a job until its stream ends (it ends when the job does)."""
+    out = []
+    with client.stream("GET", f"/api/jobs/{job_id}/events") as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                out.append(json.loads(line[len("data: ") :]))
+    return out

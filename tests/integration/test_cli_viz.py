@@ -217,6 +217,22 @@ def test_grid_plot_over_the_sheet_is_refused(
     assert "--plot and -o name the same file" in capsys.readouterr().err
 
 
+def test_side_by_side_with_style_objects_and_no_content(style_path, weights_file, tmp_path):
+    from impasto.api import Style
+
+    out = tmp_path / "t.gif"
+    args = _stylize_args(style_path, style_path, "--animate", str(out), "--animate-side-by-side")
+    recorder = make_recorder(args, None, [Style(style_path, 0.5), Style(style_path, 0.5)])
+    assert recorder is not None
+    result = stylize(
+        style_path, style_path, weights=weights_file, size=32, scales=1, steps=2,
+        callback=recorder.callback,
+    )  # fmt: skip
+    recorder.finish(result)
+    with Image.open(out) as im:
+        assert im.size[0] == 2 * 32 + 4  # image | style
+
+
 # -- once impasto.cli is wired -------------------------------------------------------------------
 def _wired() -> bool:
     from impasto.cli import build_parser

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from PIL import Image
+
 from impasto.config import StyleConfig
 from impasto.errors import Cancelled, ConfigError, ImpastoError, OutputError
 from impasto.viz.animate import FrameRecorder, check_animation_path, write_animation
@@ -119,8 +121,8 @@ class Recorder:
     every: int | None = None
     side_by_side: bool = False
     fps: float = DEFAULT_FPS
-    content: Any = None  # path or image, for the side-by-side panels
-    style: Any = None
+    content: Any = None  # for the side-by-side panels: a path or image (None: no panel)
+    style: Any = None  # the same, a Style, or a list of them (the first is shown)
     frames: FrameRecorder | None = None
     scales: ScaleTracker = field(default_factory=ScaleTracker)
 
@@ -150,7 +152,8 @@ class Recorder:
             self.frames.finish(result)
             side = self.side_by_side
             images = self.frames.render(
-                content=self.content if side else None, style=self.style if side else None
+                content=_panel(self.content) if side else None,
+                style=_panel(self.style) if side else None,
             )
             written.append(write_animation(images, self.animate, self.fps))
         if self.plot is not None:
@@ -158,9 +161,21 @@ class Recorder:
         return written
 
 
+def _panel(src: Any) -> Any:
+    """The image to show for a content or style argument: a path or image as it is, a
+    :class:`impasto.api.Style`'s image, the first of several blended styles, or None."""
+    if isinstance(src, (list, tuple)):
+        src = src[0] if src else None
+    image = getattr(src, "image", None)
+    if image is not None and not isinstance(src, Image.Image):
+        return image
+    return src
+
+
 def make_recorder(args: argparse.Namespace, content_path: Any, style_path: Any) -> Recorder | None:
     """Check the flags (raising OutputError before the run) and return a Recorder, or None
-    when neither ``--animate`` nor ``--plot`` was given."""
+    when neither ``--animate`` nor ``--plot`` was given. ``content_path`` may be None (a
+    texture run); ``style_path`` may be a Style or a list of them."""
     check(args)
     animate, plot = getattr(args, "animate", None), getattr(args, "plot", None)
     if animate is None and plot is None:

@@ -13,7 +13,14 @@ from typing import Any
 import torch
 from PIL import Image
 
-from impasto.config import LAYER_NAMES, ColorPreservation, Init, StyleConfig
+from impasto.config import (
+    AUTO_TILE,
+    LAYER_NAMES,
+    TILE_ABOVE,
+    ColorPreservation,
+    Init,
+    StyleConfig,
+)
 from impasto.errors import Cancelled, ConfigError
 from impasto.features.extractor import FeatureExtractor
 from impasto.features.vgg import deepest, pools_before
@@ -21,6 +28,7 @@ from impasto.features.weights import VGGWeights, load_weights
 from impasto.io.images import ImageLike, load_image, save_image, tensor_to_pil
 from impasto.losses.objective import Objective
 from impasto.losses.targets import StyleImage, blended_style_targets, fit_masks
+from impasto.losses.tiled import TiledObjective
 from impasto.optim.events import Callback, StepEvent
 from impasto.optim.loop import PixelOptimizer
 from impasto.preprocess.color import luminance_only, match_color_stats, recombine_luminance
@@ -455,7 +463,12 @@ def _run(
                 region_colors,
             )
         )
-        objective = Objective(
+        tile = cfg.tile or (AUTO_TILE if hw[0] * hw[1] > TILE_ABOVE else 0)
+        if tile and region_masks is not None:
+            if cfg.tile:
+                raise ConfigError("tiles do not support region masks; leave tile at 0")
+            tile = 0
+        objective: Objective | TiledObjective = Objective(
             extractor=extractor,
             content_targets={n: feats[n].detach() for n in cfg.content_layers}
             if c is not None
@@ -468,6 +481,18 @@ def _run(
             autocast=bf16,
             region_masks=region_masks,
         )
+        if tile:
+            objective = TiledObjective(
+                extractor=objective.extractor,
+                content_targets=objective.content_targets,
+                style_targets=objective.style_targets,
+                style_layer_weights=objective.style_layer_weights,
+                content_weight=objective.content_weight,
+                style_weight=objective.style_weight,
+                tv_weight=objective.tv_weight,
+                tile=tile,
+                autocast=bf16,
+            )
         del feats
         if resume_opt is not None:
             opt = PixelOptimizer(

@@ -44,6 +44,12 @@ LAYER_PRESETS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Above this many pixels a scale's loss is computed on tiles (see losses/tiled.py), which keeps
+# memory bounded: a whole 4096 x 3072 image does not fit in 24 GB for a backward pass.
+TILE_ABOVE = 4_200_000
+AUTO_TILE = 768
+
+
 class Optimizer(str, Enum):
     """How the pixels are optimised."""
 
@@ -76,8 +82,8 @@ class Precision(str, Enum):
     """Arithmetic of the network's convolutions. Gram matrices and losses are always float32."""
 
     FP32 = "fp32"
-    BF16 = "bf16"  # bfloat16 autocast: about 1.4-2x faster on CPUs with AVX512-BF16 or AMX
-    AUTO = "auto"  # bf16 where the CPU has native bfloat16 arithmetic, else fp32
+    BF16 = "bf16"  # bfloat16 autocast: faster only where the CPU has fast bf16 (e.g. AMX)
+    AUTO = "auto"  # bf16 where a quick measurement shows it faster than fp32, else fp32
 
 
 class Padding(str, Enum):
@@ -152,6 +158,9 @@ class StyleConfig:
     # Scale mix (Gatys et al. 2017, section 5): with a coarse style image, style layers from
     # this one down take their targets from it, the shallower (finer) ones from the style.
     coarse_from: str = "relu3_1"
+    # Tiles (px) for the loss of large images: 0 = automatic (768 px tiles for scales above
+    # TILE_ABOVE pixels), a number forces tiles of that size.
+    tile: int = 0
     tol: float = 1e-3  # stop a scale when the loss improved less than this (relative) in 10 steps
 
     def __post_init__(self) -> None:
@@ -196,6 +205,12 @@ class StyleConfig:
         _positive("style_weight", self.style_weight, allow_zero=True)
         _positive("tv_weight", self.tv_weight, allow_zero=True)
         _positive("tol", self.tol, allow_zero=True)
+        if not isinstance(self.tile, int) or isinstance(self.tile, bool) or self.tile < 0:
+            raise ConfigError(
+                f"tile must be 0 (automatic) or a tile size in pixels, got {self.tile!r}"
+            )
+        if 0 < self.tile < 64:
+            raise ConfigError(f"tile must be at least 64 pixels, got {self.tile}")
         if self.lr is not None:
             _positive("lr", self.lr)
         s(self, "optimizer", _choice(Optimizer, self.optimizer, "optimizer"))

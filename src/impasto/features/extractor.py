@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -46,8 +47,7 @@ class FeatureExtractor(nn.Module):
 
 @functools.cache
 def cpu_has_native_bf16() -> bool:
-    """True where the CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX), the
-    only case in which bfloat16 convolutions are faster than float32 on a CPU."""
+    """True where the CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX)."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -55,7 +55,36 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+@functools.cache
+def bf16_is_faster() -> bool:
+    """Whether bfloat16 autocast beats float32 for a VGG-like conv forward + backward here.
+
+    Measured once per process (a few tens of milliseconds), because the instruction flags do
+    not tell: on a 2-core AVX512-BF16 machine without AMX, oneDNN's bfloat16 convolutions
+    measured 1.4-2x *slower* than float32 (benchmarks/step_time.py prints both).
+    """
+    if not cpu_has_native_bf16():
+        return False
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).requires_grad_(False)
+    x = torch.rand(1, 64, 48, 48, generator=torch.Generator().manual_seed(0))
+
+    def run(bf16: bool) -> float:
+        best = float("inf")
+        for _ in range(3):
+            xi = x.clone().requires_grad_(True)
+            start = time.perf_counter()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                y = conv(conv(xi))
+            y.float().sum().backward()
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    run(False), run(True)  # warm up both paths
+    return run(True) < 0.8 * run(False)
+
+
 def use_bf16(precision: Precision) -> bool:
+    """bf16 when asked; with ``auto``, only where it measured clearly faster."""
     if precision is Precision.AUTO:
-        return cpu_has_native_bf16()
+        return bf16_is_faster()
     return precision is Precision.BF16

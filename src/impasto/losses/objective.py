@@ -58,3 +58,12 @@ class Objective:
         total = terms["content"] + terms["style"] + terms["tv"]
         terms["total"] = total
         return total, terms
+
+    def value_and_grad(
+        self, image: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """(total, d total / d image, weighted terms) for an image (1, 3, H, W)."""
+        x = image.detach().requires_grad_(True)
+        total, terms = self(x)
+        (grad,) = torch.autograd.grad(total, x)
+        return total.detach(), grad, {k: v.detach() for k, v in terms.items()}

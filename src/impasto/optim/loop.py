@@ -14,13 +14,22 @@ iterations and restored bit for bit: a checkpointed run resumes to the same imag
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
 from impasto.config import Optimizer
 
-Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+class Differentiable(Protocol):
+    """An objective that computes its own gradient (whole-image or tiled)."""
+
+    def value_and_grad(
+        self, image: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]: ...
+
+
+Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]] | Differentiable
 OnStep = Callable[[int, dict[str, float], torch.Tensor], None]
 
 
@@ -70,15 +79,19 @@ class PixelOptimizer:
     # -- evaluation ------------------------------------------------------------------------
     def _evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
         """Normalised loss, its gradient and the weighted terms at ``x``."""
-        xv = x.detach().requires_grad_(True)
-        total, terms = self.objective(xv)
+        if hasattr(self.objective, "value_and_grad"):  # an Objective, tiled or not
+            total, grad, terms = self.objective.value_and_grad(x)
+        else:  # a plain callable (total, terms), differentiated here
+            assert callable(self.objective)
+            xv = x.detach().requires_grad_(True)
+            total, terms = self.objective(xv)
+            (grad,) = torch.autograd.grad(total, xv)
         if self.scale == 0.0:
             value = float(total.detach())
             self.scale = value if value > 0 and value == value and value != float("inf") else 1.0
-        loss = total / self.scale
-        (grad,) = torch.autograd.grad(loss, xv)
         self.evaluations += 1
-        return loss.detach(), grad, {k: float(v.detach()) for k, v in terms.items()}
+        scaled = (total.detach() / self.scale, grad / self.scale)
+        return scaled[0], scaled[1], {k: float(v.detach()) for k, v in terms.items()}
 
     # -- L-BFGS ----------------------------------------------------------------------------
     def _direction(self, g: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,153 @@
+"""The objective on overlapping tiles, for outputs too large to differentiate in one piece.
+
+Galerne et al. 2022 ("Scaling Painting Style Transfer") keep the style statistics global while
+computing gradients tile by tile. The Gram matrix of the whole image is the sum of its tiles'
+(unnormalised) Gram matrices when each tile contributes only the feature positions of its own
+interior, so one step is:
+
+1. without autograd, run every tile (its interior plus a margin of context) through the network,
+   crop the features to the interior and accumulate S_l = sum F F^T and the content error;
+2. from the global G_l = S_l / M_l, the loss and its derivative C_l = dL/dS_l (a constant);
+3. with autograd, run every tile again and back-propagate the surrogate <C_l, F F^T> plus its
+   content error; the tile's pixel gradient (margin included) adds into the image's gradient.
+
+The result equals the untiled gradient wherever the margin covers the receptive field of the
+deepest layer; beyond that, features near a tile edge see reflected instead of real context, a
+small error that overlapping margins keep away from the seams. Peak memory is that of one tile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from impasto.features.extractor import FeatureExtractor
+from impasto.features.vgg import pools_before
+from impasto.losses.functional import tv_loss
+
+
+def tile_spans(
+    length: int, tile: int, margin: int, align: int
+) -> Iterator[tuple[int, int, int, int]]:
+    """(interior start, interior end, tile start, tile end) along one axis.
+
+    Interiors partition [0, length); starts are multiples of ``align`` (the network's total
+    downsampling), so every layer's features crop exactly.
+    """
+    tile = max(align, tile // align * align)
+    margin = (margin + align - 1) // align * align
+    for start in range(0, length, tile):
+        end = min(length, start + tile)
+        yield start, end, max(0, start - margin), min(length, end + margin)
+
+
+@dataclass
+class TiledObjective:
+    """Same value and gradient contract as :class:`~impasto.losses.objective.Objective`
+    (``value_and_grad``), computed tile by tile. No region masks."""
+
+    extractor: FeatureExtractor
+    content_targets: dict[str, torch.Tensor]  # full-size (1, N, h, w) activations
+    style_targets: dict[str, torch.Tensor]  # (1, N, N) M-normalised Gram matrices
+    style_layer_weights: dict[str, float]
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+    tile: int = 768
+    margin: int = 96
+    autocast: bool = False
+
+    def _tiles(self, h: int, w: int) -> list[tuple[slice, slice, slice, slice]]:
+        align = 2 ** max(pools_before(n) for n in self.extractor.layers)
+        out = []
+        for y0, y1, ty0, ty1 in tile_spans(h, self.tile, self.margin, align):
+            for x0, x1, tx0, tx1 in tile_spans(w, self.tile, self.margin, align):
+                out.append((slice(ty0, ty1), slice(tx0, tx1), slice(y0, y1), slice(x0, x1)))
+        return out
+
+    def _interior(
+        self, feats: torch.Tensor, name: str, tile: tuple[slice, slice, slice, slice]
+    ) -> tuple[torch.Tensor, tuple[slice, slice]]:
+        """The tile's features at ``name`` cropped to its interior, and where they sit in the
+        full-size feature map."""
+        f = 2 ** pools_before(name)
+        ty, tx, y, x = tile
+        assert ty.start is not None and tx.start is not None
+        rows = slice((y.start - ty.start) // f, (y.stop - ty.start) // f)
+        cols = slice((x.start - tx.start) // f, (x.stop - tx.start) // f)
+        where = (
+            slice(y.start // f, y.start // f + rows.stop - rows.start),
+            slice(x.start // f, x.start // f + cols.stop - cols.start),
+        )
+        return feats[..., rows, cols], where
+
+    def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
+            return self.extractor(x)
+
+    def value_and_grad(
+        self, image: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """(total, d total / d image, weighted terms) for an image (1, 3, H, W)."""
+        h, w = image.shape[-2:]
+        tiles = self._tiles(h, w)
+        layers = [
+            n for n, wl in self.style_layer_weights.items() if wl > 0 and self.style_weight > 0
+        ]
+        sums = {n: torch.zeros_like(self.style_targets[n][0]) for n in layers}
+        counts = dict.fromkeys(layers, 0)
+        content_sum = torch.zeros((), dtype=torch.float32)
+        content_m = {n: t.shape[-2] * t.shape[-1] for n, t in self.content_targets.items()}
+        x = image.detach()
+        with torch.no_grad():  # pass 1: global statistics
+            for tile in tiles:
+                feats = self._features(x[..., tile[0], tile[1]])
+                for n in layers:
+                    f, _ = self._interior(feats[n], n, tile)
+                    f = f.reshape(f.shape[1], -1).to(torch.float32)
+                    sums[n] += f @ f.T
+                    counts[n] += f.shape[1]
+                if self.content_weight > 0:
+                    for n, target in self.content_targets.items():
+                        f, where = self._interior(feats[n], n, tile)
+                        d = f.to(torch.float32) - target[..., where[0], where[1]]
+                        content_sum += 0.5 * (d**2).sum() / content_m[n]
+        style = torch.zeros((), dtype=torch.float32)
+        coeffs = {}
+        for n in layers:
+            gram = sums[n] / counts[n]
+            diff = gram - self.style_targets[n][0]
+            size = gram.shape[-1]
+            wl = self.style_weight * self.style_layer_weights[n]
+            style += wl * (diff**2).sum() / (4.0 * size * size)
+            # d(wl * sum (G - A)^2 / 4N^2) / dS with G = S / M
+            coeffs[n] = wl * 2.0 * diff / (4.0 * size * size) / counts[n]
+        grad = torch.zeros_like(x)
+        for tile in tiles:  # pass 2: gradients, one tile at a time
+            xt = x[..., tile[0], tile[1]].clone().requires_grad_(True)
+            feats = self._features(xt)
+            surrogate = torch.zeros((), dtype=torch.float32)
+            for n in layers:
+                f, _ = self._interior(feats[n], n, tile)
+                f = f.reshape(f.shape[1], -1).to(torch.float32)
+                surrogate = surrogate + (coeffs[n] * (f @ f.T)).sum()
+            if self.content_weight > 0:
+                for n, target in self.content_targets.items():
+                    f, where = self._interior(feats[n], n, tile)
+                    d = f.to(torch.float32) - target[..., where[0], where[1]]
+                    surrogate = surrogate + self.content_weight * 0.5 * (d**2).sum() / content_m[n]
+            if surrogate.requires_grad:
+                (g,) = torch.autograd.grad(surrogate, xt)
+                grad[..., tile[0], tile[1]] += g
+        tv = torch.zeros((), dtype=torch.float32)
+        if self.tv_weight > 0:
+            xv = x.clone().requires_grad_(True)
+            tv = self.tv_weight * tv_loss(xv)
+            (g,) = torch.autograd.grad(tv, xv)
+            grad += g
+            tv = tv.detach()
+        content = self.content_weight * content_sum
+        total = content + style + tv
+        return total, grad, {"content": content, "style": style, "tv": tv, "total": total}

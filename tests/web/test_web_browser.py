@@ -3,13 +3,17 @@ bundled samples are picked, a tiny run starts, the preview updates and the resul
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -30,6 +34,20 @@ pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="/usr/bin/chromium is missing: `make install` installs Debian's chromium package",
 )
+
+
+def console_error(message: Any, errors: list[str]) -> None:
+    if message.type == "error" and "status of 4" not in message.text:
+        errors.append(message.text)
+
+
+def stripes_png() -> bytes:
+    yy, xx = np.mgrid[0:48, 0:48]
+    img = np.zeros((48, 48, 3), np.uint8)
+    img[..., 0] = np.where(((xx + yy) // 4) % 2 == 1, 230, 30)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 @pytest.fixture
@@ -69,6 +87,8 @@ def test_page_runs_a_job_with_live_preview(server: str) -> None:
             page.set_default_timeout(15_000)
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            # Console errors, but for the 4xx answers this test provokes on purpose.
+            page.on("console", lambda m: console_error(m, errors))
             page.goto(server + "/")
             page.wait_for_selector("body[data-ready='1']")
 
@@ -80,9 +100,24 @@ def test_page_runs_a_job_with_live_preview(server: str) -> None:
             page.click("#start")
             expect(page.locator("#error")).to_contain_text("Pick a content image")
 
+            # Uploads: a file that is no image is refused with a message on the page; an image
+            # is shown with its size.
+            page.set_input_files(
+                "#style-file",
+                files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"no image"}],
+            )
+            expect(page.locator("#error")).to_contain_text("notes.png is not an image")
+            page.set_input_files(
+                "#style-file",
+                files=[{"name": "stripes.png", "mimeType": "image/png", "buffer": stripes_png()}],
+            )
+            expect(page.locator("#style-name")).to_have_text("stripes.png (48\u00d748)")
+            expect(page.locator("#error")).to_be_hidden()
+
             page.click("#content-sample-tubingen")
             page.click("#style-sample-starry_night")
             expect(page.locator("#content-name")).to_have_text("tubingen")
+            expect(page.locator("#style-name")).to_have_text("starry night")
 
             # A bad value comes back from the server as a 422 shown on the page.
             page.fill("#f-size", "8")
@@ -111,7 +146,7 @@ def test_page_runs_a_job_with_live_preview(server: str) -> None:
 
             previews = page.evaluate("window.__previews")
             assert len(set(previews)) >= 2, previews  # the preview updated during the run
-            assert page.eval_on_selector("#preview", "e => e.naturalWidth") == 40
+            expect(page.locator("#preview")).to_have_js_property("naturalWidth", 40)
 
             # The download is the PNG with the run's settings.
             href = page.get_attribute("#download", "href")
@@ -125,10 +160,22 @@ def test_page_runs_a_job_with_live_preview(server: str) -> None:
             expect(card).to_have_attribute("data-status", "done")
             expect(card.locator(".card-title")).to_contain_text("tubingen \u00d7 starry night")
 
+            # A long run stops when Cancel is pressed.
+            page.fill("#f-steps", "5000")
+            page.click("#start")
+            expect(page.locator("#stat-status")).to_have_text("running")
+            expect(page.locator("#cancel")).to_be_enabled()
+            page.click("#cancel")
+            expect(page.locator("#stat-status")).to_have_text("cancelled")
+            expect(page.locator("#download")).to_be_hidden()
+
             # Reload: the gallery survives and the config lives on the server.
             page.reload()
             page.wait_for_selector("body[data-ready='1']")
-            expect(page.locator("#gallery .card")).to_have_count(1)
+            expect(page.locator("#gallery .card")).to_have_count(2)
+            expect(page.locator("#gallery .card").first).to_have_attribute(
+                "data-status", "cancelled"
+            )
             assert errors == []
         finally:
             browser.close()

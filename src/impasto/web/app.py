@@ -378,7 +378,7 @@ def create_app(
     @app.get("/api/jobs")
     async def list_jobs(limit: int = 100) -> dict[str, Any]:
         limit = max(1, min(limit, 500))
-        return {"jobs": [present(j) for j in manager.list(limit)]}
+        return {"jobs": [present(j) for j in manager.list_jobs(limit)]}
 
     @app.get("/api/jobs/{job_id}")
     async def get_job(job_id: str) -> dict[str, Any]:
@@ -404,9 +404,13 @@ def create_app(
     async def preview(job_id: str) -> Response:
         find_job(job_id)
         path = store.job_dir(job_id) / "preview.jpg"
-        if not path.is_file():
-            raise HTTPException(404, f"job {job_id} has no preview yet")
-        return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+        try:
+            # Read whole, not streamed: the worker replaces the file (atomically) while a
+            # running job is watched, and a stream could mix the old size with the new bytes.
+            data = await run_in_threadpool(path.read_bytes)
+        except FileNotFoundError:
+            raise HTTPException(404, f"job {job_id} has no preview yet") from None
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/jobs/{job_id}/result.png")
     async def result(job_id: str) -> Response:

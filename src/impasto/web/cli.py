@@ -113,7 +113,7 @@ def run_serve(args: argparse.Namespace) -> int:
     for name, value, low in (
         ("--workers", args.workers, 1),
         ("--queue-size", args.queue_size, 1),
-        ("--port", args.port, 0),
+        ("--port", args.port, 1),
     ):
         if value < low or (name == "--port" and value > 65535):
             print(f"impasto: error: {name} out of range: {value}", file=sys.stderr)

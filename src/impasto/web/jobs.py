@@ -165,7 +165,7 @@ class JobManager:
                 return self._public(live)
         return self.store.get_job(job_id)
 
-    def list(self, limit: int = 100) -> list[dict[str, Any]]:
+    def list_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
         jobs = self.store.list_jobs(limit)
         with self._cond:
             return [self._public(self._live[j["id"]]) if j["id"] in self._live else j for j in jobs]
@@ -234,8 +234,6 @@ class JobManager:
         last_preview = [-math.inf]
 
         def callback(event: StepEvent) -> None:
-            if cancel.is_set():
-                raise Cancelled(f"cancelled at step {event.step}")
             eta = event.eta
             update: dict[str, Any] = {
                 "step": event.step,
@@ -259,6 +257,8 @@ class JobManager:
                 job.update(update)
                 if update.get("has_preview"):
                     job["preview_version"] += 1
+            if cancel.is_set():
+                raise Cancelled(f"cancelled at step {event.step}")
 
         content_path, style_path = job["_paths"]
         try:

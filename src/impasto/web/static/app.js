@@ -316,7 +316,12 @@ function render(job) {
 async function cancel() {
   if (!state.job) return;
   try {
-    render(await api(`/api/jobs/${state.job.id}/cancel`, { method: "POST" }));
+    const job = await api(`/api/jobs/${state.job.id}/cancel`, { method: "POST" });
+    // The event stream may have shown the end already; never go back to "running".
+    if (state.job && state.job.id === job.id && !FINISHED.includes(state.job.status)) {
+      state.job = job;
+      render(job);
+    }
   } catch (err) {
     showError(err.message);
   }

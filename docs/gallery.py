@@ -5,7 +5,7 @@ weights, at small sizes, with the same settings as the commands that docs/pictur
 so the README always shows what the current code produces. About 3-6 minutes on a 2-core CPU.
 
     python docs/gallery.py                 # all pictures
-    python docs/gallery.py --only grids    # one group: demo, animation, grids
+    python docs/gallery.py --only grids    # one group: demo, animation, grids, controls
 """
 
 from __future__ import annotations
@@ -90,10 +90,54 @@ def grids(w: VGGWeights, out: Path) -> None:
         _log(f"  grid {kind}: {time.perf_counter() - t:.0f} s")
 
 
+# The artistic controls (README "Artistic controls"), each at 160 px with 60 steps.
+CONTROLS = {"size": 160, "steps": 60}
+SCREAM = SAMPLES / "the_scream.jpg"
+SHIPWRECK = SAMPLES / "shipwreck.jpg"
+
+
+def _split_mask(
+    like: torch.Tensor, top: tuple[int, int, int], bottom: tuple[int, int, int], fraction: float
+) -> torch.Tensor:
+    """A two-colour region map the size of ``like``: ``top`` above ``fraction`` of the height."""
+    h, w = like.shape[-2:]
+    m = torch.empty(1, 3, h, w)
+    cut = round(h * fraction)
+    m[..., :cut, :] = torch.tensor(top, dtype=torch.float32).view(1, 3, 1, 1) / 255
+    m[..., cut:, :] = torch.tensor(bottom, dtype=torch.float32).view(1, 3, 1, 1) / 255
+    return m
+
+
+def controls(w: VGGWeights, out: Path) -> None:
+    from impasto.api import Style, synthesize_texture
+
+    def save(result, name: str) -> None:  # type: ignore[no-untyped-def]
+        result.sources["weights"] = w.source.split(":")[0]
+        result.save(out / f"{name}.png")
+
+    for mode in ("luminance", "histogram"):
+        save(stylize(CONTENT, STYLE, weights=w, preserve_color=mode, **CONTROLS), f"color_{mode}")
+    for a in (0.8, 0.5, 0.2):
+        styles = [Style(STYLE, a), Style(SCREAM, 1 - a)]
+        save(stylize(CONTENT, styles, weights=w, **CONTROLS), f"blend_{round(a * 100)}")
+    save(synthesize_texture(STYLE, weights=w, shape=(128, 320), seed=1, steps=80), "texture_1")
+    save(synthesize_texture(STYLE, weights=w, shape=(128, 320), seed=2, steps=80), "texture_2")
+    content = load_image(CONTENT)
+    mask = _split_mask(content, (255, 0, 0), (0, 0, 255), 0.42)
+    save_image(mask, out / "mask_content.png")
+    regions = [Style(STYLE, region="#ff0000"), Style(SCREAM, region="#0000ff")]
+    save(stylize(CONTENT, regions, weights=w, content_mask=mask, **CONTROLS), "mask_regions")
+    save(stylize(CONTENT, SHIPWRECK, weights=w, coarse_style=STYLE, **CONTROLS), "scale_mix")
+    save(stylize(CONTENT, SHIPWRECK, weights=w, **CONTROLS), "scale_mix_fine_only")
+    _thumb(SCREAM, out / "scream.jpg", CONTROLS["size"])
+    _thumb(SHIPWRECK, out / "shipwreck.jpg", CONTROLS["size"])
+
+
 STEPS: dict[str, Callable[[VGGWeights, Path], None]] = {
     "demo": demo,
     "animation": animation,
     "grids": grids,
+    "controls": controls,
 }
 
 

@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     viz_cli.add_grid_parser(sub)
+    from impasto.web.cli import add_serve_parser  # standard library only: no web extra needed
+
+    add_serve_parser(sub)
     sub.add_parser("layers", help="list the VGG19 layer names")
     return parser
 
@@ -486,6 +489,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _resume(args)
         if args.command == "texture":
             return _texture(args)
+        if args.command == "serve":
+            from impasto.web.cli import run_serve
+
+            return run_serve(args)
         if args.command == "grid":
             return viz_cli.run_grid_command(args)
         return _stylize(args)

@@ -1,7 +1,7 @@
 """Regenerate the README's example pictures into docs/images/ (`make gallery`).
 
 Everything comes from the bundled samples (src/impasto/data/samples) and the real VGG19
-weights, at small sizes, with the same settings as the commands that docs/pictures.md shows,
+weights, at small sizes, with the same settings as the commands that the README shows,
 so the README always shows what the current code produces. About 3-6 minutes on a 2-core CPU.
 
     python docs/gallery.py                 # all pictures

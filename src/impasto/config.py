@@ -146,13 +146,13 @@ class StyleConfig:
     tv_weight: float = 1e6
     optimizer: Optimizer = Optimizer.LBFGS
     lr: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam (pixels in [0, 1])
-    steps: int | tuple[int, ...] = 200  # in all, or one count per scale (coarse to fine)
+    steps: int | tuple[int, ...] = 120  # in all, or one count per scale (coarse to fine)
     init: str = Init.CONTENT.value  # "content", "noise", "blur" or a path to an image file
     seed: int = 0
     pooling: Pooling = Pooling.AVG
     padding: Padding = Padding.REFLECT
     scales: int = 4
-    min_size: int = 160
+    min_size: int = 128
     precision: Precision = Precision.AUTO
     preserve_color: ColorPreservation = ColorPreservation.NONE
     # Scale mix (Gatys et al. 2017, section 5): with a coarse style image, style layers from

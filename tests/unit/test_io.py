@@ -469,3 +469,12 @@ def test_resize_shrinking_antialiases_stripes() -> None:
     x[..., ::2] = 1.0
     y = resize(x, (8, 8))
     assert float((y - 0.5).abs().max()) < 0.1
+
+
+def test_pyramid_adds_scales_so_neighbours_differ_at_most_twofold() -> None:
+    from impasto.preprocess.resize import pyramid_sizes
+
+    sizes = pyramid_sizes(4096, 4, 128)
+    assert sizes[0] == 128 and sizes[-1] == 4096 and len(sizes) == 6
+    assert all(b / a <= 2.0 + 1e-9 for a, b in zip(sizes, sizes[1:], strict=False))
+    assert len(pyramid_sizes(512, 4, 128)) == 4  # small outputs keep the asked-for count

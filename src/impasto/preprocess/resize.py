@@ -31,11 +31,17 @@ def resize_long_side(x: torch.Tensor, long_side: int) -> torch.Tensor:
     return resize(x, fit_long_side(x.shape[-2], x.shape[-1], long_side))
 
 
+MAX_RATIO = 2.0  # largest step between neighbouring scales
+
+
 def pyramid_sizes(size: int, scales: int, min_size: int) -> list[int]:
-    """Long sides of a coarse-to-fine run: ``scales`` sizes in geometric progression from
-    ``min(min_size, size)`` up to ``size`` (one size when ``scales`` is 1)."""
+    """Long sides of a coarse-to-fine run, in geometric progression from ``min_size`` up to
+    ``size``: at least ``scales`` of them, and more where needed so that neighbouring sizes
+    differ by at most MAX_RATIO (an upsampled image more than twice smaller is too blurred
+    for the few steps a large scale gets). One size when ``scales`` is 1."""
     if scales <= 1 or min_size >= size:
         return [size]
+    scales = max(scales, math.ceil(math.log(size / min_size, MAX_RATIO) - 1e-9) + 1)
     ratio = (size / min_size) ** (1.0 / (scales - 1))
     sizes = [round(min_size * ratio**k) for k in range(scales - 1)] + [size]
     out: list[int] = []

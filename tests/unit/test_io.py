@@ -476,5 +476,5 @@ def test_pyramid_adds_scales_so_neighbours_differ_at_most_twofold() -> None:
 
     sizes = pyramid_sizes(4096, 4, 128)
     assert sizes[0] == 128 and sizes[-1] == 4096 and len(sizes) == 6
-    assert all(b / a <= 2.0 + 1e-9 for a, b in zip(sizes, sizes[1:], strict=False))
+    assert all(b / a <= 2.0 + 1e-9 for a, b in itertools.pairwise(sizes))
     assert len(pyramid_sizes(512, 4, 128)) == 4  # small outputs keep the asked-for count

@@ -17,14 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "src" / "impasto" / "data" / "samples"
-SHARED = ROOT.parent / "shared" / "images"
-
-
-def image_path(name: str) -> Path:
-    p = SHARED / name
-    return p if p.exists() else SAMPLES / name
+from _common import ROOT, image_path
 
 
 def run(size: int, steps: str | None, out: Path) -> tuple[float, float, int]:

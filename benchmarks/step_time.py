@@ -14,28 +14,18 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 
+from _common import image_path
 from impasto.config import Optimizer, StyleConfig
 from impasto.features.extractor import FeatureExtractor
 from impasto.features.vgg import deepest
 from impasto.features.weights import load_weights
 from impasto.io.images import load_image
-from impasto.losses.objective import Objective
-from impasto.losses.targets import content_targets, style_targets
+from impasto.losses.objective import objective_for
 from impasto.optim.loop import optimize
 from impasto.preprocess.resize import fit_long_side, resize, resize_long_side
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "src" / "impasto" / "data" / "samples"
-SHARED = ROOT.parent / "shared" / "images"
-
-
-def image_path(name: str) -> Path:
-    p = SHARED / name
-    return p if p.exists() else SAMPLES / name
 
 
 def step_flops(
@@ -80,16 +70,7 @@ def main() -> None:
         hw = fit_long_side(content.shape[-2], content.shape[-1], size)
         c = resize(content, hw)
         s = resize_long_side(style, size)
-        objective = Objective(
-            extractor=extractor,
-            content_targets=content_targets(extractor, c, cfg.content_layers),
-            style_targets=style_targets(extractor, s, cfg.style_layers),
-            style_layer_weights=dict(zip(cfg.style_layers, cfg.layer_weights, strict=True)),
-            content_weight=cfg.content_weight,
-            style_weight=cfg.style_weight,
-            tv_weight=cfg.tv_weight,
-            autocast=bf16,
-        )
+        objective = objective_for(extractor, c, s, cfg, autocast=bf16)
         optimize(c, objective, optimizer=Optimizer.LBFGS, lr=1.0, steps=2)  # warm-up
         t0 = time.perf_counter()
         optimize(c, objective, optimizer=Optimizer.LBFGS, lr=1.0, steps=args.steps)

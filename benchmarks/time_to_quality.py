@@ -24,40 +24,22 @@ from pathlib import Path
 import torch
 
 import impasto
+from _common import ROOT, image_path
 from impasto.config import Precision, StyleConfig
 from impasto.features.extractor import FeatureExtractor
 from impasto.features.weights import load_weights
 from impasto.io.images import load_image, save_image
-from impasto.losses.objective import Objective
-from impasto.losses.targets import content_targets, style_targets
+from impasto.losses.objective import Objective, objective_for
 from impasto.optim.events import StepEvent
 from impasto.preprocess.resize import fit_long_side, resize, resize_long_side
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "src" / "impasto" / "data" / "samples"
-SHARED = ROOT.parent / "shared" / "images"
-
-
-def image_path(name: str) -> Path:
-    p = SHARED / name
-    return p if p.exists() else SAMPLES / name
 
 
 def full_res_objective(weights, content, style, cfg: StyleConfig) -> Objective:
     """The plain method's objective at ``cfg.size``, fp32: the common yardstick."""
     ex = FeatureExtractor(weights, cfg.content_layers + cfg.style_layers, cfg.pooling, cfg.padding)
     hw = fit_long_side(content.shape[-2], content.shape[-1], cfg.size)
-    c = resize(content, hw)
-    s = resize_long_side(style, max(16, round(cfg.size * cfg.style_scale)))
-    return Objective(
-        extractor=ex,
-        content_targets=content_targets(ex, c, cfg.content_layers),
-        style_targets=style_targets(ex, s, cfg.style_layers),
-        style_layer_weights=dict(zip(cfg.style_layers, cfg.layer_weights, strict=True)),
-        content_weight=cfg.content_weight,
-        style_weight=cfg.style_weight,
-        tv_weight=cfg.tv_weight,
-    )
+    style = resize_long_side(style, max(16, round(cfg.size * cfg.style_scale)))
+    return objective_for(ex, resize(content, hw), style, cfg)
 
 
 def score(objective: Objective, image: torch.Tensor) -> float:

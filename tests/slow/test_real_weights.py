@@ -15,8 +15,7 @@ from impasto.config import StyleConfig
 from impasto.features.extractor import FeatureExtractor
 from impasto.features.weights import CAFFE, load_weights
 from impasto.io.images import load_image
-from impasto.losses.objective import Objective
-from impasto.losses.targets import content_targets, style_targets
+from impasto.losses.objective import objective_for
 from impasto.preprocess.resize import fit_long_side, resize, resize_long_side
 
 pytestmark = pytest.mark.slow
@@ -78,15 +77,7 @@ def test_relu5_1_sees_two_crops_of_a_photo_as_closer_than_photo_and_painting(vgg
 
 def _objective(vgg, content, style, cfg):
     ex = FeatureExtractor(vgg, cfg.content_layers + cfg.style_layers, cfg.pooling, cfg.padding)
-    return Objective(
-        extractor=ex,
-        content_targets=content_targets(ex, content, cfg.content_layers),
-        style_targets=style_targets(ex, style, cfg.style_layers),
-        style_layer_weights=dict(zip(cfg.style_layers, cfg.layer_weights, strict=True)),
-        content_weight=cfg.content_weight,
-        style_weight=cfg.style_weight,
-        tv_weight=cfg.tv_weight,
-    )
+    return objective_for(ex, content, style, cfg)
 
 
 def test_30_lbfgs_steps_halve_the_style_loss_and_keep_the_content(vgg, tubingen, starry):

@@ -6,9 +6,29 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+from impasto.errors import OutputError
+
+
+def check_writable(path: str | os.PathLike[str], formats: Iterable[str], what: str) -> Path:
+    """Fail before any work if ``path`` cannot be written as one of the ``formats``
+    (extensions such as ".png"); ``what`` names the path in the message ("output", "--plot")."""
+    p = Path(path)
+    formats = tuple(formats)
+    if p.suffix.lower() not in formats:
+        shown = p.suffix or "(none)"
+        raise OutputError(f"unknown {what} extension {shown!r} in {p}; use {', '.join(formats)}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{what} folder does not exist: {parent}")
+    if p.is_dir():
+        raise OutputError(f"{what} path is a directory: {p}")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{what} folder is not writable: {parent}")
+    return p
 
 
 @contextlib.contextmanager

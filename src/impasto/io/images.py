@@ -20,7 +20,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from impasto.errors import InvalidImageError, OutputError
-from impasto.io.atomic import atomic_write
+from impasto.io.atomic import atomic_write, check_writable
 
 # Output formats by extension, with the Pillow format name and save options.
 OUTPUT_FORMATS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -138,21 +138,7 @@ def load_image(src: ImageLike) -> torch.Tensor:
 
 def check_output_path(path: str | os.PathLike[str]) -> Path:
     """Fail early, before any work, if ``path`` cannot be written as an image."""
-    p = Path(path)
-    ext = p.suffix.lower()
-    if ext not in OUTPUT_FORMATS:
-        allowed = ", ".join(OUTPUT_FORMATS)
-        raise OutputError(
-            f"unknown output extension {p.suffix or '(none)'!r} in {p}; use {allowed}"
-        )
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"output folder does not exist: {parent}")
-    if p.is_dir():
-        raise OutputError(f"output path is a directory: {p}")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"output folder is not writable: {parent}")
-    return p
+    return check_writable(path, OUTPUT_FORMATS, "output")
 
 
 def save_image(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from impasto.config import StyleConfig
 from impasto.features.extractor import FeatureExtractor
 from impasto.losses.functional import content_layer_loss, gram_matrix, style_layer_loss, tv_loss
 from impasto.losses.guided import guided_gram_matrices, guided_style_loss
@@ -67,3 +68,27 @@ class Objective:
         total, terms = self(x)
         (grad,) = torch.autograd.grad(total, x)
         return total.detach(), grad, {k: v.detach() for k, v in terms.items()}
+
+
+def objective_for(
+    extractor: FeatureExtractor,
+    content: torch.Tensor,
+    style: torch.Tensor,
+    cfg: StyleConfig,
+    *,
+    autocast: bool = False,
+) -> Objective:
+    """The plain single-style objective of ``cfg`` for a content and a style image already at
+    the size the run uses (benchmarks and tests score images with it)."""
+    from impasto.losses.targets import content_targets, style_targets
+
+    return Objective(
+        extractor=extractor,
+        content_targets=content_targets(extractor, content, cfg.content_layers),
+        style_targets=style_targets(extractor, style, cfg.style_layers),
+        style_layer_weights=dict(zip(cfg.style_layers, cfg.layer_weights, strict=True)),
+        content_weight=cfg.content_weight,
+        style_weight=cfg.style_weight,
+        tv_weight=cfg.tv_weight,
+        autocast=autocast,
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from impasto.errors import OutputError
+from impasto.io.atomic import check_writable
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 BACKGROUND = (255, 255, 255)
@@ -72,17 +72,4 @@ def fit(img: Image.Image, box: tuple[int, int]) -> Image.Image:
 
 def check_path(path: str | os.PathLike[str], formats: Iterable[str], flag: str) -> Path:
     """Fail before any work if ``path`` cannot be written as one of ``formats``."""
-    p = Path(path)
-    formats = tuple(formats)
-    if p.suffix.lower() not in formats:
-        raise OutputError(
-            f"unknown {flag} extension {p.suffix or '(none)'!r} in {p}; use {', '.join(formats)}"
-        )
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{flag} folder does not exist: {parent}")
-    if p.is_dir():
-        raise OutputError(f"{flag} path is a directory: {p}")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{flag} folder is not writable: {parent}")
-    return p
+    return check_writable(path, formats, flag)

@@ -5,8 +5,16 @@ Importing the package does no work: weights and networks load when a run asks fo
 
 from __future__ import annotations
 
-from impasto.api import Result, stylize
-from impasto.config import Init, Optimizer, Padding, Pooling, StyleConfig
+from impasto.api import Checkpointing, Result, Style, resume, stylize, synthesize_texture
+from impasto.config import (
+    ColorPreservation,
+    Init,
+    Optimizer,
+    Padding,
+    Pooling,
+    Precision,
+    StyleConfig,
+)
 from impasto.errors import (
     Cancelled,
     ConfigError,
@@ -21,6 +29,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Cancelled",
+    "Checkpointing",
+    "ColorPreservation",
     "ConfigError",
     "ImpastoError",
     "Init",
@@ -29,10 +39,14 @@ __all__ = [
     "OutputError",
     "Padding",
     "Pooling",
+    "Precision",
     "Result",
     "StepEvent",
+    "Style",
     "StyleConfig",
     "WeightsError",
     "__version__",
+    "resume",
     "stylize",
+    "synthesize_texture",
 ]

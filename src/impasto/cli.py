@@ -8,7 +8,6 @@ is not given leaves the StyleConfig default in place.
 from __future__ import annotations
 
 import argparse
-import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from impasto.config import (
     Pooling,
     Precision,
     StyleConfig,
+    as_flags,
 )
 from impasto.errors import Cancelled, ConfigError, ImpastoError, OutputError
 from impasto.viz import cli as viz_cli
@@ -249,10 +249,7 @@ def config_from_args(args: argparse.Namespace) -> StyleConfig:
         return StyleConfig(**given)
     except ConfigError as e:
         # Name the flag the user typed rather than the config field behind it.
-        msg = str(e)
-        for name in sorted(FIELDS, key=len, reverse=True):
-            msg = re.sub(rf"(?<![\w-]){name}\b", "--" + name.replace("_", "-"), msg)
-        raise ConfigError(msg) from None
+        raise as_flags(e, FIELDS) from None
 
 
 class _Progress:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -308,3 +310,12 @@ class StyleConfig:
             k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
         }
         return cls(**values)
+
+
+def as_flags(error: ConfigError, fields: Iterable[str]) -> ConfigError:
+    """``error`` with the config field names among ``fields`` written as the command-line flags
+    built from them (``style_weight`` → ``--style-weight``), for shells that take flags."""
+    msg = str(error)
+    for name in sorted(fields, key=len, reverse=True):
+        msg = re.sub(rf"(?<![\w-]){name}\b", "--" + name.replace("_", "-"), msg)
+    return ConfigError(msg)

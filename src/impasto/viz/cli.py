@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from impasto.config import StyleConfig
+from impasto.config import StyleConfig, as_flags
 from impasto.errors import Cancelled, ConfigError, ImpastoError, OutputError
 from impasto.viz.animate import FrameRecorder, check_animation_path, write_animation
 from impasto.viz.grid import (
@@ -256,10 +255,7 @@ def grid_config(args: argparse.Namespace) -> StyleConfig:
     try:
         return GRID_CONFIG.replace(**given)
     except ConfigError as e:
-        msg = str(e)
-        for name in sorted(_GRID_FIELDS, key=len, reverse=True):
-            msg = re.sub(rf"(?<![\w-]){name}\b", "--" + name.replace("_", "-"), msg)
-        raise ConfigError(msg) from None
+        raise as_flags(e, _GRID_FIELDS) from None
 
 
 class _GridProgress:

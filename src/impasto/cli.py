@@ -313,8 +313,14 @@ def _snapshot_dir(out: Path, save_every: int | None, folder: str | None) -> Path
     return snap
 
 
-def _execute(job: dict[str, Any], quiet: bool, run: Callable[[Callback], Result]) -> int:
-    """Run with a progress bar, snapshots and Ctrl-C handling; write the output atomically."""
+def _execute(
+    job: dict[str, Any],
+    quiet: bool,
+    run: Callable[[Callback], Result],
+    recorder: viz_cli.Recorder | None = None,
+) -> int:
+    """Run with a progress bar, snapshots, the animation/plot recorder and Ctrl-C handling;
+    write the output atomically."""
     from impasto.io.images import save_image
 
     out = Path(job["output"])
@@ -332,7 +338,9 @@ def _execute(job: dict[str, Any], quiet: bool, run: Callable[[Callback], Result]
                 raise Cancelled(f"interrupted at step {event.step}")
 
         try:
-            result = run(callback)
+            result = run(recorder.wrap(callback) if recorder else callback)
+            if recorder is not None:
+                recorder.finish(result)
         finally:
             progress.close()
     result.save(out)
@@ -409,21 +417,18 @@ def _stylize(args: argparse.Namespace) -> int:
     coarse = parse_style(args.coarse_style) if args.coarse_style else None
 
     def run(callback: Callback) -> Result:
-        result = stylize(
+        return stylize(
             args.content,
             styles,
             cfg,
             weights=args.weights,
-            callback=recorder.wrap(callback) if recorder else callback,
+            callback=callback,
             checkpoint=spec,
             content_mask=args.content_mask,
             coarse_style=coarse,
         )
-        if recorder is not None:
-            recorder.finish(result)
-        return result
 
-    return _execute(job, args.quiet, run)
+    return _execute(job, args.quiet, run, recorder)
 
 
 def _texture(args: argparse.Namespace) -> int:
@@ -445,20 +450,17 @@ def _texture(args: argparse.Namespace) -> int:
     coarse = parse_style(args.coarse_style) if args.coarse_style else None
 
     def run(callback: Callback) -> Result:
-        result = synthesize_texture(
+        return synthesize_texture(
             styles,
             cfg,
             shape=shape,
             weights=args.weights,
-            callback=recorder.wrap(callback) if recorder else callback,
+            callback=callback,
             checkpoint=spec,
             coarse_style=coarse,
         )
-        if recorder is not None:
-            recorder.finish(result)
-        return result
 
-    return _execute(job, args.quiet, run)
+    return _execute(job, args.quiet, run, recorder)
 
 
 def _resume(args: argparse.Namespace) -> int:

@@ -464,10 +464,6 @@ def _run(
             )
         )
         tile = cfg.tile or (AUTO_TILE if hw[0] * hw[1] > TILE_ABOVE else 0)
-        if tile and region_masks is not None:
-            if cfg.tile:
-                raise ConfigError("tiles do not support region masks; leave tile at 0")
-            tile = 0
         objective: Objective | TiledObjective = Objective(
             extractor=extractor,
             content_targets={n: feats[n].detach() for n in cfg.content_layers}
@@ -492,6 +488,7 @@ def _run(
                 tv_weight=objective.tv_weight,
                 tile=tile,
                 autocast=bf16,
+                region_masks=objective.region_masks,
             )
         del feats
         if resume_opt is not None:

@@ -86,3 +86,52 @@ def test_stylize_with_forced_tiles_runs_and_matches_the_untiled_run(
     assert tiled.history[-1]["total"] < 0.5 * tiled.history[0]["total"]
     # Margins cover relu2_1's receptive field: the same optimisation, up to rounding.
     assert torch.allclose(tiled.tensor, whole.tensor, atol=2e-2)
+
+
+def _halves(h: int, w: int) -> torch.Tensor:
+    """Two regions, left and right, with a soft column between them."""
+    left = torch.zeros(h, w)
+    left[:, : w // 2] = 1.0
+    left[:, w // 2] = 0.5
+    return torch.stack([left, 1.0 - left])
+
+
+def test_tiled_with_region_masks_equals_whole_image(
+    tiny_weights, content_tensor, style_tensor
+) -> None:
+    from impasto.losses.guided import guided_gram_matrices
+
+    layers = ("relu1_1", "relu2_1")
+    ex = FeatureExtractor(tiny_weights, ("relu2_1", *layers), Pooling.AVG, Padding.REFLECT)
+    style_feats = ex(style_tensor)
+    out_feats = ex(torch.zeros(1, 3, 32, 32))
+    targets, masks = {}, {}
+    for n in layers:
+        sh, sw = style_feats[n].shape[-2:]
+        targets[n] = guided_gram_matrices(style_feats[n], _halves(sh, sw).flip(0)).detach()
+        masks[n] = _halves(*out_feats[n].shape[-2:])
+    common = {
+        "extractor": ex,
+        "content_targets": content_targets(ex, content_tensor, ("relu2_1",)),
+        "style_targets": targets,
+        "style_layer_weights": dict.fromkeys(layers, 0.5),
+        "content_weight": 1.0,
+        "style_weight": 10.0,
+        "tv_weight": 5.0,
+        "region_masks": masks,
+    }
+    whole, tiled = Objective(**common), TiledObjective(**common, tile=8, margin=16)
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    v1, g1, t1 = whole.value_and_grad(x)
+    v2, g2, t2 = tiled.value_and_grad(x)
+    assert float(t1["style"]) > 0.1 * float(v1)  # the masked style term is not negligible
+    assert float(v2) == pytest.approx(float(v1), rel=1e-4)
+    assert float(t2["style"]) == pytest.approx(float(t1["style"]), rel=1e-4)
+    assert torch.allclose(g2, g1, rtol=1e-3, atol=1e-6 * float(g1.abs().max()))
+    # Without the masks the tiled value is a different one: the masks are really used.
+    plain = TiledObjective(
+        **{**common, "region_masks": None, "style_targets": {n: t[:1] for n, t in targets.items()}},
+        tile=8,
+        margin=16,
+    )
+    assert float(plain.value_and_grad(x)[0]) != pytest.approx(float(v1), rel=1e-3)

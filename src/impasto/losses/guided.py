@@ -24,7 +24,7 @@ from impasto.errors import ConfigError
 
 # Floor of a region's total weight: a region absent at this layer gets an all-zero Gram
 # matrix instead of a division by zero.
-_EMPTY = 1e-12
+EMPTY_REGION = 1e-12
 
 
 def _weights_text(weights: Sequence[float]) -> str:
@@ -58,7 +58,7 @@ def guided_gram_matrices(features: torch.Tensor, masks: torch.Tensor) -> torch.T
     for k in range(m.shape[0]):
         fk = f * m[k]
         # Where a region is absent fk is ~0 too, so the clamp gives ~zeros, with no host sync.
-        grams.append((fk @ fk.T) / (m[k] * m[k]).sum().clamp_min(_EMPTY))
+        grams.append((fk @ fk.T) / (m[k] * m[k]).sum().clamp_min(EMPTY_REGION))
     return torch.stack(grams)
 
 

@@ -14,6 +14,10 @@ interior, so one step is:
 The result equals the untiled gradient wherever the margin covers the receptive field of the
 deepest layer; beyond that, features near a tile edge see reflected instead of real context, a
 small error that overlapping margins keep away from the seams. Peak memory is that of one tile.
+
+Region masks (guided Gram matrices, :mod:`impasto.losses.guided`) decompose the same way: for
+region k, S_k = sum (F m_k)(F m_k)^T and W_k = sum m_k^2 over every tile's interior give the
+global G_k = S_k / W_k, so masked runs can be tiled too.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import torch
 from impasto.features.extractor import FeatureExtractor
 from impasto.features.vgg import pools_before
 from impasto.losses.functional import tv_loss
+from impasto.losses.guided import EMPTY_REGION
 
 
 def tile_spans(
@@ -46,7 +51,7 @@ def tile_spans(
 @dataclass
 class TiledObjective:
     """Same value and gradient contract as :class:`~impasto.losses.objective.Objective`
-    (``value_and_grad``), computed tile by tile. No region masks."""
+    (``value_and_grad``), computed tile by tile, with or without region masks."""
 
     extractor: FeatureExtractor
     content_targets: dict[str, torch.Tensor]  # full-size (1, N, h, w) activations
@@ -58,6 +63,9 @@ class TiledObjective:
     tile: int = 768
     margin: int = 96
     autocast: bool = False
+    # As Objective.region_masks: per style layer, the output's region masks (K, h, w) at the
+    # whole image's feature resolution; the targets of those layers are then (K, N, N).
+    region_masks: dict[str, torch.Tensor] | None = None
 
     def _tiles(self, h: int, w: int) -> list[tuple[slice, slice, slice, slice]]:
         align = 2 ** max(pools_before(n) for n in self.extractor.layers)
@@ -83,6 +91,16 @@ class TiledObjective:
         )
         return feats[..., rows, cols], where
 
+    def _masks(
+        self, masks: dict[str, torch.Tensor], name: str, where: tuple[slice, slice]
+    ) -> list[torch.Tensor | None]:
+        """Each region's weights over a tile's interior at ``name``, flattened like its
+        features; [None] (one region, every position weighing 1) for a layer without masks."""
+        if name not in masks:
+            return [None]
+        m = masks[name][:, where[0], where[1]].to(torch.float32)
+        return list(m.reshape(m.shape[0], -1))
+
     def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
             return self.extractor(x)
@@ -96,8 +114,10 @@ class TiledObjective:
         layers = [
             n for n, wl in self.style_layer_weights.items() if wl > 0 and self.style_weight > 0
         ]
-        sums = {n: torch.zeros_like(self.style_targets[n][0]) for n in layers}
-        counts = dict.fromkeys(layers, 0)
+        masks = self.region_masks or {}
+        # Per layer and region (K = 1 without masks): sum of outer products, sum of weights.
+        sums = {n: torch.zeros_like(self.style_targets[n]) for n in layers}
+        counts = {n: torch.zeros(self.style_targets[n].shape[0]) for n in layers}
         content_sum = torch.zeros((), dtype=torch.float32)
         content_m = {n: t.shape[-2] * t.shape[-1] for n, t in self.content_targets.items()}
         x = image.detach()
@@ -105,10 +125,12 @@ class TiledObjective:
             for tile in tiles:
                 feats = self._features(x[..., tile[0], tile[1]])
                 for n in layers:
-                    f, _ = self._interior(feats[n], n, tile)
+                    f, where = self._interior(feats[n], n, tile)
                     f = f.reshape(f.shape[1], -1).to(torch.float32)
-                    sums[n] += f @ f.T
-                    counts[n] += f.shape[1]
+                    for k, m in enumerate(self._masks(masks, n, where)):
+                        fk = f if m is None else f * m
+                        sums[n][k] += fk @ fk.T
+                        counts[n][k] += f.shape[1] if m is None else float((m * m).sum())
                 if self.content_weight > 0:
                     for n, target in self.content_targets.items():
                         f, where = self._interior(feats[n], n, tile)
@@ -117,22 +139,25 @@ class TiledObjective:
         style = torch.zeros((), dtype=torch.float32)
         coeffs = {}
         for n in layers:
-            gram = sums[n] / counts[n]
-            diff = gram - self.style_targets[n][0]
+            weight = counts[n].clamp_min(EMPTY_REGION).view(-1, 1, 1)
+            gram = sums[n] / weight
+            diff = gram - self.style_targets[n]
             size = gram.shape[-1]
             wl = self.style_weight * self.style_layer_weights[n]
             style += wl * (diff**2).sum() / (4.0 * size * size)
-            # d(wl * sum (G - A)^2 / 4N^2) / dS with G = S / M
-            coeffs[n] = wl * 2.0 * diff / (4.0 * size * size) / counts[n]
+            # d(wl * sum_k sum (G_k - A_k)^2 / 4N^2) / dS_k with G_k = S_k / W_k
+            coeffs[n] = wl * 2.0 * diff / (4.0 * size * size) / weight
         grad = torch.zeros_like(x)
         for tile in tiles:  # pass 2: gradients, one tile at a time
             xt = x[..., tile[0], tile[1]].clone().requires_grad_(True)
             feats = self._features(xt)
             surrogate = torch.zeros((), dtype=torch.float32)
             for n in layers:
-                f, _ = self._interior(feats[n], n, tile)
+                f, where = self._interior(feats[n], n, tile)
                 f = f.reshape(f.shape[1], -1).to(torch.float32)
-                surrogate = surrogate + (coeffs[n] * (f @ f.T)).sum()
+                for k, m in enumerate(self._masks(masks, n, where)):
+                    fk = f if m is None else f * m
+                    surrogate = surrogate + (coeffs[n][k] * (fk @ fk.T)).sum()
             if self.content_weight > 0:
                 for n, target in self.content_targets.items():
                     f, where = self._interior(feats[n], n, tile)

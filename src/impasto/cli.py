@@ -407,6 +407,21 @@ def _job(args: argparse.Namespace, cfg: StyleConfig) -> tuple[dict[str, Any], Ch
     return job, spec
 
 
+def _keep_recorder(
+    recorder: viz_cli.Recorder | None, job: dict[str, Any], spec: Checkpointing | None
+) -> None:
+    """With both a checkpoint and --animate/--plot, note the recorder's settings in the job
+    and keep its frames beside the checkpoint, so `impasto resume` writes them too."""
+    if recorder is None or spec is None:
+        return
+    job["recorder"] = recorder.settings()
+    recorder.folder = Path(spec.folder) / viz_cli.RECORDER_FOLDER
+    if recorder.folder.is_dir():  # frames of an earlier run in the same folder
+        for old in recorder.folder.iterdir():
+            if old.name == viz_cli.RECORDER_STATE or old.name.startswith("frame_"):
+                old.unlink()
+
+
 def _stylize(args: argparse.Namespace) -> int:
     from impasto.api import stylize
 
@@ -414,6 +429,7 @@ def _stylize(args: argparse.Namespace) -> int:
     styles = _style_list(args)
     job, spec = _job(args, cfg)
     recorder = viz_cli.make_recorder(args, args.content, styles)
+    _keep_recorder(recorder, job, spec)
     coarse = parse_style(args.coarse_style) if args.coarse_style else None
 
     def run(callback: Callback) -> Result:
@@ -447,6 +463,7 @@ def _texture(args: argparse.Namespace) -> int:
         shape = (args.height, args.width)
     job, spec = _job(args, cfg)
     recorder = viz_cli.make_recorder(args, None, styles)
+    _keep_recorder(recorder, job, spec)
     coarse = parse_style(args.coarse_style) if args.coarse_style else None
 
     def run(callback: Callback) -> Result:
@@ -467,14 +484,23 @@ def _resume(args: argparse.Namespace) -> int:
     from impasto.api import resume
     from impasto.optim.checkpoint import load_checkpoint
 
-    job = load_checkpoint(args.folder)["extra"]
+    state = load_checkpoint(args.folder)
+    job = state["extra"]
     if not job.get("output"):
         raise OutputError(f"the checkpoint in {args.folder} names no output file")
+    recorder = None
+    if job.get("recorder"):  # the run was asked for --animate/--plot: continue recording
+        recorder = viz_cli.Recorder.restore(
+            job["recorder"],
+            Path(args.folder) / viz_cli.RECORDER_FOLDER,
+            step=len(state.get("history", [])),
+            scale=int(state.get("level", 0)),
+        )
 
     def run(callback: Callback) -> Result:
         return resume(args.folder, weights=args.weights, callback=callback)
 
-    return _execute(job, args.quiet, run)
+    return _execute(job, args.quiet, run, recorder)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -144,3 +145,91 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_job(
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == full.read_bytes()
     assert (snaps / "step_00060.png").is_file()  # the job's snapshots went on after resuming
+
+
+# Ctrl-C before the change of scale (a checkpoint is saved at the stop), and a crash after
+# it (the last checkpoint is at step 21; the frame kept at step 25 must not count twice).
+@pytest.mark.parametrize(("stop_at", "crash"), [(12, False), (25, True)])
+def test_resume_writes_the_animation_and_plot_the_command_asked_for(
+    tmp_path: Path,
+    run_cli,
+    monkeypatch: pytest.MonkeyPatch,
+    weights_file: Path,
+    content_path: Path,
+    style_path: Path,
+    stop_at: int,
+    crash: bool,
+) -> None:
+    """`--animate`/`--plot` survive an interruption: the resumed job writes the animation
+    with every frame, the ones from before the stop included, as an uninterrupted run does."""
+    from PIL import Image, ImageSequence
+
+    from impasto.viz import cli as viz_cli
+
+    def args(tag: str) -> list[str]:
+        return [
+            "stylize",
+            content_path,
+            style_path,
+            "-o",
+            tmp_path / f"{tag}.png",
+            "--weights",
+            weights_file,
+            "--size",
+            "40",
+            "--scales",
+            "2",
+            "--min-size",
+            "24",
+            "--steps",
+            "30",
+            "--tol",
+            "0",
+            "-q",
+            "--animate",
+            tmp_path / f"{tag}.gif",
+            "--animate-every",
+            "5",
+            "--plot",
+            tmp_path / f"{tag}.svg",
+        ]
+
+    assert run_cli(args("full"))[0] == 0
+
+    original = viz_cli.Recorder.callback
+
+    def stopping(self: viz_cli.Recorder, event: StepEvent) -> None:
+        original(self, event)
+        if self.folder is not None and event.step == stop_at:
+            raise (RuntimeError if crash else Cancelled)(f"test stop at {stop_at}")
+
+    ckpt = tmp_path / "ckpt"
+    split_args = [*args("split"), "--checkpoint", ckpt, "--checkpoint-every", "7"]
+    with monkeypatch.context() as m:
+        m.setattr(viz_cli.Recorder, "callback", stopping)
+        if crash:
+            with pytest.raises(RuntimeError):
+                run_cli(split_args)
+        else:
+            code, _, err = run_cli(split_args)
+            assert code == 130, err
+    assert not (tmp_path / "split.gif").exists() and not (tmp_path / "split.svg").exists()
+
+    code, _, err = run_cli(["resume", ckpt, "-q"])
+    assert code == 0, err
+
+    def frames(path: Path) -> list[bytes]:
+        with Image.open(path) as im:
+            return [f.convert("RGB").tobytes() for f in ImageSequence.Iterator(im)]
+
+    full, split = frames(tmp_path / "full.gif"), frames(tmp_path / "split.gif")
+    assert len(split) == len(full) >= 7  # steps 1, 5, ..., 30
+    assert split == full
+    # Each frame once, the replayed ones included (a GIF would merge a repeated frame).
+    kept = json.loads((ckpt / viz_cli.RECORDER_FOLDER / viz_cli.RECORDER_STATE).read_text())
+    assert [f["step"] for f in kept["frames"]] == [1, 5, 10, 15, 20, 25, 30]
+    assert (tmp_path / "split.png").read_bytes() == (tmp_path / "full.png").read_bytes()
+    # The plot marks the change of scale whether it came before or after the stop.
+    assert (tmp_path / "split.svg").read_text().count("stroke-dasharray") == (
+        tmp_path / "full.svg"
+    ).read_text().count("stroke-dasharray")

@@ -24,7 +24,8 @@ from PIL import Image
 
 from impasto.config import StyleConfig, as_flags
 from impasto.errors import Cancelled, ConfigError, ImpastoError, OutputError
-from impasto.viz.animate import FrameRecorder, check_animation_path, write_animation
+from impasto.io.atomic import atomic_write
+from impasto.viz.animate import Frame, FrameRecorder, check_animation_path, write_animation
 from impasto.viz.grid import (
     DEFAULT_VALUES,
     GRID_CONFIG,
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from impasto.api import Result
     from impasto.optim.events import Callback, StepEvent
 
+RECORDER_FOLDER = "recorder"  # inside a checkpoint folder: the frames and scale changes so far
+RECORDER_STATE = "state.json"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 DEFAULT_FPS = 10.0
@@ -124,15 +127,113 @@ class Recorder:
     style: Any = None  # the same, a Style, or a list of them (the first is shown)
     frames: FrameRecorder | None = None
     scales: ScaleTracker = field(default_factory=ScaleTracker)
+    # With a checkpoint: where the frames and scale changes are kept as they come, so that
+    # ``impasto resume`` can write the whole animation and plot (see :meth:`restore`).
+    folder: Path | None = None
 
     def __post_init__(self) -> None:
         if self.animate is not None and self.frames is None:
             self.frames = FrameRecorder(every=self.every)
 
     def callback(self, event: StepEvent) -> None:
+        kept = len(self.frames.frames) if self.frames is not None else 0
+        changes = len(self.scales.boundaries)
         self.scales(event)
         if self.frames is not None:
             self.frames(event)
+        if self.folder is not None and (
+            changes != len(self.scales.boundaries)
+            or (self.frames is not None and kept != len(self.frames.frames))
+        ):
+            self._persist(kept)
+
+    # -- surviving an interruption ---------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        """What the command asked for, as plain values (kept in the checkpoint's job)."""
+
+        def path_of(src: Any) -> str | None:
+            src = _panel(src)
+            return str(Path(src).resolve()) if isinstance(src, (str, Path)) else None
+
+        return {
+            "animate": str(self.animate.resolve()) if self.animate else None,
+            "plot": str(self.plot.resolve()) if self.plot else None,
+            "every": self.frames.every if self.frames is not None else self.every,
+            "side_by_side": self.side_by_side,
+            "fps": self.fps,
+            "content": path_of(self.content),
+            "style": path_of(self.style),
+        }
+
+    def _persist(self, first_new: int) -> None:
+        """Write the frames from index ``first_new`` on, then the state that lists them."""
+        assert self.folder is not None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        frames = self.frames.frames if self.frames is not None else []
+        for frame in frames[first_new:]:
+            with atomic_write(self.folder / f"frame_{frame.step:06d}.png") as f:
+                frame.image.save(f, format="PNG")
+        state = {
+            "boundaries": self.scales.boundaries,
+            "frames": [
+                {
+                    "step": fr.step,
+                    "total_steps": fr.total_steps,
+                    "scale": fr.scale,
+                    "scales": fr.scales,
+                    "losses": fr.losses,
+                }
+                for fr in frames
+            ],
+        }
+        with atomic_write(self.folder / RECORDER_STATE) as f:
+            f.write(json.dumps(state).encode())
+
+    @classmethod
+    def restore(cls, settings: dict[str, Any], folder: Path, step: int, scale: int) -> Recorder:
+        """The recorder of an interrupted run, continued from a checkpoint at ``step`` (in
+        scale ``scale``): what it had kept up to that step, read back from ``folder``. Frames
+        kept after it are dropped, since the resumed run repeats those steps exactly."""
+        rec = cls(
+            animate=Path(settings["animate"]) if settings.get("animate") else None,
+            plot=Path(settings["plot"]) if settings.get("plot") else None,
+            every=settings.get("every"),
+            side_by_side=bool(settings.get("side_by_side")),
+            fps=float(settings.get("fps") or DEFAULT_FPS),
+            content=settings.get("content"),
+            style=settings.get("style"),
+            folder=folder,
+        )
+        state_file = folder / RECORDER_STATE
+        state: dict[str, Any] = {"boundaries": [], "frames": []}
+        if state_file.is_file():
+            try:
+                state = json.loads(state_file.read_text())
+            except (OSError, ValueError) as e:
+                raise OutputError(f"cannot read the recorded frames in {folder}: {e}") from None
+        rec.scales.boundaries = [b for b in state.get("boundaries", []) if b <= step]
+        rec.scales._scale = scale
+        if rec.frames is not None:
+            for meta in state.get("frames", []):
+                if meta["step"] > step:
+                    continue
+                path = folder / f"frame_{meta['step']:06d}.png"
+                try:
+                    with Image.open(path) as im:
+                        image = im.convert("RGB")
+                except OSError as e:
+                    raise OutputError(f"cannot read recorded frame {path}: {e}") from None
+                rec.frames.frames.append(
+                    Frame(
+                        meta["step"],
+                        meta["total_steps"],
+                        meta["scale"],
+                        meta["scales"],
+                        dict(meta["losses"]),
+                        image,
+                    )
+                )
+        return rec
 
     def wrap(self, callback: Callback | None) -> Callback:
         """``callback`` (e.g. the progress bar) followed by this recorder."""

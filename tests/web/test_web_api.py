@@ -21,6 +21,7 @@ from impasto.io.images import read_metadata
 from impasto.web.app import LOOPBACK_HOSTS
 from impasto.web.form import NOT_IN_STUDIO
 from impasto.web.inputs import SAMPLES
+from impasto.web.store import Store
 
 SAMPLE_PAIR = ("sample:tubingen", "sample:starry_night")
 PAIR = {"content": SAMPLE_PAIR[0], "style": SAMPLE_PAIR[1]}
@@ -205,6 +206,35 @@ def test_job_from_uploads(client: TestClient, data_dir: Path) -> None:
     assert done["content_name"] == "photo.png" and done["content_url"] == content["url"]
     meta = read_metadata(data_dir / "jobs" / job["id"] / "result.png")
     assert json.loads(meta["impasto"])["content"] == "photo.png"
+
+
+def test_unused_uploads_are_deleted_after_keep_uploads(make_app, data_dir: Path) -> None:
+    """Uploads no job uses go after ``keep_uploads`` seconds (at start and at each new
+    upload); one a job uses stays, and so does a fresh one."""
+    with TestClient(make_app(keep_uploads=3600.0)) as c:
+        used = upload(c, png_bytes(gradient()), name="used.png").json()
+        unused = upload(c, png_bytes(gradient()), name="unused.png").json()
+        job = start_job(c, used["ref"], SAMPLE_PAIR[1], **TINY)
+        assert wait_for(c, job["id"], finished)["status"] == "done"
+        store = c.app.state.store  # type: ignore[attr-defined]
+        with store._tx() as db:  # both uploads are two hours old now
+            db.execute("UPDATE uploads SET created = created - 7200")
+        fresh = upload(c, png_bytes(gradient()), name="fresh.png").json()
+        assert c.get(unused["url"]).status_code == 404
+        assert not store.upload_path(unused["id"]).exists()
+        for kept in (used, fresh):
+            assert c.get(kept["url"]).status_code == 200
+        # The job still runs again from its upload.
+        again = start_job(c, used["ref"], SAMPLE_PAIR[1], **TINY)
+        assert wait_for(c, again["id"], finished)["status"] == "done"
+    # At the next start, an unused upload past its time goes too (here: the fresh one).
+    store = Store(data_dir)
+    with store._tx() as db:
+        db.execute("UPDATE uploads SET created = created - 7200")
+    store.close()
+    with TestClient(make_app(keep_uploads=3600.0)) as c:
+        assert c.get(fresh["url"]).status_code == 404
+        assert c.get(used["url"]).status_code == 200
 
 
 def test_cancel_stops_a_running_job_promptly(client: TestClient) -> None:

@@ -66,7 +66,13 @@ def test_run_serve_on_all_interfaces_warns(
 
 @pytest.mark.parametrize(
     "argv",
-    [("--workers", "0"), ("--port", "70000"), ("--queue-size", "0"), ("--weights", "/nope.pth")],
+    [
+        ("--workers", "0"),
+        ("--port", "70000"),
+        ("--queue-size", "0"),
+        ("--weights", "/nope.pth"),
+        ("--keep-uploads", "0"),
+    ],
 )
 def test_run_serve_refuses_bad_arguments(
     uvicorn_calls: list[dict[str, Any]],

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import os
 import shutil
@@ -59,7 +60,10 @@ STATIC_DIR = Path(__file__).parent / "static"
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 25_000_000  # a 6000x4000 camera photo
 DEFAULT_MAX_SIZE = 2048
+log = logging.getLogger(__name__)
+
 DEFAULT_MAX_STEPS = 5000
+DEFAULT_KEEP_UPLOADS = 24 * 3600.0  # seconds an upload no job uses is kept
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file
 
 # What a running job reports beyond its database row (a finished job shows these).
@@ -161,6 +165,7 @@ def create_app(
     preview_interval: float = 0.75,
     allowed_hosts: list[str] | None = None,
     poll_interval: float = 0.1,
+    keep_uploads: float | None = DEFAULT_KEEP_UPLOADS,
 ) -> FastAPI:
     """The studio app, keeping its database and images in ``data_dir``.
 
@@ -174,8 +179,19 @@ def create_app(
         preview_interval: seconds between two preview images of a running job.
         allowed_hosts: Host header values to accept (None: any); ``serve`` passes the loopback
             names when it binds to loopback, which stops DNS-rebinding pages.
+        keep_uploads: seconds an upload that no job uses is kept (None: for ever); older ones
+            are deleted at start and whenever a new upload arrives, so the folder cannot grow
+            without bound. Uploads a job uses stay as long as the job.
     """
     store = Store(Path(data_dir))
+
+    def prune() -> None:
+        if keep_uploads is not None:
+            gone = store.prune_uploads(keep_uploads)
+            if gone:
+                log.info("deleted %d unused upload(s) older than %g h", gone, keep_uploads / 3600)
+
+    prune()
     manager = JobManager(
         store,
         workers=workers,
@@ -336,6 +352,7 @@ def create_app(
             tmp.unlink(missing_ok=True)
         size = (checked.width, checked.height)
         store.add_upload(upload_id, name, checked.format, size, len(content))
+        await run_in_threadpool(prune)
         return JSONResponse(
             {
                 "id": upload_id,

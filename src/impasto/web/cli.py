@@ -85,6 +85,14 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "--max-size", type=int, default=2048, help="largest output long side a job may ask for"
     )
     p.add_argument(
+        "--keep-uploads",
+        type=float,
+        default=24.0,
+        metavar="HOURS",
+        help="delete uploads that no job uses after this many hours (default 24; a negative "
+        "value keeps them for ever)",
+    )
+    p.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -118,6 +126,12 @@ def run_serve(args: argparse.Namespace) -> int:
         if value < low or (name == "--port" and value > 65535):
             print(f"impasto: error: {name} out of range: {value}", file=sys.stderr)
             return 2
+    if args.keep_uploads == 0:
+        print(
+            "impasto: error: --keep-uploads must be positive (hours) or negative (for ever)",
+            file=sys.stderr,
+        )
+        return 2
     if args.max_upload_mb <= 0 or args.max_megapixels <= 0 or args.max_size < 16:
         print("impasto: error: the limits must be positive (and --max-size >= 16)", file=sys.stderr)
         return 2
@@ -135,6 +149,7 @@ def run_serve(args: argparse.Namespace) -> int:
         max_upload_bytes=int(args.max_upload_mb * 2**20),
         max_pixels=int(args.max_megapixels * 1e6),
         max_size=args.max_size,
+        keep_uploads=None if args.keep_uploads < 0 else args.keep_uploads * 3600,
         # Bound to this computer: refuse other Host names, so a web page that rebinds its
         # own name to 127.0.0.1 cannot reach the studio.
         allowed_hosts=LOOPBACK_HOSTS if is_loopback(args.host) else None,

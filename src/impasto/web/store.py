@@ -131,6 +131,22 @@ class Store:
             row = self._db.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
         return dict(row) if row else None
 
+    def prune_uploads(self, older_than: float) -> int:
+        """Delete the uploads made more than ``older_than`` seconds ago that no job uses (as
+        its content or style), records and files; returns how many went."""
+        cutoff = time.time() - older_than
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT id FROM uploads WHERE created < ? AND 'upload:' || id NOT IN "
+                "(SELECT content FROM jobs UNION SELECT style FROM jobs)",
+                (cutoff,),
+            ).fetchall()
+            ids = [r["id"] for r in rows]
+            db.executemany("DELETE FROM uploads WHERE id = ?", [(i,) for i in ids])
+        for upload_id in ids:
+            self.upload_path(upload_id).unlink(missing_ok=True)
+        return len(ids)
+
     # -- jobs ------------------------------------------------------------------------------------
     def job_dir(self, job_id: str) -> Path:
         assert is_id(job_id)

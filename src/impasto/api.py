@@ -28,7 +28,7 @@ from impasto.features.weights import VGGWeights, load_weights
 from impasto.io.images import ImageLike, load_image, save_image, tensor_to_pil
 from impasto.losses.objective import Objective
 from impasto.losses.targets import StyleImage, blended_style_targets, fit_masks
-from impasto.losses.tiled import TiledObjective
+from impasto.losses.tiled import TiledObjective, feature_size, tiled_features
 from impasto.optim.events import Callback, StepEvent
 from impasto.optim.loop import PixelOptimizer
 from impasto.preprocess.color import luminance_only, match_color_stats, recombine_luminance
@@ -443,14 +443,20 @@ def _run(
         c = resize(content_img, hw) if content_img is not None else None
         if c is not None and luminance:
             c = luminance_only(c)
-        with torch.no_grad():
-            feats = extractor(c if c is not None else torch.zeros(1, 3, *hw))
+        tile = cfg.tile or (AUTO_TILE if hw[0] * hw[1] > TILE_ABOVE else 0)
+        content_feats: dict[str, torch.Tensor] = {}
+        if c is not None and tile:  # a tile at a time: a large image's maps need no more
+            content_feats = tiled_features(extractor, c, cfg.content_layers, tile)
+        elif c is not None:
+            with torch.no_grad():
+                feats = extractor(c)
+            content_feats = {n: feats[n].detach() for n in cfg.content_layers}
+            del feats
         region_masks = None
         if mask_state is not None:
             level_masks = fit_masks(mask_state["masks"], hw)
             region_masks = {
-                name: fit_masks(level_masks, tuple(feats[name].shape[-2:]))
-                for name in cfg.style_layers
+                name: fit_masks(level_masks, feature_size(hw, name)) for name in cfg.style_layers
             }
         targets = blended_style_targets(
             extractor, _style_images(state["styles"], long_side, cfg, c), fine_layers, region_colors
@@ -463,12 +469,9 @@ def _run(
                 region_colors,
             )
         )
-        tile = cfg.tile or (AUTO_TILE if hw[0] * hw[1] > TILE_ABOVE else 0)
         objective: Objective | TiledObjective = Objective(
             extractor=extractor,
-            content_targets={n: feats[n].detach() for n in cfg.content_layers}
-            if c is not None
-            else {},
+            content_targets=content_feats,
             style_targets=targets,
             style_layer_weights=layer_weights,
             content_weight=cfg.content_weight if c is not None else 0.0,
@@ -490,7 +493,7 @@ def _run(
                 autocast=bf16,
                 region_masks=objective.region_masks,
             )
-        del feats
+        del content_feats
         if resume_opt is not None:
             opt = PixelOptimizer(
                 resume_opt["x"], objective, optimizer=cfg.optimizer, lr=cfg.learning_rate

@@ -135,3 +135,56 @@ def test_tiled_with_region_masks_equals_whole_image(
         margin=16,
     )
     assert float(plain.value_and_grad(x)[0]) != pytest.approx(float(v1), rel=1e-3)
+
+
+def test_tiled_features_and_grams_equal_the_whole_image_ones(tiny_weights, style_tensor) -> None:
+    from impasto.losses.functional import gram_matrix
+    from impasto.losses.guided import guided_gram_matrices
+    from impasto.losses.tiled import feature_size, tiled_features, tiled_grams
+
+    layers = ("relu1_1", "relu2_1")
+    ex = FeatureExtractor(tiny_weights, layers, Pooling.AVG, Padding.REFLECT)
+    image = resize(style_tensor, (40, 56))
+    whole = ex(image)
+    # relu2_1 sees 10 px: 16 px margins make every tile's interior exact.
+    feats = tiled_features(ex, image, layers, tile=8, margin=16)
+    grams = tiled_grams(ex, image, layers, tile=8, margin=16)
+    masks = {n: _halves(*feature_size((40, 56), n)) for n in layers}
+    guided = tiled_grams(ex, image, layers, tile=8, margin=16, masks=masks)
+    for n in layers:
+        size = feature_size((40, 56), n)
+        assert feats[n].shape == whole[n].shape == (1, whole[n].shape[1], *size)
+        assert torch.allclose(feats[n], whole[n], rtol=1e-4, atol=1e-6)
+        assert torch.allclose(grams[n], gram_matrix(whole[n]), rtol=1e-4, atol=1e-7)
+        expected = guided_gram_matrices(whole[n], masks[n])
+        assert guided[n].shape == expected.shape == (2, whole[n].shape[1], whole[n].shape[1])
+        assert torch.allclose(guided[n], expected, rtol=1e-4, atol=1e-7)
+
+
+def test_large_style_images_are_measured_in_tiles(
+    tiny_weights, style_tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above TILE_ABOVE pixels a style image's Gram matrices (plain and per mask region) are
+    summed over tiles instead of taken from whole-image activations; they agree."""
+    import impasto.losses.targets as targets_module
+    from impasto.losses.targets import StyleImage, style_grams
+
+    layers = ("relu1_1", "relu2_1")
+    ex = FeatureExtractor(tiny_weights, layers, Pooling.AVG, Padding.REFLECT)
+    image = resize(style_tensor, (96, 128))
+    style = StyleImage(image=image, masks=_halves(96, 128))
+    plain, guided = style_grams(ex, style, layers, guided=True)
+    calls = []
+    real = targets_module.tiled_grams
+    monkeypatch.setattr(targets_module, "TILE_ABOVE", 64 * 64)
+    monkeypatch.setattr(targets_module, "AUTO_TILE", 64)
+    monkeypatch.setattr(
+        targets_module, "tiled_grams", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    tiled_plain, tiled_guided = style_grams(ex, style, layers, guided=True)
+    assert calls  # the tiled path ran
+    assert guided is not None and tiled_guided is not None
+    for n in layers:
+        # Default 96 px margins cover relu2_1's receptive field: equal up to rounding.
+        assert torch.allclose(tiled_plain[n], plain[n], rtol=1e-4, atol=1e-7)
+        assert torch.allclose(tiled_guided[n], guided[n], rtol=1e-4, atol=1e-7)

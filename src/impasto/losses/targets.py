@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from impasto.config import AUTO_TILE, TILE_ABOVE
 from impasto.errors import ConfigError
 from impasto.features.extractor import FeatureExtractor
 from impasto.losses.functional import gram_matrix
 from impasto.losses.guided import blend_grams, guided_gram_matrices
+from impasto.losses.tiled import feature_size, tiled_grams
 from impasto.preprocess.masks import RGB, downsample_masks, match_mask_palettes, to_hex
 
 
@@ -74,7 +76,6 @@ def blended_style_targets(
     """
     if not layers:
         return {}
-    feats = [extractor(s.image) for s in styles]
     # Which region of each masked style pairs with each content colour (errors name colours).
     pairing: list[list[int] | None] = []
     for s in styles:
@@ -84,31 +85,68 @@ def blended_style_targets(
             pairing.append(match_mask_palettes(wanted, s.colors) if wanted else [])
         else:
             pairing.append(None)
+    stats = [
+        style_grams(extractor, s, layers, guided=pairs is not None)
+        for s, pairs in zip(styles, pairing, strict=True)
+    ]
     out: dict[str, torch.Tensor] = {}
     for layer in layers:
         if region_colors is None:
-            grams = [gram_matrix(f[layer]) for f in feats]
+            grams = [plain[layer] for plain, _ in stats]
             out[layer] = blend_grams(grams, [s.weight for s in styles])
             continue
         per_region = []
         for color in region_colors:
             grams, weights = [], []
-            for s, f, pairs in zip(styles, feats, pairing, strict=True):
+            for s, (plain, guided), pairs in zip(styles, stats, pairing, strict=True):
                 if s.region is not None and not _same(s.region, color):
                     continue
-                if s.masks is not None and pairs is not None:
+                if guided is not None and pairs is not None:
                     wanted = [c for c in region_colors if s.region is None or _same(c, s.region)]
                     k = pairs[wanted.index(color)]
-                    m = fit_masks(s.masks[k : k + 1], tuple(f[layer].shape[-2:]))
-                    grams.append(guided_gram_matrices(f[layer], m))
+                    grams.append(guided[layer][k : k + 1])
                 else:
-                    grams.append(gram_matrix(f[layer]))
+                    grams.append(plain[layer])
                 weights.append(s.weight)
             if not grams:
                 raise ConfigError(f"no style image paints the content mask colour {to_hex(color)}")
             per_region.append(blend_grams(grams, weights))
         out[layer] = torch.cat(per_region)
     return out
+
+
+@torch.no_grad()
+def style_grams(
+    extractor: FeatureExtractor, style: StyleImage, layers: tuple[str, ...], guided: bool
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
+    """One style image's Gram matrices at ``layers``: the plain ones, (1, N, N), and with
+    ``guided`` those of each region of its mask, (K, N, N). An image above TILE_ABOVE pixels
+    is run through the network in tiles (the statistics summed over them), so a style resized
+    for a very large output does not need the memory of its whole-image activations."""
+    h, w = style.image.shape[-2:]
+    if guided:
+        assert style.masks is not None
+    if h * w > TILE_ABOVE:
+        masks = None
+        if guided:
+            assert style.masks is not None
+            masks = {}
+            for n in layers:
+                size = feature_size((h, w), n)
+                regions = fit_masks(style.masks, size)
+                masks[n] = torch.cat([torch.ones(1, *size), regions])  # row 0: the plain Gram
+        grams = tiled_grams(extractor, style.image, layers, AUTO_TILE, masks=masks)
+        plain = {n: g[:1] for n, g in grams.items()}
+        return plain, ({n: g[1:] for n, g in grams.items()} if guided else None)
+    feats = extractor(style.image)
+    plain = {n: gram_matrix(feats[n]) for n in layers}
+    if not guided:
+        return plain, None
+    assert style.masks is not None
+    return plain, {
+        n: guided_gram_matrices(feats[n], fit_masks(style.masks, tuple(feats[n].shape[-2:])))
+        for n in layers
+    }
 
 
 def _same(a: RGB, b: RGB, tol: float = 40.0) -> bool:

@@ -48,6 +48,121 @@ def tile_spans(
         yield start, end, max(0, start - margin), min(length, end + margin)
 
 
+def feature_size(hw: tuple[int, int], layer: str) -> tuple[int, int]:
+    """(h, w) of ``layer``'s maps for an image of ``hw`` pixels (each 2x2 pooling floors)."""
+    k = pools_before(layer)
+    return hw[0] >> k, hw[1] >> k
+
+
+def image_tiles(
+    layers: tuple[str, ...], h: int, w: int, tile: int, margin: int
+) -> list[tuple[slice, slice, slice, slice]]:
+    """(tile rows, tile cols, interior rows, interior cols) covering an h x w image, with
+    interiors aligned to the total downsampling of ``layers``."""
+    align = 2 ** max(pools_before(n) for n in layers)
+    out = []
+    for y0, y1, ty0, ty1 in tile_spans(h, tile, margin, align):
+        for x0, x1, tx0, tx1 in tile_spans(w, tile, margin, align):
+            out.append((slice(ty0, ty1), slice(tx0, tx1), slice(y0, y1), slice(x0, x1)))
+    return out
+
+
+def interior(
+    feats: torch.Tensor, name: str, tile: tuple[slice, slice, slice, slice]
+) -> tuple[torch.Tensor, tuple[slice, slice]]:
+    """A tile's features at ``name`` cropped to its interior, and where they sit in the
+    whole image's feature map."""
+    f = 2 ** pools_before(name)
+    ty, tx, y, x = tile
+    assert ty.start is not None and tx.start is not None
+    rows = slice((y.start - ty.start) // f, (y.stop - ty.start) // f)
+    cols = slice((x.start - tx.start) // f, (x.stop - tx.start) // f)
+    where = (
+        slice(y.start // f, y.start // f + rows.stop - rows.start),
+        slice(x.start // f, x.start // f + cols.stop - cols.start),
+    )
+    return feats[..., rows, cols], where
+
+
+@torch.no_grad()
+def tiled_features(
+    extractor: FeatureExtractor,
+    image: torch.Tensor,
+    layers: tuple[str, ...],
+    tile: int,
+    margin: int = 96,
+) -> dict[str, torch.Tensor]:
+    """The whole image's activations at ``layers`` (float32), computed a tile at a time, so
+    the peak memory is one tile's network pass plus the maps asked for (content targets of a
+    large image: relu4_2 is 1/64 of the pixels, 512 channels)."""
+    h, w = image.shape[-2:]
+    out = {
+        n: torch.zeros((1, extractor_channels(extractor, n), *feature_size((h, w), n)))
+        for n in layers
+    }
+    for t in image_tiles(extractor.layers, h, w, tile, margin):
+        feats = extractor(image[..., t[0], t[1]])
+        for n in layers:
+            f, where = interior(feats[n], n, t)
+            out[n][..., where[0], where[1]] = f.to(torch.float32)
+    return out
+
+
+@torch.no_grad()
+def tiled_grams(
+    extractor: FeatureExtractor,
+    image: torch.Tensor,
+    layers: tuple[str, ...],
+    tile: int,
+    margin: int = 96,
+    masks: dict[str, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
+    """M-normalised Gram matrices of a large image at ``layers``, (1, N, N) each, summed over
+    tiles (equal to ``gram_matrix`` of the whole image's maps up to the margins' effect). With
+    ``masks`` (per layer, (K, h, w) at the whole image's feature resolution) that layer's
+    entry is instead the K guided Gram matrices, as ``guided_gram_matrices`` gives them."""
+    h, w = image.shape[-2:]
+    masks = masks or {}
+    sums: dict[str, torch.Tensor] = {}
+    weights: dict[str, torch.Tensor] = {}
+    for t in image_tiles(extractor.layers, h, w, tile, margin):
+        feats = extractor(image[..., t[0], t[1]])
+        for n in layers:
+            f, where = interior(feats[n], n, t)
+            f = f.reshape(f.shape[1], -1).to(torch.float32)
+            regions = region_weights(masks, n, where)
+            if n not in sums:
+                sums[n] = torch.zeros(len(regions), f.shape[0], f.shape[0])
+                weights[n] = torch.zeros(len(regions))
+            for k, m in enumerate(regions):
+                fk = f if m is None else f * m
+                sums[n][k] += fk @ fk.T
+                weights[n][k] += f.shape[1] if m is None else float((m * m).sum())
+    return {n: sums[n] / weights[n].clamp_min(EMPTY_REGION).view(-1, 1, 1) for n in layers}
+
+
+def region_weights(
+    masks: dict[str, torch.Tensor], name: str, where: tuple[slice, slice]
+) -> list[torch.Tensor | None]:
+    """Each region's weights over a tile's interior at ``name``, flattened like its features;
+    [None] (one region, every position weighing 1) for a layer without masks."""
+    if name not in masks:
+        return [None]
+    m = masks[name][:, where[0], where[1]].to(torch.float32)
+    return list(m.reshape(m.shape[0], -1))
+
+
+def extractor_channels(extractor: FeatureExtractor, name: str) -> int:
+    """Channels of ``name``'s maps: those of the last convolution at or before it."""
+    channels = 3
+    for layer, module in extractor.net.named_children():
+        if isinstance(module, torch.nn.Conv2d):
+            channels = module.out_channels
+        if layer == name:
+            return channels
+    raise KeyError(name)
+
+
 @dataclass
 class TiledObjective:
     """Same value and gradient contract as :class:`~impasto.losses.objective.Objective`
@@ -68,38 +183,7 @@ class TiledObjective:
     region_masks: dict[str, torch.Tensor] | None = None
 
     def _tiles(self, h: int, w: int) -> list[tuple[slice, slice, slice, slice]]:
-        align = 2 ** max(pools_before(n) for n in self.extractor.layers)
-        out = []
-        for y0, y1, ty0, ty1 in tile_spans(h, self.tile, self.margin, align):
-            for x0, x1, tx0, tx1 in tile_spans(w, self.tile, self.margin, align):
-                out.append((slice(ty0, ty1), slice(tx0, tx1), slice(y0, y1), slice(x0, x1)))
-        return out
-
-    def _interior(
-        self, feats: torch.Tensor, name: str, tile: tuple[slice, slice, slice, slice]
-    ) -> tuple[torch.Tensor, tuple[slice, slice]]:
-        """The tile's features at ``name`` cropped to its interior, and where they sit in the
-        full-size feature map."""
-        f = 2 ** pools_before(name)
-        ty, tx, y, x = tile
-        assert ty.start is not None and tx.start is not None
-        rows = slice((y.start - ty.start) // f, (y.stop - ty.start) // f)
-        cols = slice((x.start - tx.start) // f, (x.stop - tx.start) // f)
-        where = (
-            slice(y.start // f, y.start // f + rows.stop - rows.start),
-            slice(x.start // f, x.start // f + cols.stop - cols.start),
-        )
-        return feats[..., rows, cols], where
-
-    def _masks(
-        self, masks: dict[str, torch.Tensor], name: str, where: tuple[slice, slice]
-    ) -> list[torch.Tensor | None]:
-        """Each region's weights over a tile's interior at ``name``, flattened like its
-        features; [None] (one region, every position weighing 1) for a layer without masks."""
-        if name not in masks:
-            return [None]
-        m = masks[name][:, where[0], where[1]].to(torch.float32)
-        return list(m.reshape(m.shape[0], -1))
+        return image_tiles(self.extractor.layers, h, w, self.tile, self.margin)
 
     def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
@@ -125,15 +209,15 @@ class TiledObjective:
             for tile in tiles:
                 feats = self._features(x[..., tile[0], tile[1]])
                 for n in layers:
-                    f, where = self._interior(feats[n], n, tile)
+                    f, where = interior(feats[n], n, tile)
                     f = f.reshape(f.shape[1], -1).to(torch.float32)
-                    for k, m in enumerate(self._masks(masks, n, where)):
+                    for k, m in enumerate(region_weights(masks, n, where)):
                         fk = f if m is None else f * m
                         sums[n][k] += fk @ fk.T
                         counts[n][k] += f.shape[1] if m is None else float((m * m).sum())
                 if self.content_weight > 0:
                     for n, target in self.content_targets.items():
-                        f, where = self._interior(feats[n], n, tile)
+                        f, where = interior(feats[n], n, tile)
                         d = f.to(torch.float32) - target[..., where[0], where[1]]
                         content_sum += 0.5 * (d**2).sum() / content_m[n]
         style = torch.zeros((), dtype=torch.float32)
@@ -153,14 +237,14 @@ class TiledObjective:
             feats = self._features(xt)
             surrogate = torch.zeros((), dtype=torch.float32)
             for n in layers:
-                f, where = self._interior(feats[n], n, tile)
+                f, where = interior(feats[n], n, tile)
                 f = f.reshape(f.shape[1], -1).to(torch.float32)
-                for k, m in enumerate(self._masks(masks, n, where)):
+                for k, m in enumerate(region_weights(masks, n, where)):
                     fk = f if m is None else f * m
                     surrogate = surrogate + (coeffs[n][k] * (fk @ fk.T)).sum()
             if self.content_weight > 0:
                 for n, target in self.content_targets.items():
-                    f, where = self._interior(feats[n], n, tile)
+                    f, where = interior(feats[n], n, tile)
                     d = f.to(torch.float32) - target[..., where[0], where[1]]
                     surrogate = surrogate + self.content_weight * 0.5 * (d**2).sum() / content_m[n]
             if surrogate.requires_grad:

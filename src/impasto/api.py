@@ -16,10 +16,10 @@ from PIL import Image
 from impasto.config import (
     AUTO_TILE,
     LAYER_NAMES,
-    TILE_ABOVE,
     ColorPreservation,
     Init,
     StyleConfig,
+    tile_above,
 )
 from impasto.errors import Cancelled, ConfigError
 from impasto.features.extractor import FeatureExtractor
@@ -443,7 +443,7 @@ def _run(
         c = resize(content_img, hw) if content_img is not None else None
         if c is not None and luminance:
             c = luminance_only(c)
-        tile = cfg.tile or (AUTO_TILE if hw[0] * hw[1] > TILE_ABOVE else 0)
+        tile = cfg.tile or (AUTO_TILE if hw[0] * hw[1] > tile_above() else 0)
         content_feats: dict[str, torch.Tensor] = {}
         if c is not None and tile:  # a tile at a time: a large image's maps need no more
             content_feats = tiled_features(extractor, c, cfg.content_layers, tile)

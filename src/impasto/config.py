@@ -8,12 +8,15 @@ how it was made.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from impasto.errors import ConfigError
@@ -47,9 +50,45 @@ LAYER_PRESETS: dict[str, tuple[str, ...]] = {
 
 
 # Above this many pixels a scale's loss is computed on tiles (see losses/tiled.py), which keeps
-# memory bounded: a whole 4096 x 3072 image does not fit in 24 GB for a backward pass.
+# memory bounded: a whole 4096 x 3072 image does not fit in 24 GB for a backward pass. On a
+# machine with less memory the threshold is lower: see tile_above().
 TILE_ABOVE = 4_200_000
 AUTO_TILE = 768
+# Peak memory of a scale computed whole, from benchmarks/memory.py: about 3.5 KiB per pixel
+# (VGG19 forward and backward to relu5_1, the L-BFGS state) over ~0.5 GiB for the rest.
+BYTES_PER_PIXEL = 3.5 * 1024
+BASE_BYTES = 0.5 * 2**30
+MEMORY_SHARE = 0.6  # of the machine's (or container's) memory a whole scale may take
+
+
+def memory_limit() -> int | None:
+    """Bytes this process may use at most: the physical memory, or the container's limit
+    (cgroup v2 or v1) where that is lower; None where neither can be read."""
+    limits = []
+    try:
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        pass
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:  # "max" or a huge number: no limit
+            limits.append(int(text))
+    positive = [v for v in limits if v > 0]
+    return min(positive) if positive else None
+
+
+@functools.cache
+def tile_above() -> int:
+    """Pixels above which a scale is computed on tiles: TILE_ABOVE, or fewer where the
+    machine's memory could not hold such a scale computed whole (never below one tile)."""
+    limit = memory_limit()
+    if limit is None:
+        return TILE_ABOVE
+    fits = int((MEMORY_SHARE * limit - BASE_BYTES) / BYTES_PER_PIXEL)
+    return max(AUTO_TILE * AUTO_TILE, min(TILE_ABOVE, fits))
 
 
 class Optimizer(str, Enum):
@@ -161,7 +200,7 @@ class StyleConfig:
     # this one down take their targets from it, the shallower (finer) ones from the style.
     coarse_from: str = "relu3_1"
     # Tiles (px) for the loss of large images: 0 = automatic (768 px tiles for scales above
-    # TILE_ABOVE pixels), a number forces tiles of that size.
+    # tile_above() pixels), a number forces tiles of that size.
     tile: int = 0
     tol: float = 1e-3  # stop a scale when the loss improved less than this (relative) in 10 steps
 

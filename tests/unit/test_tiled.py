@@ -3,6 +3,8 @@ cover the receptive field, and close to it when they do not."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 
@@ -164,7 +166,7 @@ def test_tiled_features_and_grams_equal_the_whole_image_ones(tiny_weights, style
 def test_large_style_images_are_measured_in_tiles(
     tiny_weights, style_tensor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Above TILE_ABOVE pixels a style image's Gram matrices (plain and per mask region) are
+    """Above tile_above() pixels a style image's Gram matrices (plain and per mask region) are
     summed over tiles instead of taken from whole-image activations; they agree."""
     import impasto.losses.targets as targets_module
     from impasto.losses.targets import StyleImage, style_grams
@@ -176,7 +178,7 @@ def test_large_style_images_are_measured_in_tiles(
     plain, guided = style_grams(ex, style, layers, guided=True)
     calls = []
     real = targets_module.tiled_grams
-    monkeypatch.setattr(targets_module, "TILE_ABOVE", 64 * 64)
+    monkeypatch.setattr(targets_module, "tile_above", lambda: 64 * 64)
     monkeypatch.setattr(targets_module, "AUTO_TILE", 64)
     monkeypatch.setattr(
         targets_module, "tiled_grams", lambda *a, **k: calls.append(1) or real(*a, **k)
@@ -188,3 +190,52 @@ def test_large_style_images_are_measured_in_tiles(
         # Default 96 px margins cover relu2_1's receptive field: equal up to rounding.
         assert torch.allclose(tiled_plain[n], plain[n], rtol=1e-4, atol=1e-7)
         assert torch.allclose(tiled_guided[n], guided[n], rtol=1e-4, atol=1e-7)
+
+
+def test_tile_threshold_follows_the_machines_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine (or container) with less memory tiles smaller scales; never below one tile,
+    never above TILE_ABOVE."""
+    import impasto.config as config
+
+    def threshold(limit: int | None) -> int:
+        monkeypatch.setattr(config, "memory_limit", lambda: limit)
+        config.tile_above.cache_clear()
+        return config.tile_above()
+
+    try:
+        assert threshold(None) == config.TILE_ABOVE
+        assert threshold(64 * 2**30) == config.TILE_ABOVE
+        eight = threshold(8 * 2**30)
+        # 60% of 8 GiB, less 0.5 GiB, at 3.5 KiB a pixel: about 1.3 MP, so 2048 x 1536 tiles.
+        assert 1_000_000 < eight < 1_500_000 < 2048 * 1536
+        assert threshold(1 * 2**30) == config.AUTO_TILE**2
+    finally:
+        config.tile_above.cache_clear()
+
+
+def test_memory_limit_reads_the_machine() -> None:
+    from impasto.config import memory_limit
+
+    limit = memory_limit()
+    assert limit is None or limit > 2**28  # at least 256 MiB on any machine running this
+
+
+def test_scales_above_the_threshold_run_on_tiles(
+    tiny_weights, content_tensor, style_tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import impasto.api as api
+
+    made: list[int] = []
+
+    class Spy(TiledObjective):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            made.append(self.tile)
+
+    monkeypatch.setattr(api, "TiledObjective", Spy)
+    run = {"size": 96, "steps": 2, "scales": 1, "tol": 0.0, "style_layers": "upto2"}
+    api.stylize(content_tensor, style_tensor, weights=tiny_weights, **run)
+    assert made == []  # 96 x 96 is below the threshold
+    monkeypatch.setattr(api, "tile_above", lambda: 64 * 64)
+    api.stylize(content_tensor, style_tensor, weights=tiny_weights, **run)
+    assert made == [api.AUTO_TILE]

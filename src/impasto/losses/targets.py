@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from impasto.config import AUTO_TILE, TILE_ABOVE
+from impasto.config import AUTO_TILE, tile_above
 from impasto.errors import ConfigError
 from impasto.features.extractor import FeatureExtractor
 from impasto.losses.functional import gram_matrix
@@ -120,13 +120,13 @@ def style_grams(
     extractor: FeatureExtractor, style: StyleImage, layers: tuple[str, ...], guided: bool
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
     """One style image's Gram matrices at ``layers``: the plain ones, (1, N, N), and with
-    ``guided`` those of each region of its mask, (K, N, N). An image above TILE_ABOVE pixels
+    ``guided`` those of each region of its mask, (K, N, N). An image above tile_above() pixels
     is run through the network in tiles (the statistics summed over them), so a style resized
     for a very large output does not need the memory of its whole-image activations."""
     h, w = style.image.shape[-2:]
     if guided:
         assert style.masks is not None
-    if h * w > TILE_ABOVE:
+    if h * w > tile_above():
         masks = None
         if guided:
             assert style.masks is not None

@@ -143,6 +143,13 @@ def _add_run_arguments(p: argparse.ArgumentParser, texture: bool) -> None:
     g.add_argument(
         "--min-size", type=int, help=f"long side of the coarsest level (default {d.min_size})"
     )
+    g.add_argument(
+        "--tile",
+        type=int,
+        metavar="PX",
+        help="compute the loss on tiles of this size (>= 64) at every scale; default 0: only "
+        "at scales too large for this machine's memory",
+    )
     g = p.add_argument_group("losses")
     g.add_argument(
         "--content-weight",
@@ -240,6 +247,7 @@ FIELDS = (
     "precision",
     "preserve_color",
     "coarse_from",
+    "tile",
 )
 
 

@@ -129,6 +129,8 @@ BAD_FLAGS = [
     (["--padding", "circular"], ["circular", "zeros", "reflect", "replicate"]),
     (["--seed", "-3"], ["seed", "-3"]),
     (["--save-every", "0"], ["save-every", "0"]),
+    (["--tile", "32"], ["--tile", "64", "32"]),
+    (["--tile", "-1"], ["--tile", "-1"]),
     (["--bogus-flag"], ["--bogus-flag"]),
 ]
 

@@ -239,3 +239,27 @@ def test_scales_above_the_threshold_run_on_tiles(
     monkeypatch.setattr(api, "tile_above", lambda: 64 * 64)
     api.stylize(content_tensor, style_tensor, weights=tiny_weights, **run)
     assert made == [api.AUTO_TILE]
+
+
+def test_cli_tile_flag_forces_tiles(
+    run_cli, tmp_path, content_path, style_path, weights_file, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import impasto.api as api
+    from impasto.io.images import read_metadata
+
+    made: list[int] = []
+
+    class Spy(TiledObjective):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            made.append(self.tile)
+
+    monkeypatch.setattr(api, "TiledObjective", Spy)
+    out = tmp_path / "tiled.png"
+    argv = ["stylize", content_path, style_path, "-o", out, "--weights", weights_file]
+    code, _, err = run_cli([*argv, "--size", "96", "--steps", "3", "--tile", "64", "-q"])
+    assert code == 0, err
+    assert made and set(made) == {64}
+    assert json.loads(read_metadata(out)["impasto"])["config"]["tile"] == 64

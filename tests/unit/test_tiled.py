@@ -220,9 +220,8 @@ def test_memory_limit_reads_the_machine() -> None:
     assert limit is None or limit > 2**28  # at least 256 MiB on any machine running this
 
 
-def test_scales_above_the_threshold_run_on_tiles(
-    tiny_weights, content_tensor, style_tensor, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _count_tiled_objectives(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The tile size of every TiledObjective the run builds, in order."""
     import impasto.api as api
 
     made: list[int] = []
@@ -233,6 +232,15 @@ def test_scales_above_the_threshold_run_on_tiles(
             made.append(self.tile)
 
     monkeypatch.setattr(api, "TiledObjective", Spy)
+    return made
+
+
+def test_scales_above_the_threshold_run_on_tiles(
+    tiny_weights, content_tensor, style_tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import impasto.api as api
+
+    made = _count_tiled_objectives(monkeypatch)
     run = {"size": 96, "steps": 2, "scales": 1, "tol": 0.0, "style_layers": "upto2"}
     api.stylize(content_tensor, style_tensor, weights=tiny_weights, **run)
     assert made == []  # 96 x 96 is below the threshold
@@ -246,17 +254,9 @@ def test_cli_tile_flag_forces_tiles(
 ) -> None:
     import json
 
-    import impasto.api as api
     from impasto.io.images import read_metadata
 
-    made: list[int] = []
-
-    class Spy(TiledObjective):
-        def __init__(self, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            made.append(self.tile)
-
-    monkeypatch.setattr(api, "TiledObjective", Spy)
+    made = _count_tiled_objectives(monkeypatch)
     out = tmp_path / "tiled.png"
     argv = ["stylize", content_path, style_path, "-o", out, "--weights", weights_file]
     code, _, err = run_cli([*argv, "--size", "96", "--steps", "3", "--tile", "64", "-q"])

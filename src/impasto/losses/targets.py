@@ -124,27 +124,25 @@ def style_grams(
     is run through the network in tiles (the statistics summed over them), so a style resized
     for a very large output does not need the memory of its whole-image activations."""
     h, w = style.image.shape[-2:]
-    if guided:
-        assert style.masks is not None
+    mask = style.masks if guided else None
+    assert mask is not None or not guided
     if h * w > tile_above():
         masks = None
-        if guided:
-            assert style.masks is not None
+        if mask is not None:
             masks = {}
             for n in layers:
                 size = feature_size((h, w), n)
-                regions = fit_masks(style.masks, size)
-                masks[n] = torch.cat([torch.ones(1, *size), regions])  # row 0: the plain Gram
+                # Row 0, all ones, gives the plain Gram matrix from the same pass.
+                masks[n] = torch.cat([torch.ones(1, *size), fit_masks(mask, size)])
         grams = tiled_grams(extractor, style.image, layers, AUTO_TILE, masks=masks)
         plain = {n: g[:1] for n, g in grams.items()}
-        return plain, ({n: g[1:] for n, g in grams.items()} if guided else None)
+        return plain, ({n: g[1:] for n, g in grams.items()} if mask is not None else None)
     feats = extractor(style.image)
     plain = {n: gram_matrix(feats[n]) for n in layers}
-    if not guided:
+    if mask is None:
         return plain, None
-    assert style.masks is not None
     return plain, {
-        n: guided_gram_matrices(feats[n], fit_masks(style.masks, tuple(feats[n].shape[-2:])))
+        n: guided_gram_matrices(feats[n], fit_masks(mask, tuple(feats[n].shape[-2:])))
         for n in layers
     }
 

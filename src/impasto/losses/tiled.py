@@ -84,6 +84,23 @@ def interior(
     return feats[..., rows, cols], where
 
 
+def _interiors(
+    extractor: FeatureExtractor,
+    image: torch.Tensor,
+    layers: tuple[str, ...],
+    tile: int,
+    margin: int,
+) -> Iterator[tuple[str, torch.Tensor, tuple[slice, slice]]]:
+    """(layer, a tile's maps cropped to its interior, where they sit in the whole image's
+    maps), tile after tile; one network pass per tile."""
+    h, w = image.shape[-2:]
+    for t in image_tiles(extractor.layers, h, w, tile, margin):
+        feats = extractor(image[..., t[0], t[1]])
+        for n in layers:
+            f, where = interior(feats[n], n, t)
+            yield n, f, where
+
+
 @torch.no_grad()
 def tiled_features(
     extractor: FeatureExtractor,
@@ -95,16 +112,12 @@ def tiled_features(
     """The whole image's activations at ``layers`` (float32), computed a tile at a time, so
     the peak memory is one tile's network pass plus the maps asked for (content targets of a
     large image: relu4_2 is 1/64 of the pixels, 512 channels)."""
-    h, w = image.shape[-2:]
-    out = {
-        n: torch.zeros((1, extractor_channels(extractor, n), *feature_size((h, w), n)))
-        for n in layers
-    }
-    for t in image_tiles(extractor.layers, h, w, tile, margin):
-        feats = extractor(image[..., t[0], t[1]])
-        for n in layers:
-            f, where = interior(feats[n], n, t)
-            out[n][..., where[0], where[1]] = f.to(torch.float32)
+    hw = (image.shape[-2], image.shape[-1])
+    out: dict[str, torch.Tensor] = {}
+    for n, f, where in _interiors(extractor, image, layers, tile, margin):
+        if n not in out:
+            out[n] = torch.zeros((1, f.shape[1], *feature_size(hw, n)))
+        out[n][..., where[0], where[1]] = f.to(torch.float32)
     return out
 
 
@@ -121,24 +134,37 @@ def tiled_grams(
     tiles (equal to ``gram_matrix`` of the whole image's maps up to the margins' effect). With
     ``masks`` (per layer, (K, h, w) at the whole image's feature resolution) that layer's
     entry is instead the K guided Gram matrices, as ``guided_gram_matrices`` gives them."""
-    h, w = image.shape[-2:]
     masks = masks or {}
     sums: dict[str, torch.Tensor] = {}
     weights: dict[str, torch.Tensor] = {}
-    for t in image_tiles(extractor.layers, h, w, tile, margin):
-        feats = extractor(image[..., t[0], t[1]])
-        for n in layers:
-            f, where = interior(feats[n], n, t)
-            f = f.reshape(f.shape[1], -1).to(torch.float32)
-            regions = region_weights(masks, n, where)
-            if n not in sums:
-                sums[n] = torch.zeros(len(regions), f.shape[0], f.shape[0])
-                weights[n] = torch.zeros(len(regions))
-            for k, m in enumerate(regions):
-                fk = f if m is None else f * m
-                sums[n][k] += fk @ fk.T
-                weights[n][k] += f.shape[1] if m is None else float((m * m).sum())
-    return {n: sums[n] / weights[n].clamp_min(EMPTY_REGION).view(-1, 1, 1) for n in layers}
+    for n, f, where in _interiors(extractor, image, layers, tile, margin):
+        regions = region_weights(masks, n, where)
+        if n not in sums:
+            c = f.shape[1]
+            sums[n], weights[n] = torch.zeros(len(regions), c, c), torch.zeros(len(regions))
+        add_outer_products(sums[n], weights[n], f, regions)
+    return {n: sums[n] / region_total(weights[n]) for n in layers}
+
+
+def add_outer_products(
+    sums: torch.Tensor,
+    weights: torch.Tensor,
+    features: torch.Tensor,
+    regions: list[torch.Tensor | None],
+) -> None:
+    """Add one tile interior's share to a Gram sum, per region: sums[k] += (F m_k)(F m_k)^T
+    and weights[k] += sum m_k^2 (the number of positions for a region None)."""
+    f = features.reshape(features.shape[1], -1).to(torch.float32)
+    for k, m in enumerate(regions):
+        fk = f if m is None else f * m
+        sums[k] += fk @ fk.T
+        weights[k] += f.shape[1] if m is None else float((m * m).sum())
+
+
+def region_total(weights: torch.Tensor) -> torch.Tensor:
+    """(K,) summed region weights as the (K, 1, 1) divisor of the Gram sums; an absent
+    region gets an all-zero Gram matrix, as in ``guided_gram_matrices``."""
+    return weights.clamp_min(EMPTY_REGION).view(-1, 1, 1)
 
 
 def region_weights(
@@ -150,17 +176,6 @@ def region_weights(
         return [None]
     m = masks[name][:, where[0], where[1]].to(torch.float32)
     return list(m.reshape(m.shape[0], -1))
-
-
-def extractor_channels(extractor: FeatureExtractor, name: str) -> int:
-    """Channels of ``name``'s maps: those of the last convolution at or before it."""
-    channels = 3
-    for layer, module in extractor.net.named_children():
-        if isinstance(module, torch.nn.Conv2d):
-            channels = module.out_channels
-        if layer == name:
-            return channels
-    raise KeyError(name)
 
 
 @dataclass
@@ -210,11 +225,7 @@ class TiledObjective:
                 feats = self._features(x[..., tile[0], tile[1]])
                 for n in layers:
                     f, where = interior(feats[n], n, tile)
-                    f = f.reshape(f.shape[1], -1).to(torch.float32)
-                    for k, m in enumerate(region_weights(masks, n, where)):
-                        fk = f if m is None else f * m
-                        sums[n][k] += fk @ fk.T
-                        counts[n][k] += f.shape[1] if m is None else float((m * m).sum())
+                    add_outer_products(sums[n], counts[n], f, region_weights(masks, n, where))
                 if self.content_weight > 0:
                     for n, target in self.content_targets.items():
                         f, where = interior(feats[n], n, tile)
@@ -223,7 +234,7 @@ class TiledObjective:
         style = torch.zeros((), dtype=torch.float32)
         coeffs = {}
         for n in layers:
-            weight = counts[n].clamp_min(EMPTY_REGION).view(-1, 1, 1)
+            weight = region_total(counts[n])
             gram = sums[n] / weight
             diff = gram - self.style_targets[n]
             size = gram.shape[-1]

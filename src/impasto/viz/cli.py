@@ -158,7 +158,7 @@ class Recorder:
         return {
             "animate": str(self.animate.resolve()) if self.animate else None,
             "plot": str(self.plot.resolve()) if self.plot else None,
-            "every": self.frames.every if self.frames is not None else self.every,
+            "every": self.every,
             "side_by_side": self.side_by_side,
             "fps": self.fps,
             "content": path_of(self.content),

@@ -36,6 +36,7 @@ from impasto.preprocess.masks import RGB, check_mask_size, parse_color, parse_co
 from impasto.preprocess.resize import (
     fit_long_side,
     gaussian_blur,
+    plan_steps,
     pyramid_sizes,
     resize,
     resize_long_side,
@@ -80,30 +81,6 @@ class Result:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the image atomically (format by extension) with the settings in PNG metadata."""
         return save_image(self.tensor, path, self.metadata())
-
-
-def plan_steps(steps: int | tuple[int, ...], sizes: list[int]) -> list[int]:
-    """Steps per scale. A total is spread in proportion to 1/size: the small, cheap scales
-    get most steps and the full size the fewest (a step at twice the size costs four times
-    as much), yet every scale gets at least a few."""
-    if isinstance(steps, tuple):
-        if len(steps) != len(sizes):
-            raise ConfigError(
-                f"steps gives {len(steps)} counts but the run has {len(sizes)} scales "
-                f"({', '.join(map(str, sizes))} px)"
-            )
-        return list(steps)
-    if len(sizes) == 1:
-        return [steps]
-    weights = [1.0 / s for s in sizes]
-    raw = [steps * w / sum(weights) for w in weights]
-    out = [max(1, int(r)) for r in raw]
-    # Hand out what rounding down left, largest remainders first.
-    for k in sorted(range(len(raw)), key=lambda k: raw[k] - int(raw[k]), reverse=True):
-        if sum(out) >= steps:
-            break
-        out[k] += 1
-    return out
 
 
 def initial_image(
@@ -418,7 +395,7 @@ def _run(
     bf16 = use_bf16(cfg.precision)
     generator = torch.Generator().manual_seed(cfg.seed)
     sizes = pyramid_sizes(cfg.size, cfg.scales, cfg.min_size)
-    level_steps = plan_steps(cfg.steps, sizes)
+    level_steps = plan_steps(cfg.steps, sizes, cfg.final_steps)
     layer_weights = dict(zip(cfg.style_layers, cfg.layer_weights, strict=True))
     coarse_layers = tuple(
         name

@@ -187,6 +187,13 @@ def _add_run_arguments(p: argparse.ArgumentParser, texture: bool) -> None:
         "or one count per scale, e.g. 100,60,30,15",
     )
     g.add_argument(
+        "--final-steps",
+        type=int,
+        metavar="N",
+        help="of the --steps total, the steps at the full size (the last scale); the rest is "
+        "spread over the smaller scales. Large outputs gain most (README: Large outputs)",
+    )
+    g.add_argument(
         "--tol",
         type=float,
         help=f"stop a scale early when the loss improves less than this fraction in 10 steps "
@@ -239,6 +246,7 @@ FIELDS = (
     "optimizer",
     "lr",
     "steps",
+    "final_steps",
     "init",
     "seed",
     "pooling",

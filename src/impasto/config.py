@@ -188,6 +188,8 @@ class StyleConfig:
     optimizer: Optimizer = Optimizer.LBFGS
     lr: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam (pixels in [0, 1])
     steps: int | tuple[int, ...] = 120  # in all, or one count per scale (coarse to fine)
+    # Of a total ``steps``, how many the last scale (the full size) gets; None: spread by size.
+    final_steps: int | None = None
     init: str = Init.CONTENT.value  # "content", "noise", "blur" or a path to an image file
     seed: int = 0
     pooling: Pooling = Pooling.AVG
@@ -239,6 +241,8 @@ class StyleConfig:
             raise ConfigError(f"size must be at least 16 pixels, got {self.size}")
         if self.min_size < 16:
             raise ConfigError(f"min_size must be at least 16 pixels, got {self.min_size}")
+        if self.final_steps is not None:
+            self._check_final_steps()
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
         _positive("style_scale", self.style_scale)
@@ -294,6 +298,17 @@ class StyleConfig:
             if sum(w) <= 0:
                 raise ConfigError("style_layer_weights must not all be zero")
             s(self, "style_layer_weights", w)
+
+    def _check_final_steps(self) -> None:
+        from impasto.preprocess.resize import plan_steps, pyramid_sizes
+
+        final = self.final_steps
+        if isinstance(final, float) and final.is_integer():
+            final = int(final)
+            object.__setattr__(self, "final_steps", final)
+        if not isinstance(final, int) or isinstance(final, bool) or final <= 0:
+            raise ConfigError(f"final_steps must be a positive integer, got {final!r}")
+        plan_steps(self.steps, pyramid_sizes(self.size, self.scales, self.min_size), final)
 
     # -- derived values ---------------------------------------------------------------------
     @property

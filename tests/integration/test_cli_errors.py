@@ -131,6 +131,12 @@ BAD_FLAGS = [
     (["--save-every", "0"], ["save-every", "0"]),
     (["--tile", "32"], ["--tile", "64", "32"]),
     (["--tile", "-1"], ["--tile", "-1"]),
+    (["--final-steps", "0"], ["--final-steps", "0"]),
+    (
+        ["--final-steps", "3", "--scales", "2", "--min-size", "16"],
+        ["--final-steps 3", "0 of the 3"],
+    ),
+    (["--final-steps", "2"], ["--final-steps", "only one (32 px)"]),
     (["--bogus-flag"], ["--bogus-flag"]),
 ]
 

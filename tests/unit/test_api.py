@@ -276,6 +276,45 @@ def test_plan_steps_gives_small_scales_more_steps() -> None:
         plan_steps((3, 2, 1), [16, 32])
 
 
+def test_plan_steps_with_final_steps() -> None:
+    sizes = [128, 256, 512, 1024, 2048]
+    assert plan_steps(120, sizes)[-1] == 4  # by size alone the full size gets few steps
+    plan = plan_steps(120, sizes, 16)
+    assert plan[-1] == 16 and sum(plan) == 120
+    assert plan[:-1] == plan_steps(104, sizes[:-1])  # the rest spread as before
+    assert plan_steps(5, [16, 32], 4) == [1, 4]
+    with pytest.raises(ConfigError, match="final_steps 5 leaves 0"):
+        plan_steps(5, [16, 32], 5)
+
+
+def test_final_steps_runs_that_many_steps_at_full_size(
+    tiny_weights, content_tensor, style_tensor
+) -> None:
+    events: list[StepEvent] = []
+    common = {"size": 32, "scales": 2, "min_size": 16, "steps": 8, "style_layers": "upto4"}
+    stylize(
+        content_tensor,
+        style_tensor,
+        weights=tiny_weights,
+        callback=events.append,
+        final_steps=6,
+        tol=0.0,
+        **common,
+    )
+    assert [e.scale for e in events] == [0, 0, 1, 1, 1, 1, 1, 1]
+    assert all(e.total_steps == 8 for e in events)
+    events.clear()
+    stylize(
+        content_tensor,
+        style_tensor,
+        weights=tiny_weights,
+        callback=events.append,
+        tol=0.0,
+        **common,
+    )
+    assert [e.scale for e in events].count(1) == plan_steps(8, [16, 32])[-1] < 6
+
+
 def test_result_save_writes_config_in_metadata(
     tiny_weights, content_tensor, style_tensor, tmp_path: Path
 ) -> None:

@@ -268,3 +268,19 @@ def test_config_is_frozen() -> None:
 def test_replace_validates() -> None:
     with pytest.raises(ConfigError, match="steps"):
         StyleConfig().replace(steps=0)
+
+
+def test_final_steps_is_checked_against_the_run() -> None:
+    assert StyleConfig(size=512, final_steps=20).final_steps == 20
+    assert StyleConfig(size=512, final_steps=20.0).final_steps == 20
+    with pytest.raises(ConfigError, match="final_steps must be a positive integer, got 0"):
+        StyleConfig(final_steps=0)
+    with pytest.raises(ConfigError, match="one count per scale"):
+        StyleConfig(steps="50,30,20,10", final_steps=10)
+    with pytest.raises(ConfigError, match=r"only one \(512 px\)"):
+        StyleConfig(scales=1, final_steps=10)
+    with pytest.raises(ConfigError, match="final_steps 118 leaves 2 of the 120 steps for the 3"):
+        StyleConfig(final_steps=118)
+    # survives the round trip through the saved settings (checkpoints, PNG metadata)
+    cfg = StyleConfig(size=1024, final_steps=16)
+    assert StyleConfig.from_dict(cfg.to_dict()) == cfg

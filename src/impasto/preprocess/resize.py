@@ -10,6 +10,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from impasto.errors import ConfigError
+
 
 def fit_long_side(height: int, width: int, long_side: int) -> tuple[int, int]:
     """(H, W) scaled so that max(H, W) == long_side, each side at least 1 pixel."""
@@ -48,6 +50,50 @@ def pyramid_sizes(size: int, scales: int, min_size: int) -> list[int]:
     for s in sizes:
         if not out or s > out[-1]:
             out.append(s)
+    return out
+
+
+def plan_steps(
+    steps: int | tuple[int, ...], sizes: list[int], final: int | None = None
+) -> list[int]:
+    """Steps per scale. A total is spread in proportion to 1/size: the small, cheap scales
+    get most steps and the full size the fewest (a step at twice the size costs four times
+    as much), yet every scale gets at least a few. With ``final``, the last scale gets that
+    many and the rest of the total is spread so over the smaller ones."""
+    if final is not None:
+        if isinstance(steps, tuple):
+            raise ConfigError(
+                "final_steps needs steps as a total; with one count per scale, the last count "
+                "is already the final scale's"
+            )
+        if len(sizes) == 1:
+            raise ConfigError(
+                f"final_steps needs more than one scale; this run has only one ({sizes[0]} px), "
+                "and steps already counts its steps"
+            )
+        if not 0 < final <= steps - (len(sizes) - 1):
+            raise ConfigError(
+                f"final_steps {final} leaves {steps - final} of the {steps} steps for the "
+                f"{len(sizes) - 1} smaller scales; each needs at least one"
+            )
+        return [*plan_steps(steps - final, sizes[:-1]), final]
+    if isinstance(steps, tuple):
+        if len(steps) != len(sizes):
+            raise ConfigError(
+                f"steps gives {len(steps)} counts but the run has {len(sizes)} scales "
+                f"({', '.join(map(str, sizes))} px)"
+            )
+        return list(steps)
+    if len(sizes) == 1:
+        return [steps]
+    weights = [1.0 / s for s in sizes]
+    raw = [steps * w / sum(weights) for w in weights]
+    out = [max(1, int(r)) for r in raw]
+    # Hand out what rounding down left, largest remainders first.
+    for k in sorted(range(len(raw)), key=lambda k: raw[k] - int(raw[k]), reverse=True):
+        if sum(out) >= steps:
+            break
+        out[k] += 1
     return out
 
 

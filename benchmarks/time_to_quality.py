@@ -46,12 +46,16 @@ from impasto.optim.events import StepEvent
 from impasto.preprocess.resize import fit_long_side, resize, resize_long_side
 
 
+def yardstick_style(style: torch.Tensor, cfg: StyleConfig) -> torch.Tensor:
+    """The style image at the size the yardstick takes its targets from."""
+    return resize_long_side(style, max(16, round(cfg.size * cfg.style_scale)))
+
+
 def full_res_objective(weights, content, style, cfg: StyleConfig) -> Objective:
     """The plain method's objective at ``cfg.size``, fp32: the common yardstick."""
     ex = FeatureExtractor(weights, cfg.content_layers + cfg.style_layers, cfg.pooling, cfg.padding)
     hw = fit_long_side(content.shape[-2], content.shape[-1], cfg.size)
-    style = resize_long_side(style, max(16, round(cfg.size * cfg.style_scale)))
-    return objective_for(ex, resize(content, hw), style, cfg)
+    return objective_for(ex, resize(content, hw), yardstick_style(style, cfg), cfg)
 
 
 def score(objective: Objective, image: torch.Tensor) -> float:
@@ -163,17 +167,14 @@ def main() -> None:
     trace: list[tuple[float, float]] = []
     start = time.perf_counter()
 
-    def record(event: StepEvent) -> None:
-        trace.append((time.perf_counter() - start, event.losses["total"]))
-
     snapshots: dict[int, torch.Tensor] = {}
 
-    def record_and_keep(event: StepEvent) -> None:
-        record(event)
+    def record(event: StepEvent) -> None:
+        trace.append((time.perf_counter() - start, event.losses["total"]))
         if event.step == 40:
             snapshots[40] = event.image.detach().clone()
 
-    result = impasto.stylize(content, style, plain, weights=weights, callback=record_and_keep)
+    result = impasto.stylize(content, style, plain, weights=weights, callback=record)
     save_image(result.tensor, args.out / "plain.png")
     plain_value = score(yardstick, result.tensor)
     plain_row = ("plain (1 scale, fp32, L-BFGS)", result.seconds, len(result.history), plain_value)
@@ -217,7 +218,7 @@ def main() -> None:
             f"- what plain changes after step 40, by period: {bands}, coarser {shares[-1]:.0%}; "
             "a 2x smaller scale cannot hold the first band and blurs the second"
         )
-    full_style = resize_long_side(style, max(16, round(args.size * default.style_scale)))
+    full_style = yardstick_style(style, default)
     halved = resize(
         resize_long_side(full_style, max(16, max(full_style.shape[-2:]) // 2)),
         tuple(full_style.shape[-2:]),  # type: ignore[arg-type]

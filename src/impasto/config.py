@@ -229,7 +229,7 @@ class StyleConfig:
             ("size", "scales", "min_size")
             if isinstance(steps, tuple)
             else ("size", "steps", "scales", "min_size")
-        )
+        ) + (("final_steps",) if self.final_steps is not None else ())
         for name in names:
             v = getattr(self, name)
             if isinstance(v, float) and v.is_integer():
@@ -241,8 +241,11 @@ class StyleConfig:
             raise ConfigError(f"size must be at least 16 pixels, got {self.size}")
         if self.min_size < 16:
             raise ConfigError(f"min_size must be at least 16 pixels, got {self.min_size}")
-        if self.final_steps is not None:
-            self._check_final_steps()
+        if self.final_steps is not None:  # one rule with the run: refused here, before work
+            from impasto.preprocess.resize import plan_steps, pyramid_sizes
+
+            sizes = pyramid_sizes(self.size, self.scales, self.min_size)
+            plan_steps(self.steps, sizes, self.final_steps)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
         _positive("style_scale", self.style_scale)
@@ -298,17 +301,6 @@ class StyleConfig:
             if sum(w) <= 0:
                 raise ConfigError("style_layer_weights must not all be zero")
             s(self, "style_layer_weights", w)
-
-    def _check_final_steps(self) -> None:
-        from impasto.preprocess.resize import plan_steps, pyramid_sizes
-
-        final = self.final_steps
-        if isinstance(final, float) and final.is_integer():
-            final = int(final)
-            object.__setattr__(self, "final_steps", final)
-        if not isinstance(final, int) or isinstance(final, bool) or final <= 0:
-            raise ConfigError(f"final_steps must be a positive integer, got {final!r}")
-        plan_steps(self.steps, pyramid_sizes(self.size, self.scales, self.min_size), final)
 
     # -- derived values ---------------------------------------------------------------------
     @property

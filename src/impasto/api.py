@@ -532,7 +532,9 @@ def _run(
             if checkpoint is not None:
                 save()
                 raise Cancelled(
-                    f"stopped at step {done + opt.steps}; checkpoint saved in {checkpoint.folder}"
+                    f"stopped at step {done + opt.steps}; checkpoint saved in {checkpoint.folder}",
+                    step=done + opt.steps,
+                    checkpoint=Path(checkpoint.folder),
                 ) from None
             raise
 

@@ -538,9 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return viz_cli.run_grid_command(args)
         return _stylize(args)
     except Cancelled as e:
-        hint = (
-            "" if "checkpoint saved" in str(e) else " (add --checkpoint DIR to make it resumable)"
-        )
+        hint = "" if e.checkpoint is not None else " (add --checkpoint DIR to make it resumable)"
         print(f"impasto: {e}{hint}", file=sys.stderr)
         return 130
     except ImpastoError as e:

@@ -6,6 +6,8 @@ CLI can print it as one line and exit with status 2.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class ImpastoError(Exception):
     """Base class of every error impasto raises on purpose."""
@@ -28,7 +30,19 @@ class OutputError(ImpastoError):
 
 
 class Cancelled(ImpastoError):
-    """A run was stopped by its callback or by the user."""
+    """A run was stopped by its callback or by the user.
+
+    ``step`` is the last step that finished (None where unknown) and ``checkpoint`` the folder
+    the run's state was saved in (None where it was not saved), so a shell can say how to go on
+    without reading the message.
+    """
+
+    def __init__(
+        self, message: str, *, step: int | None = None, checkpoint: Path | None = None
+    ) -> None:
+        super().__init__(message)
+        self.step = step
+        self.checkpoint = checkpoint
 
 
 class CheckpointError(ImpastoError):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,34 +12,19 @@ from typing import Any
 import torch
 from PIL import Image
 
-from impasto.config import (
-    AUTO_TILE,
-    LAYER_NAMES,
-    ColorPreservation,
-    Init,
-    StyleConfig,
-    tile_above,
-)
-from impasto.errors import Cancelled, ConfigError
-from impasto.features.extractor import FeatureExtractor
+from impasto.config import ColorPreservation, Init, StyleConfig
+from impasto.errors import ConfigError
+from impasto.features.extractor import FeatureExtractor, use_bf16
 from impasto.features.vgg import deepest, pools_before
 from impasto.features.weights import VGGWeights, load_weights
 from impasto.io.images import ImageLike, load_image, save_image, tensor_to_pil
-from impasto.losses.objective import Objective
-from impasto.losses.targets import StyleImage, blended_style_targets, fit_masks
-from impasto.losses.tiled import TiledObjective, feature_size, tiled_features
-from impasto.optim.events import Callback, StepEvent
-from impasto.optim.loop import PixelOptimizer
+from impasto.losses.targets import RegionMap, StyleSource, TargetSources, scale_targets
+from impasto.optim.checkpoint import Checkpoint, RunInputs, load_checkpoint, save_checkpoint
+from impasto.optim.events import Callback
+from impasto.optim.pyramid import Progress, PyramidRun, Saver, Scale, plan_scales, run_pyramid
 from impasto.preprocess.color import luminance_only, match_color_stats, recombine_luminance
-from impasto.preprocess.masks import RGB, check_mask_size, parse_color, parse_color_mask, to_hex
-from impasto.preprocess.resize import (
-    fit_long_side,
-    gaussian_blur,
-    plan_steps,
-    pyramid_sizes,
-    resize,
-    resize_long_side,
-)
+from impasto.preprocess.masks import check_mask_size, parse_color, parse_color_mask, to_hex
+from impasto.preprocess.resize import fit_long_side, gaussian_blur, resize
 
 WeightsLike = VGGWeights | str | os.PathLike[str] | None
 
@@ -170,11 +154,11 @@ def _styles(style: StylesLike) -> list[Style]:
     return out
 
 
-def _load_mask(src: ImageLike, image: torch.Tensor, what: str) -> dict[str, Any]:
+def _load_mask(src: ImageLike, image: torch.Tensor, what: str) -> RegionMap:
     rgb = load_image(src)
     check_mask_size(rgb, image, what)
     colors, masks = parse_color_mask(rgb)
-    return {"masks": masks, "colors": [list(c) for c in colors]}
+    return RegionMap(masks, tuple(colors))
 
 
 def _prepare(
@@ -183,28 +167,27 @@ def _prepare(
     styles: list[Style],
     coarse: list[Style],
     content_mask: ImageLike | None,
-) -> dict[str, Any]:
-    """Load every style image and mask once, at full resolution, into the run's state."""
+) -> TargetSources:
+    """Load every style image and mask once, at full resolution."""
 
-    def one(s: Style) -> dict[str, Any]:
+    def one(s: Style) -> StyleSource:
         img = load_image(s.image)
         if cfg.preserve_color is ColorPreservation.HISTOGRAM and content is not None:
             img = match_color_stats(img, content, mode="mean_cov")
-        entry: dict[str, Any] = {"image": img, "weight": float(s.weight), "name": _name(s.image)}
-        if s.mask is not None:
-            entry.update(_load_mask(s.mask, img, f"style mask of {_name(s.image)}"))
-        if s.region is not None:
-            entry["region"] = list(parse_color(s.region))
-        return entry
+        name = _name(s.image)
+        mask = None if s.mask is None else _load_mask(s.mask, img, f"style mask of {name}")
+        region = None if s.region is None else parse_color(s.region)
+        return StyleSource(img, float(s.weight), name, mask, region)
 
-    state: dict[str, Any] = {"styles": [one(s) for s in styles], "coarse": [one(s) for s in coarse]}
+    loaded = TargetSources([one(s) for s in styles], [one(s) for s in coarse])
     if content_mask is not None:
         if content is None:
             raise ConfigError("a content mask needs a content image")
-        state["content_mask"] = _load_mask(content_mask, content, "content mask")
-    elif any("region" in e or "masks" in e for e in state["styles"] + state["coarse"]):
+        mask = _load_mask(content_mask, content, "content mask")
+        return TargetSources(loaded.styles, loaded.coarse, mask)
+    if any(e.region is not None or e.mask is not None for e in loaded.styles + loaded.coarse):
         raise ConfigError("style masks and style regions need a content mask (--content-mask)")
-    return state
+    return loaded
 
 
 def stylize(
@@ -244,19 +227,20 @@ def stylize(
     """
     cfg = _config(config, overrides)
     content_img = load_image(content)
-    state = _prepare(cfg, content_img, _styles(style), _coarse(coarse_style), content_mask)
+    targets = _prepare(cfg, content_img, _styles(style), _coarse(coarse_style), content_mask)
     init_img = load_image(cfg.init) if cfg.init_kind is None else None
     vgg, weights_path = _resolve_weights(weights)
-    state.update(
-        config=cfg.to_dict(),
+    inputs = RunInputs(
+        config=cfg,
         content=content_img,
-        canvas=list(content_img.shape[-2:]),
+        canvas=(content_img.shape[-2], content_img.shape[-1]),
+        targets=targets,
         init=init_img,
         weights_path=weights_path,
-        sources=_sources(content, state, vgg),
+        sources=_sources(content, targets, vgg),
         extra=dict(checkpoint.extra) if checkpoint else {},
     )
-    return _run(cfg, vgg, state, callback, checkpoint)
+    return _run(inputs, vgg, callback, checkpoint)
 
 
 def synthesize_texture(
@@ -287,9 +271,9 @@ def synthesize_texture(
     if cfg.preserve_color is not ColorPreservation.NONE:
         raise ConfigError("colour preservation needs a content image; textures have none")
     cfg = cfg.replace(**changes)
-    state = _prepare(cfg, None, _styles(style), _coarse(coarse_style), None)
+    targets = _prepare(cfg, None, _styles(style), _coarse(coarse_style), None)
     if shape is None:
-        first = state["styles"][0]["image"]
+        first = targets.styles[0].image
         shape = fit_long_side(first.shape[-2], first.shape[-1], cfg.size)
     h, w = (int(v) for v in shape)
     if h <= 0 or w <= 0:
@@ -297,39 +281,40 @@ def synthesize_texture(
     cfg = cfg.replace(size=max(h, w))
     init_img = load_image(cfg.init) if cfg.init_kind is None else None
     vgg, weights_path = _resolve_weights(weights)
-    state.update(
-        config=cfg.to_dict(),
+    inputs = RunInputs(
+        config=cfg,
         content=None,
-        canvas=[h, w],
+        canvas=(h, w),
+        targets=targets,
         init=init_img,
         weights_path=weights_path,
-        sources=_sources(None, state, vgg),
+        sources=_sources(None, targets, vgg),
         extra=dict(checkpoint.extra) if checkpoint else {},
     )
-    return _run(cfg, vgg, state, callback, checkpoint)
+    return _run(inputs, vgg, callback, checkpoint)
 
 
 def _coarse(coarse_style: StylesLike | None) -> list[Style]:
     return [] if coarse_style is None else _styles(coarse_style)
 
 
-def _sources(content: ImageLike | None, state: dict[str, Any], vgg: VGGWeights) -> dict[str, str]:
-    def describe(entries: list[dict[str, Any]]) -> str:
+def _sources(content: ImageLike | None, targets: TargetSources, vgg: VGGWeights) -> dict[str, str]:
+    def describe(entries: list[StyleSource]) -> str:
         parts = []
         for e in entries:
-            text = e["name"]
+            text = e.name
             if len(entries) > 1:
-                text += f":{e['weight']:g}"
-            if "region" in e:
-                text += f"@{to_hex(tuple(e['region']))}"
+                text += f":{e.weight:g}"
+            if e.region is not None:
+                text += f"@{to_hex(e.region)}"
             parts.append(text)
         return ", ".join(parts)
 
-    out = {"style": describe(state["styles"]), "weights": vgg.source}
+    out = {"style": describe(targets.styles), "weights": vgg.source}
     if content is not None:
         out["content"] = _name(content)
-    if state["coarse"]:
-        out["coarse_style"] = describe(state["coarse"])
+    if targets.coarse:
+        out["coarse_style"] = describe(targets.coarse)
     return out
 
 
@@ -343,233 +328,102 @@ def resume(
     """Continue a run from its checkpoint folder; gives the same image as an uninterrupted
     run. The run keeps checkpointing to the same folder (every ``every`` steps, by default
     as often as before)."""
-    from impasto.optim.checkpoint import load_checkpoint
-
-    state = load_checkpoint(folder)
-    cfg = StyleConfig.from_dict(state["config"])
-    vgg, _ = _resolve_weights(weights if weights is not None else state["weights_path"])
-    spec = Checkpointing(Path(folder), every or int(state["every"]), dict(state["extra"]))
-    return _run(cfg, vgg, state, callback, spec)
-
-
-def _style_images(
-    entries: list[dict[str, Any]], long_side: int, cfg: StyleConfig, content: torch.Tensor | None
-) -> list[StyleImage]:
-    out = []
-    for e in entries:
-        img = e["image"]
-        # The style image follows the output's size, so strokes scale with the picture.
-        img = resize_long_side(img, max(16, round(long_side * cfg.style_scale)))
-        if cfg.preserve_color is ColorPreservation.LUMINANCE and content is not None:
-            img = luminance_only(img, match_to=content)
-        masks = e.get("masks")
-        out.append(
-            StyleImage(
-                image=img,
-                weight=e["weight"],
-                masks=None if masks is None else fit_masks(masks, tuple(img.shape[-2:])),  # type: ignore[arg-type]
-                colors=None if masks is None else [tuple(c) for c in e["colors"]],
-                region=tuple(e["region"]) if "region" in e else None,
-            )
-        )
-    return out
+    saved = load_checkpoint(folder)
+    path = saved.inputs.weights_path
+    vgg, _ = _resolve_weights(weights if weights is not None else path)
+    extra = dict(saved.inputs.extra)
+    spec = Checkpointing(Path(folder), every or saved.every, extra)
+    return _run(saved.inputs, vgg, callback, spec, saved.progress)
 
 
 def _run(
-    cfg: StyleConfig,
+    inputs: RunInputs,
     vgg: VGGWeights,
-    state: dict[str, Any],
     callback: Callback | None,
     checkpoint: Checkpointing | None,
+    progress: Progress | None = None,
 ) -> Result:
-    from impasto.features.extractor import use_bf16
-    from impasto.optim.checkpoint import save_checkpoint
-
-    started = time.perf_counter() - float(state.get("elapsed", 0.0))
-    content_img: torch.Tensor | None = state["content"]
-    canvas_h, canvas_w = (int(v) for v in state["canvas"])
-    luminance = cfg.preserve_color is ColorPreservation.LUMINANCE and content_img is not None
+    """Plan the scales, check the sizes, then run the pyramid from the configured start (or
+    from ``progress``) with targets computed from ``inputs`` at each scale."""
+    cfg = inputs.config
+    scales = plan_scales(cfg, inputs.canvas)
+    _check_sizes(cfg, scales[0].long_side, inputs.canvas, inputs.targets)
     extractor = FeatureExtractor(
         vgg, cfg.content_layers + cfg.style_layers, cfg.pooling, cfg.padding
     )
     bf16 = use_bf16(cfg.precision)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    sizes = pyramid_sizes(cfg.size, cfg.scales, cfg.min_size)
-    level_steps = plan_steps(cfg.steps, sizes, cfg.final_steps)
-    layer_weights = dict(zip(cfg.style_layers, cfg.layer_weights, strict=True))
-    coarse_layers = tuple(
-        name
-        for name in cfg.style_layers
-        if state["coarse"] and LAYER_NAMES.index(name) >= LAYER_NAMES.index(cfg.coarse_from)
+    luminance = _luminance(cfg, inputs)
+
+    def targets_for(scale: Scale) -> Any:
+        content = _content_at(inputs, scale.hw, luminance)
+        return scale_targets(extractor, cfg, inputs.targets, content, scale.long_side, scale.tile)
+
+    start = None
+    if progress is None or progress.optimizer is None:
+        start = _start(cfg, inputs, scales[0].hw, luminance)
+    run = PyramidRun.of(cfg, extractor, scales, content=inputs.content is not None, autocast=bf16)
+    x, done = run_pyramid(
+        run,
+        targets_for,
+        start,
+        progress=progress,
+        callback=callback,
+        saver=_saver(inputs, checkpoint),
     )
-    fine_layers = tuple(name for name in cfg.style_layers if name not in coarse_layers)
-    mask_state = state.get("content_mask")
-    region_colors: list[RGB] | None = (
-        None if mask_state is None else [tuple(c) for c in mask_state["colors"]]
-    )
-    history: list[dict[str, float]] = list(state.get("history", []))
-    resume_opt = state.get("optimizer")
-    first_level = int(state.get("level", 0))
-    _check_sizes(cfg, sizes[0], (canvas_h, canvas_w), state)
-    x: torch.Tensor | None = None
-
-    for level in range(first_level, len(sizes)):
-        long_side, steps = sizes[level], level_steps[level]
-        done = sum(level_steps[:level])
-        hw = fit_long_side(canvas_h, canvas_w, long_side)
-        c = resize(content_img, hw) if content_img is not None else None
-        if c is not None and luminance:
-            c = luminance_only(c)
-        tile = cfg.tile or (AUTO_TILE if hw[0] * hw[1] > tile_above() else 0)
-        content_feats: dict[str, torch.Tensor] = {}
-        if c is not None and tile:  # a tile at a time: a large image's maps need no more
-            content_feats = tiled_features(extractor, c, cfg.content_layers, tile)
-        elif c is not None:
-            with torch.no_grad():
-                feats = extractor(c)
-            content_feats = {n: feats[n].detach() for n in cfg.content_layers}
-            del feats
-        region_masks = None
-        if mask_state is not None:
-            level_masks = fit_masks(mask_state["masks"], hw)
-            region_masks = {
-                name: fit_masks(level_masks, feature_size(hw, name)) for name in cfg.style_layers
-            }
-        targets = blended_style_targets(
-            extractor, _style_images(state["styles"], long_side, cfg, c), fine_layers, region_colors
-        )
-        targets.update(
-            blended_style_targets(
-                extractor,
-                _style_images(state["coarse"], long_side, cfg, c),
-                coarse_layers,
-                region_colors,
-            )
-        )
-        objective: Objective | TiledObjective = Objective(
-            extractor=extractor,
-            content_targets=content_feats,
-            style_targets=targets,
-            style_layer_weights=layer_weights,
-            content_weight=cfg.content_weight if c is not None else 0.0,
-            style_weight=cfg.style_weight,
-            tv_weight=cfg.tv_weight,
-            autocast=bf16,
-            region_masks=region_masks,
-        )
-        if tile:
-            objective = TiledObjective(
-                extractor=objective.extractor,
-                content_targets=objective.content_targets,
-                style_targets=objective.style_targets,
-                style_layer_weights=objective.style_layer_weights,
-                content_weight=objective.content_weight,
-                style_weight=objective.style_weight,
-                tv_weight=objective.tv_weight,
-                tile=tile,
-                autocast=bf16,
-                region_masks=objective.region_masks,
-            )
-        del content_feats
-        if resume_opt is not None:
-            opt = PixelOptimizer(
-                resume_opt["x"], objective, optimizer=cfg.optimizer, lr=cfg.learning_rate
-            )
-            opt.load_state_dict(resume_opt)
-            resume_opt = None
-        else:
-            if x is None:
-                x0 = initial_image(
-                    cfg, c if c is not None else torch.zeros(1, 3, *hw), state["init"], generator
-                )
-            else:
-                x0 = resize(x, hw)
-            opt = PixelOptimizer(x0, objective, optimizer=cfg.optimizer, lr=cfg.learning_rate)
-
-        def save(_level: int = level, _opt: PixelOptimizer = opt) -> None:
-            assert checkpoint is not None
-            keep = {k: v for k, v in state.items() if k not in ("optimizer", "history")}
-            save_checkpoint(
-                checkpoint.folder,
-                {
-                    **keep,
-                    "level": _level,
-                    "optimizer": _opt.state_dict(),
-                    "history": history,
-                    "elapsed": time.perf_counter() - started,
-                    "every": checkpoint.every,
-                },
-            )
-
-        def on_step(
-            step: int,
-            losses: dict[str, float],
-            image: torch.Tensor,
-            _level: int = level,
-            _done: int = done,
-            _save: Callable[[], None] = save,
-        ) -> None:
-            history.append(losses)
-            if checkpoint is not None and (_done + step) % checkpoint.every == 0:
-                _save()
-            if callback is not None:
-                callback(
-                    StepEvent(
-                        step=_done + step,
-                        total_steps=cfg.total_steps,
-                        scale=_level,
-                        scales=len(sizes),
-                        size=(image.shape[-2], image.shape[-1]),
-                        losses=losses,
-                        elapsed=time.perf_counter() - started,
-                        image=image,
-                    )
-                )
-
-        try:
-            x = opt.run(steps, on_step, tol=cfg.tol)
-        except Cancelled:
-            if checkpoint is not None:
-                save()
-                raise Cancelled(
-                    f"stopped at step {done + opt.steps}; checkpoint saved in {checkpoint.folder}",
-                    step=done + opt.steps,
-                    checkpoint=Path(checkpoint.folder),
-                ) from None
-            raise
-
-    assert x is not None
     out = x.clamp(0.0, 1.0)
     if luminance:
-        assert content_img is not None
-        out = recombine_luminance(out, resize(content_img, tuple(out.shape[-2:])))  # type: ignore[arg-type]
-    sources = dict(state["sources"])
-    sources["precision"] = "bf16" if bf16 else "fp32"
-    return Result(
-        tensor=out,
-        config=cfg,
-        history=history,
-        seconds=time.perf_counter() - started,
-        sources=sources,
-        extra=dict(state.get("extra", {})),
-    )
+        assert inputs.content is not None
+        out = recombine_luminance(out, resize(inputs.content, (out.shape[-2], out.shape[-1])))
+    sources = {**inputs.sources, "precision": "bf16" if bf16 else "fp32"}
+    return Result(out, cfg, done.history, done.elapsed, sources, dict(inputs.extra))
+
+
+def _luminance(cfg: StyleConfig, inputs: RunInputs) -> bool:
+    """Whether the run transfers style on luminance only (Gatys et al. 2017, section 5.1)."""
+    return cfg.preserve_color is ColorPreservation.LUMINANCE and inputs.content is not None
+
+
+def _content_at(inputs: RunInputs, hw: tuple[int, int], luminance: bool) -> torch.Tensor | None:
+    """The content image at one scale's size (its luminance only, where the run keeps the
+    content's colours so); None for a texture."""
+    if inputs.content is None:
+        return None
+    c = resize(inputs.content, hw)
+    return luminance_only(c) if luminance else c
+
+
+def _start(
+    cfg: StyleConfig, inputs: RunInputs, hw: tuple[int, int], luminance: bool
+) -> torch.Tensor:
+    """The image the first scale starts from; noise is drawn from the run's seed."""
+    content = _content_at(inputs, hw, luminance)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    like = content if content is not None else torch.zeros(1, 3, *hw)
+    return initial_image(cfg, like, inputs.init, generator)
+
+
+def _saver(inputs: RunInputs, checkpoint: Checkpointing | None) -> Saver | None:
+    if checkpoint is None:
+        return None
+    spec = checkpoint
+
+    def save(progress: Progress) -> Path:
+        save_checkpoint(spec.folder, Checkpoint(inputs, progress, spec.every))
+        return Path(spec.folder)
+
+    return Saver(spec.every, save)
 
 
 def _check_sizes(
-    cfg: StyleConfig, first: int, canvas: tuple[int, int], state: dict[str, Any]
+    cfg: StyleConfig, first: int, canvas: tuple[int, int], targets: TargetSources
 ) -> None:
     """Refuse, before any work, images too small to reach the deepest layer."""
     last = deepest(cfg.content_layers + cfg.style_layers)
     need = 2 ** pools_before(last)
+    style_side = max(16, round(first * cfg.style_scale))
     checks = [("output", canvas, first)]
-    for e in state["styles"] + state["coarse"]:
-        checks.append(
-            (
-                f"style image {e['name']}",
-                tuple(e["image"].shape[-2:]),
-                max(16, round(first * cfg.style_scale)),
-            )
-        )
+    for e in targets.styles + targets.coarse:
+        checks.append((f"style image {e.name}", (e.image.shape[-2], e.image.shape[-1]), style_side))
     for what, (h, w), side in checks:
         short = min(fit_long_side(h, w, side))
         if short < need:

@@ -500,8 +500,8 @@ def _resume(args: argparse.Namespace) -> int:
     from impasto.api import resume
     from impasto.optim.checkpoint import load_checkpoint
 
-    state = load_checkpoint(args.folder)
-    job = state["extra"]
+    saved = load_checkpoint(args.folder)
+    job = saved.inputs.extra
     if not job.get("output"):
         raise OutputError(f"the checkpoint in {args.folder} names no output file")
     recorder = None
@@ -509,8 +509,8 @@ def _resume(args: argparse.Namespace) -> int:
         recorder = viz_cli.Recorder.restore(
             job["recorder"],
             Path(args.folder) / viz_cli.RECORDER_FOLDER,
-            step=len(state.get("history", [])),
-            scale=int(state.get("level", 0)),
+            step=len(saved.progress.history),
+            scale=saved.progress.scale,
         )
 
     def run(callback: Callback) -> Result:

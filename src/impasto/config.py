@@ -8,15 +8,12 @@ how it was made.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from impasto.errors import ConfigError
@@ -47,48 +44,6 @@ DEFAULT_STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4
 LAYER_PRESETS: dict[str, tuple[str, ...]] = {
     f"upto{k}": DEFAULT_STYLE_LAYERS[:k] for k in range(1, len(DEFAULT_STYLE_LAYERS) + 1)
 }
-
-
-# Above this many pixels a scale's loss is computed on tiles (see losses/tiled.py), which keeps
-# memory bounded: a whole 4096 x 3072 image does not fit in 24 GB for a backward pass. On a
-# machine with less memory the threshold is lower: see tile_above().
-TILE_ABOVE = 4_200_000
-AUTO_TILE = 768
-# Peak memory of a scale computed whole, from benchmarks/memory.py: about 3.5 KiB per pixel
-# (VGG19 forward and backward to relu5_1, the L-BFGS state) over ~0.5 GiB for the rest.
-BYTES_PER_PIXEL = 3.5 * 1024
-BASE_BYTES = 0.5 * 2**30
-MEMORY_SHARE = 0.6  # of the machine's (or container's) memory a whole scale may take
-
-
-def memory_limit() -> int | None:
-    """Bytes this process may use at most: the physical memory, or the container's limit
-    (cgroup v2 or v1) where that is lower; None where neither can be read."""
-    limits = []
-    try:
-        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        pass
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            text = Path(path).read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit() and int(text) < 2**60:  # "max" or a huge number: no limit
-            limits.append(int(text))
-    positive = [v for v in limits if v > 0]
-    return min(positive) if positive else None
-
-
-@functools.cache
-def tile_above() -> int:
-    """Pixels above which a scale is computed on tiles: TILE_ABOVE, or fewer where the
-    machine's memory could not hold such a scale computed whole (never below one tile)."""
-    limit = memory_limit()
-    if limit is None:
-        return TILE_ABOVE
-    fits = int((MEMORY_SHARE * limit - BASE_BYTES) / BYTES_PER_PIXEL)
-    return max(AUTO_TILE * AUTO_TILE, min(TILE_ABOVE, fits))
 
 
 class Optimizer(str, Enum):

@@ -11,10 +11,10 @@ from PIL import Image
 
 import impasto
 from impasto import Cancelled, ConfigError, ImpastoError, InvalidImageError, StepEvent, stylize
-from impasto.api import Result, initial_image, plan_steps
+from impasto.api import Result, initial_image
 from impasto.config import StyleConfig
 from impasto.io.images import read_metadata
-from impasto.preprocess.resize import gaussian_blur
+from impasto.preprocess.resize import gaussian_blur, plan_steps
 
 # Small and quick: 32 px, a few steps.
 FAST = {"size": 32, "steps": 4}

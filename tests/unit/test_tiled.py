@@ -195,7 +195,7 @@ def test_large_style_images_are_measured_in_tiles(
 def test_tile_threshold_follows_the_machines_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     """A machine (or container) with less memory tiles smaller scales; never below one tile,
     never above TILE_ABOVE."""
-    import impasto.config as config
+    import impasto.losses.memory as config
 
     def threshold(limit: int | None) -> int:
         monkeypatch.setattr(config, "memory_limit", lambda: limit)
@@ -214,7 +214,7 @@ def test_tile_threshold_follows_the_machines_memory(monkeypatch: pytest.MonkeyPa
 
 
 def test_memory_limit_reads_the_machine() -> None:
-    from impasto.config import memory_limit
+    from impasto.losses.memory import memory_limit
 
     limit = memory_limit()
     assert limit is None or limit > 2**28  # at least 256 MiB on any machine running this
@@ -222,16 +222,16 @@ def test_memory_limit_reads_the_machine() -> None:
 
 def _count_tiled_objectives(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The tile size of every TiledObjective the run builds, in order."""
-    import impasto.api as api
+    import impasto.losses.objective as objective
 
     made: list[int] = []
 
     class Spy(TiledObjective):
-        def __init__(self, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
             made.append(self.tile)
 
-    monkeypatch.setattr(api, "TiledObjective", Spy)
+    monkeypatch.setattr(objective, "TiledObjective", Spy)
     return made
 
 
@@ -239,14 +239,15 @@ def test_scales_above_the_threshold_run_on_tiles(
     tiny_weights, content_tensor, style_tensor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import impasto.api as api
+    import impasto.losses.memory as memory
 
     made = _count_tiled_objectives(monkeypatch)
     run = {"size": 96, "steps": 2, "scales": 1, "tol": 0.0, "style_layers": "upto2"}
     api.stylize(content_tensor, style_tensor, weights=tiny_weights, **run)
     assert made == []  # 96 x 96 is below the threshold
-    monkeypatch.setattr(api, "tile_above", lambda: 64 * 64)
+    monkeypatch.setattr(memory, "tile_above", lambda: 64 * 64)
     api.stylize(content_tensor, style_tensor, weights=tiny_weights, **run)
-    assert made == [api.AUTO_TILE]
+    assert made == [memory.AUTO_TILE]
 
 
 def test_cli_tile_flag_forces_tiles(

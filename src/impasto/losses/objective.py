@@ -10,6 +10,8 @@ from impasto.config import StyleConfig
 from impasto.features.extractor import FeatureExtractor
 from impasto.losses.functional import content_layer_loss, gram_matrix, style_layer_loss, tv_loss
 from impasto.losses.guided import guided_gram_matrices, guided_style_loss
+from impasto.losses.targets import ScaleTargets
+from impasto.losses.tiled import TiledObjective
 
 
 @dataclass
@@ -70,6 +72,45 @@ class Objective:
         return total.detach(), grad, {k: v.detach() for k, v in terms.items()}
 
 
+@dataclass(frozen=True)
+class LossWeights:
+    """alpha, beta, the TV weight and the per-style-layer weights w_l of an objective."""
+
+    content: float
+    style: float
+    tv: float
+    layers: dict[str, float]
+
+    @classmethod
+    def of(cls, cfg: StyleConfig, *, content: bool = True) -> LossWeights:
+        """``cfg``'s weights; ``content=False`` (a texture) drops the content term."""
+        return cls(
+            content=cfg.content_weight if content else 0.0,
+            style=cfg.style_weight,
+            tv=cfg.tv_weight,
+            layers=dict(zip(cfg.style_layers, cfg.layer_weights, strict=True)),
+        )
+
+
+def make_objective(
+    extractor: FeatureExtractor,
+    targets: ScaleTargets,
+    weights: LossWeights,
+    *,
+    tile: int = 0,
+    autocast: bool = False,
+) -> Objective | TiledObjective:
+    """The one objective factory: the whole-image objective, or with ``tile`` the same loss
+    computed tile by tile (same value and gradient contract, ``value_and_grad``)."""
+    parts = (extractor, targets.content, targets.style, weights.layers)
+    terms = (weights.content, weights.style, weights.tv)
+    if tile:
+        return TiledObjective(
+            *parts, *terms, tile=tile, autocast=autocast, region_masks=targets.region_masks
+        )
+    return Objective(*parts, *terms, autocast=autocast, region_masks=targets.region_masks)
+
+
 def objective_for(
     extractor: FeatureExtractor,
     content: torch.Tensor,
@@ -82,13 +123,10 @@ def objective_for(
     the size the run uses (benchmarks and tests score images with it)."""
     from impasto.losses.targets import content_targets, style_targets
 
-    return Objective(
-        extractor=extractor,
-        content_targets=content_targets(extractor, content, cfg.content_layers),
-        style_targets=style_targets(extractor, style, cfg.style_layers),
-        style_layer_weights=dict(zip(cfg.style_layers, cfg.layer_weights, strict=True)),
-        content_weight=cfg.content_weight,
-        style_weight=cfg.style_weight,
-        tv_weight=cfg.tv_weight,
-        autocast=autocast,
+    targets = ScaleTargets(
+        content=content_targets(extractor, content, cfg.content_layers),
+        style=style_targets(extractor, style, cfg.style_layers),
     )
+    objective = make_objective(extractor, targets, LossWeights.of(cfg), autocast=autocast)
+    assert isinstance(objective, Objective)
+    return objective

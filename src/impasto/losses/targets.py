@@ -1,19 +1,23 @@
-"""Target statistics computed once per run (and per scale) without autograd."""
+"""Target statistics computed once per run (and per scale) without autograd, and the typed
+inputs they are computed from (style images with their options, the content's region map)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from impasto.config import AUTO_TILE, tile_above
+from impasto.config import LAYER_NAMES, ColorPreservation, StyleConfig
 from impasto.errors import ConfigError
 from impasto.features.extractor import FeatureExtractor
 from impasto.losses.functional import gram_matrix
 from impasto.losses.guided import blend_grams, guided_gram_matrices
-from impasto.losses.tiled import feature_size, tiled_grams
+from impasto.losses.memory import AUTO_TILE, tile_above
+from impasto.losses.tiled import feature_size, tiled_features, tiled_grams
+from impasto.preprocess.color import luminance_only
 from impasto.preprocess.masks import RGB, downsample_masks, match_mask_palettes, to_hex
+from impasto.preprocess.resize import resize_long_side
 
 
 @torch.no_grad()
@@ -149,3 +153,105 @@ def style_grams(
 
 def _same(a: RGB, b: RGB, tol: float = 40.0) -> bool:
     return sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) <= tol * tol
+
+
+@dataclass(frozen=True)
+class RegionMap:
+    """A colour-coded region map: one-hot (K, H, W) masks at its image's size, and the colour
+    of each region."""
+
+    masks: torch.Tensor
+    colors: tuple[RGB, ...]
+
+
+@dataclass(frozen=True)
+class StyleSource:
+    """A style image as a run holds it: full resolution, loaded once, with its options.
+
+    ``weight``: its share when several styles blend. ``mask``: its own region map (guided
+    transfer). ``region``: the content-mask colour it paints, when styles are given per region.
+    ``name`` says where it came from (a path, or the kind of object it was given as).
+    """
+
+    image: torch.Tensor
+    weight: float = 1.0
+    name: str = ""
+    mask: RegionMap | None = None
+    region: RGB | None = None
+
+    def at_scale(
+        self, long_side: int, cfg: StyleConfig, content: torch.Tensor | None
+    ) -> StyleImage:
+        """The image as the scale of ``long_side`` px uses it: resized by ``style_scale`` (so
+        strokes scale with the picture), on luminance only where the run keeps colours so."""
+        img = resize_long_side(self.image, max(16, round(long_side * cfg.style_scale)))
+        if cfg.preserve_color is ColorPreservation.LUMINANCE and content is not None:
+            img = luminance_only(img, match_to=content)
+        mask = self.mask
+        return StyleImage(
+            image=img,
+            weight=self.weight,
+            masks=None if mask is None else fit_masks(mask.masks, (img.shape[-2], img.shape[-1])),
+            colors=None if mask is None else list(mask.colors),
+            region=self.region,
+        )
+
+
+@dataclass
+class ScaleTargets:
+    """What one scale's objective matches: the content's activations (per content layer), the
+    target Gram matrices (per style layer; (K, N, N) with K regions) and, for guided transfer,
+    the output's region masks per style layer at that layer's resolution."""
+
+    content: dict[str, torch.Tensor] = field(default_factory=dict)
+    style: dict[str, torch.Tensor] = field(default_factory=dict)
+    region_masks: dict[str, torch.Tensor] | None = None
+
+
+@dataclass(frozen=True)
+class TargetSources:
+    """Everything targets are computed from, at any scale: the styles, the coarse styles of a
+    scale mix (matched from ``cfg.coarse_from`` down), the content's region map."""
+
+    styles: list[StyleSource]
+    coarse: list[StyleSource] = field(default_factory=list)
+    content_mask: RegionMap | None = None
+
+
+def scale_targets(
+    extractor: FeatureExtractor,
+    cfg: StyleConfig,
+    sources: TargetSources,
+    content: torch.Tensor | None,
+    long_side: int,
+    tile: int,
+) -> ScaleTargets:
+    """The targets of one scale. ``content`` is the content image at the scale's size (None
+    for a texture); with ``tile`` its activations are computed a tile at a time."""
+    hw = (content.shape[-2], content.shape[-1]) if content is not None else None
+    out = ScaleTargets()
+    if content is not None and tile:  # a tile at a time: a large image's maps need no more
+        out.content = tiled_features(extractor, content, cfg.content_layers, tile)
+    elif content is not None:
+        with torch.no_grad():
+            feats = extractor(content)
+        out.content = {n: feats[n].detach() for n in cfg.content_layers}
+        del feats
+    colors = None if sources.content_mask is None else list(sources.content_mask.colors)
+    if sources.content_mask is not None:
+        assert hw is not None
+        masks = fit_masks(sources.content_mask.masks, hw)
+        out.region_masks = {n: fit_masks(masks, feature_size(hw, n)) for n in cfg.style_layers}
+    fine, coarse = split_layers(cfg, bool(sources.coarse))
+    for styles, layers in ((sources.styles, fine), (sources.coarse, coarse)):
+        at_scale = [s.at_scale(long_side, cfg, content) for s in styles]
+        out.style.update(blended_style_targets(extractor, at_scale, layers, colors))
+    return out
+
+
+def split_layers(cfg: StyleConfig, scale_mix: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(fine, coarse) style layers: with a scale mix, the layers from ``cfg.coarse_from``
+    down match the coarse style (Gatys et al. 2017, section 5); without, all are fine."""
+    first = LAYER_NAMES.index(cfg.coarse_from)
+    coarse = tuple(n for n in cfg.style_layers if scale_mix and LAYER_NAMES.index(n) >= first)
+    return tuple(n for n in cfg.style_layers if n not in coarse), coarse

@@ -1,33 +1,157 @@
-"""Saving and loading the state of a run, so that a long run survives interruption."""
+"""Saving and loading the state of a run, so that a long run survives interruption.
+
+A checkpoint is typed: :class:`RunInputs` (the settings and every image the run was given,
+loaded) plus the pyramid's :class:`~impasto.optim.pyramid.Progress`. On disk it is one
+``torch.save`` of plain values (tensors, numbers, strings, lists, dicts) read back with
+``weights_only=True``, so loading a checkpoint runs no code. ``FORMAT`` numbers the layout.
+"""
 
 from __future__ import annotations
 
 import os
 import pickle
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from impasto.errors import CheckpointError
+from impasto.config import StyleConfig
+from impasto.errors import CheckpointError, ConfigError
 from impasto.io.atomic import atomic_write
+from impasto.losses.targets import RegionMap, StyleSource, TargetSources
+from impasto.optim.pyramid import Progress
+from impasto.preprocess.masks import RGB
 
 FILE = "checkpoint.pt"
 FORMAT = 1
 
 
-def save_checkpoint(folder: str | os.PathLike[str], state: dict[str, Any]) -> Path:
-    """Write ``state`` (tensors, numbers, strings, lists, dicts) atomically to folder/FILE."""
+@dataclass(frozen=True)
+class RunInputs:
+    """Everything a run starts from, loaded: enough to run it again, or to continue it.
+
+    ``canvas`` is the output's (H, W); ``init`` the start image when ``config.init`` names a
+    file; ``sources`` says where the inputs came from (for the output's metadata); ``extra``
+    belongs to the caller (e.g. the CLI's output path) and is handed back with the result.
+    """
+
+    config: StyleConfig
+    content: torch.Tensor | None
+    canvas: tuple[int, int]
+    targets: TargetSources
+    init: torch.Tensor | None = None
+    weights_path: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A run's inputs and progress, and how often it saves."""
+
+    inputs: RunInputs
+    progress: Progress
+    every: int
+
+    def to_dict(self) -> dict[str, Any]:
+        i, p = self.inputs, self.progress
+        out: dict[str, Any] = {
+            "format": FORMAT,
+            "config": i.config.to_dict(),
+            "content": i.content,
+            "canvas": list(i.canvas),
+            "styles": [_style_dict(s) for s in i.targets.styles],
+            "coarse": [_style_dict(s) for s in i.targets.coarse],
+            "init": i.init,
+            "weights_path": i.weights_path,
+            "sources": dict(i.sources),
+            "extra": dict(i.extra),
+            "level": p.scale,
+            "optimizer": p.optimizer,
+            "history": list(p.history),
+            "elapsed": p.elapsed,
+            "every": self.every,
+        }
+        if i.targets.content_mask is not None:
+            out["content_mask"] = _mask_dict(i.targets.content_mask)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
+        """The checkpoint ``to_dict`` wrote; CheckpointError names what is missing or wrong."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise CheckpointError(f"not an impasto checkpoint of format {FORMAT}")
+        try:
+            mask = data.get("content_mask")
+            inputs = RunInputs(
+                config=StyleConfig.from_dict(data["config"]),
+                content=data["content"],
+                canvas=(int(data["canvas"][0]), int(data["canvas"][1])),
+                targets=TargetSources(
+                    styles=[_style_source(e) for e in data["styles"]],
+                    coarse=[_style_source(e) for e in data["coarse"]],
+                    content_mask=None if mask is None else _region_map(mask),
+                ),
+                init=data["init"],
+                weights_path=data["weights_path"],
+                sources=dict(data["sources"]),
+                extra=dict(data["extra"]),
+            )
+            progress = Progress(
+                scale=int(data["level"]),
+                optimizer=data["optimizer"],
+                history=list(data["history"]),
+                elapsed=float(data["elapsed"]),
+            )
+            return cls(inputs, progress, int(data["every"]))
+        except KeyError as e:
+            raise CheckpointError(f"the checkpoint lacks {e.args[0]!r}") from None
+        except (ConfigError, TypeError, ValueError, IndexError) as e:
+            raise CheckpointError(f"the checkpoint is damaged: {e}") from None
+
+
+def _mask_dict(mask: RegionMap) -> dict[str, Any]:
+    return {"masks": mask.masks, "colors": [list(c) for c in mask.colors]}
+
+
+def _region_map(data: dict[str, Any]) -> RegionMap:
+    return RegionMap(data["masks"], tuple(_rgb(c) for c in data["colors"]))
+
+
+def _rgb(values: Any) -> RGB:
+    r, g, b = (int(v) for v in values)
+    return (r, g, b)
+
+
+def _style_dict(s: StyleSource) -> dict[str, Any]:
+    out: dict[str, Any] = {"image": s.image, "weight": s.weight, "name": s.name}
+    if s.mask is not None:
+        out.update(_mask_dict(s.mask))
+    if s.region is not None:
+        out["region"] = list(s.region)
+    return out
+
+
+def _style_source(data: dict[str, Any]) -> StyleSource:
+    mask = _region_map(data) if "masks" in data else None
+    region = _rgb(data["region"]) if "region" in data else None
+    return StyleSource(data["image"], float(data["weight"]), str(data["name"]), mask, region)
+
+
+def save_checkpoint(folder: str | os.PathLike[str], checkpoint: Checkpoint) -> Path:
+    """Write ``checkpoint`` atomically to folder/FILE; returns that file."""
     d = Path(folder)
     d.mkdir(parents=True, exist_ok=True)
     target = d / FILE
     with atomic_write(target) as f:
-        torch.save({"format": FORMAT, **state}, f)
+        torch.save(checkpoint.to_dict(), f)
     return target
 
 
-def load_checkpoint(folder: str | os.PathLike[str]) -> dict[str, Any]:
+def load_checkpoint(folder: str | os.PathLike[str]) -> Checkpoint:
+    """The checkpoint in ``folder`` (or the checkpoint file itself)."""
     p = Path(folder)
     target = p / FILE if p.is_dir() else p
     if not target.is_file():
@@ -36,6 +160,7 @@ def load_checkpoint(folder: str | os.PathLike[str]) -> dict[str, Any]:
         state = torch.load(target, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError) as e:
         raise CheckpointError(f"cannot read checkpoint {target}: {e}") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{target} is not an impasto checkpoint of format {FORMAT}")
-    return state
+    try:
+        return Checkpoint.from_dict(state)
+    except CheckpointError as e:
+        raise CheckpointError(f"{target}: {e}") from None

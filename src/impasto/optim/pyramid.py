@@ -1,0 +1,201 @@
+"""Coarse to fine: optimise the image at a series of growing sizes, each started from the last
+one enlarged (the multi-resolution recipe of neural-style and Gatys et al. 2017, section 5).
+
+The loop takes what differs between callers from them: the image to start from and, per
+scale, the targets to match. A still image computes its targets from the content and style at
+each scale; a video frame can start from the warped previous frame and reuse style targets
+computed once for the whole clip. Progress (the scale, the optimiser's state, the loss history,
+the time spent) is a typed value the caller can save and hand back to continue exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from impasto.config import Optimizer, StyleConfig
+from impasto.errors import Cancelled
+from impasto.features.extractor import FeatureExtractor
+from impasto.losses.memory import tile_for
+from impasto.losses.objective import LossWeights, make_objective
+from impasto.losses.targets import ScaleTargets
+from impasto.optim.events import Callback, StepEvent
+from impasto.optim.loop import PixelOptimizer
+from impasto.preprocess.resize import fit_long_side, plan_steps, pyramid_sizes, resize
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One size of a coarse-to-fine run."""
+
+    index: int  # 0 = the coarsest
+    long_side: int
+    hw: tuple[int, int]  # (H, W) of the image at this scale
+    steps: int
+    first_step: int  # steps run at the smaller scales before this one
+    tile: int  # tile size of the loss at this scale; 0 = the whole image at once
+
+
+def plan_scales(cfg: StyleConfig, canvas: tuple[int, int]) -> list[Scale]:
+    """The scales of a run whose output is ``canvas`` = (H, W) pixels."""
+    sizes = pyramid_sizes(cfg.size, cfg.scales, cfg.min_size)
+    steps = plan_steps(cfg.steps, sizes, cfg.final_steps)
+    out = []
+    for i, (long_side, n) in enumerate(zip(sizes, steps, strict=True)):
+        hw = fit_long_side(canvas[0], canvas[1], long_side)
+        out.append(Scale(i, long_side, hw, n, sum(steps[:i]), tile_for(cfg.tile, hw)))
+    return out
+
+
+@dataclass
+class Progress:
+    """Where a run stands: enough to continue it to the same image as an uninterrupted run."""
+
+    scale: int = 0  # index of the scale being optimised
+    optimizer: dict[str, Any] | None = None  # PixelOptimizer.state_dict() at that scale
+    history: list[dict[str, float]] = field(default_factory=list)  # weighted terms per step
+    elapsed: float = 0.0  # seconds spent so far
+
+
+@dataclass(frozen=True)
+class Saver:
+    """Save the progress every ``every`` steps and when the run is cancelled; ``save``
+    writes it (with whatever else the caller keeps) and returns where."""
+
+    every: int
+    save: Callable[[Progress], Path]
+
+
+@dataclass(frozen=True)
+class PyramidRun:
+    """What the loop needs besides the targets and the start: the network, the scales, the
+    loss weights and the optimiser's settings."""
+
+    extractor: FeatureExtractor
+    scales: list[Scale]
+    weights: LossWeights
+    optimizer: Optimizer
+    lr: float
+    tol: float
+    autocast: bool = False  # bfloat16 convolutions
+
+    @classmethod
+    def of(
+        cls,
+        cfg: StyleConfig,
+        extractor: FeatureExtractor,
+        scales: list[Scale],
+        *,
+        content: bool,
+        autocast: bool,
+    ) -> PyramidRun:
+        weights = LossWeights.of(cfg, content=content)
+        return cls(extractor, scales, weights, cfg.optimizer, cfg.learning_rate, cfg.tol, autocast)
+
+    @property
+    def total_steps(self) -> int:
+        return sum(s.steps for s in self.scales)
+
+
+def run_pyramid(
+    run: PyramidRun,
+    targets_for: Callable[[Scale], ScaleTargets],
+    start: torch.Tensor | None,
+    *,
+    progress: Progress | None = None,
+    callback: Callback | None = None,
+    saver: Saver | None = None,
+) -> tuple[torch.Tensor, Progress]:
+    """Optimise from ``start`` (any size; enlarged or shrunk to the first scale) through every
+    scale; or, with ``progress`` from a saved run, continue where it stood (``start`` is then
+    not used). Returns the image at the last scale (not clamped) and the final progress.
+
+    Raises:
+        Cancelled: the callback cancelled; with a ``saver``, after saving, and the error
+            names the checkpoint.
+    """
+    progress = progress or Progress()
+    clock = _Clock(time.perf_counter() - progress.elapsed)
+    history = list(progress.history)
+    resumed = progress.optimizer
+    x = None
+    for scale in run.scales[progress.scale :]:
+        objective = make_objective(
+            run.extractor, targets_for(scale), run.weights, tile=scale.tile, autocast=run.autocast
+        )
+        if resumed is not None:
+            opt = PixelOptimizer(resumed["x"], objective, optimizer=run.optimizer, lr=run.lr)
+            opt.load_state_dict(resumed)
+            resumed = None
+        else:
+            x0 = start if x is None else x
+            assert x0 is not None, "a run that does not resume needs a start image"
+            if tuple(x0.shape[-2:]) != scale.hw:
+                x0 = resize(x0, scale.hw)
+            opt = PixelOptimizer(x0, objective, optimizer=run.optimizer, lr=run.lr)
+        step = _Stepper(run, scale, opt, history, clock, callback, saver)
+        try:
+            x = opt.run(scale.steps, step, tol=run.tol)
+        except Cancelled as e:
+            raise step.cancelled(e) from None
+    assert x is not None
+    return x, Progress(len(run.scales) - 1, None, history, clock.elapsed())
+
+
+@dataclass(frozen=True)
+class _Clock:
+    started: float
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+@dataclass
+class _Stepper:
+    """After each step at one scale: record the losses, save every ``saver.every`` steps,
+    and tell the callback."""
+
+    run: PyramidRun
+    scale: Scale
+    opt: PixelOptimizer
+    history: list[dict[str, float]]
+    clock: _Clock
+    callback: Callback | None
+    saver: Saver | None
+
+    def progress(self) -> Progress:
+        return Progress(self.scale.index, self.opt.state_dict(), self.history, self.clock.elapsed())
+
+    def __call__(self, step: int, losses: dict[str, float], image: torch.Tensor) -> None:
+        self.history.append(losses)
+        done = self.scale.first_step + step
+        if self.saver is not None and done % self.saver.every == 0:
+            self.saver.save(self.progress())
+        if self.callback is not None:
+            self.callback(
+                StepEvent(
+                    step=done,
+                    total_steps=self.run.total_steps,
+                    scale=self.scale.index,
+                    scales=len(self.run.scales),
+                    size=(image.shape[-2], image.shape[-1]),
+                    losses=losses,
+                    elapsed=self.clock.elapsed(),
+                    image=image,
+                )
+            )
+
+    def cancelled(self, error: Cancelled) -> Cancelled:
+        """``error`` as the run reports it: after saving, naming the checkpoint."""
+        if self.saver is None:
+            return error
+        folder = self.saver.save(self.progress())
+        step = self.scale.first_step + self.opt.steps
+        return Cancelled(
+            f"stopped at step {step}; checkpoint saved in {folder}", step=step, checkpoint=folder
+        )

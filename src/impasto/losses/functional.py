@@ -47,7 +47,9 @@ def style_layer_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return ((gram - target) ** 2).sum(dim=(-2, -1)).mean() / (4.0 * n * n)
 
 
-def content_layer_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def content_layer_loss(
+    features: torch.Tensor, target: torch.Tensor, positions: int | None = None
+) -> torch.Tensor:
     """The paper's content error (eq. 1), 1/2 * sum (F - P)^2, divided by M = H * W.
 
     Dividing by the number of positions departs from the paper so that the content/style
@@ -56,12 +58,14 @@ def content_layer_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Te
 
     Args:
         features, target: (B, N, H, W).
+        positions: M when ``features`` are one part (a tile) of a larger map whose error
+            this is a share of; by default H * W.
     Returns:
         scalar: the mean over the batch.
     """
     b, _, h, w = features.shape
     diff = _at_least_fp32(features) - _at_least_fp32(target)
-    return 0.5 * (diff**2).sum() / (b * h * w)
+    return 0.5 * (diff**2).sum() / (b * (h * w if positions is None else positions))
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:

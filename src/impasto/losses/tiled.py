@@ -29,8 +29,8 @@ import torch
 
 from impasto.features.extractor import FeatureExtractor
 from impasto.features.vgg import pools_before
-from impasto.losses.functional import tv_loss
-from impasto.losses.guided import EMPTY_REGION
+from impasto.losses.functional import content_layer_loss, style_layer_loss, tv_loss
+from impasto.losses.guided import EMPTY_REGION, guided_style_loss
 
 
 def tile_spans(
@@ -208,56 +208,14 @@ class TiledObjective:
         self, image: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """(total, d total / d image, weighted terms) for an image (1, 3, H, W)."""
-        h, w = image.shape[-2:]
-        tiles = self._tiles(h, w)
-        layers = [
-            n for n, wl in self.style_layer_weights.items() if wl > 0 and self.style_weight > 0
-        ]
-        masks = self.region_masks or {}
-        # Per layer and region (K = 1 without masks): sum of outer products, sum of weights.
-        sums = {n: torch.zeros_like(self.style_targets[n]) for n in layers}
-        counts = {n: torch.zeros(self.style_targets[n].shape[0]) for n in layers}
-        content_sum = torch.zeros((), dtype=torch.float32)
-        content_m = {n: t.shape[-2] * t.shape[-1] for n, t in self.content_targets.items()}
         x = image.detach()
-        with torch.no_grad():  # pass 1: global statistics
-            for tile in tiles:
-                feats = self._features(x[..., tile[0], tile[1]])
-                for n in layers:
-                    f, where = interior(feats[n], n, tile)
-                    add_outer_products(sums[n], counts[n], f, region_weights(masks, n, where))
-                if self.content_weight > 0:
-                    for n, target in self.content_targets.items():
-                        f, where = interior(feats[n], n, tile)
-                        d = f.to(torch.float32) - target[..., where[0], where[1]]
-                        content_sum += 0.5 * (d**2).sum() / content_m[n]
-        style = torch.zeros((), dtype=torch.float32)
-        coeffs = {}
-        for n in layers:
-            weight = region_total(counts[n])
-            gram = sums[n] / weight
-            diff = gram - self.style_targets[n]
-            size = gram.shape[-1]
-            wl = self.style_weight * self.style_layer_weights[n]
-            style += wl * (diff**2).sum() / (4.0 * size * size)
-            # d(wl * sum_k sum (G_k - A_k)^2 / 4N^2) / dS_k with G_k = S_k / W_k
-            coeffs[n] = wl * 2.0 * diff / (4.0 * size * size) / weight
+        tiles = self._tiles(x.shape[-2], x.shape[-1])
+        sums, counts, content = self._statistics(x, tiles)
+        style, coeffs = self._style(sums, counts)
         grad = torch.zeros_like(x)
         for tile in tiles:  # pass 2: gradients, one tile at a time
             xt = x[..., tile[0], tile[1]].clone().requires_grad_(True)
-            feats = self._features(xt)
-            surrogate = torch.zeros((), dtype=torch.float32)
-            for n in layers:
-                f, where = interior(feats[n], n, tile)
-                f = f.reshape(f.shape[1], -1).to(torch.float32)
-                for k, m in enumerate(region_weights(masks, n, where)):
-                    fk = f if m is None else f * m
-                    surrogate = surrogate + (coeffs[n][k] * (fk @ fk.T)).sum()
-            if self.content_weight > 0:
-                for n, target in self.content_targets.items():
-                    f, where = interior(feats[n], n, tile)
-                    d = f.to(torch.float32) - target[..., where[0], where[1]]
-                    surrogate = surrogate + self.content_weight * 0.5 * (d**2).sum() / content_m[n]
+            surrogate = self._surrogate(self._features(xt), tile, coeffs)
             if surrogate.requires_grad:
                 (g,) = torch.autograd.grad(surrogate, xt)
                 grad[..., tile[0], tile[1]] += g
@@ -268,6 +226,86 @@ class TiledObjective:
             (g,) = torch.autograd.grad(tv, xv)
             grad += g
             tv = tv.detach()
-        content = self.content_weight * content_sum
+        content = self.content_weight * content
         total = content + style + tv
         return total, grad, {"content": content, "style": style, "tv": tv, "total": total}
+
+    def _style_layers(self) -> list[str]:
+        if self.style_weight <= 0:
+            return []
+        return [n for n, wl in self.style_layer_weights.items() if wl > 0]
+
+    def _content_error(
+        self, feats: dict[str, torch.Tensor], tile: tuple[slice, slice, slice, slice]
+    ) -> torch.Tensor:
+        """The tile interior's share of the content error (eq. 1, normalised by the whole
+        map's positions)."""
+        error = torch.zeros((), dtype=torch.float32)
+        for n, target in self.content_targets.items():
+            f, where = interior(feats[n], n, tile)
+            m = target.shape[-2] * target.shape[-1]
+            error = error + content_layer_loss(f, target[..., where[0], where[1]], positions=m)
+        return error
+
+    @torch.no_grad()
+    def _statistics(
+        self, x: torch.Tensor, tiles: list[tuple[slice, slice, slice, slice]]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
+        """Pass 1: per style layer and region (K = 1 without masks) the sum of outer products
+        and of weights over every tile's interior; and the content error."""
+        masks = self.region_masks or {}
+        layers = self._style_layers()
+        sums = {n: torch.zeros_like(self.style_targets[n]) for n in layers}
+        counts = {n: torch.zeros(self.style_targets[n].shape[0]) for n in layers}
+        content = torch.zeros((), dtype=torch.float32)
+        for tile in tiles:
+            feats = self._features(x[..., tile[0], tile[1]])
+            for n in layers:
+                f, where = interior(feats[n], n, tile)
+                add_outer_products(sums[n], counts[n], f, region_weights(masks, n, where))
+            if self.content_weight > 0:
+                content += self._content_error(feats, tile)
+        return sums, counts, content
+
+    def _style(
+        self, sums: dict[str, torch.Tensor], counts: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The weighted style term from the global Gram matrices G = S / W, and per layer the
+        constant C = d term / d S that pass 2 back-propagates through each tile's S share.
+        The loss is the whole-image objective's own (style_layer_loss, or guided_style_loss
+        with regions); autograd gives its derivative with respect to G."""
+        style = torch.zeros((), dtype=torch.float32)
+        coeffs = {}
+        masks = self.region_masks or {}
+        for n in sums:
+            weight = region_total(counts[n])
+            gram = (sums[n] / weight).requires_grad_(True)
+            layer_loss = guided_style_loss if n in masks else style_layer_loss
+            with torch.enable_grad():
+                term = self.style_weight * self.style_layer_weights[n] * layer_loss(
+                    gram, self.style_targets[n]
+                )
+                (d_gram,) = torch.autograd.grad(term, gram)
+            style += term.detach()
+            coeffs[n] = d_gram / weight
+        return style, coeffs
+
+    def _surrogate(
+        self,
+        feats: dict[str, torch.Tensor],
+        tile: tuple[slice, slice, slice, slice],
+        coeffs: dict[str, torch.Tensor],
+    ) -> torch.Tensor:
+        """A scalar whose gradient with respect to the tile's pixels is the tile's share of
+        the objective's: <C_l, F F^T> over its interior, plus its content error."""
+        masks = self.region_masks or {}
+        surrogate = torch.zeros((), dtype=torch.float32)
+        for n, c in coeffs.items():
+            f, where = interior(feats[n], n, tile)
+            f = f.reshape(f.shape[1], -1).to(torch.float32)
+            for k, m in enumerate(region_weights(masks, n, where)):
+                fk = f if m is None else f * m
+                surrogate = surrogate + (c[k] * (fk @ fk.T)).sum()
+        if self.content_weight > 0:
+            surrogate = surrogate + self.content_weight * self._content_error(feats, tile)
+        return surrogate

@@ -96,60 +96,86 @@ def plot_losses(
     from matplotlib.figure import Figure
 
     p = check_plot_path(path)
-    runs: dict[str, History]
+    runs, bounds = _runs_and_bounds(histories, scale_boundaries)
+    if not runs or not any(len(h) for h in runs.values()):
+        raise OutputError(f"no losses to plot to {p}: the run made no step")
+    single = len(runs) == 1
+    fig = Figure(figsize=(7.0, 4.2) if single else (9.0, 6.4), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    if single:
+        _one_run(fig, *next(iter(runs.items())), bounds, title)
+    else:
+        _several_runs(fig, runs, bounds, title)
+    _save(fig, p)
+    return p
+
+
+def _runs_and_bounds(
+    histories: Mapping[str, History] | History,
+    scale_boundaries: Mapping[str, Sequence[int]] | Sequence[int] | None,
+) -> tuple[dict[str, History], dict[str, list[int]]]:
+    """The runs by label, and each run's scale boundaries."""
     if isinstance(histories, Mapping):
         runs = {str(k): v for k, v in histories.items()}
     else:
         runs = {"": histories}
-    if not runs or not any(len(h) for h in runs.values()):
-        raise OutputError(f"no losses to plot to {p}: the run made no step")
     bounds: dict[str, list[int]] = {}
     if isinstance(scale_boundaries, Mapping):
         bounds = {str(k): [int(s) for s in v] for k, v in scale_boundaries.items()}
     elif scale_boundaries is not None:
         bounds = {k: [int(s) for s in scale_boundaries] for k in runs}
+    return runs, bounds
 
-    single = len(runs) == 1
-    fig = Figure(figsize=(7.0, 4.2) if single else (9.0, 6.4), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    if single:
-        (label, history), ax = next(iter(runs.items())), fig.add_subplot()
-        for k, term in enumerate(TERMS):
+
+def _one_run(
+    fig: Any, label: str, history: History, bounds: dict[str, list[int]], title: str | None
+) -> None:
+    """One panel: total, content, style and TV of one run."""
+    ax = fig.add_subplot()
+    for k, term in enumerate(TERMS):
+        s = _series(history, term)
+        if s is not None:
+            # The total on top, in black: with a small content term it hides under another.
+            total = term == "total"
+            ax.plot(
+                *s,
+                color="#111111" if total else PALETTE[k],
+                lw=1.4,
+                ls=(0, (4, 2)) if total else "-",
+                zorder=3 if total else 2,
+                label=term,
+            )
+    _mark_scales(ax, bounds.get(label, []), "#555555")
+    _style_axis(ax, "weighted loss")
+    # Beside the axes: inside, it would hide the start of some curve.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
+    if title or label:
+        ax.set_title(title or label, fontsize=11)
+
+
+def _several_runs(
+    fig: Any, runs: dict[str, History], bounds: dict[str, list[int]], title: str | None
+) -> None:
+    """Four panels, one per term, a labelled line per run."""
+    axes = fig.subplots(2, 2, sharex=True)
+    shared = len({tuple(b) for b in bounds.values()}) == 1 and len(bounds) == len(runs)
+    for ax, term in zip(axes.flat, TERMS, strict=True):
+        for k, (label, history) in enumerate(runs.items()):
+            color = PALETTE[k % len(PALETTE)]
             s = _series(history, term)
             if s is not None:
-                # The total on top, in black: with a small content term it hides under another.
-                total = term == "total"
-                ax.plot(
-                    *s,
-                    color="#111111" if total else PALETTE[k],
-                    lw=1.4,
-                    ls=(0, (4, 2)) if total else "-",
-                    zorder=3 if total else 2,
-                    label=term,
-                )
-        _mark_scales(ax, bounds.get(label, []), "#555555")
-        _style_axis(ax, "weighted loss")
-        # Beside the axes: inside, it would hide the start of some curve.
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
-        if title or label:
-            ax.set_title(title or label, fontsize=11)
-    else:
-        axes = fig.subplots(2, 2, sharex=True)
-        shared = len({tuple(b) for b in bounds.values()}) == 1 and len(bounds) == len(runs)
-        for ax, term in zip(axes.flat, TERMS, strict=True):
-            for k, (label, history) in enumerate(runs.items()):
-                color = PALETTE[k % len(PALETTE)]
-                s = _series(history, term)
-                if s is not None:
-                    ax.plot(*s, color=color, lw=1.4, label=label)
-                if not shared:
-                    _mark_scales(ax, bounds.get(label, []), color)
-            if shared:
-                _mark_scales(ax, next(iter(bounds.values())), "#555555")
-            _style_axis(ax, f"{term} loss", xlabel=term in ("style", "tv"))
-        axes[0, 0].legend(loc="best", fontsize=8, framealpha=0.9, edgecolor="none")
-        if title:
-            fig.suptitle(title, fontsize=11)
+                ax.plot(*s, color=color, lw=1.4, label=label)
+            if not shared:
+                _mark_scales(ax, bounds.get(label, []), color)
+        if shared:
+            _mark_scales(ax, next(iter(bounds.values())), "#555555")
+        _style_axis(ax, f"{term} loss", xlabel=term in ("style", "tv"))
+    axes[0, 0].legend(loc="best", fontsize=8, framealpha=0.9, edgecolor="none")
+    if title:
+        fig.suptitle(title, fontsize=11)
+
+
+def _save(fig: Any, p: Path) -> None:
     fmt = p.suffix.lower()[1:]
     # No dates or versions in the file: a gallery re-drawn by the same code is byte-identical.
     meta: dict[str, Any] = {
@@ -162,7 +188,6 @@ def plot_losses(
             fig.savefig(f, format=fmt, metadata=meta)
     except OSError as e:
         raise OutputError(f"cannot write {p}: {e.strerror or e}") from None
-    return p
 
 
 def _mark_scales(ax: Any, boundaries: Sequence[int], color: str) -> None:

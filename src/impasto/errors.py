@@ -47,3 +47,14 @@ class Cancelled(ImpastoError):
 
 class CheckpointError(ImpastoError):
     """A checkpoint folder is missing, incomplete or from an incompatible version."""
+
+
+class DivergedError(ImpastoError):
+    """A run's loss became NaN or infinite: the output would be meaningless, so the run stops
+    and nothing is written. ``step`` is the step at which it was seen (0: before the first);
+    ``terms`` names the loss terms that overflowed ("content", "style", "tv")."""
+
+    def __init__(self, message: str, *, step: int = 0, terms: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.step = step
+        self.terms = terms

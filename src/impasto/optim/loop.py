@@ -2,8 +2,9 @@
 
 Both optimisers minimise the objective divided by its value at the start. Gatys-scale losses
 are large and vary by orders of magnitude with the weights and the image; dividing makes the
-step sizes and tolerances mean the same for every setting (ARCHITECTURE.md: at the raw scale
-plain L-BFGS diverges).
+step sizes and tolerances mean the same for every setting (docs/performance.md: at the raw
+scale plain L-BFGS diverges). A loss that is NaN or infinite where there is no earlier point to
+return to (the start; any Adam step) stops the run with DivergedError.
 
 L-BFGS is implemented here rather than taken from ``torch.optim.LBFGS`` so that every iteration
 costs exactly one forward and backward pass (torch's runs the whole budget inside one ``step``
@@ -13,12 +14,14 @@ iterations and restored bit for bit: a checkpointed run resumes to the same imag
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import torch
 
 from impasto.config import Optimizer
+from impasto.errors import DivergedError
 
 
 class Differentiable(Protocol):
@@ -88,10 +91,23 @@ class PixelOptimizer:
             (grad,) = torch.autograd.grad(total, xv)
         if self.scale == 0.0:
             value = float(total.detach())
-            self.scale = value if value > 0 and value == value and value != float("inf") else 1.0
+            if not math.isfinite(value):  # at the start: nothing to fall back to
+                raise self.diverged(value, terms)
+            self.scale = value if value > 0 else 1.0
         self.evaluations += 1
         scaled = (total.detach() / self.scale, grad / self.scale)
         return scaled[0], scaled[1], {k: float(v.detach()) for k, v in terms.items()}
+
+    def diverged(
+        self, value: float, terms: dict[str, torch.Tensor] | dict[str, float]
+    ) -> DivergedError:
+        """The error for a loss of ``value`` (NaN or infinite), naming the terms that are."""
+        bad = [k for k, v in terms.items() if k != "total" and not math.isfinite(float(v))]
+        return DivergedError(
+            f"the loss became {value} ({', '.join(bad) or 'total'} term) at step {self.steps}",
+            step=self.steps,
+            terms=tuple(bad),
+        )
 
     # -- L-BFGS ----------------------------------------------------------------------------
     def _direction(self, g: torch.Tensor) -> torch.Tensor:
@@ -149,7 +165,7 @@ class PixelOptimizer:
                 break
             t *= 0.5
         else:
-            if float(f_new) >= float(f):  # no progress at all: reset and keep the old point
+            if not float(f_new) < float(f):  # no progress (or NaN): reset, keep the old point
                 self.s.clear()
                 self.y.clear()
                 return
@@ -173,6 +189,8 @@ class PixelOptimizer:
             self.adam = torch.optim.Adam([self._param], lr=self.lr)
         assert self._param is not None
         f, g, self.terms = self._evaluate(self._param)
+        if not math.isfinite(float(f)):  # Adam has no line search to step back with
+            raise self.diverged(float(f) * self.scale, self.terms)
         self.shown = self._param.detach().clone()
         if float(f) < self.best_f:  # Adam does not descend monotonically: keep the best
             self.best, self.best_f = self.shown, float(f)

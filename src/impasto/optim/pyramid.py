@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from impasto.config import Optimizer, StyleConfig
-from impasto.errors import Cancelled
+from impasto.errors import Cancelled, DivergedError
 from impasto.features.extractor import FeatureExtractor
 from impasto.losses.memory import tile_for
 from impasto.losses.objective import LossWeights, make_objective
@@ -143,8 +143,29 @@ def run_pyramid(
             x = opt.run(scale.steps, step, tol=run.tol)
         except Cancelled as e:
             raise step.cancelled(e) from None
+        except DivergedError as e:
+            raise _diverged(e, run, scale) from None
     assert x is not None
     return x, Progress(len(run.scales) - 1, None, history, clock.elapsed())
+
+
+# The setting behind each loss term, to name in the error when that term overflows.
+_SETTING = {"content": "content_weight", "style": "style_weight", "tv": "tv_weight"}
+
+
+def _diverged(error: DivergedError, run: PyramidRun, scale: Scale) -> DivergedError:
+    """``error`` with the scale and the settings most likely to blame."""
+    w = run.weights
+    values = {"content_weight": w.content, "style_weight": w.style, "tv_weight": w.tv}
+    named = [_SETTING[t] for t in error.terms if t in _SETTING]
+    hint = ", ".join(f"{s} (now {values[s]:g})" for s in named) or "the loss weights or lr"
+    step = scale.first_step + error.step
+    return DivergedError(
+        f"{error} of scale {scale.index + 1} ({scale.hw[1]}x{scale.hw[0]} px); nothing was "
+        f"written: lower {hint}",
+        step=step,
+        terms=error.terms,
+    )
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ test: install
 lint: install
 	$(BIN)/ruff check src tests benchmarks docs
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Speed: seconds per step and GFLOP/s, then time to quality against the plain method (~8 min).
 bench: install

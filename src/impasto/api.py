@@ -21,7 +21,15 @@ from impasto.io.images import ImageLike, load_image, save_image, tensor_to_pil
 from impasto.losses.targets import RegionMap, StyleSource, TargetSources, scale_targets
 from impasto.optim.checkpoint import Checkpoint, RunInputs, load_checkpoint, save_checkpoint
 from impasto.optim.events import Callback
-from impasto.optim.pyramid import Progress, PyramidRun, Saver, Scale, plan_scales, run_pyramid
+from impasto.optim.pyramid import (
+    Progress,
+    PyramidRun,
+    Saver,
+    Scale,
+    check_plan,
+    plan_scales,
+    run_pyramid,
+)
 from impasto.preprocess.color import luminance_only, match_color_stats, recombine_luminance
 from impasto.preprocess.masks import check_mask_size, parse_color, parse_color_mask, to_hex
 from impasto.preprocess.resize import fit_long_side, gaussian_blur, resize
@@ -55,7 +63,7 @@ class Result:
 
     def metadata(self) -> dict[str, str]:
         """PNG text chunks: the full settings (seed included) and where the inputs came from."""
-        from impasto import __version__
+        from impasto.version import __version__
 
         info: dict[str, Any] = {"version": __version__, "config": self.config.to_dict()}
         info.update(self.sources)
@@ -125,6 +133,15 @@ def _resolve_weights(weights: WeightsLike) -> tuple[VGGWeights, str | None]:
         return weights, None
     path = None if weights is None else os.fspath(weights)
     return load_weights(path), path
+
+
+def check_settings(cfg: StyleConfig) -> StyleConfig:
+    """Every check the settings alone allow, beyond each field's own (which StyleConfig makes
+    when it is built): the step plan against the scales. Shells call it before any work (the
+    studio when a job is submitted); stylize calls it first, synthesize_texture once the
+    texture's size is known."""
+    check_plan(cfg)
+    return cfg
 
 
 def _config(config: StyleConfig | None, overrides: dict[str, Any]) -> StyleConfig:
@@ -225,7 +242,7 @@ def stylize(
         ConfigError, InvalidImageError, WeightsError: before any optimisation starts.
         Cancelled: when the callback cancelled (after saving a checkpoint, if asked).
     """
-    cfg = _config(config, overrides)
+    cfg = check_settings(_config(config, overrides))
     content_img = load_image(content)
     targets = _prepare(cfg, content_img, _styles(style), _coarse(coarse_style), content_mask)
     init_img = load_image(cfg.init) if cfg.init_kind is None else None
@@ -278,7 +295,7 @@ def synthesize_texture(
     h, w = (int(v) for v in shape)
     if h <= 0 or w <= 0:
         raise ConfigError(f"texture shape must be positive, got {h}x{w}")
-    cfg = cfg.replace(size=max(h, w))
+    cfg = check_settings(cfg.replace(size=max(h, w)))
     init_img = load_image(cfg.init) if cfg.init_kind is None else None
     vgg, weights_path = _resolve_weights(weights)
     inputs = RunInputs(

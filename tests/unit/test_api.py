@@ -391,3 +391,20 @@ def test_stylize_accepts_permuted_hwc_tensor(tiny_weights, style_tensor, optimiz
     res = stylize(content, style_tensor, weights=tiny_weights, optimizer=optimizer, **FAST)
     assert res.tensor.shape == (1, 3, 32, 32)
     assert res.history[-1]["total"] < res.history[0]["total"]
+
+
+def test_step_plan_is_refused_before_any_image_is_read(tmp_path) -> None:
+    """A per-scale step list that does not match the scales fails from the settings alone:
+    the missing content file is never opened (issue 12)."""
+    from impasto import ConfigError, stylize
+    from impasto.api import check_settings
+    from impasto.config import StyleConfig
+
+    bad = StyleConfig(size=64, scales=2, min_size=32, steps=(3, 2, 1))
+    with pytest.raises(ConfigError, match="steps gives 3 counts but the run has 2 scales"):
+        check_settings(bad)
+    with pytest.raises(ConfigError, match="steps gives 3 counts"):
+        stylize(tmp_path / "missing.png", tmp_path / "missing.png", bad)
+    with pytest.raises(ConfigError, match="final_steps"):
+        check_settings(StyleConfig(size=64, scales=2, min_size=32, steps=4, final_steps=4))
+    assert check_settings(StyleConfig(size=64, scales=2, min_size=32, steps=(3, 2))) is not None

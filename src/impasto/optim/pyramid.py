@@ -41,6 +41,13 @@ class Scale:
     tile: int  # tile size of the loss at this scale; 0 = the whole image at once
 
 
+def check_plan(cfg: StyleConfig) -> None:
+    """Refuse, from the settings alone, a step plan the scales cannot take: per-scale counts
+    for another number of scales, or ``final_steps`` that leave a smaller scale none.
+    Raises ConfigError naming the setting."""
+    plan_steps(cfg.steps, pyramid_sizes(cfg.size, cfg.scales, cfg.min_size), cfg.final_steps)
+
+
 def plan_scales(cfg: StyleConfig, canvas: tuple[int, int]) -> list[Scale]:
     """The scales of a run whose output is ``canvas`` = (H, W) pixels."""
     sizes = pyramid_sizes(cfg.size, cfg.scales, cfg.min_size)

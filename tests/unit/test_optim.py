@@ -9,7 +9,7 @@ import torch
 
 from impasto.config import Optimizer
 from impasto.optim.events import StepEvent
-from impasto.optim.loop import optimize
+from impasto.optim.loop import PixelOptimizer, optimize
 
 TARGET = 0.3
 
@@ -183,3 +183,19 @@ def test_step_event_eta() -> None:
     assert _event(2, 10, 4.0).eta == pytest.approx(16.0)
     assert _event(10, 10, 7.0).eta == 0.0
     assert math.isnan(_event(0, 10, 0.0).eta)
+
+
+@pytest.mark.parametrize("kind", [Optimizer.LBFGS, Optimizer.ADAM])
+def test_unbounded_signals_leave_the_pixel_range(kind: Optimizer) -> None:
+    """bounds=None optimises any signal (e.g. a log spectrogram), not just pixels in [0, 1]."""
+
+    def objective(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        value = ((x + 2.0) ** 2).sum()
+        return value, {"total": value}
+
+    x0 = torch.zeros(1, 1, 8)
+    lr = 1.0 if kind is Optimizer.LBFGS else 0.1
+    bounded = PixelOptimizer(x0, objective, optimizer=kind, lr=lr).run(60)
+    free = PixelOptimizer(x0, objective, optimizer=kind, lr=lr, bounds=None).run(60)
+    assert float(bounded.min()) == 0.0
+    assert float((free + 2.0).abs().max()) < 0.1

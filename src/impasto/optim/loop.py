@@ -37,7 +37,8 @@ OnStep = Callable[[int, dict[str, float], torch.Tensor], None]
 
 
 class PixelOptimizer:
-    """Optimises an image (1, 3, H, W) against ``objective``.
+    """Optimises a tensor (an image (1, 3, H, W), or any other signal) against ``objective``,
+    kept within ``bounds`` (pixels: [0, 1]; None: unbounded, e.g. a log spectrogram).
 
     ``run`` may be called again after it returns or after ``on_step`` raised (the state is
     consistent between iterations); ``state_dict``/``load_state_dict`` save and restore it.
@@ -56,12 +57,14 @@ class PixelOptimizer:
         optimizer: Optimizer,
         lr: float,
         history_size: int = 20,
+        bounds: tuple[float, float] | None = (0.0, 1.0),
     ) -> None:
         self.objective = objective
+        self.bounds = bounds
         self.kind = optimizer
         self.lr = lr
         self.history_size = history_size
-        self.x = x0.detach().clone().clamp_(0.0, 1.0)
+        self.x = self._project(x0.detach().clone())
         self.steps = 0  # iterations so far
         self.evaluations = 0
         self.scale = 0.0  # the objective's value at the start
@@ -78,6 +81,10 @@ class PixelOptimizer:
         self.best_f = float("inf")
         self.adam: torch.optim.Adam | None = None
         self._param: torch.Tensor | None = None
+
+    def _project(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` clamped into the bounds, in place."""
+        return x if self.bounds is None else x.clamp_(*self.bounds)
 
     # -- evaluation ------------------------------------------------------------------------
     def _evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
@@ -159,7 +166,7 @@ class PixelOptimizer:
         for _ in range(8):
             # Projected onto the valid pixel range: what is optimised is what gets saved, so
             # no clamp at the end can undo the optimisation.
-            x_new = (self.x + t * d).clamp_(0.0, 1.0)
+            x_new = self._project(self.x + t * d)
             f_new, g_new, terms = self._evaluate(x_new)
             if float(f_new) <= float(f) + 1e-4 * t * gtd:
                 break
@@ -197,7 +204,7 @@ class PixelOptimizer:
         self._param.grad = g
         self.adam.step()
         with torch.no_grad():
-            self._param.clamp_(0.0, 1.0)
+            self._project(self._param)
         self.f = f
         self.x = self._param.detach().clone()
 

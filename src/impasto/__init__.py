@@ -17,6 +17,7 @@ from impasto.config import (
 )
 from impasto.errors import (
     Cancelled,
+    CheckpointError,
     ConfigError,
     ImpastoError,
     InvalidImageError,
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Cancelled",
+    "CheckpointError",
     "Checkpointing",
     "ColorPreservation",
     "ConfigError",

@@ -26,14 +26,13 @@ from impasto.config import (
     StyleConfig,
     as_flags,
 )
-from impasto.errors import Cancelled, ConfigError, ImpastoError, OutputError
+from impasto.errors import EXIT_USAGE, Cancelled, ConfigError, ImpastoError, OutputError, exit_for
 from impasto.viz import cli as viz_cli
 
 if TYPE_CHECKING:
     from impasto.api import Checkpointing, Result, Style
     from impasto.optim.events import Callback, StepEvent
 
-EXIT_USAGE = 2
 DEFAULTS = StyleConfig()
 
 
@@ -523,30 +522,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "layers":
-            print("\n".join(LAYER_NAMES))
-            return 0
-        if args.command == "resume":
-            return _resume(args)
-        if args.command == "texture":
-            return _texture(args)
-        if args.command == "serve":
-            from impasto.web.cli import run_serve
+        return _dispatch(args)
+    except (ImpastoError, KeyboardInterrupt) as e:
+        out = exit_for(e)
+        print(out.message, file=sys.stderr)
+        return out.status
 
-            return run_serve(args)
-        if args.command == "grid":
-            return viz_cli.run_grid_command(args)
-        return _stylize(args)
-    except Cancelled as e:
-        hint = "" if e.checkpoint is not None else " (add --checkpoint DIR to make it resumable)"
-        print(f"impasto: {e}{hint}", file=sys.stderr)
-        return 130
-    except ImpastoError as e:
-        print(f"impasto: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("impasto: interrupted", file=sys.stderr)
-        return 130
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "layers":
+        print("\n".join(LAYER_NAMES))
+        return 0
+    if args.command == "resume":
+        return _resume(args)
+    if args.command == "texture":
+        return _texture(args)
+    if args.command == "serve":
+        from impasto.web.cli import run_serve
+
+        return run_serve(args)
+    if args.command == "grid":
+        return viz_cli.run_grid_command(args)
+    return _stylize(args)
 
 
 def entry() -> NoReturn:

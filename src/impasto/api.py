@@ -15,7 +15,6 @@ from PIL import Image
 
 from impasto.config import (
     AUTO_TILE,
-    LAYER_NAMES,
     ColorPreservation,
     Init,
     StyleConfig,
@@ -26,6 +25,7 @@ from impasto.features.extractor import FeatureExtractor
 from impasto.features.vgg import deepest, pools_before
 from impasto.features.weights import VGGWeights, load_weights
 from impasto.io.images import ImageLike, load_image, save_image, tensor_to_pil
+from impasto.layers import LAYER_NAMES
 from impasto.losses.objective import Objective
 from impasto.losses.targets import StyleImage, blended_style_targets, fit_masks
 from impasto.losses.tiled import TiledObjective, feature_size, tiled_features

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from impasto.config import (
-    LAYER_NAMES,
-    LAYER_PRESETS,
     ColorPreservation,
     Init,
     Optimizer,
@@ -27,6 +25,7 @@ from impasto.config import (
     as_flags,
 )
 from impasto.errors import EXIT_USAGE, Cancelled, ConfigError, ImpastoError, OutputError, exit_for
+from impasto.layers import LAYER_NAMES, LAYER_PRESETS
 from impasto.viz import cli as viz_cli
 
 if TYPE_CHECKING:

@@ -9,10 +9,6 @@ import math
 import pytest
 
 from impasto.config import (
-    DEFAULT_CONTENT_LAYERS,
-    DEFAULT_STYLE_LAYERS,
-    LAYER_NAMES,
-    LAYER_PRESETS,
     Init,
     Optimizer,
     Padding,
@@ -20,6 +16,12 @@ from impasto.config import (
     StyleConfig,
 )
 from impasto.errors import ConfigError, ImpastoError
+from impasto.layers import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    LAYER_NAMES,
+    LAYER_PRESETS,
+)
 
 
 def test_defaults_are_valid_and_the_papers() -> None:

@@ -13,8 +13,9 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from impasto.config import LAYER_NAMES, LAYER_PRESETS, Init, StyleConfig
+from impasto.config import Init, StyleConfig
 from impasto.errors import ConfigError
+from impasto.layers import LAYER_NAMES, LAYER_PRESETS
 
 # The controls shown above the fold; every other field goes in the "advanced" section.
 # A future colour-preservation field joins them by name (see _is_main).

@@ -185,7 +185,20 @@ class StyleConfig:
     tol: float = 1e-3  # stop a scale when the loss improved less than this (relative) in 10 steps
 
     def __post_init__(self) -> None:
-        s = object.__setattr__
+        self._check_steps()
+        self._check_counts()
+        self._check_final_steps()
+        self._check_numbers()
+        self._check_choices()
+        self._check_layers()
+        self._check_init()
+        self._check_layer_weights()
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)  # a frozen dataclass normalising its own input
+
+    def _check_steps(self) -> None:
+        """``steps``: a total, or one count per scale (a list, or text like "100,60,30")."""
         steps = self.steps
         if isinstance(steps, str):
             try:
@@ -202,28 +215,36 @@ class StyleConfig:
                 not isinstance(v, int) or isinstance(v, bool) or v <= 0 for v in steps
             ):
                 raise ConfigError(f"steps per scale must be positive integers, got {steps!r}")
-        s(self, "steps", steps)
+        self._set("steps", steps)
+
+    def _check_counts(self) -> None:
+        """The positive integers (a whole float such as 512.0 is taken as the integer)."""
         names = (
             ("size", "scales", "min_size")
-            if isinstance(steps, tuple)
+            if isinstance(self.steps, tuple)
             else ("size", "steps", "scales", "min_size")
         ) + (("final_steps",) if self.final_steps is not None else ())
         for name in names:
             v = getattr(self, name)
             if isinstance(v, float) and v.is_integer():
                 v = int(v)
-                s(self, name, v)
+                self._set(name, v)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}")
         if self.size < 16:
             raise ConfigError(f"size must be at least 16 pixels, got {self.size}")
         if self.min_size < 16:
             raise ConfigError(f"min_size must be at least 16 pixels, got {self.min_size}")
+
+    def _check_final_steps(self) -> None:
         if self.final_steps is not None:  # one rule with the run: refused here, before work
             from impasto.preprocess.resize import plan_steps, pyramid_sizes
 
             sizes = pyramid_sizes(self.size, self.scales, self.min_size)
             plan_steps(self.steps, sizes, self.final_steps)
+
+    def _check_numbers(self) -> None:
+        """The seed, the weights, the tolerance, the tile size and the step size."""
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
         _positive("style_scale", self.style_scale)
@@ -239,46 +260,56 @@ class StyleConfig:
             raise ConfigError(f"tile must be at least 64 pixels, got {self.tile}")
         if self.lr is not None:
             _positive("lr", self.lr)
-        s(self, "optimizer", _choice(Optimizer, self.optimizer, "optimizer"))
-        s(self, "pooling", _choice(Pooling, self.pooling, "pooling"))
-        s(self, "padding", _choice(Padding, self.padding, "padding"))
-        s(self, "precision", _choice(Precision, self.precision, "precision"))
-        s(self, "preserve_color", _choice(ColorPreservation, self.preserve_color, "colour mode"))
-        s(self, "coarse_from", _layers("coarse_from", self.coarse_from)[0])
-        s(self, "content_layers", _layers("content_layers", self.content_layers))
+
+    def _check_choices(self) -> None:
+        self._set("optimizer", _choice(Optimizer, self.optimizer, "optimizer"))
+        self._set("pooling", _choice(Pooling, self.pooling, "pooling"))
+        self._set("padding", _choice(Padding, self.padding, "padding"))
+        self._set("precision", _choice(Precision, self.precision, "precision"))
+        colour = _choice(ColorPreservation, self.preserve_color, "colour mode")
+        self._set("preserve_color", colour)
+
+    def _check_layers(self) -> None:
+        self._set("coarse_from", _layers("coarse_from", self.coarse_from)[0])
+        self._set("content_layers", _layers("content_layers", self.content_layers))
         style_layers = self.style_layers
         if isinstance(style_layers, str) and style_layers in LAYER_PRESETS:
             style_layers = LAYER_PRESETS[style_layers]
-        s(self, "style_layers", _layers("style_layers", style_layers))
+        self._set("style_layers", _layers("style_layers", style_layers))
+
+    def _check_init(self) -> None:
         init = str(self.init)
         if init.lower() in {m.value for m in Init}:
             init = init.lower()
         elif not init:
             raise ConfigError("init must be content, noise, blur or an image path, got ''")
-        s(self, "init", init)
+        self._set("init", init)
+
+    def _check_layer_weights(self) -> None:
         w = self.style_layer_weights
-        if w is not None:
-            if isinstance(w, str):
-                try:
-                    w = tuple(float(x) for x in w.split(","))
-                except ValueError:
-                    raise ConfigError(
-                        f"style_layer_weights must be comma-separated numbers, got {w!r}"
-                    ) from None
+        if w is None:
+            return
+        if isinstance(w, str):
             try:
-                w = tuple(float(x) for x in w)
-            except (TypeError, ValueError):
-                raise ConfigError(f"style_layer_weights must be numbers, got {w!r}") from None
-            if len(w) != len(self.style_layers):
+                w = tuple(float(x) for x in w.split(","))
+            except ValueError:
                 raise ConfigError(
-                    f"style_layer_weights has {len(w)} values but there are "
-                    f"{len(self.style_layers)} style layers ({','.join(self.style_layers)})"
-                )
-            for x in w:
-                _positive("each style layer weight", x, allow_zero=True)
-            if sum(w) <= 0:
-                raise ConfigError("style_layer_weights must not all be zero")
-            s(self, "style_layer_weights", w)
+                    f"style_layer_weights must be comma-separated numbers, got {w!r}"
+                ) from None
+        try:
+            w = tuple(float(x) for x in w)
+        except (TypeError, ValueError):
+            raise ConfigError(f"style_layer_weights must be numbers, got {w!r}") from None
+        if len(w) != len(self.style_layers):
+            raise ConfigError(
+                f"style_layer_weights has {len(w)} values but there are "
+                f"{len(self.style_layers)} style layers ({','.join(self.style_layers)})"
+            )
+        for x in w:
+            _positive("each style layer weight", x, allow_zero=True)
+        if sum(w) <= 0:
+            raise ConfigError("style_layer_weights must not all be zero")
+        self._set("style_layer_weights", w)
 
     # -- derived values ---------------------------------------------------------------------
     @property

@@ -1,8 +1,8 @@
 """Settings of a run: frozen dataclasses and enums, with every default in this one file.
 
-The CLI builds its flags from :class:`StyleConfig`'s fields and the web form will too, and the
-whole config (with the seed) is written into the output PNG's metadata, so a picture always says
-how it was made.
+Each :class:`StyleConfig` field carries a :class:`Setting` (its help, group and choices, written
+once); the CLI's flags and the studio's form are both built from them. The whole config (with
+the seed) is written into the output PNG's metadata, so a picture always says how it was made.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import math
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -146,6 +146,79 @@ def _layers(name: str, layers: Any) -> tuple[str, ...]:
     return out
 
 
+SETTING = "impasto.setting"  # the key of a StyleConfig field's Setting in its metadata
+
+# The groups a field's flag is listed under in ``impasto stylize --help``, in this order.
+GROUPS: tuple[str, ...] = ("styles", "size", "losses", "optimisation", "network")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How a :class:`StyleConfig` field is presented: written once, read by the command line
+    (its flag and help) and by the studio (its form entry).
+
+    ``help`` reads as a phrase that fits both a terminal and a web page; the default and the
+    choices are not written in it, since they are read from the field itself.
+    """
+
+    help: str
+    group: str
+    label: str = ""  # the studio's label; "" = the field name in words
+    metavar: str | None = None  # the CLI's placeholder; None = argparse's (the flag in capitals)
+    choices: tuple[str, ...] = ()  # the keywords a text or enum field takes
+    other: str = ""  # what else the field takes beside ``choices``, e.g. "an image path"
+    default_text: str = ""  # the default in words, where the value alone says too little
+    layers: bool = False  # the value names VGG19 layers (one, or a comma-separated list)
+    presets: bool = False  # ... or a name of LAYER_PRESETS
+    content_only: bool = False  # means nothing without a content image (not in `texture`)
+    main: bool = False  # the studio shows it above the fold
+
+
+def setting(
+    help: str,
+    *,
+    group: str,
+    choices: type[Enum] | tuple[str, ...] = (),
+    **options: Any,
+) -> dict[str, Setting]:
+    """The ``metadata`` of a StyleConfig field: ``field(default=..., metadata=setting(...))``.
+
+    ``choices`` may be an Enum class, whose values are taken in order.
+    """
+    if group not in GROUPS:
+        raise ValueError(f"unknown settings group {group!r}; choose one of: {', '.join(GROUPS)}")
+    values = tuple(str(m.value) for m in choices) if isinstance(choices, type) else choices
+    return {SETTING: Setting(help, group, choices=values, **options)}
+
+
+def setting_of(f: dataclasses.Field[Any]) -> Setting:
+    """The :class:`Setting` written on a StyleConfig field."""
+    return f.metadata[SETTING]
+
+
+def default_text(f: dataclasses.Field[Any]) -> str:
+    """A field's default as a user reads it: ``512``, ``relu1_1,relu2_1``, ``avg``, ``1e+06``."""
+    meta = setting_of(f)
+    if meta.default_text:
+        return meta.default_text
+    value = f.default
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def help_text(f: dataclasses.Field[Any]) -> str:
+    """A field's help with its default, as both the CLI and the studio show it."""
+    return f"{setting_of(f).help} (default {default_text(f)})"
+
+
+_PRESETS = ", ".join(LAYER_PRESETS)
+
+
 @dataclass(frozen=True)
 class StyleConfig:
     """Every setting of a style transfer run.
@@ -153,36 +226,188 @@ class StyleConfig:
     Sizes are in pixels of the output's long side. Loss weights: ``content_weight`` is the
     paper's alpha, ``style_weight`` its beta; only their ratio and ``tv_weight`` matter to the
     result, but the absolute values set the loss scale shown in the progress bar.
+
+    Each field's help, flag and choices are written once, in its :class:`Setting`.
     """
 
-    size: int = 512
-    style_scale: float = 1.0
-    content_layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS
-    style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
-    style_layer_weights: tuple[float, ...] | None = None  # None: equal weights summing to 1
-    content_weight: float = 1.0
-    style_weight: float = 1.0
-    tv_weight: float = 1e6
-    optimizer: Optimizer = Optimizer.LBFGS
-    lr: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam (pixels in [0, 1])
-    steps: int | tuple[int, ...] = 120  # in all, or one count per scale (coarse to fine)
+    size: int = field(
+        default=512,
+        metadata=setting(
+            "long side of the output, in pixels",
+            group="size",
+            label="Size (long side, px)",
+            main=True,
+        ),
+    )
+    style_scale: float = field(
+        default=1.0,
+        metadata=setting(
+            "the style image's long side as a multiple of the output's; larger gives larger "
+            "brush strokes",
+            group="size",
+        ),
+    )
+    content_layers: tuple[str, ...] = field(
+        default=DEFAULT_CONTENT_LAYERS,
+        metadata=setting(
+            "VGG19 layers whose features the picture keeps from the content, comma-separated",
+            group="losses",
+            layers=True,
+        ),
+    )
+    style_layers: tuple[str, ...] = field(
+        default=DEFAULT_STYLE_LAYERS,
+        metadata=setting(
+            "VGG19 layers whose Gram matrices make the style, comma-separated, or one of the "
+            f"paper's figure 3 presets: {_PRESETS}",
+            group="losses",
+            layers=True,
+            presets=True,
+        ),
+    )
+    style_layer_weights: tuple[float, ...] | None = field(  # None: equal weights summing to 1
+        default=None,
+        metadata=setting(
+            "one weight per style layer, comma-separated", group="losses", default_text="equal"
+        ),
+    )
+    content_weight: float = field(
+        default=1.0,
+        metadata=setting("alpha, the weight of the content loss", group="losses"),
+    )
+    style_weight: float = field(
+        default=1.0,
+        metadata=setting(
+            "beta, the weight of the style loss: larger gives more style",
+            group="losses",
+            label="Style strength",
+            main=True,
+        ),
+    )
+    tv_weight: float = field(
+        default=1e6,
+        metadata=setting(
+            "total variation weight: smooths noise",
+            group="losses",
+            label="Smoothness (TV weight)",
+        ),
+    )
+    optimizer: Optimizer = field(
+        default=Optimizer.LBFGS,
+        metadata=setting("how the pixels are optimised", group="optimisation", choices=Optimizer),
+    )
+    lr: float | None = field(  # None: 1.0 for L-BFGS, 0.02 for Adam (pixels in [0, 1])
+        default=None,
+        metadata=setting(
+            "step size of the optimiser",
+            group="optimisation",
+            label="Learning rate",
+            default_text="1 for lbfgs, 0.02 for adam",
+        ),
+    )
+    steps: int | tuple[int, ...] = field(  # in all, or one count per scale (coarse to fine)
+        default=120,
+        metadata=setting(
+            "optimisation steps in all, spread over the scales, or one count per scale from "
+            "coarse to fine, e.g. 100,60,30,15",
+            group="optimisation",
+            main=True,
+        ),
+    )
     # Of a total ``steps``, how many the last scale (the full size) gets; None: spread by size.
-    final_steps: int | None = None
-    init: str = Init.CONTENT.value  # "content", "noise", "blur" or a path to an image file
-    seed: int = 0
-    pooling: Pooling = Pooling.AVG
-    padding: Padding = Padding.REFLECT
-    scales: int = 4
-    min_size: int = 128
-    precision: Precision = Precision.AUTO
-    preserve_color: ColorPreservation = ColorPreservation.NONE
+    final_steps: int | None = field(
+        default=None,
+        metadata=setting(
+            "how many of the steps the full size (the last scale) gets; the rest is spread "
+            "over the smaller scales. Large outputs gain most",
+            group="optimisation",
+            metavar="N",
+            default_text="spread by size",
+        ),
+    )
+    init: str = field(  # "content", "noise", "blur" or a path to an image file
+        default=Init.CONTENT.value,
+        metadata=setting(
+            "where the optimisation starts",
+            group="optimisation",
+            choices=Init,
+            other="an image path",
+        ),
+    )
+    seed: int = field(
+        default=0,
+        metadata=setting("random seed", group="optimisation", main=True),
+    )
+    pooling: Pooling = field(
+        default=Pooling.AVG,
+        metadata=setting("VGG19's pooling layers", group="network", choices=Pooling),
+    )
+    padding: Padding = field(
+        default=Padding.REFLECT,
+        metadata=setting(
+            "VGG19's convolution padding; zeros leaves stripes along the borders",
+            group="network",
+            choices=Padding,
+        ),
+    )
+    scales: int = field(
+        default=4,
+        metadata=setting("coarse-to-fine levels; 1: a single scale", group="size"),
+    )
+    min_size: int = field(
+        default=128,
+        metadata=setting("long side of the coarsest level, in pixels", group="size"),
+    )
+    precision: Precision = field(
+        default=Precision.AUTO,
+        metadata=setting(
+            "bf16 convolutions where the CPU has native bfloat16; auto measures which is faster",
+            group="optimisation",
+            choices=Precision,
+        ),
+    )
+    preserve_color: ColorPreservation = field(
+        default=ColorPreservation.NONE,
+        metadata=setting(
+            "keep the content's colours",
+            group="styles",
+            choices=ColorPreservation,
+            content_only=True,
+            main=True,
+        ),
+    )
     # Scale mix (Gatys et al. 2017, section 5): with a coarse style image, style layers from
     # this one down take their targets from it, the shallower (finer) ones from the style.
-    coarse_from: str = "relu3_1"
+    coarse_from: str = field(
+        default="relu3_1",
+        metadata=setting(
+            "scale mix: this layer and the deeper ones take their style from the coarse style "
+            "image, the shallower (finer) ones from the style",
+            group="styles",
+            layers=True,
+        ),
+    )
     # Tiles (px) for the loss of large images: 0 = automatic (768 px tiles for scales above
     # tile_above() pixels), a number forces tiles of that size.
-    tile: int = 0
-    tol: float = 1e-3  # stop a scale when the loss improved less than this (relative) in 10 steps
+    tile: int = field(
+        default=0,
+        metadata=setting(
+            "compute the loss on tiles of this many pixels (at least 64) at every scale; "
+            "0: only at scales too large for this machine's memory",
+            group="size",
+            metavar="PX",
+        ),
+    )
+    # Stop a scale when the loss improved less than this (relative) in 10 steps.
+    tol: float = field(
+        default=1e-3,
+        metadata=setting(
+            "stop a scale early when the loss improves less than this fraction in 10 steps; "
+            "0: never",
+            group="optimisation",
+            label="Early-stop tolerance",
+        ),
+    )
 
     def __post_init__(self) -> None:
         self._check_steps()
@@ -367,10 +592,15 @@ class StyleConfig:
         return cls(**values)
 
 
+def flag_of(name: str) -> str:
+    """The command-line flag of a config field: ``style_weight`` → ``--style-weight``."""
+    return "--" + name.replace("_", "-")
+
+
 def as_flags(error: ConfigError, fields: Iterable[str]) -> ConfigError:
     """``error`` with the config field names among ``fields`` written as the command-line flags
     built from them (``style_weight`` → ``--style-weight``), for shells that take flags."""
     msg = str(error)
     for name in sorted(fields, key=len, reverse=True):
-        msg = re.sub(rf"(?<![\w-]){name}\b", "--" + name.replace("_", "-"), msg)
+        msg = re.sub(rf"(?<![\w-]){name}\b", flag_of(name), msg)
     return ConfigError(msg)

@@ -286,3 +286,16 @@ def test_final_steps_is_checked_against_the_run() -> None:
     # survives the round trip through the saved settings (checkpoints, PNG metadata)
     cfg = StyleConfig(size=1024, final_steps=16)
     assert StyleConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_the_layer_table_is_a_bottom_module() -> None:
+    """impasto.layers is pure data: config.py and features/ build on it, it imports nothing."""
+    import ast
+    from pathlib import Path
+
+    import impasto.layers
+
+    tree = ast.parse(Path(impasto.layers.__file__).read_text())
+    modules = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    modules += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert all(m == "__future__" for m in modules), modules

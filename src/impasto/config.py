@@ -178,17 +178,36 @@ def setting(
     help: str,
     *,
     group: str,
+    label: str = "",
+    metavar: str | None = None,
     choices: type[Enum] | tuple[str, ...] = (),
-    **options: Any,
+    other: str = "",
+    default_text: str = "",
+    layers: bool = False,
+    presets: bool = False,
+    content_only: bool = False,
+    main: bool = False,
 ) -> dict[str, Setting]:
     """The ``metadata`` of a StyleConfig field: ``field(default=..., metadata=setting(...))``.
-
-    ``choices`` may be an Enum class, whose values are taken in order.
-    """
+    The arguments are :class:`Setting`'s; ``choices`` may be an Enum class, whose values are
+    taken in order."""
     if group not in GROUPS:
-        raise ValueError(f"unknown settings group {group!r}; choose one of: {', '.join(GROUPS)}")
+        raise ConfigError(f"unknown settings group {group!r}; choose one of: {', '.join(GROUPS)}")
     values = tuple(str(m.value) for m in choices) if isinstance(choices, type) else choices
-    return {SETTING: Setting(help, group, choices=values, **options)}
+    meta = Setting(
+        help,
+        group,
+        label=label,
+        metavar=metavar,
+        choices=values,
+        other=other,
+        default_text=default_text,
+        layers=layers,
+        presets=presets,
+        content_only=content_only,
+        main=main,
+    )
+    return {SETTING: meta}
 
 
 def setting_of(f: dataclasses.Field[Any]) -> Setting:

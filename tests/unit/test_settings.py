@@ -15,6 +15,7 @@ import pytest
 import impasto
 from impasto import cli
 from impasto.config import GROUPS, Setting, StyleConfig, flag_of, help_text, setting, setting_of
+from impasto.errors import ConfigError
 from impasto.web.form import NOT_IN_STUDIO, form_fields
 
 FIELDS = dataclasses.fields(StyleConfig)
@@ -88,7 +89,7 @@ def test_cli_help_shows_choices_and_defaults() -> None:
 
 
 def test_setting_refuses_an_unknown_group() -> None:
-    with pytest.raises(ValueError, match="unknown settings group 'sizes'"):
+    with pytest.raises(ConfigError, match="unknown settings group 'sizes'"):
         setting("x", group="sizes")
 
 

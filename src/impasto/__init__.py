@@ -17,21 +17,24 @@ from impasto.config import (
 )
 from impasto.errors import (
     Cancelled,
+    CheckpointError,
     ConfigError,
+    DivergedError,
     ImpastoError,
     InvalidImageError,
     OutputError,
     WeightsError,
 )
 from impasto.optim.events import StepEvent
-
-__version__ = "0.1.0"
+from impasto.version import __version__
 
 __all__ = [
     "Cancelled",
+    "CheckpointError",
     "Checkpointing",
     "ColorPreservation",
     "ConfigError",
+    "DivergedError",
     "ImpastoError",
     "Init",
     "InvalidImageError",

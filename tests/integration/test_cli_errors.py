@@ -4,6 +4,7 @@ problem, no traceback, and no output file."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -304,3 +305,50 @@ def test_weights_too_shallow_for_layers(
     code, stdout, stderr = _run_with_weights(run_cli, content_path, style_path, out_dir, w)
     assert_clean_error(code, stdout, stderr, "conv3_1")
     assert_nothing_written(out_dir)
+
+
+# -- one boundary: every command maps errors through impasto.errors.exit_for ------------------
+
+
+def _stop(error: BaseException) -> Callable[..., None]:
+    """A stand-in for an api function that raises ``error`` as a run would."""
+
+    def run(*args: object, **kwargs: object) -> None:
+        raise error
+
+    return run
+
+
+def test_a_cancelled_run_without_checkpoint_says_how_to_make_it_resumable(
+    run_cli, content_path, style_path, weights_file, out_dir, monkeypatch
+) -> None:
+    import impasto.api
+    from impasto.errors import Cancelled
+
+    monkeypatch.setattr(impasto.api, "stylize", _stop(Cancelled("interrupted at step 2", step=2)))
+    code, _, err = run_cli(_argv(content_path, style_path, out_dir / "o.png", weights_file))
+    assert code == 130
+    assert err == "impasto: interrupted at step 2 (add --checkpoint DIR to make it resumable)\n"
+    assert_nothing_written(out_dir)
+
+
+def test_ctrl_c_exits_130(run_cli, style_path, out_dir, monkeypatch) -> None:
+    import impasto.api
+
+    monkeypatch.setattr(impasto.api, "synthesize_texture", _stop(KeyboardInterrupt()))
+    argv = ["texture", str(style_path), "-o", str(out_dir / "t.png"), *QUICK]
+    code, _, err = run_cli(argv)
+    assert (code, err) == (130, "impasto: interrupted\n")
+
+
+def test_serve_errors_go_through_the_same_boundary(run_cli, tmp_path) -> None:
+    code, stdout, stderr = run_cli(["serve", "--workers", "0", "--data-dir", str(tmp_path)])
+    assert_clean_error(code, stdout, stderr, "--workers out of range: 0")
+
+
+def test_grid_errors_go_through_the_same_boundary(
+    run_cli, content_path, style_path, tmp_path
+) -> None:
+    argv = ["grid", str(content_path), str(style_path), "-o", str(tmp_path / "g.png")]
+    code, stdout, stderr = run_cli([*argv, "--vary", "colour"])
+    assert_clean_error(code, stdout, stderr, "colour")

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 import impasto
-from impasto.config import LAYER_NAMES
 from impasto.io.images import load_image, read_metadata
+from impasto.layers import LAYER_NAMES
 
 QUICK = ["--size", "32", "--steps", "3", "-q"]
 

@@ -9,10 +9,6 @@ import math
 import pytest
 
 from impasto.config import (
-    DEFAULT_CONTENT_LAYERS,
-    DEFAULT_STYLE_LAYERS,
-    LAYER_NAMES,
-    LAYER_PRESETS,
     Init,
     Optimizer,
     Padding,
@@ -20,6 +16,12 @@ from impasto.config import (
     StyleConfig,
 )
 from impasto.errors import ConfigError, ImpastoError
+from impasto.layers import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    LAYER_NAMES,
+    LAYER_PRESETS,
+)
 
 
 def test_defaults_are_valid_and_the_papers() -> None:
@@ -277,10 +279,37 @@ def test_final_steps_is_checked_against_the_run() -> None:
         StyleConfig(final_steps=0)
     with pytest.raises(ConfigError, match="one count per scale"):
         StyleConfig(steps="50,30,20,10", final_steps=10)
+    # How final_steps fits the scales is the step plan's question, asked before any work.
+    from impasto.api import check_settings
+
     with pytest.raises(ConfigError, match=r"only one \(512 px\)"):
-        StyleConfig(scales=1, final_steps=10)
+        check_settings(StyleConfig(scales=1, final_steps=10))
     with pytest.raises(ConfigError, match="final_steps 118 leaves 2 of the 120 steps for the 3"):
-        StyleConfig(final_steps=118)
+        check_settings(StyleConfig(final_steps=118))
     # survives the round trip through the saved settings (checkpoints, PNG metadata)
     cfg = StyleConfig(size=1024, final_steps=16)
     assert StyleConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_the_layer_table_is_a_bottom_module() -> None:
+    """impasto.layers is pure data: config.py and features/ build on it, it imports nothing."""
+    import ast
+    from pathlib import Path
+
+    import impasto.layers
+
+    tree = ast.parse(Path(impasto.layers.__file__).read_text())
+    modules = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    modules += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert all(m == "__future__" for m in modules), modules
+
+
+def test_seed_and_weights_are_refused_where_the_run_could_not_use_them() -> None:
+    """Issue 12: a seed torch.Generator cannot take, a weight that overflows float32."""
+    assert StyleConfig(seed=2**63 - 1).seed == 2**63 - 1
+    with pytest.raises(ConfigError, match=r"seed must be a non-negative integer up to 2\^63 - 1"):
+        StyleConfig(seed=2**63)
+    for name in ("content_weight", "style_weight", "tv_weight"):
+        assert getattr(StyleConfig(**{name: 1e30}), name) == 1e30
+        with pytest.raises(ConfigError, match=f"{name} must be at most 1e\\+30"):
+            StyleConfig(**{name: 1e308})

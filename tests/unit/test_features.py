@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from impasto.config import LAYER_NAMES, Padding, Pooling
+from impasto.config import Padding, Pooling
 from impasto.errors import WeightsError
 from impasto.features import weights as weights_mod
 from impasto.features.extractor import FeatureExtractor
@@ -25,6 +25,7 @@ from impasto.features.weights import (
     parse_state,
     random_weights,
 )
+from impasto.layers import LAYER_NAMES
 
 # -- build_vgg -----------------------------------------------------------------------------------
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from impasto.config import LAYER_NAMES
 from impasto.features.extractor import FeatureExtractor
+from impasto.layers import LAYER_NAMES
 from impasto.losses.functional import content_layer_loss, gram_matrix, style_layer_loss, tv_loss
 from impasto.losses.objective import Objective
 from impasto.losses.targets import content_targets, style_targets

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from impasto.config import LAYER_PRESETS, Init, Optimizer, Pooling, StyleConfig
+from impasto.config import Init, Optimizer, Pooling, StyleConfig
 from impasto.errors import ConfigError
+from impasto.layers import LAYER_PRESETS
 from impasto.viz.grid import (
     DEFAULT_VALUES,
     VARY_KINDS,

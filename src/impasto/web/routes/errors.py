@@ -52,7 +52,8 @@ async def validation_error(_: Request, exc: Exception) -> Response:
     parts = []
     for e in exc.errors():
         where = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
-        parts.append(f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
+        msg = "unknown field" if e.get("type") == "extra_forbidden" else e.get("msg")
+        parts.append(f"{where}: {msg}" if where else str(msg))
     return error(422, "; ".join(parts) or "invalid request")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from impasto.errors import ConfigError
@@ -20,6 +20,11 @@ router = APIRouter()
 
 
 class JobRequest(BaseModel):
+    """A job as a client asks for it; any other top-level field is refused (422 naming it), as
+    unknown settings in ``config`` are."""
+
+    model_config = ConfigDict(extra="forbid")
+
     content: str = Field(description='"sample:NAME" or "upload:ID"')
     style: str = Field(description='"sample:NAME" or "upload:ID"')
     config: dict[str, Any] = Field(default_factory=dict, description="StyleConfig fields")

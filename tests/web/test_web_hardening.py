@@ -3,8 +3,17 @@ refusal, the favicon and the API's schema, uploads the browser cannot show."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
+import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from web_helpers import png_bytes, upload
+
+from impasto.web.app import MAX_BODY_BYTES
 
 PAIR = {"content": "sample:tubingen", "style": "sample:starry_night"}
 
@@ -21,3 +30,75 @@ def test_unknown_top_level_fields_are_refused_by_name(client: TestClient) -> Non
     assert body["status"] == 422
     assert "bogus" in body["error"] and "colour" in body["error"]
     assert client.get("/api/jobs").json()["jobs"] == []
+
+
+# -- b: request bodies that are not uploads are capped --------------------------------------------
+def run_asgi(
+    app: FastAPI, path: str, chunks: Iterator[bytes], headers: list[tuple[bytes, bytes]]
+) -> tuple[int, int, bytes]:
+    """POST ``chunks`` to ``app`` at ASGI level; returns the status, how many chunks the app
+    read, and the response body."""
+    read = 0
+    out: dict[str, Any] = {"body": b""}
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        chunk = next(chunks, None)
+        if chunk is None:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        read += 1
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            out["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            out["body"] += message.get("body", b"")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    return out["status"], read, out["body"]
+
+
+MB = 2**20
+
+
+def sixty_mb() -> Iterator[bytes]:
+    yield b'{"content": "sample:tubingen", "style": "sample:starry_night", "x": "'
+    for _ in range(60 * 16):
+        yield b"a" * (64 * 1024)
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_large_json_body_is_413_without_being_read(make_app, declared: bool) -> None:
+    headers = [(b"content-type", b"application/json")]
+    if declared:
+        headers.append((b"content-length", str(60 * MB + 70).encode()))
+    status, read, body = run_asgi(make_app(), "/api/jobs", sixty_mb(), headers)
+    assert status == 413, body
+    assert b'"status":413' in body and b"limit" in body
+    # Refused at the header, or at most one 64 KB chunk past the cap.
+    assert read == 0 if declared else read <= 2
+
+
+def test_body_cap_spares_normal_requests_and_uploads(client: TestClient) -> None:
+    big = client.post("/api/jobs", content=b" " * (MAX_BODY_BYTES + 1) + b"{}")
+    assert big.status_code == 413 and big.json()["status"] == 413
+    data = png_bytes(noise(200, 200))
+    assert len(data) > 4 * MAX_BODY_BYTES
+    assert upload(client, data).status_code == 201
+    r = client.post("/api/jobs", json={**PAIR, "config": {"size": 32, "steps": 1}})
+    assert r.status_code == 202

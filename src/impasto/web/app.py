@@ -33,7 +33,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from impasto.web.jobs import JobManager
 from impasto.web.routes import ROUTERS
-from impasto.web.routes.errors import Guard, add_error_handlers
+from impasto.web.routes.errors import BodyCap, Guard, add_error_handlers
 from impasto.web.routes.pages import STATIC_DIR
 from impasto.web.routes.state import Limits, Studio
 from impasto.web.store import Store
@@ -120,5 +120,6 @@ def _make_app(studio: Studio) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(BodyCap, max_bytes=MAX_BODY_BYTES, exempt=("/api/uploads",))
     app.add_middleware(Guard)
     return app

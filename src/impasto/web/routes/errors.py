@@ -90,3 +90,55 @@ class Guard:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyTooLarge(HTTPException):
+    """A request body past :class:`BodyCap`'s limit (an HTTPException, so that FastAPI passes
+    it on from its body reading and the JSON handler answers it)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than the limit of {limit:,} bytes")
+
+
+class BodyCap:
+    """Refuse request bodies over ``max_bytes`` with 413, except on ``exempt`` paths (uploads
+    have their own, larger limit): at once when the declared length is too large, else as soon
+    as the bytes read pass the limit, so that a large body is never read in full."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        refusal = BodyTooLarge(self.max_bytes)
+        declared = _headers(scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await error(413, refusal.detail)(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def capped_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise refusal
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, capped_receive, watched_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await error(413, refusal.detail)(scope, receive, send)

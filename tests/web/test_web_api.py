@@ -124,9 +124,9 @@ def test_upload_is_typed_by_content_and_stored_under_a_server_id(
         ("text", 415),
         ("truncated_jpeg", 422),
         ("truncated_png", 422),
-        ("empty", 400),
+        ("empty", 422),
         ("bomb", 413),
-        ("no_file_field", 400),
+        ("no_file_field", 422),
     ],
 )
 def test_bad_uploads_are_refused_with_a_json_error(

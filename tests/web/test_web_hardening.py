@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from web_helpers import png_bytes, upload
 
-from impasto.web.app import MAX_BODY_BYTES
+from impasto.web.app import LOOPBACK_HOSTS, MAX_BODY_BYTES
 
 PAIR = {"content": "sample:tubingen", "style": "sample:starry_night"}
 
@@ -102,3 +102,20 @@ def test_body_cap_spares_normal_requests_and_uploads(client: TestClient) -> None
     assert upload(client, data).status_code == 201
     r = client.post("/api/jobs", json={**PAIR, "config": {"size": 32, "steps": 1}})
     assert r.status_code == 202
+
+
+# -- c: Host refusal as JSON; empty uploads -------------------------------------------------------
+def test_host_refusal_is_json(make_app) -> None:
+    with TestClient(make_app(allowed_hosts=LOOPBACK_HOSTS)) as client:
+        r = client.get("/api/status")  # Host: testserver
+        assert r.status_code == 400
+        assert r.json() == {"error": "host 'testserver' is not served here", "status": 400}
+    for base in ("http://127.0.0.1:8000", "http://localhost", "http://[::1]:8000"):
+        with TestClient(make_app(allowed_hosts=LOOPBACK_HOSTS), base_url=base) as client:
+            assert client.get("/api/status").status_code == 200, base
+
+
+def test_an_empty_upload_is_422_like_any_unreadable_image(client: TestClient) -> None:
+    r = upload(client, b"", name="empty.png")
+    assert r.status_code == 422
+    assert r.json() == {"error": "empty.png is empty", "status": 422}

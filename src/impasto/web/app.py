@@ -29,11 +29,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from impasto.web.jobs import JobManager
 from impasto.web.routes import ROUTERS
-from impasto.web.routes.errors import BodyCap, Guard, add_error_handlers
+from impasto.web.routes.errors import BodyCap, Guard, HostCheck, add_error_handlers
 from impasto.web.routes.pages import STATIC_DIR
 from impasto.web.routes.state import Limits, Studio
 from impasto.web.store import Store
@@ -90,13 +89,10 @@ def create_app(
     limits = Limits(max_upload_bytes, max_pixels, max_size, max_steps, queue_size, workers)
     studio = Studio(store, manager, limits, poll_interval, keep_uploads)
     studio.prune()
-    app = _make_app(studio)
-    if allowed_hosts is not None:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
-    return app
+    return _make_app(studio, allowed_hosts)
 
 
-def _make_app(studio: Studio) -> FastAPI:
+def _make_app(studio: Studio, allowed_hosts: list[str] | None) -> FastAPI:
     """The FastAPI app over ``studio``: its routes, error handlers and middleware."""
 
     @asynccontextmanager
@@ -122,4 +118,6 @@ def _make_app(studio: Studio) -> FastAPI:
         app.include_router(router)
     app.add_middleware(BodyCap, max_bytes=MAX_BODY_BYTES, exempt=("/api/uploads",))
     app.add_middleware(Guard)
+    if allowed_hosts is not None:  # outermost: an unknown Host gets no further
+        app.add_middleware(HostCheck, allowed_hosts=allowed_hosts)
     return app

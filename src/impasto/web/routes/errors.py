@@ -66,6 +66,30 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
 
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port: ``[::1]:8000`` -> ``[::1]``."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class HostCheck:
+    """Refuse (400, JSON) a Host header not in ``allowed_hosts``, which stops DNS-rebinding
+    pages from reaching a studio bound to this computer."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+        self.app = app
+        self.allowed = {h.lower() for h in allowed_hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            name = host_name(_headers(scope).get("host", ""))
+            if name.lower() not in self.allowed:
+                await error(400, f"host {name!r} is not served here")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class Guard:
     """Security headers on every response, and a refusal of state-changing requests sent by
     another site's page (a browser names that page in ``Origin``)."""

@@ -53,7 +53,7 @@ async def _read_file(request: Request, limit: int) -> _File:
     try:
         file = form.get("file")
         if not isinstance(file, UploadFile):
-            raise UploadError(400, "send the image as the multipart form field 'file'")
+            raise UploadError(422, "send the image as the multipart form field 'file'")
         content = await file.read()
         name = display_name(file.filename)
     finally:
@@ -61,7 +61,7 @@ async def _read_file(request: Request, limit: int) -> _File:
     if len(content) > limit:
         raise UploadError(413, f"the upload is larger than the limit of {limit / 2**20:.3g} MB")
     if not content:
-        raise UploadError(400, f"{name} is empty")
+        raise UploadError(422, f"{name} is empty")
     return _File(name, content)
 
 

@@ -119,3 +119,21 @@ def test_an_empty_upload_is_422_like_any_unreadable_image(client: TestClient) ->
     r = upload(client, b"", name="empty.png")
     assert r.status_code == 422
     assert r.json() == {"error": "empty.png is empty", "status": 422}
+
+
+# -- d: favicon and the API's schema --------------------------------------------------------------
+def test_favicon_is_served(client: TestClient) -> None:
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("image/svg+xml")
+    assert b"<svg" in r.content
+    assert '<link rel="icon"' in client.get("/").text
+
+
+def test_openapi_schema_is_served_and_docs_are_off(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
+    assert {"/api/jobs", "/api/uploads", "/api/jobs/{job_id}", "/api/config"} <= set(paths)
+    assert "/api/{rest}" not in paths and "/" not in paths
+    assert client.get("/docs").status_code == 404
+    assert client.get("/redoc").status_code == 404

@@ -44,6 +44,13 @@ DEFAULT_MAX_STEPS = 5000
 DEFAULT_KEEP_UPLOADS = 24 * 3600.0  # seconds an upload no job uses is kept
 MAX_BODY_BYTES = 16 * 1024  # a request body that is not an upload (a job is ~1 KB of JSON)
 
+API_DESCRIPTION = (
+    "The studio's JSON API. Every refusal is `{\"error\": message, \"status\": code}`: "
+    "400 a Host header the studio does not answer, 403 a cross-site request, 404 unknown, "
+    "409 deleting a job that is not finished, 413 a body, upload or image too large, "
+    "415 not an image, 422 a bad request or setting (named), 429 queue full."
+)
+
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 
 
@@ -106,7 +113,12 @@ def _make_app(studio: Studio, allowed_hosts: list[str] | None) -> FastAPI:
     app = FastAPI(
         title="impasto studio",
         lifespan=lifespan,
-        docs_url=None,  # Swagger UI loads from a CDN; the studio works offline
+        description=API_DESCRIPTION,
+        # The API's schema is served on purpose: it documents the endpoints, their bodies and
+        # statuses, and the test suite fuzzes the studio against it. The pages that render it
+        # (Swagger UI, ReDoc) stay off: they load from a CDN, and the studio works offline.
+        openapi_url="/openapi.json",
+        docs_url=None,
         redoc_url=None,
     )
     app.state.studio = studio

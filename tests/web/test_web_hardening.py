@@ -4,6 +4,7 @@ refusal, the favicon and the API's schema, uploads the browser cannot show."""
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from PIL import Image
 from web_helpers import png_bytes, upload
 
 from impasto.web.app import LOOPBACK_HOSTS, MAX_BODY_BYTES
@@ -137,3 +139,21 @@ def test_openapi_schema_is_served_and_docs_are_off(client: TestClient) -> None:
     assert "/api/{rest}" not in paths and "/" not in paths
     assert client.get("/docs").status_code == 404
     assert client.get("/redoc").status_code == 404
+
+
+# -- e: every accepted upload shows in the page ---------------------------------------------------
+@pytest.mark.parametrize("fmt", ["TIFF", "PNG", "BMP"])
+def test_every_upload_has_a_view_the_browser_can_show(client: TestClient, fmt: str) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(noise(30, 50)).save(buf, format=fmt)
+    up = upload(client, buf.getvalue(), name=f"x.{fmt.lower()}").json()
+    assert up["format"] == fmt
+    r = client.get(up["view_url"])
+    assert r.status_code == 200
+    assert r.headers["content-type"] in ("image/png", "image/jpeg", "image/bmp")
+    shown = Image.open(io.BytesIO(r.content))
+    assert shown.format in ("PNG", "JPEG", "BMP") and shown.size == (50, 30)
+    job = client.post("/api/jobs", json={"content": up["ref"], "style": PAIR["style"]}).json()
+    assert job["content_view_url"] == up["view_url"]
+    assert job["style_view_url"] == "/api/samples/starry_night"
+    assert client.get(f"/api/uploads/{'0' * 32}/view").status_code == 404

@@ -70,6 +70,8 @@ class Studio:
         out["result_url"] = f"/api/jobs/{jid}/result.png" if job["has_result"] else None
         out["content_url"] = source_url(job["content"])
         out["style_url"] = source_url(job["style"])
+        out["content_view_url"] = view_url(job["content"])
+        out["style_view_url"] = view_url(job["style"])
         out["position"] = self.manager.position(jid) if job["status"] == QUEUED else None
         return finite(out)
 
@@ -130,3 +132,9 @@ def source_url(ref: str) -> str | None:
     if kind == "upload" and is_id(key):
         return f"/api/uploads/{key}"
     return None
+
+
+def view_url(ref: str) -> str | None:
+    """Where the page gets an input to show (a PNG rendition for an upload it cannot show)."""
+    url = source_url(ref)
+    return f"{url}/view" if url is not None and ref.startswith("upload:") else url

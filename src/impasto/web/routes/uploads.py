@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -11,7 +12,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from impasto.web.inputs import MEDIA_TYPES, UploadError, check_image, display_name
+from impasto.web.inputs import (
+    BROWSER_FORMATS,
+    MEDIA_TYPES,
+    UploadError,
+    check_image,
+    display_name,
+    render_png,
+)
 from impasto.web.routes.state import Studio, StudioDep, error
 from impasto.web.store import new_id
 
@@ -90,6 +98,7 @@ async def _keep(studio: Studio, file: _File) -> JSONResponse:
         "height": checked.height,
         "bytes": len(file.content),
         "url": f"/api/uploads/{upload_id}",
+        "view_url": f"/api/uploads/{upload_id}/view",
     }
     return JSONResponse(body, status_code=201)
 
@@ -103,13 +112,31 @@ async def upload(request: Request, studio: StudioDep) -> Response:
         return error(e.status, e.message)
 
 
+def _find_upload(studio: Studio, upload_id: str) -> dict[str, Any]:
+    rec = studio.store.get_upload(upload_id)
+    if rec is None or not studio.store.upload_path(upload_id).is_file():
+        raise HTTPException(404, f"no upload {upload_id!r}")
+    return rec
+
+
 @router.get("/api/uploads/{upload_id}")
 async def uploaded(upload_id: str, studio: StudioDep) -> Response:
+    """The upload as it was sent."""
     store = studio.store
-    rec = store.get_upload(upload_id)
-    if rec is None or not store.upload_path(upload_id).is_file():
-        raise HTTPException(404, f"no upload {upload_id!r}")
+    rec = _find_upload(studio, upload_id)
     return FileResponse(
         store.upload_path(upload_id),
         media_type=MEDIA_TYPES.get(rec["format"], "application/octet-stream"),
     )
+
+
+@router.get("/api/uploads/{upload_id}/view")
+async def view(upload_id: str, studio: StudioDep) -> Response:
+    """The upload as the page can show it: as sent where browsers show its format, else a PNG
+    rendition (TIFF)."""
+    rec = _find_upload(studio, upload_id)
+    path = studio.store.upload_path(upload_id)
+    if rec["format"] in BROWSER_FORMATS:
+        return FileResponse(path, media_type=MEDIA_TYPES[rec["format"]])
+    data = await run_in_threadpool(render_png, path)
+    return Response(data, media_type="image/png", headers={"Cache-Control": "max-age=3600"})

@@ -82,7 +82,7 @@ async function upload(role, file) {
   drop.classList.add("busy");
   try {
     const up = await api("/api/uploads", { method: "POST", body: form });
-    choose(role, { ref: up.ref, url: up.url, name: `${up.name} (${up.width}×${up.height})` });
+    choose(role, { ref: up.ref, url: up.view_url, name: `${up.name} (${up.width}×${up.height})` });
   } catch (e) {
     showError(e.message);
   } finally {
@@ -395,8 +395,8 @@ function reuse(job) {
   for (const f of state.config.fields) {
     if (f.name in job.config) setField(f, job.config[f.name]);
   }
-  if (job.content_url) choose("content", { ref: job.content, url: job.content_url, name: job.content_name });
-  if (job.style_url) choose("style", { ref: job.style, url: job.style_url, name: job.style_name });
+  if (job.content_view_url) choose("content", { ref: job.content, url: job.content_view_url, name: job.content_name });
+  if (job.style_view_url) choose("style", { ref: job.style, url: job.style_view_url, name: job.style_name });
   window.scrollTo({ top: 0, behavior: "smooth" });
 }
 

@@ -194,7 +194,7 @@ def test_job_streams_progress_and_gives_a_png_with_its_settings(client: TestClie
     assert max(img.size) == 40
     info = json.loads(img.text["impasto"])  # type: ignore[attr-defined]
     assert info["config"]["size"] == 40 and info["config"]["seed"] == 3
-    assert info["content"] == "tubingen" and info["style"] == "starry night"
+    assert info["content"] == "Tübingen" and info["style"] == "Starry Night"
 
 
 def test_job_from_uploads(client: TestClient, data_dir: Path) -> None:

@@ -22,6 +22,20 @@ SAMPLES_DIR = Path(impasto.data.__file__).parent / "samples"
 # client sends is ever joined to a path.
 SAMPLES: dict[str, Path] = {p.stem: p for p in sorted(SAMPLES_DIR.glob("*.jpg"))}
 
+# What the page and the gallery call each sample (short enough for the page's sample buttons).
+SAMPLE_LABELS: dict[str, str] = {
+    "tubingen": "Tübingen",
+    "golden_gate": "Golden Gate",
+    "starry_night": "Starry Night",
+    "the_scream": "The Scream",
+    "shipwreck": "Shipwreck",
+}
+
+
+def sample_label(name: str) -> str:
+    return SAMPLE_LABELS.get(name, name.replace("_", " "))
+
+
 # Kinds of sample, for the page's suggestions (anything not listed is offered for both).
 SAMPLE_ROLES: dict[str, str] = {
     "tubingen": "content",

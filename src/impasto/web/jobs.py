@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from impasto.config import StyleConfig
 from impasto.errors import Cancelled, ImpastoError
-from impasto.web.inputs import SAMPLES
+from impasto.web.inputs import SAMPLES, sample_label
 from impasto.web.store import (
     CANCELLED,
     DONE,
@@ -327,4 +327,4 @@ class JobManager:
 
 def sample_source(name: str) -> Source | None:
     path = SAMPLES.get(name)
-    return Source(f"sample:{name}", name.replace("_", " "), path) if path else None
+    return Source(f"sample:{name}", sample_label(name), path) if path else None

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
@@ -39,11 +40,15 @@ async def result(job_id: str, studio: StudioDep) -> Response:
     path = studio.store.job_dir(job_id) / "result.png"
     if not job["has_result"] or not path.is_file():
         raise HTTPException(404, f"job {job_id} has no result ({job['status']})")
-    stem = "-".join(
-        "".join(c if c.isalnum() else "_" for c in job[k].split(":")[-1])[:24]
-        for k in ("content_name", "style_name")
-    )
+    stem = "-".join(_stem(job, k) for k in ("content", "style"))
     return FileResponse(path, media_type="image/png", filename=f"impasto-{stem}-{job_id[:8]}.png")
+
+
+def _stem(job: dict[str, Any], which: str) -> str:
+    """A file-name part for an input: a sample's key, or an upload's name, in ASCII."""
+    kind, _, key = job[which].partition(":")
+    name = key if kind == "sample" else job[f"{which}_name"]
+    return "".join(c if c.isascii() and c.isalnum() else "_" for c in name)[:24]
 
 
 async def _stream(studio: Studio, job_id: str, request: Request) -> AsyncIterator[str]:

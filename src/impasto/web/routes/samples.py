@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.exceptions import HTTPException
 
 from impasto.web.form import form_fields
-from impasto.web.inputs import ALLOWED_FORMATS, SAMPLE_ROLES, SAMPLES
+from impasto.web.inputs import ALLOWED_FORMATS, SAMPLE_ROLES, SAMPLES, sample_label
 from impasto.web.routes.state import StudioDep
 
 router = APIRouter()
@@ -32,7 +32,7 @@ async def config(studio: StudioDep) -> dict[str, Any]:
         "samples": [
             {
                 "name": name,
-                "label": name.replace("_", " "),
+                "label": sample_label(name),
                 "ref": f"sample:{name}",
                 "url": f"/api/samples/{name}",
                 "role": SAMPLE_ROLES.get(name, "any"),

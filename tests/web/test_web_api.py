@@ -301,6 +301,7 @@ def test_unknown_job_is_404(client: TestClient) -> None:
             "init",
         ),
         ({**PAIR, "config": {"bogus": 1}}, "bogus"),
+        ({**PAIR, "config": {"preserve_color": ""}}, "preserve_color"),  # found by hypothesis
         (
             {**PAIR, "config": {"style_layers": 3}},
             "style_layers",

@@ -34,7 +34,7 @@ from impasto.web.jobs import JobManager
 from impasto.web.routes import ROUTERS
 from impasto.web.routes.errors import BodyCap, Guard, HostCheck, add_error_handlers
 from impasto.web.routes.pages import STATIC_DIR
-from impasto.web.routes.state import Limits, Studio
+from impasto.web.routes.state import Limits, Studio, refusals
 from impasto.web.store import Store
 
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -127,7 +127,8 @@ def _make_app(studio: Studio, allowed_hosts: list[str] | None) -> FastAPI:
     add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
-        app.include_router(router)
+        # Any route may meet the middleware's refusals (Host, Origin, body size).
+        app.include_router(router, responses=refusals(400, 403, 413))
     app.add_middleware(BodyCap, max_bytes=MAX_BODY_BYTES, exempt=("/api/uploads",))
     app.add_middleware(Guard)
     if allowed_hosts is not None:  # outermost: an unknown Host gets no further

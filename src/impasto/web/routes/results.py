@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from impasto.web.routes.state import Studio, StudioDep
+from impasto.web.routes.state import Studio, StudioDep, media, refusals
 from impasto.web.store import FINISHED
 
 router = APIRouter()
@@ -21,7 +21,11 @@ router = APIRouter()
 KEEP_ALIVE = 15.0  # seconds between two comments on a quiet event stream
 
 
-@router.get("/api/jobs/{job_id}/preview.jpg")
+@router.get(
+    "/api/jobs/{job_id}/preview.jpg",
+    response_class=Response,
+    responses={**media("image/jpeg", "the latest preview"), **refusals(404, 422)},
+)
 async def preview(job_id: str, studio: StudioDep) -> Response:
     studio.find_job(job_id)
     path = studio.store.job_dir(job_id) / "preview.jpg"
@@ -34,7 +38,11 @@ async def preview(job_id: str, studio: StudioDep) -> Response:
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
-@router.get("/api/jobs/{job_id}/result.png")
+@router.get(
+    "/api/jobs/{job_id}/result.png",
+    response_class=Response,
+    responses={**media("image/png", "the result, with its settings"), **refusals(404, 422)},
+)
 async def result(job_id: str, studio: StudioDep) -> Response:
     job = studio.find_job(job_id)
     path = studio.store.job_dir(job_id) / "result.png"
@@ -73,7 +81,14 @@ async def _stream(studio: Studio, job_id: str, request: Request) -> AsyncIterato
         await asyncio.sleep(studio.poll_interval)
 
 
-@router.get("/api/jobs/{job_id}/events")
+@router.get(
+    "/api/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        **media("text/event-stream", "the job as JSON after every change"),
+        **refusals(404, 422),
+    },
+)
 async def events(job_id: str, request: Request, studio: StudioDep) -> Response:
     studio.find_job(job_id)
     return StreamingResponse(

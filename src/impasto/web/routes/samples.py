@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 
 from impasto.web.form import form_fields
 from impasto.web.inputs import ALLOWED_FORMATS, SAMPLE_ROLES, SAMPLES, sample_label
-from impasto.web.routes.state import StudioDep
+from impasto.web.routes.state import StudioDep, media, refusals
 
 router = APIRouter()
 
@@ -48,7 +48,11 @@ async def status(studio: StudioDep) -> dict[str, Any]:
     return {**studio.manager.counts(), "workers": limits.workers, "queue_size": limits.queue_size}
 
 
-@router.get("/api/samples/{name}")
+@router.get(
+    "/api/samples/{name}",
+    response_class=Response,
+    responses={**media("image/jpeg", "the sample"), **refusals(404, 422)},
+)
 async def sample(name: str) -> Response:
     path = SAMPLES.get(name)
     if path is None:

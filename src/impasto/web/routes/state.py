@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from impasto.web.inputs import SAMPLES
@@ -138,3 +139,32 @@ def view_url(ref: str) -> str | None:
     """Where the page gets an input to show (a PNG rendition for an upload it cannot show)."""
     url = source_url(ref)
     return f"{url}/view" if url is not None and ref.startswith("upload:") else url
+
+
+class ErrorBody(BaseModel):
+    """Every refusal's body."""
+
+    error: str = Field(description="what was wrong, in one line (names the field or value)")
+    status: int = Field(description="the HTTP status, again")
+
+
+REFUSALS: dict[int, str] = {
+    400: "the Host header names a host this studio does not answer",
+    403: "a state-changing request from another site's page",
+    404: "no such sample, upload, job or endpoint",
+    409: "the job is queued or running; cancel it first",
+    413: "the request body, upload or image is too large",
+    415: "the upload is not an image of an allowed format",
+    422: "a bad request: a missing, unknown or bad field or setting, or an unreadable image",
+    429: "the queue is full (Retry-After says when to try again)",
+}
+
+
+def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the refusals a route can answer with."""
+    return {code: {"model": ErrorBody, "description": REFUSALS[code]} for code in codes}
+
+
+def media(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for a route that answers with ``media_type`` (not JSON)."""
+    return {200: {"content": {media_type: {}}, "description": what}}

@@ -20,7 +20,7 @@ from impasto.web.inputs import (
     display_name,
     render_png,
 )
-from impasto.web.routes.state import Studio, StudioDep, error
+from impasto.web.routes.state import Studio, StudioDep, error, media, refusals
 from impasto.web.store import new_id
 
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file
@@ -103,7 +103,7 @@ async def _keep(studio: Studio, file: _File) -> JSONResponse:
     return JSONResponse(body, status_code=201)
 
 
-@router.post("/api/uploads", status_code=201)
+@router.post("/api/uploads", status_code=201, responses=refusals(413, 415, 422))
 async def upload(request: Request, studio: StudioDep) -> Response:
     try:
         file = await _read_file(request, studio.limits.max_upload_bytes)
@@ -119,7 +119,11 @@ def _find_upload(studio: Studio, upload_id: str) -> dict[str, Any]:
     return rec
 
 
-@router.get("/api/uploads/{upload_id}")
+@router.get(
+    "/api/uploads/{upload_id}",
+    response_class=Response,
+    responses={**media("image/*", "the upload as sent"), **refusals(404, 422)},
+)
 async def uploaded(upload_id: str, studio: StudioDep) -> Response:
     """The upload as it was sent."""
     store = studio.store
@@ -130,7 +134,11 @@ async def uploaded(upload_id: str, studio: StudioDep) -> Response:
     )
 
 
-@router.get("/api/uploads/{upload_id}/view")
+@router.get(
+    "/api/uploads/{upload_id}/view",
+    response_class=Response,
+    responses={**media("image/*", "the upload as the page shows it"), **refusals(404, 422)},
+)
 async def view(upload_id: str, studio: StudioDep) -> Response:
     """The upload as the page can show it: as sent where browsers show its format, else a PNG
     rendition (TIFF)."""

@@ -2,11 +2,13 @@
 
 Endpoints (every error is JSON ``{"error": message, "status": code}``):
 
-- ``GET /`` the page; ``GET /static/...`` its script and style sheet
+- ``GET /`` the page; ``GET /static/...`` its script, style sheet and icon (also at
+  ``/favicon.ico``); ``GET /openapi.json`` the API's schema (no /docs: it needs a CDN)
 - ``GET /api/config`` the settings form (from StyleConfig), the limits and the samples
 - ``GET /api/samples/{name}`` a bundled sample image, by name from a fixed list
 - ``POST /api/uploads`` a multipart upload (field ``file``) → ``{"id", "ref", ...}``
-- ``GET /api/uploads/{id}`` an uploaded image
+- ``GET /api/uploads/{id}`` an uploaded image as sent; ``GET /api/uploads/{id}/view`` as the
+  page shows it (a PNG rendition where browsers cannot show the format: TIFF)
 - ``POST /api/jobs`` ``{"content": ref, "style": ref, "config": {...}}`` → 202 and the job;
   a ref is ``"sample:NAME"`` or ``"upload:ID"``
 - ``GET /api/jobs`` the gallery (newest first); ``GET /api/jobs/{id}`` one job
@@ -14,6 +16,8 @@ Endpoints (every error is JSON ``{"error": message, "status": code}``):
 - ``POST /api/jobs/{id}/cancel``; ``DELETE /api/jobs/{id}`` (a finished job)
 - ``GET /api/jobs/{id}/preview.jpg``, ``GET /api/jobs/{id}/result.png`` (PNG with settings)
 - ``GET /api/status`` jobs waiting and running
+
+Request bodies other than uploads are capped at ``MAX_BODY_BYTES`` (413).
 
 The routes live in :mod:`impasto.web.routes`, one module per area; they share a
 :class:`~impasto.web.routes.state.Studio` kept in ``app.state.studio``.

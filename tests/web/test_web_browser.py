@@ -41,12 +41,12 @@ def console_error(message: Any, errors: list[str]) -> None:
         errors.append(message.text)
 
 
-def stripes_png() -> bytes:
+def stripes_png(fmt: str = "PNG") -> bytes:
     yy, xx = np.mgrid[0:48, 0:48]
     img = np.zeros((48, 48, 3), np.uint8)
     img[..., 0] = np.where(((xx + yy) // 4) % 2 == 1, 230, 30)
     buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG")
+    Image.fromarray(img).save(buf, format=fmt)
     return buf.getvalue()
 
 
@@ -106,18 +106,18 @@ def test_page_runs_a_job_with_live_preview(server: str) -> None:
                 "#style-file",
                 files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"no image"}],
             )
-            expect(page.locator("#error")).to_contain_text("notes.png is not an image")
+            expect(page.locator("#style-error")).to_contain_text("notes.png is not an image")
             page.set_input_files(
                 "#style-file",
                 files=[{"name": "stripes.png", "mimeType": "image/png", "buffer": stripes_png()}],
             )
             expect(page.locator("#style-name")).to_have_text("stripes.png (48\u00d748)")
-            expect(page.locator("#error")).to_be_hidden()
+            expect(page.locator("#style-error")).to_be_hidden()
 
             page.click("#content-sample-tubingen")
             page.click("#style-sample-starry_night")
-            expect(page.locator("#content-name")).to_have_text("tubingen")
-            expect(page.locator("#style-name")).to_have_text("starry night")
+            expect(page.locator("#content-name")).to_have_text("T\u00fcbingen")
+            expect(page.locator("#style-name")).to_have_text("Starry Night")
 
             # A bad value comes back from the server as a 422 shown on the page.
             page.fill("#f-size", "8")
@@ -158,7 +158,7 @@ def test_page_runs_a_job_with_live_preview(server: str) -> None:
             # The gallery lists it.
             card = page.locator("#gallery .card").first
             expect(card).to_have_attribute("data-status", "done")
-            expect(card.locator(".card-title")).to_contain_text("tubingen \u00d7 starry night")
+            expect(card.locator(".card-title")).to_contain_text("T\u00fcbingen \u00d7 Starry Night")
 
             # A long run stops when Cancel is pressed.
             page.fill("#f-steps", "5000")
@@ -176,6 +176,77 @@ def test_page_runs_a_job_with_live_preview(server: str) -> None:
             expect(page.locator("#gallery .card").first).to_have_attribute(
                 "data-status", "cancelled"
             )
+            assert errors == []
+        finally:
+            browser.close()
+
+
+def test_page_shows_inputs_and_restores_a_running_job_after_a_reload(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: console_error(m, errors))
+            page.goto(server + "/")
+            page.wait_for_selector("body[data-ready='1']")
+
+            # Sample labels: named for people, whole, five in one row.
+            expect(page.locator("#content-sample-tubingen span")).to_have_text("T\u00fcbingen")
+            spans = page.locator("#content-samples .sample span")
+            expect(spans).to_have_count(5)
+            cut = spans.evaluate_all("s => s.filter(x => x.scrollWidth > x.clientWidth).length")
+            assert cut == 0
+            tops = page.locator("#content-samples .sample").evaluate_all(
+                "bs => bs.map(b => b.offsetTop)"
+            )
+            assert len(set(tops)) == 1, tops
+
+            # An upload error shows at the box the file went to, not under Start.
+            page.set_input_files(
+                "#content-file",
+                files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"no image"}],
+            )
+            expect(page.locator("#content-error")).to_contain_text("notes.png is not an image")
+            expect(page.locator("#error")).to_be_hidden()
+            expect(page.locator("#style-error")).to_be_hidden()
+
+            # A TIFF shows in its box.
+            page.set_input_files(
+                "#content-file",
+                files=[{"name": "s.tif", "mimeType": "image/tiff", "buffer": stripes_png("TIFF")}],
+            )
+            expect(page.locator("#content-name")).to_have_text("s.tif (48\u00d748)")
+            expect(page.locator("#content-error")).to_be_hidden()
+            expect(page.locator("#content-chosen")).to_have_js_property("naturalWidth", 48)
+
+            # A long run, then a reload: the form and the images come back from the job.
+            page.click("#style-sample-the_scream")
+            page.fill("#f-size", "32")
+            page.fill("#f-steps", "5000")
+            page.fill("#f-seed", "7")
+            page.click("#start")
+            expect(page.locator("#stat-status")).to_have_text("running")
+            job_id = page.get_attribute("#showing", "data-id")
+            assert job_id
+            expect(page.locator("#showing")).to_contain_text(job_id[:8])
+            page.reload()
+            page.wait_for_selector("body[data-ready='1']")
+            expect(page.locator("#stat-status")).to_have_text("running")
+            expect(page.locator("#f-steps")).to_have_value("5000")
+            expect(page.locator("#f-seed")).to_have_value("7")
+            expect(page.locator("#f-size")).to_have_value("32")
+            expect(page.locator("#content-name")).to_have_text("s.tif")
+            expect(page.locator("#style-name")).to_have_text("The Scream")
+            expect(page.locator("#content-chosen")).to_have_js_property("naturalWidth", 48)
+            expect(page.locator("#showing")).to_contain_text(job_id[:8])
+            expect(page.locator("#showing")).to_contain_text("s.tif")
+            page.click("#cancel")
+            expect(page.locator("#stat-status")).to_have_text("cancelled")
             assert errors == []
         finally:
             browser.close()

@@ -26,7 +26,7 @@ def test_gallery_survives_a_restart(make_app, data_dir: Path) -> None:
         again = jobs[0]
         assert again["status"] == "done"
         assert again["config"] == done["config"]
-        assert again["content_name"] == "golden gate" and again["style_url"] == done["style_url"]
+        assert again["content_name"] == "Golden Gate" and again["style_url"] == done["style_url"]
         assert client.get(again["result_url"]).content == png
         assert client.get(again["preview_url"]).status_code == 200
 

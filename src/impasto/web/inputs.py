@@ -6,6 +6,7 @@ is what its bytes say, never its file name or the client's Content-Type.
 
 from __future__ import annotations
 
+import io
 import re
 import warnings
 from dataclasses import dataclass
@@ -20,6 +21,20 @@ SAMPLES_DIR = Path(impasto.data.__file__).parent / "samples"
 # The fixed list of sample names a client may ask for; a name is looked up here and nothing a
 # client sends is ever joined to a path.
 SAMPLES: dict[str, Path] = {p.stem: p for p in sorted(SAMPLES_DIR.glob("*.jpg"))}
+
+# What the page and the gallery call each sample (short enough for the page's sample buttons).
+SAMPLE_LABELS: dict[str, str] = {
+    "tubingen": "Tübingen",
+    "golden_gate": "Golden Gate",
+    "starry_night": "Starry Night",
+    "the_scream": "The Scream",
+    "shipwreck": "Shipwreck",
+}
+
+
+def sample_label(name: str) -> str:
+    return SAMPLE_LABELS.get(name, name.replace("_", " "))
+
 
 # Kinds of sample, for the page's suggestions (anything not listed is offered for both).
 SAMPLE_ROLES: dict[str, str] = {
@@ -42,6 +57,13 @@ MEDIA_TYPES: dict[str, str] = {
     "BMP": "image/bmp",
     "TIFF": "image/tiff",
 }
+
+
+# Formats every browser shows in an <img>; an upload of another allowed format (TIFF) is shown
+# to the page as a PNG rendition (see render_png).
+BROWSER_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+
+RENDITION_MAX_SIDE = 2048  # the page shows inputs in small boxes; a rendition needs no more
 
 
 class UploadError(Exception):
@@ -106,3 +128,13 @@ def check_image(path: Path, name: str, max_pixels: int) -> CheckedImage:
         # The message names our temp file; show the client's name instead.
         raise UploadError(422, str(e).replace(str(path), name)) from None
     return CheckedImage(fmt, width, height)
+
+
+def render_png(path: Path, max_side: int = RENDITION_MAX_SIDE) -> bytes:
+    """A PNG of a checked upload for the page (browsers cannot show TIFF): decoded as for a
+    run (EXIF orientation, sRGB), its long side at most ``max_side``."""
+    img = open_image(path)
+    img.thumbnail((max_side, max_side))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()

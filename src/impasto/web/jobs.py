@@ -5,8 +5,9 @@ callback that records progress, writes a JPEG preview every ``preview_interval``
 raises :class:`impasto.Cancelled` as soon as the job is cancelled (so a cancel takes effect
 after at most one optimisation step).
 
-The state of queued and running jobs is kept in memory (``_live``) for the page's event stream
-and mirrored to SQLite at each preview; finished jobs are read from SQLite.
+The state of queued and running jobs is kept in memory (``_live``, a :class:`LiveJob` each) for
+the page's event stream and mirrored to SQLite at each preview; finished jobs are read from
+SQLite.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import math
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from impasto.config import StyleConfig
 from impasto.errors import Cancelled, ImpastoError
-from impasto.web.inputs import SAMPLES
+from impasto.web.inputs import SAMPLES, sample_label
 from impasto.web.store import (
     CANCELLED,
     DONE,
@@ -57,6 +59,47 @@ class Source:
     path: Path
 
 
+@dataclass
+class LiveJob:
+    """A queued or running job in memory: ``record`` is what the API shows (the database row
+    and the live progress); its inputs and its cancel flag are for the worker only."""
+
+    record: dict[str, Any]
+    content: Source
+    style: Source
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+def new_record(content: Source, style: Source, config: StyleConfig) -> dict[str, Any]:
+    """A new job's record: its row in the database and, while it runs, its progress."""
+    return {
+        "id": new_id(),
+        "created": time.time(),
+        "started": None,
+        "finished": None,
+        "status": QUEUED,
+        "content": content.ref,
+        "style": style.ref,
+        "content_name": content.name,
+        "style_name": style.name,
+        "config": config.to_dict(),
+        "step": 0,
+        "total_steps": config.total_steps,
+        "losses": None,
+        "seconds": None,
+        "error": None,
+        "has_preview": False,
+        "has_result": False,
+        # Live only (not stored):
+        "scale": 0,
+        "scales": None,
+        "size": None,
+        "elapsed": 0.0,
+        "eta": None,
+        "preview_version": 0,
+    }
+
+
 class JobManager:
     def __init__(
         self,
@@ -80,8 +123,7 @@ class JobManager:
         self._weights_lock = threading.Lock()
         self._cond = threading.Condition()
         self._pending: deque[str] = deque()
-        self._live: dict[str, dict[str, Any]] = {}
-        self._cancel: dict[str, threading.Event] = {}
+        self._live: dict[str, LiveJob] = {}
         self._threads: list[threading.Thread] = []
         self._stopping = False
         n = store.fail_interrupted(INTERRUPTED)
@@ -103,8 +145,8 @@ class JobManager:
         """Cancel the running jobs, fail the waiting ones and wait for the workers."""
         with self._cond:
             self._stopping = True
-            for ev in self._cancel.values():
-                ev.set()
+            for live in self._live.values():
+                live.cancel.set()
             while self._pending:
                 job_id = self._pending.popleft()
                 self._finish(job_id, FAILED, error=INTERRUPTED)
@@ -124,51 +166,24 @@ class JobManager:
                     f"the queue is full ({len(self._pending)} jobs waiting); "
                     "try again when a job has finished"
                 )
-            job: dict[str, Any] = {
-                "id": new_id(),
-                "created": time.time(),
-                "started": None,
-                "finished": None,
-                "status": QUEUED,
-                "content": content.ref,
-                "style": style.ref,
-                "content_name": content.name,
-                "style_name": style.name,
-                "config": config.to_dict(),
-                "step": 0,
-                "total_steps": config.total_steps,
-                "losses": None,
-                "seconds": None,
-                "error": None,
-                "has_preview": False,
-                "has_result": False,
-                # Live only (not stored):
-                "scale": 0,
-                "scales": None,
-                "size": None,
-                "elapsed": 0.0,
-                "eta": None,
-                "preview_version": 0,
-                "_paths": (content.path, style.path),
-            }
+            job = new_record(content, style, config)
             self.store.add_job(job)
-            self._live[job["id"]] = job
-            self._cancel[job["id"]] = threading.Event()
+            self._live[job["id"]] = LiveJob(job, content, style)
             self._pending.append(job["id"])
             self._cond.notify()
-            return self._public(job)
+            return dict(job)
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         with self._cond:
             live = self._live.get(job_id)
             if live is not None:
-                return self._public(live)
+                return dict(live.record)
         return self.store.get_job(job_id)
 
     def list_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
         jobs = self.store.list_jobs(limit)
         with self._cond:
-            return [self._public(self._live[j["id"]]) if j["id"] in self._live else j for j in jobs]
+            return [dict(self._live[j["id"]].record) if j["id"] in self._live else j for j in jobs]
 
     def cancel(self, job_id: str) -> dict[str, Any] | None:
         """Cancel a job: a waiting one at once, a running one at its next step."""
@@ -176,8 +191,8 @@ class JobManager:
             if job_id in self._pending:
                 self._pending.remove(job_id)
                 self._finish(job_id, CANCELLED, error="cancelled before it started")
-            elif job_id in self._cancel:
-                self._cancel[job_id].set()
+            elif job_id in self._live:
+                self._live[job_id].cancel.set()
         return self.get(job_id)
 
     def position(self, job_id: str) -> int | None:
@@ -189,7 +204,7 @@ class JobManager:
 
     def counts(self) -> dict[str, int]:
         with self._cond:
-            running = sum(1 for j in self._live.values() if j["status"] == RUNNING)
+            running = sum(1 for j in self._live.values() if j.record["status"] == RUNNING)
             return {"queued": len(self._pending), "running": running}
 
     # -- workers ---------------------------------------------------------------------------------
@@ -201,12 +216,13 @@ class JobManager:
                 if self._stopping:
                     return
                 job_id = self._pending.popleft()
-                job = self._live[job_id]
+                live = self._live[job_id]
+                job = live.record
                 job["status"] = RUNNING
                 job["started"] = time.time()
             self.store.update_job(job_id, status=RUNNING, started=job["started"])
             try:
-                self._run(job_id, job)
+                self._run(job_id, live)
             except Exception:  # never let a worker die: the next job must still run
                 log.exception("job %s crashed", job_id)
                 self._finish(job_id, FAILED, error="internal error (see the server log)")
@@ -223,17 +239,15 @@ class JobManager:
                     self._weights = load_weights(None if spec is None else str(spec))
             return self._weights
 
-    def _run(self, job_id: str, job: dict[str, Any]) -> None:
-        from impasto.api import stylize
-        from impasto.io.images import save_image
-
-        cancel = self._cancel[job_id]
-        folder = self.store.job_dir(job_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        preview = folder / "preview.jpg"
+    def _progress(self, live: LiveJob, preview: Path) -> Callable[[StepEvent], None]:
+        """The run's callback: records each step, writes a preview every ``preview_interval``
+        seconds (and at the last step), and stops the run once the job is cancelled."""
+        job, job_id, cancel = live.record, live.record["id"], live.cancel
         last_preview = [-math.inf]
 
         def callback(event: StepEvent) -> None:
+            from impasto.io.images import save_image
+
             eta = event.eta
             update: dict[str, Any] = {
                 "step": event.step,
@@ -258,9 +272,20 @@ class JobManager:
                 if update.get("has_preview"):
                     job["preview_version"] += 1
             if cancel.is_set():
-                raise Cancelled(f"cancelled at step {event.step}")
+                raise Cancelled(f"cancelled at step {event.step}", step=event.step)
 
-        content_path, style_path = job["_paths"]
+        return callback
+
+    def _run(self, job_id: str, live: LiveJob) -> None:
+        from impasto.api import stylize
+        from impasto.io.images import save_image
+
+        folder = self.store.job_dir(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        preview = folder / "preview.jpg"
+        callback = self._progress(live, preview)
+        job = live.record
+        content_path, style_path = live.content.path, live.style.path
         try:
             cfg = StyleConfig.from_dict(job["config"])
             weights = self._load_weights()
@@ -293,7 +318,8 @@ class JobManager:
         database, which already holds the end)."""
         assert status in FINISHED
         with self._cond:
-            job = self._live.get(job_id, {})
+            live = self._live.get(job_id)
+            job = live.record if live is not None else {}
             job.update(values)
             row = {
                 "status": status,
@@ -307,13 +333,8 @@ class JobManager:
             }
             self.store.update_job(job_id, **row)
             self._live.pop(job_id, None)
-            self._cancel.pop(job_id, None)
-
-    @staticmethod
-    def _public(job: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in job.items() if not k.startswith("_")}
 
 
 def sample_source(name: str) -> Source | None:
     path = SAMPLES.get(name)
-    return Source(f"sample:{name}", name.replace("_", " "), path) if path else None
+    return Source(f"sample:{name}", sample_label(name), path) if path else None

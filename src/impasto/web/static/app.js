@@ -32,6 +32,13 @@ function showError(message) {
   box.hidden = !message;
 }
 
+// An upload's error shows at the box the file was dropped on.
+function showDropError(role, message) {
+  const box = $(`${role}-error`);
+  box.textContent = message;
+  box.hidden = !message;
+}
+
 function fmtNumber(x) {
   if (x === null || x === undefined) return "–";
   if (x === 0) return "0";
@@ -66,6 +73,7 @@ function choose(role, input) {
   for (const b of document.querySelectorAll(`#${role}-samples button`)) {
     b.classList.toggle("selected", b.dataset.ref === input.ref);
   }
+  showDropError(role, "");
   showError("");
 }
 
@@ -73,7 +81,7 @@ async function upload(role, file) {
   if (!file) return;
   const limits = state.config.limits;
   if (file.size > limits.max_upload_bytes) {
-    showError(`${file.name} is larger than the limit of ${(limits.max_upload_bytes / 2 ** 20).toFixed(0)} MB`);
+    showDropError(role, `${file.name} is larger than the limit of ${(limits.max_upload_bytes / 2 ** 20).toFixed(0)} MB`);
     return;
   }
   const form = new FormData();
@@ -82,9 +90,9 @@ async function upload(role, file) {
   drop.classList.add("busy");
   try {
     const up = await api("/api/uploads", { method: "POST", body: form });
-    choose(role, { ref: up.ref, url: up.url, name: `${up.name} (${up.width}×${up.height})` });
+    choose(role, { ref: up.ref, url: up.view_url, name: `${up.name} (${up.width}×${up.height})` });
   } catch (e) {
-    showError(e.message);
+    showDropError(role, e.message);
   } finally {
     drop.classList.remove("busy");
   }
@@ -267,6 +275,10 @@ function follow(job) {
 }
 
 function render(job) {
+  const showing = $("showing");
+  showing.textContent = `Job ${job.id.slice(0, 8)}: ${job.content_name} × ${job.style_name}`;
+  showing.title = `job ${job.id}`;
+  showing.dataset.id = job.id;
   const done = job.status === "done";
   const frac = done ? 1 : job.total_steps ? job.step / job.total_steps : 0;
   const pct = Math.round(frac * 100);
@@ -391,13 +403,13 @@ async function refreshGallery() {
   refreshStatus();
 }
 
-function reuse(job) {
+function reuse(job, scroll = true) {
   for (const f of state.config.fields) {
     if (f.name in job.config) setField(f, job.config[f.name]);
   }
-  if (job.content_url) choose("content", { ref: job.content, url: job.content_url, name: job.content_name });
-  if (job.style_url) choose("style", { ref: job.style, url: job.style_url, name: job.style_name });
-  window.scrollTo({ top: 0, behavior: "smooth" });
+  if (job.content_view_url) choose("content", { ref: job.content, url: job.content_view_url, name: job.content_name });
+  if (job.style_view_url) choose("style", { ref: job.style, url: job.style_view_url, name: job.style_name });
+  if (scroll) window.scrollTo({ top: 0, behavior: "smooth" });
 }
 
 async function refreshStatus() {
@@ -425,10 +437,14 @@ async function init() {
     for (const f of state.config.fields) setField(f, f.default);
   });
   await refreshGallery();
-  // Pick up a run still going (after a reload).
+  // Pick up a run still going (after a reload), with its images and settings in the form.
   const active = [...document.querySelectorAll("#gallery .card")].find(
     (c) => c.dataset.status === "running" || c.dataset.status === "queued");
-  if (active) follow(await api(`/api/jobs/${active.dataset.id}`));
+  if (active) {
+    const job = await api(`/api/jobs/${active.dataset.id}`);
+    reuse(job, false);
+    follow(job);
+  }
   document.body.dataset.ready = "1";
 }
 

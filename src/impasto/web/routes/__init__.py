@@ -1,0 +1,19 @@
+"""The studio's routes, one module per area; :func:`impasto.web.app.create_app` includes them
+in this order (the ``/api`` fallback last)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from impasto.web.routes import errors, jobs, pages, results, samples, uploads
+
+ROUTERS: tuple[APIRouter, ...] = (
+    pages.router,
+    samples.router,
+    uploads.router,
+    jobs.router,
+    results.router,
+    errors.fallback,
+)
+
+__all__ = ["ROUTERS"]

@@ -1,0 +1,170 @@
+"""What every route of the studio shares: its limits, its store and job queue, and the JSON
+shape of an error. Routes get the :class:`Studio` from the app (``StudioDep``)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from impasto.web.inputs import SAMPLES
+from impasto.web.jobs import JobManager, Source, sample_source
+from impasto.web.store import QUEUED, Store, is_id
+
+log = logging.getLogger("impasto.web")
+
+# What a running job reports beyond its database row (a finished job shows these).
+LIVE_DEFAULTS: dict[str, Any] = {
+    "scale": None,
+    "scales": None,
+    "size": None,
+    "elapsed": None,
+    "eta": None,
+    "preview_version": 0,
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The studio's limits, as ``create_app`` was given them (``GET /api/config`` shows them)."""
+
+    max_upload_bytes: int
+    max_pixels: int
+    max_size: int
+    max_steps: int
+    queue_size: int
+    workers: int
+
+
+@dataclass(frozen=True)
+class Studio:
+    """The state the routes share (one per app, in ``app.state.studio``)."""
+
+    store: Store
+    manager: JobManager
+    limits: Limits
+    poll_interval: float
+    keep_uploads: float | None
+
+    def prune(self) -> None:
+        """Delete the uploads no job uses that are older than ``keep_uploads``."""
+        if self.keep_uploads is not None:
+            gone = self.store.prune_uploads(self.keep_uploads)
+            if gone:
+                hours = self.keep_uploads / 3600
+                log.info("deleted %d unused upload(s) older than %g h", gone, hours)
+
+    def present(self, job: dict[str, Any]) -> dict[str, Any]:
+        """A job as the API shows it: its record, its live state and the URLs of its images."""
+        out = {**LIVE_DEFAULTS, **job}
+        jid = job["id"]
+        version = job.get("preview_version") or int(job.get("finished") or 0)
+        out["preview_url"] = (
+            f"/api/jobs/{jid}/preview.jpg?v={version}" if job["has_preview"] else None
+        )
+        out["result_url"] = f"/api/jobs/{jid}/result.png" if job["has_result"] else None
+        out["content_url"] = source_url(job["content"])
+        out["style_url"] = source_url(job["style"])
+        out["content_view_url"] = view_url(job["content"])
+        out["style_view_url"] = view_url(job["style"])
+        out["position"] = self.manager.position(jid) if job["status"] == QUEUED else None
+        return finite(out)
+
+    def find_job(self, job_id: str) -> dict[str, Any]:
+        job = self.manager.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no job {job_id!r}")
+        return job
+
+    def resolve(self, ref: Any, what: str) -> Source:
+        """The input a client's ref names ("sample:NAME" or "upload:ID"); 422 if none."""
+        if not isinstance(ref, str):
+            raise HTTPException(422, f"{what} must be a string")
+        kind, _, key = ref.partition(":")
+        if kind == "sample":
+            src = sample_source(key)
+            if src is None:
+                raise HTTPException(
+                    422, f"unknown sample {key!r} for {what}; samples: {', '.join(SAMPLES)}"
+                )
+            return src
+        if kind == "upload":
+            rec = self.store.get_upload(key)
+            if rec is None or not self.store.upload_path(key).is_file():
+                raise HTTPException(422, f"no upload {key!r} for {what}; upload it again")
+            return Source(ref, rec["name"], self.store.upload_path(key))
+        raise HTTPException(422, f"{what} must be 'sample:NAME' or 'upload:ID', got {ref!r}")
+
+
+def get_studio(request: Request) -> Studio:
+    studio: Studio = request.app.state.studio
+    return studio
+
+
+StudioDep = Annotated[Studio, Depends(get_studio)]
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """Every refusal of the studio: ``{"error": message, "status": status}``."""
+    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+
+
+def finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: a diverged loss is shown as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
+
+
+def source_url(ref: str) -> str | None:
+    kind, _, key = ref.partition(":")
+    if kind == "sample" and key in SAMPLES:
+        return f"/api/samples/{key}"
+    if kind == "upload" and is_id(key):
+        return f"/api/uploads/{key}"
+    return None
+
+
+def view_url(ref: str) -> str | None:
+    """Where the page gets an input to show (a PNG rendition for an upload it cannot show)."""
+    url = source_url(ref)
+    return f"{url}/view" if url is not None and ref.startswith("upload:") else url
+
+
+class ErrorBody(BaseModel):
+    """Every refusal's body."""
+
+    error: str = Field(description="what was wrong, in one line (names the field or value)")
+    status: int = Field(description="the HTTP status, again")
+
+
+REFUSALS: dict[int, str] = {
+    400: "the Host header names a host this studio does not answer",
+    403: "a state-changing request from another site's page",
+    404: "no such sample, upload, job or endpoint",
+    409: "the job is queued or running; cancel it first",
+    413: "the request body, upload or image is too large",
+    415: "the upload is not an image of an allowed format",
+    422: "a bad request: a missing, unknown or bad field or setting, or an unreadable image",
+    429: "the queue is full (Retry-After says when to try again)",
+}
+
+
+def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the refusals a route can answer with."""
+    return {code: {"model": ErrorBody, "description": REFUSALS[code]} for code in codes}
+
+
+def media(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for a route that answers with ``media_type`` (not JSON)."""
+    return {200: {"content": {media_type: {}}, "description": what}}

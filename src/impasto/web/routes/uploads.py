@@ -1,0 +1,150 @@
+"""Uploads: ``POST /api/uploads`` (multipart field ``file``) and ``GET /api/uploads/{id}``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from impasto.web.inputs import (
+    BROWSER_FORMATS,
+    MEDIA_TYPES,
+    UploadError,
+    check_image,
+    display_name,
+    render_png,
+)
+from impasto.web.routes.state import Studio, StudioDep, error, media, refusals
+from impasto.web.store import new_id
+
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class _File:
+    name: str
+    content: bytes
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request's body, refused with 413 as soon as it is known to exceed ``limit``."""
+    too_large = UploadError(
+        413, f"the upload is larger than the limit of {limit / 2**20:.3g} MB"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit + FORM_OVERHEAD:
+            raise too_large
+    return bytes(body)
+
+
+async def _read_file(request: Request, limit: int) -> _File:
+    """The form's ``file`` field, its name made safe to show."""
+    data = await _read_body(request, limit)
+
+    async def replay() -> dict[str, object]:
+        return {"type": "http.request", "body": data, "more_body": False}
+
+    form = await Request(request.scope, replay).form(max_files=1, max_fields=4)
+    try:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise UploadError(422, "send the image as the multipart form field 'file'")
+        content = await file.read()
+        name = display_name(file.filename)
+    finally:
+        await form.close()
+    if len(content) > limit:
+        raise UploadError(413, f"the upload is larger than the limit of {limit / 2**20:.3g} MB")
+    if not content:
+        raise UploadError(422, f"{name} is empty")
+    return _File(name, content)
+
+
+async def _keep(studio: Studio, file: _File) -> JSONResponse:
+    """Check the image and keep it under a new id; the answer describes it."""
+    upload_id = new_id()
+    store = studio.store
+    tmp = store.uploads_dir / f".{upload_id}.part"
+    try:
+        tmp.write_bytes(file.content)
+        checked = await run_in_threadpool(
+            check_image, tmp, file.name, studio.limits.max_pixels
+        )
+        os.replace(tmp, store.upload_path(upload_id))
+    finally:
+        tmp.unlink(missing_ok=True)
+    size = (checked.width, checked.height)
+    store.add_upload(upload_id, file.name, checked.format, size, len(file.content))
+    await run_in_threadpool(studio.prune)
+    body = {
+        "id": upload_id,
+        "ref": f"upload:{upload_id}",
+        "name": file.name,
+        "format": checked.format,
+        "width": checked.width,
+        "height": checked.height,
+        "bytes": len(file.content),
+        "url": f"/api/uploads/{upload_id}",
+        "view_url": f"/api/uploads/{upload_id}/view",
+    }
+    return JSONResponse(body, status_code=201)
+
+
+@router.post("/api/uploads", status_code=201, responses=refusals(413, 415, 422))
+async def upload(request: Request, studio: StudioDep) -> Response:
+    try:
+        file = await _read_file(request, studio.limits.max_upload_bytes)
+        return await _keep(studio, file)
+    except UploadError as e:
+        return error(e.status, e.message)
+
+
+def _find_upload(studio: Studio, upload_id: str) -> dict[str, Any]:
+    rec = studio.store.get_upload(upload_id)
+    if rec is None or not studio.store.upload_path(upload_id).is_file():
+        raise HTTPException(404, f"no upload {upload_id!r}")
+    return rec
+
+
+@router.get(
+    "/api/uploads/{upload_id}",
+    response_class=Response,
+    responses={**media("image/*", "the upload as sent"), **refusals(404, 422)},
+)
+async def uploaded(upload_id: str, studio: StudioDep) -> Response:
+    """The upload as it was sent."""
+    store = studio.store
+    rec = _find_upload(studio, upload_id)
+    return FileResponse(
+        store.upload_path(upload_id),
+        media_type=MEDIA_TYPES.get(rec["format"], "application/octet-stream"),
+    )
+
+
+@router.get(
+    "/api/uploads/{upload_id}/view",
+    response_class=Response,
+    responses={**media("image/*", "the upload as the page shows it"), **refusals(404, 422)},
+)
+async def view(upload_id: str, studio: StudioDep) -> Response:
+    """The upload as the page can show it: as sent where browsers show its format, else a PNG
+    rendition (TIFF)."""
+    rec = _find_upload(studio, upload_id)
+    path = studio.store.upload_path(upload_id)
+    if rec["format"] in BROWSER_FORMATS:
+        return FileResponse(path, media_type=MEDIA_TYPES[rec["format"]])
+    data = await run_in_threadpool(render_png, path)
+    return Response(data, media_type="image/png", headers={"Cache-Control": "max-age=3600"})

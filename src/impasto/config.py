@@ -483,7 +483,7 @@ class StyleConfig:
         self._set("pooling", _choice(Pooling, self.pooling, "pooling"))
         self._set("padding", _choice(Padding, self.padding, "padding"))
         self._set("precision", _choice(Precision, self.precision, "precision"))
-        colour = _choice(ColorPreservation, self.preserve_color, "colour mode")
+        colour = _choice(ColorPreservation, self.preserve_color, "preserve_color")
         self._set("preserve_color", colour)
 
     def _check_layers(self) -> None:

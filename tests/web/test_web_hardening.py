@@ -34,6 +34,23 @@ def test_unknown_top_level_fields_are_refused_by_name(client: TestClient) -> Non
     assert client.get("/api/jobs").json()["jobs"] == []
 
 
+def test_settings_the_run_would_refuse_are_refused_at_submission(client: TestClient) -> None:
+    """Every check the settings alone allow is made when the job is submitted (422 naming
+    the field), not when it runs: a step list for another number of scales, a seed torch
+    cannot take, a weight that overflows float32."""
+    bad = [
+        ({"size": 256, "scales": 2, "min_size": 128, "steps": [3, 2, 1]}, "steps"),
+        ({"size": 256, "scales": 2, "steps": 10, "final_steps": 10}, "final_steps"),
+        ({"seed": 2**63}, "seed"),
+        ({"style_weight": 1e308}, "style_weight"),
+    ]
+    for config, field in bad:
+        r = client.post("/api/jobs", json={**PAIR, "config": config})
+        assert r.status_code == 422, (config, r.text)
+        assert field in r.json()["error"], r.text
+    assert client.get("/api/jobs").json()["jobs"] == []
+
+
 # -- b: request bodies that are not uploads are capped --------------------------------------------
 def run_asgi(
     app: FastAPI, path: str, chunks: Iterator[bytes], headers: list[tuple[bytes, bytes]]

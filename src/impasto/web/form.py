@@ -14,6 +14,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
+from impasto.api import check_settings
 from impasto.config import Init, StyleConfig, help_text, setting_of
 from impasto.errors import ConfigError
 from impasto.layers import LAYER_NAMES, LAYER_PRESETS
@@ -118,7 +119,7 @@ def build_config(data: Any, *, max_size: int, max_steps: int) -> StyleConfig:
         raise ConfigError(
             f"steps must be at most {max_steps} in all in this studio, got {cfg.total_steps}"
         )
-    return cfg
+    return check_settings(cfg)  # the step plan too: refused at submission, not when it runs
 
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {

@@ -174,3 +174,24 @@ def test_every_upload_has_a_view_the_browser_can_show(client: TestClient, fmt: s
     assert job["content_view_url"] == up["view_url"]
     assert job["style_view_url"] == "/api/samples/starry_night"
     assert client.get(f"/api/uploads/{'0' * 32}/view").status_code == 404
+
+
+def test_a_diverged_run_ends_failed_with_the_weight_to_lower(make_app, tiny_weights) -> None:
+    """A job whose loss overflows is never shown as done: it fails, names the weight, and
+    keeps no result (issue 12: style_weight 1e308 used to end 'done' and all black)."""
+    from web_helpers import finished, start_job, wait_for
+
+    from impasto.features.weights import VGGWeights
+
+    # Every conv 60x stronger: Gram matrices reach ~1e13, so an allowed weight overflows.
+    loud = VGGWeights(
+        {k: (w * 60, b * 60) for k, (w, b) in tiny_weights.convs.items()},
+        tiny_weights.normalization,
+        "loud",
+    )
+    with TestClient(make_app(weights=loud)) as client:
+        job = start_job(client, *PAIR.values(), size=32, steps=2, style_weight=1e30, init="noise")
+        done = wait_for(client, job["id"], finished)
+        assert done["status"] == "failed", done
+        assert "style_weight" in done["error"] and "\n" not in done["error"]
+        assert client.get(f"/api/jobs/{job['id']}/result.png").status_code == 404

@@ -99,7 +99,9 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
 def _layers(name: str, layers: Any) -> tuple[str, ...]:
     if isinstance(layers, str):
         layers = [s for s in layers.split(",")]
-    out = tuple(str(s).strip() for s in layers)
+    if not isinstance(layers, (list, tuple)) or not all(isinstance(s, str) for s in layers):
+        raise ConfigError(f"{name} must be layer names, got {layers!r}")
+    out = tuple(s.strip() for s in layers)
     if not out or any(not s for s in out):
         raise ConfigError(f"{name} must name at least one layer, got {','.join(out)!r}")
     for s in out:

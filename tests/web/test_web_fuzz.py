@@ -92,7 +92,7 @@ NEAR_VALID = st.sampled_from(
 )
 
 
-@settings(max_examples=200, deadline=None, database=None,
+@settings(max_examples=200, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(field=st.sampled_from(FIELDS), value=NEAR_VALID | JSON)
 def test_any_value_in_any_field_is_a_config_or_a_422_naming_the_field(
@@ -111,7 +111,7 @@ def test_any_value_in_any_field_is_a_config_or_a_422_naming_the_field(
         client.post(f"/api/jobs/{r.json()['id']}/cancel")
 
 
-@settings(max_examples=60, deadline=None, database=None,
+@settings(max_examples=60, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=JSON)
 def test_any_json_body_is_a_job_or_a_json_refusal(studio: FastAPI, body: Any) -> None:

@@ -84,3 +84,26 @@ def test_adam_stops_at_a_nan_loss() -> None:
     opt = PixelOptimizer(x0, _parabola_nan_beyond(0.5), optimizer=Optimizer.ADAM, lr=0.05)
     with pytest.raises(DivergedError, match="nan"):
         opt.run(50)
+
+
+def test_a_run_that_diverges_on_resume_leaves_its_checkpoint_intact(
+    tiny_weights, loud_weights, content_tensor, style_tensor, tmp_path: Path
+) -> None:
+    from impasto import Cancelled, Checkpointing, resume
+    from impasto.optim.checkpoint import FILE
+
+    def stop_at_3(event) -> None:
+        if event.step == 3:
+            raise Cancelled("test stop")
+
+    spec = Checkpointing(tmp_path / "ckpt", every=100)
+    with pytest.raises(Cancelled):
+        stylize(
+            content_tensor, style_tensor, weights=tiny_weights, optimizer="adam",
+            style_weight=1e30, init="noise", callback=stop_at_3, checkpoint=spec,
+            **{**RUN, "steps": 6},
+        )  # fmt: skip
+    saved = (tmp_path / "ckpt" / FILE).read_bytes()
+    with pytest.raises(DivergedError, match="style_weight"):
+        resume(tmp_path / "ckpt", weights=loud_weights)  # the same run, now overflowing
+    assert (tmp_path / "ckpt" / FILE).read_bytes() == saved

@@ -90,7 +90,7 @@ def grids(w: VGGWeights, out: Path) -> None:
         _log(f"  grid {kind}: {time.perf_counter() - t:.0f} s")
 
 
-# The artistic controls (README "Artistic controls"), each at 160 px with 60 steps.
+# The artistic controls (docs/settings.md, "Artistic controls"), each at 160 px with 60 steps.
 CONTROLS = {"size": 160, "steps": 60}
 SCREAM = SAMPLES / "the_scream.jpg"
 SHIPWRECK = SAMPLES / "shipwreck.jpg"

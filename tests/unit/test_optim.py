@@ -127,7 +127,7 @@ def test_does_not_modify_x0_and_returns_new_tensor(opt: Optimizer, lr: float, st
 
 def test_loss_scale_does_not_change_lbfgs_path() -> None:
     """The loop divides by the starting loss, so a 1e9 times larger objective takes the same
-    steps (ARCHITECTURE.md: the raw Gatys scale makes plain L-BFGS diverge)."""
+    steps (docs/performance.md: the raw Gatys scale makes plain L-BFGS diverge)."""
 
     def big(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         total, _ = quadratic(x)

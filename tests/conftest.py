@@ -19,6 +19,35 @@ from PIL import Image
 from impasto.features.weights import TORCHVISION_INDEX, VGGWeights, random_weights
 
 TINY_WIDTH = 1 / 16
+AUTO_PRECISIONS = ("cpu", "fp32", "bf16")
+
+
+# -- what `--precision auto` picks ---------------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--auto-precision",
+        choices=AUTO_PRECISIONS,
+        default="cpu",
+        help="what `precision=auto` picks in this session: cpu (default) lets this CPU's "
+        "measurement decide (impasto.features.extractor.bf16_is_faster); fp32 or bf16 force "
+        "that choice, so both paths of `auto` run on any machine (`make test` runs both)",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def auto_precision(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The choice ``auto`` makes in this session: "fp32" or "bf16" (forced by
+    ``--auto-precision``, or measured on this CPU). Only this process: a test that starts
+    impasto in a subprocess and compares numbers pins ``--precision`` itself."""
+    import impasto.features.extractor as extractor
+
+    forced = request.config.getoption("--auto-precision")
+    if forced == "cpu":
+        yield "bf16" if extractor.bf16_is_faster() else "fp32"
+        return
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(extractor, "bf16_is_faster", lambda: forced == "bf16")
+        yield forced
 
 
 @pytest.fixture(autouse=True)

@@ -35,35 +35,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def auto_precision(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The choice ``auto`` makes in this session: "fp32" or "bf16" (forced by
-    ``--auto-precision``, or measured on this CPU). Only this process: a test that starts
-    impasto in a subprocess and compares numbers pins ``--precision`` itself."""
-    import impasto.features.extractor as extractor
-
+def _forced_auto_precision(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With ``--auto-precision fp32`` or ``bf16``, ``auto`` picks that in this whole session
+    (this process only: a test that runs impasto in a subprocess and compares numbers pins
+    ``--precision`` itself)."""
     forced = request.config.getoption("--auto-precision")
     if forced == "cpu":
-        yield "bf16" if extractor.bf16_is_faster() else "fp32"
+        yield
         return
+    import impasto.features.extractor as extractor
+
     with pytest.MonkeyPatch.context() as m:
         m.setattr(extractor, "bf16_is_faster", lambda: forced == "bf16")
-        yield forced
+        yield
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Tiny nets on a shared 2-core machine: one intra-op thread is ~100x faster than two
-    (OpenMP threads spin-wait against the other processes). Tests marked ``slow`` (real
-    weights, real sizes) keep torch's default."""
-    if request.node.get_closest_marker("slow") is not None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
+@pytest.fixture(scope="session")
+def auto_precision(_forced_auto_precision: None) -> str:
+    """What ``auto`` picks in this session: "fp32" or "bf16", forced or measured here."""
+    from impasto.config import Precision
+    from impasto.features.extractor import use_bf16
+
+    return "bf16" if use_bf16(Precision.AUTO) else "fp32"
 
 
 # -- networks ------------------------------------------------------------------------------------

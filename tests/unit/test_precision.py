@@ -67,7 +67,10 @@ def test_an_explicit_precision_does_not_measure(
 
 
 def test_the_session_forces_autos_choice(
-    tiny_weights, content_tensor, style_tensor, auto_precision: str
+    tiny_weights, content_tensor, style_tensor, auto_precision: str, request: pytest.FixtureRequest
 ) -> None:
     """--auto-precision (tests/conftest.py) reaches the runs: `auto` picks what it says."""
+    forced = request.config.getoption("--auto-precision")
+    if forced != "cpu":  # forced; with "cpu" the fixture is this CPU's measurement
+        assert auto_precision == forced
     assert _run(tiny_weights, content_tensor, style_tensor).sources["precision"] == auto_precision

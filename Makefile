@@ -32,8 +32,11 @@ demo: install
 demo-web: install
 	$(BIN)/python -m impasto.web --data-dir out/studio
 
+# `--precision auto` picks bf16 or fp32 by measuring this CPU; the suite runs with that choice
+# forced both ways, so both paths are tested on any machine (the slow and studio tests once).
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --auto-precision=fp32
+	$(BIN)/python -m pytest -q --auto-precision=bf16 tests/unit tests/integration tests/reference
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks docs

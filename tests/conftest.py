@@ -19,22 +19,44 @@ from PIL import Image
 from impasto.features.weights import TORCHVISION_INDEX, VGGWeights, random_weights
 
 TINY_WIDTH = 1 / 16
+AUTO_PRECISIONS = ("cpu", "fp32", "bf16")
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Tiny nets on a shared 2-core machine: one intra-op thread is ~100x faster than two
-    (OpenMP threads spin-wait against the other processes). Tests marked ``slow`` (real
-    weights, real sizes) keep torch's default."""
-    if request.node.get_closest_marker("slow") is not None:
+# -- what `--precision auto` picks ---------------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--auto-precision",
+        choices=AUTO_PRECISIONS,
+        default="cpu",
+        help="what `precision=auto` picks in this session: cpu (default) lets this CPU's "
+        "measurement decide (impasto.features.extractor.bf16_is_faster); fp32 or bf16 force "
+        "that choice, so both paths of `auto` run on any machine (`make test` runs both)",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _forced_auto_precision(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With ``--auto-precision fp32`` or ``bf16``, ``auto`` picks that in this whole session
+    (this process only: a test that runs impasto in a subprocess and compares numbers pins
+    ``--precision`` itself)."""
+    forced = request.config.getoption("--auto-precision")
+    if forced == "cpu":
         yield
         return
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    import impasto.features.extractor as extractor
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(extractor, "bf16_is_faster", lambda: forced == "bf16")
         yield
-    finally:
-        torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="session")
+def auto_precision(_forced_auto_precision: None) -> str:
+    """What ``auto`` picks in this session: "fp32" or "bf16", forced or measured here."""
+    from impasto.config import Precision
+    from impasto.features.extractor import use_bf16
+
+    return "bf16" if use_bf16(Precision.AUTO) else "fp32"
 
 
 # -- networks ------------------------------------------------------------------------------------

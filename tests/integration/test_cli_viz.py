@@ -1,62 +1,43 @@
-"""The pictures' command-line glue on good and bad inputs: `impasto grid`, and `--animate` /
-`--plot` on a stylize run.
-
-impasto.cli wires these in; until then the tests drive the glue through a parser of their own
-(argparse Namespaces exactly as the CLI builds them). The `run_cli` tests at the end run once
-the wiring is there.
-"""
+"""The pictures on the command line, good and bad inputs: `impasto grid`, and `--animate` /
+`--plot` on `impasto stylize` and `impasto texture`, all through the shipped CLI (`run_cli`
+calls impasto.cli.main in this process)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from impasto.api import stylize
-from impasto.errors import OutputError
 from impasto.io.images import read_metadata
-from impasto.viz.cli import (
-    add_grid_parser,
-    add_stylize_arguments,
-    check,
-    make_recorder,
-    run_grid_command,
-)
 
-QUICK = ["--size", "32", "--steps", "2", "--scales", "1", "-q"]
+QUICK = ["--size", "32", "--steps", "2", "--scales", "1"]
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="impasto")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_grid_parser(sub)
-    s = sub.add_parser("stylize")
-    s.add_argument("content")
-    s.add_argument("style")
-    s.add_argument("-o", "--output")
-    add_stylize_arguments(s)
-    return parser
+def _grid(content: Path, style: Path, out: Path, weights: Path, *extra: object) -> list[object]:
+    return ["grid", content, style, "-o", out, "--weights", weights, *QUICK, *extra]
 
 
-def _grid_args(content: Path, style: Path, out: Path, weights: Path, *extra: str):
-    argv = ["grid", str(content), str(style), "-o", str(out), "--weights", str(weights)]
-    return _parser().parse_args([*argv, *QUICK, *extra])
+def _one_line_error(code: int, err: str, *needles: str) -> None:
+    assert code == 2, err
+    assert err.startswith("impasto: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
 
 
 # -- impasto grid --------------------------------------------------------------------------------
 def test_grid_writes_a_labelled_sheet_and_a_plot(
-    content_path, style_path, weights_file, tmp_path, capsys
+    run_cli, content_path, style_path, weights_file, tmp_path
 ) -> None:
     out, plot = tmp_path / "grid.png", tmp_path / "losses.png"
-    args = _grid_args(
-        content_path, style_path, out, weights_file, "--vary", "ratio", "--values", "0.1,10",
-        "--plot", str(plot), "--seed", "4",
+    code, _, err = run_cli(
+        _grid(content_path, style_path, out, weights_file, "--vary", "ratio", "--values",
+              "0.1,10", "--plot", plot, "--seed", "4", "-q")
     )  # fmt: skip
-    assert run_grid_command(args) == 0
-    assert capsys.readouterr().err == ""  # -q
+    assert code == 0, err
+    assert err == ""  # -q
     with Image.open(out) as im:
         assert im.format == "PNG"
         assert im.width == 2 * 32 + 3 * 8
@@ -69,20 +50,28 @@ def test_grid_writes_a_labelled_sheet_and_a_plot(
     assert plot.stat().st_size > 5000
 
 
-def test_grid_progress_and_summary(content_path, style_path, weights_file, tmp_path, capsys):
+def test_grid_progress_and_summary(run_cli, content_path, style_path, weights_file, tmp_path):
     out = tmp_path / "grid.png"
-    args = _grid_args(content_path, style_path, out, weights_file, "--vary", "pooling")
-    args.quiet = False
-    assert run_grid_command(args) == 0
-    err = capsys.readouterr().err
+    code, _, err = run_cli(_grid(content_path, style_path, out, weights_file, "--vary", "pooling"))
+    assert code == 0, err
     assert f"wrote {out} (2 cells" in err
     assert "cell 2/2 pooling avg" in err  # the progress bar names the cell
+
+
+def test_grid_varying_the_optimizer(run_cli, content_path, style_path, weights_file, tmp_path):
+    out = tmp_path / "g.png"
+    argv = _grid(content_path, style_path, out, weights_file, "--vary", "optimizer", "-q")
+    code, _, err = run_cli(argv)
+    assert code == 0, err
+    info = json.loads(read_metadata(out)["impasto"])
+    assert info["grid"]["vary"] == "optimizer" and len(info["grid"]["values"]) == 2
 
 
 @pytest.mark.parametrize(
     ("extra", "needles"),
     [
         (["--vary", "colour"], ["unknown --vary 'colour'", "ratio, layers, init"]),
+        (["--vary", "nope"], ["unknown --vary 'nope'"]),
         (["--vary", "ratio", "--values", "1,x"], ["'x'"]),
         (["--vary", "layers", "--values", "upto7"], ["'upto7'", "upto1"]),
         (["--vary", "init", "--values", "content,"], ["empty entry"]),
@@ -93,15 +82,11 @@ def test_grid_progress_and_summary(content_path, style_path, weights_file, tmp_p
     ],
 )
 def test_grid_bad_input_is_one_line_exit_2(
-    content_path, style_path, weights_file, tmp_path, capsys, extra, needles
+    run_cli, content_path, style_path, weights_file, tmp_path, extra, needles
 ) -> None:
     out = tmp_path / "grid.png"
-    args = _grid_args(content_path, style_path, out, weights_file, *extra)
-    assert run_grid_command(args) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("impasto: error: ") and err.count("\n") == 1, err
-    for needle in needles:
-        assert needle in err
+    code, _, err = run_cli(_grid(content_path, style_path, out, weights_file, *extra))
+    _one_line_error(code, err, *needles)
     assert not out.exists()
 
 
@@ -110,69 +95,91 @@ def test_grid_bad_input_is_one_line_exit_2(
     [("missing/grid.png", "does not exist"), ("grid.gif", "unknown output extension")],
 )
 def test_grid_unwritable_output(
-    content_path, style_path, weights_file, tmp_path, capsys, name, needle
+    run_cli, content_path, style_path, weights_file, tmp_path, name, needle
 ) -> None:
-    args = _grid_args(content_path, style_path, tmp_path / name, weights_file, "--vary", "init")
-    assert run_grid_command(args) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("impasto: error: ") and needle in err and err.count("\n") == 1
+    out = tmp_path / name
+    code, _, err = run_cli(_grid(content_path, style_path, out, weights_file, "--vary", "init"))
+    _one_line_error(code, err, needle)
 
 
-def test_grid_missing_input(style_path, weights_file, tmp_path, capsys) -> None:
+def test_grid_missing_input(run_cli, style_path, weights_file, tmp_path) -> None:
     missing = tmp_path / "nope.png"
-    args = _grid_args(missing, style_path, tmp_path / "g.png", weights_file, "--vary", "init")
-    assert run_grid_command(args) == 2
-    assert str(missing) in capsys.readouterr().err
+    out = tmp_path / "g.png"
+    code, _, err = run_cli(_grid(missing, style_path, out, weights_file, "--vary", "init"))
+    _one_line_error(code, err, str(missing))
+    assert not out.exists()
 
 
-# -- stylize --animate / --plot ------------------------------------------------------------------
-def _stylize_args(content: Path, style: Path, *extra: str) -> argparse.Namespace:
-    return _parser().parse_args(["stylize", str(content), str(style), "-o", "x.png", *extra])
+def test_grid_plot_over_the_sheet_is_refused(
+    run_cli, content_path, style_path, weights_file, tmp_path
+) -> None:
+    out = tmp_path / "g.png"
+    argv = _grid(content_path, style_path, out, weights_file, "--vary", "init", "--plot", out)
+    code, _, err = run_cli(argv)
+    _one_line_error(code, err, "--plot and -o name the same file")
+    assert not out.exists()
 
 
-def _run(args: argparse.Namespace, weights: Path, **settings):
-    """What impasto.cli does: the recorder is made (and checks its paths) before the run."""
-    recorder = make_recorder(args, args.content, args.style)
-    assert recorder is not None
-    seen: list[int] = []
-    result = stylize(
-        args.content,
-        args.style,
-        weights=weights,
-        callback=recorder.wrap(lambda e: seen.append(e.step)),
-        **settings,
-    )
-    assert seen == list(range(1, len(result.history) + 1))  # the progress bar still sees all
-    return recorder.finish(result), result
+# -- stylize / texture --animate / --plot --------------------------------------------------------
+def _stylize(
+    content: Path, style: Path, out: Path, weights: Path, snaps: Path, *extra: object
+) -> list[object]:
+    """A stylize command that also saves a snapshot at every step into ``snaps``: evidence of
+    which steps ran through the command's own progress callback."""
+    return [
+        "stylize", content, style, "-o", out, "--weights", weights, "--tol", "0", "-q",
+        "--save-every", "1", "--snapshot-dir", snaps, *extra,
+    ]  # fmt: skip
 
 
-def test_animate_and_plot(content_path, style_path, weights_file, tmp_path) -> None:
-    gif, plot = tmp_path / "run.gif", tmp_path / "losses.png"
-    args = _stylize_args(
-        content_path, style_path, "--animate", str(gif), "--animate-every", "2", "--plot", str(plot)
-    )
-    written, _ = _run(args, weights_file, size=32, scales=2, min_size=24, steps=6, tol=0)
-    assert written == [gif, plot]
+def _snapshots(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_animate_and_plot(run_cli, content_path, style_path, weights_file, tmp_path) -> None:
+    out, gif, plot = tmp_path / "r.png", tmp_path / "run.gif", tmp_path / "losses.png"
+    snaps = tmp_path / "snaps"
+    code, _, err = run_cli(
+        _stylize(content_path, style_path, out, weights_file, snaps, "--size", "32", "--scales",
+                 "2", "--min-size", "24", "--steps", "6", "--animate", gif, "--animate-every",
+                 "2", "--plot", plot)
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.is_file()
     with Image.open(gif) as im:
         assert im.n_frames == 4  # steps 1, 2, 4, 6
         assert im.size[0] == 32 and im.size[1] > 32  # the caption band under the image
     assert plot.stat().st_size > 5000
+    # The recorder passes every step on: the command's own callback still saw all six.
+    assert _snapshots(snaps) == [f"step_{s:05d}.png" for s in range(1, 7)]
 
 
-def test_animate_side_by_side_webp(content_path, style_path, weights_file, tmp_path) -> None:
-    out = tmp_path / "run.webp"
-    args = _stylize_args(
-        content_path, style_path, "--animate", str(out), "--animate-side-by-side",
-        "--animate-fps", "5",
+def test_animate_side_by_side_webp(
+    run_cli, content_path, style_path, weights_file, tmp_path
+) -> None:
+    out, webp = tmp_path / "r.png", tmp_path / "run.webp"
+    code, _, err = run_cli(
+        _stylize(content_path, style_path, out, weights_file, tmp_path / "snaps", "--size", "32",
+                 "--scales", "1", "--steps", "3", "--animate", webp, "--animate-side-by-side",
+                 "--animate-fps", "5")
     )  # fmt: skip
-    _run(args, weights_file, size=32, scales=1, steps=3, tol=0)
-    with Image.open(out) as im:
+    assert code == 0, err
+    with Image.open(webp) as im:
         assert im.format == "WEBP" and im.n_frames == 3
-        assert im.size[0] == 3 * 32 + 2 * 4
+        assert im.size[0] == 3 * 32 + 2 * 4  # content | image | style
 
 
-def test_no_pictures_no_recorder(content_path, style_path) -> None:
-    assert make_recorder(_stylize_args(content_path, style_path), "c", "s") is None
+def test_no_picture_flags_no_pictures(
+    run_cli, content_path, style_path, weights_file, tmp_path
+) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    out = folder / "r.png"
+    code, _, err = run_cli(
+        ["stylize", content_path, style_path, "-o", out, "--weights", weights_file, *QUICK, "-q"]
+    )
+    assert code == 0, err
+    assert [p.name for p in folder.iterdir()] == ["r.png"]  # no animation, no plot
 
 
 @pytest.mark.parametrize(
@@ -182,6 +189,7 @@ def test_no_pictures_no_recorder(content_path, style_path) -> None:
         (["--animate", "missing/run.gif"], "--animate folder does not exist"),
         (["--plot", "losses.txt"], "unknown --plot extension '.txt'"),
         (["--plot", "missing/losses.png"], "--plot folder does not exist"),
+        (["--plot", "x.png"], "--plot and -o name the same file"),  # -o x.png
         (["--animate", "a.gif", "--animate-every", "0"], "--animate-every must be a positive"),
         (["--animate", "a.gif", "--animate-fps", "-1"], "--animate-fps"),
         (["--animate-every", "5"], "--animate-every needs --animate"),
@@ -189,84 +197,43 @@ def test_no_pictures_no_recorder(content_path, style_path) -> None:
     ],
 )
 def test_bad_picture_flags_fail_before_the_run(
-    content_path, style_path, tmp_path, monkeypatch, extra, needle
+    run_cli, content_path, style_path, weights_file, tmp_path, monkeypatch, extra, needle
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    args = _stylize_args(content_path, style_path, *extra)
-    with pytest.raises(OutputError, match=needle.replace("(", r"\(")):
-        check(args)
-    with pytest.raises(OutputError):
-        make_recorder(args, args.content, args.style)
+    snaps = tmp_path / "snaps"
+    out = Path("x.png")
+    argv = _stylize(content_path, style_path, out, weights_file, snaps, *QUICK, *extra)
+    code, _, err = run_cli(argv)
+    _one_line_error(code, err, needle)
+    assert not snaps.exists()  # not one step ran
+    assert not (tmp_path / out).exists()
 
 
-def test_plot_over_the_output_is_refused(content_path, style_path, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    args = _stylize_args(content_path, style_path, "--plot", "x.png")  # -o x.png
-    with pytest.raises(OutputError, match="--plot and -o name the same file"):
-        check(args)
-
-
-def test_grid_plot_over_the_sheet_is_refused(
-    content_path, style_path, weights_file, tmp_path, capsys
+def test_texture_side_by_side_shows_the_style_and_no_content(
+    run_cli, style_path, weights_file, tmp_path
 ) -> None:
-    out = tmp_path / "g.png"
-    args = _grid_args(
-        content_path, style_path, out, weights_file, "--vary", "init", "--plot", str(out)
-    )
-    assert run_grid_command(args) == 2
-    assert "--plot and -o name the same file" in capsys.readouterr().err
-
-
-def test_side_by_side_with_style_objects_and_no_content(style_path, weights_file, tmp_path):
-    from impasto.api import Style
-
-    out = tmp_path / "t.gif"
-    args = _stylize_args(style_path, style_path, "--animate", str(out), "--animate-side-by-side")
-    recorder = make_recorder(args, None, [Style(style_path, 0.5), Style(style_path, 0.5)])
-    assert recorder is not None
-    result = stylize(
-        style_path, style_path, weights=weights_file, size=32, scales=1, steps=2,
-        callback=recorder.callback,
+    out, gif = tmp_path / "t.png", tmp_path / "t.gif"
+    code, _, err = run_cli(
+        ["texture", "--style", f"{style_path}:0.5", "--style", f"{style_path}:0.5", "-o", out,
+         "--weights", weights_file, *QUICK, "-q", "--animate", gif, "--animate-side-by-side"]
     )  # fmt: skip
-    recorder.finish(result)
-    with Image.open(out) as im:
+    assert code == 0, err
+    with Image.open(gif) as im:
+        assert im.n_frames == 2
         assert im.size[0] == 2 * 32 + 4  # image | style
 
 
-# -- once impasto.cli is wired -------------------------------------------------------------------
-def _wired() -> bool:
-    from impasto.cli import build_parser
-
-    text = build_parser().format_help()
-    return "grid" in text
-
-
-wired = pytest.mark.skipif(not _wired(), reason="impasto.cli does not wire the pictures yet")
-
-
-@wired
-def test_cli_grid(run_cli, content_path, style_path, weights_file, tmp_path) -> None:
-    out = tmp_path / "g.png"
+def test_stylize_animate_and_plot_then_a_bad_flag(
+    run_cli, content_path, style_path, weights_file, tmp_path
+) -> None:
+    out, gif, plot = tmp_path / "r.png", tmp_path / "r.gif", tmp_path / "l.png"
     code, _, err = run_cli(
-        ["grid", content_path, style_path, "-o", out, "--weights", weights_file, *QUICK,
-         "--vary", "optimizer"]
+        ["stylize", content_path, style_path, "-o", out, "--weights", weights_file, *QUICK, "-q",
+         "--animate", gif, "--plot", plot]
     )  # fmt: skip
     assert code == 0, err
-    assert out.is_file()
-    code, _, err = run_cli(["grid", content_path, style_path, "-o", out, "--vary", "nope"])
-    assert code == 2 and err.count("\n") == 1 and "unknown --vary 'nope'" in err
-
-
-@wired
-def test_cli_stylize_animate(run_cli, content_path, style_path, weights_file, tmp_path) -> None:
-    out, gif = tmp_path / "r.png", tmp_path / "r.gif"
-    code, _, err = run_cli(
-        ["stylize", content_path, style_path, "-o", out, "--weights", weights_file, *QUICK,
-         "--animate", gif, "--plot", tmp_path / "l.png"]
-    )  # fmt: skip
-    assert code == 0, err
-    assert out.is_file() and gif.is_file() and (tmp_path / "l.png").is_file()
+    assert out.is_file() and gif.is_file() and plot.is_file()
     code, _, err = run_cli(
         ["stylize", content_path, style_path, "-o", out, "--animate", tmp_path / "r.avi"]
     )
-    assert code == 2 and "unknown --animate extension '.avi'" in err
+    _one_line_error(code, err, "unknown --animate extension '.avi'")

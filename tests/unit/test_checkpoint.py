@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -92,59 +92,94 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
         resume(tmp_path)
 
 
+# `impasto` run as a command, held inside the callback of step STOP until the test's SIGINT
+# has been handled: the run cannot end by itself, and the signal arrives at a known step.
+HELD_CLI = """
+import signal, sys, time
+import impasto, impasto.api, impasto.cli
+
+STOP = int(sys.argv[1])
+real = impasto.api.stylize
+
+
+def stylize(*args, callback, **kwargs):
+    def held(event):
+        if event.step == STOP:
+            handled = []
+            cli_handler = signal.getsignal(signal.SIGINT)
+
+            def note(signum, frame):
+                cli_handler(signum, frame)
+                handled.append(signum)
+
+            signal.signal(signal.SIGINT, note)
+            print(f"holding at step {event.step}", flush=True)
+            while not handled:
+                time.sleep(0.01)
+        callback(event)
+
+    return real(*args, callback=held, **kwargs)
+
+
+for module in (impasto, impasto.api, impasto.cli):
+    if hasattr(module, "stylize"):
+        module.stylize = stylize
+sys.exit(impasto.cli.main(sys.argv[2:]))
+"""
+
+
 def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_job(
     tmp_path: Path, weights_file: Path, content_path: Path, style_path: Path
 ) -> None:
     """The real thing: SIGINT to a running `impasto stylize --checkpoint`, then `impasto
     resume`, which writes the output the first command asked for, pixel for pixel the same as
-    an uninterrupted run's."""
+    an uninterrupted run's. The first command is held at step 5 until the signal is handled,
+    so it stops at step 5 (timeouts only guard against a hang)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path("src").resolve())}
     cmd = [sys.executable, "-m", "impasto"]
+    stop, steps = 5, 12
 
     def args(out: Path) -> list[str]:
         return [
-            "stylize",
-            str(content_path),
-            str(style_path),
-            "-o",
-            str(out),
-            "--weights",
-            str(weights_file),
-            "--size",
-            "32",
-            "--steps",
-            "60",
-            "--tol",
-            "0",
-            "-q",
-            "--init",
-            "noise",
-            "--seed",
-            "3",
-        ]
+            "stylize", str(content_path), str(style_path), "-o", str(out),
+            "--weights", str(weights_file), "--size", "32", "--steps", str(steps), "--tol", "0",
+            "-q", "--init", "noise", "--seed", "3",
+            "--precision", "fp32",  # two processes compared: each would measure `auto` anew
+        ]  # fmt: skip
 
     full = tmp_path / "full.png"
     subprocess.run(cmd + args(full), env=env, check=True, timeout=120)
 
     out, ckpt, snaps = tmp_path / "out.png", tmp_path / "ckpt", tmp_path / "snaps"
     extra = ["--checkpoint", str(ckpt), "--save-every", "1", "--snapshot-dir", str(snaps)]
-    proc = subprocess.Popen(cmd + args(out) + extra, env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not snaps.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    held = [sys.executable, "-c", HELD_CLI, str(stop)]
+    with subprocess.Popen(
+        held + args(out) + extra, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        line = proc.stdout.readline() if ready else ""
+        if line != f"holding at step {stop}\n":
+            proc.kill()
+            pytest.fail(f"the run did not reach step {stop}: {line!r} {proc.communicate()}")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert "checkpoint saved" in err and "Traceback" not in err
+    assert f"stopped at step {stop}; checkpoint saved" in err and "Traceback" not in err
     assert not out.exists()
     assert (ckpt / FILE).is_file()
+    done_before = {p.name: p.stat().st_mtime_ns for p in snaps.iterdir()}
+    assert sorted(done_before) == [f"step_{s:05d}.png" for s in range(1, stop + 1)]
 
     done = subprocess.run(
         [*cmd, "resume", str(ckpt), "-q"], env=env, timeout=120, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == full.read_bytes()
-    assert (snaps / "step_00060.png").is_file()  # the job's snapshots went on after resuming
+    # The job's snapshots went on after resuming, from the step after the stop.
+    after = {p.name: p.stat().st_mtime_ns for p in snaps.iterdir()}
+    assert sorted(after) == [f"step_{s:05d}.png" for s in range(1, steps + 1)]
+    assert all(after[name] == t for name, t in done_before.items())
 
 
 # Ctrl-C before the change of scale (a checkpoint is saved at the stop), and a crash after

@@ -67,27 +67,49 @@ def test_tiled_is_close_with_a_short_margin_on_deep_layers(
     assert cosine > 0.9
 
 
-def test_stylize_with_forced_tiles_runs_and_matches_the_untiled_run(
-    tiny_weights, content_tensor, style_tensor
+# A 96 x 128 run on 64 px tiles (6 tiles); relu2_1 is the deepest layer, so the default
+# 96 px margins cover its receptive field and the tiled objective is the whole-image one.
+FORCED = {
+    "size": 128,
+    "scales": 1,
+    "tol": 0.0,
+    "style_layers": "upto2",
+    "content_layers": "relu2_1",
+    "tv_weight": 1.0,
+    "style_weight": 1e3,
+}
+
+
+def test_stylize_with_forced_tiles_runs_and_its_loss_falls(
+    tiny_weights, content_tensor, style_tensor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from impasto import stylize
 
+    made = _count_tiled_objectives(monkeypatch)
     content = resize(content_tensor, (96, 128))
-    run = {
-        "size": 128,
-        "steps": 8,
-        "scales": 1,
-        "tol": 0.0,
-        "style_layers": "upto2",
-        "content_layers": "relu2_1",
-        "tv_weight": 0.0,
-        "style_weight": 1e3,
-    }
-    whole = stylize(content, style_tensor, weights=tiny_weights, **run)
-    tiled = stylize(content, style_tensor, weights=tiny_weights, tile=64, **run)
+    tiled = stylize(content, style_tensor, weights=tiny_weights, tile=64, steps=8, **FORCED)
+    assert made == [64]
+    assert len(tiled.history) == 8
     assert tiled.history[-1]["total"] < 0.5 * tiled.history[0]["total"]
-    # Margins cover relu2_1's receptive field: the same optimisation, up to rounding.
-    assert torch.allclose(tiled.tensor, whole.tensor, atol=2e-2)
+    assert tiled.tensor.shape == (1, 3, 96, 128) and bool(torch.isfinite(tiled.tensor).all())
+
+
+def test_stylize_on_forced_tiles_evaluates_the_whole_image_objective(
+    tiny_weights, content_tensor, style_tensor
+) -> None:
+    """The run wires the same targets and weights into the tiled objective as into the whole
+    one. One evaluation, not a trajectory: Adam's first step records the terms at the start
+    image (the same seeded noise), so one step of each run compares one value; fp32, as the
+    equalities above. (The gradients are compared at the objective, in the tests above.)"""
+    from impasto import stylize
+
+    content = resize(content_tensor, (96, 128))
+    run = {**FORCED, "steps": 1, "optimizer": "adam", "init": "noise", "precision": "fp32"}
+    whole = stylize(content, style_tensor, weights=tiny_weights, **run).history[0]
+    tiled = stylize(content, style_tensor, weights=tiny_weights, tile=64, **run).history[0]
+    assert min(whole["content"], whole["style"], whole["tv"]) > 0  # every term counts
+    for k in ("total", "content", "style", "tv"):
+        assert tiled[k] == pytest.approx(whole[k], rel=1e-4, abs=1e-7), k
 
 
 def _halves(h: int, w: int) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -60,8 +62,23 @@ def test_same_input_same_bytes(tmp_path: Path) -> None:
 
 
 def test_pyplot_untouched(tmp_path: Path) -> None:
-    plot_losses(_history(3), tmp_path / "x.png")
-    assert "matplotlib.pyplot" not in sys.modules
+    """Plotting uses matplotlib's object API, never pyplot (global state, a GUI backend).
+    Checked in a fresh interpreter: in this one, any earlier test may have imported pyplot."""
+    out = tmp_path / "x.png"
+    script = (
+        "import sys\n"
+        "from impasto.viz.plot import plot_losses\n"
+        f"plot_losses({_history(3)!r}, {str(out)!r})\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert "matplotlib.figure" in loaded  # it did plot with matplotlib...
+    assert "matplotlib.pyplot" not in loaded  # ...without pyplot
+    assert out.is_file()
 
 
 @pytest.mark.parametrize(

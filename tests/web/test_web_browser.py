@@ -65,7 +65,7 @@ def server(make_app) -> Iterator[str]:
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # against a hang only: the machine may be busy
     while not srv.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
@@ -84,7 +84,7 @@ def test_page_runs_a_job_with_live_preview(server: str) -> None:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
-            page.set_default_timeout(15_000)
+            page.set_default_timeout(60_000)  # against a hang only
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             # Console errors, but for the 4xx answers this test provokes on purpose.
@@ -139,7 +139,7 @@ def test_page_runs_a_job_with_live_preview(server: str) -> None:
             )
             page.click("#start")
             expect(page.locator("#error")).to_be_hidden()
-            expect(page.locator("#download")).to_be_visible(timeout=30_000)
+            expect(page.locator("#download")).to_be_visible(timeout=120_000)
             expect(page.locator("#stat-status")).to_have_text("done")
             expect(page.locator("#stat-step")).to_have_text("60 / 60")
             expect(page.locator("#stat-losses")).to_contain_text("total")

@@ -34,8 +34,10 @@ def start_job(client: TestClient, content: str, style: str, **config: Any) -> di
 
 
 def wait_for(
-    client: TestClient, job_id: str, until: Callable[[dict[str, Any]], bool], timeout: float = 20
+    client: TestClient, job_id: str, until: Callable[[dict[str, Any]], bool], timeout: float = 120
 ) -> dict[str, Any]:
+    """Poll the job until ``until(job)``. ``timeout`` only guards against a hang (the machine
+    may be shared and slow): it is not a claim about speed."""
     deadline = time.monotonic() + timeout
     while True:
         job: dict[str, Any] = client.get(f"/api/jobs/{job_id}").json()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -368,7 +368,9 @@ def _run(
     extractor = FeatureExtractor(
         vgg, cfg.content_layers + cfg.style_layers, cfg.pooling, cfg.padding
     )
-    bf16 = use_bf16(cfg.precision)
+    if inputs.precision is None:  # resolved once, when the run starts, and kept
+        inputs = replace(inputs, precision="bf16" if use_bf16(cfg.precision) else "fp32")
+    bf16 = inputs.precision == "bf16"
     luminance = _luminance(cfg, inputs)
 
     def targets_for(scale: Scale) -> Any:
@@ -391,7 +393,7 @@ def _run(
     if luminance:
         assert inputs.content is not None
         out = recombine_luminance(out, resize(inputs.content, (out.shape[-2], out.shape[-1])))
-    sources = {**inputs.sources, "precision": "bf16" if bf16 else "fp32"}
+    sources = {**inputs.sources, "precision": str(inputs.precision)}
     return Result(out, cfg, done.history, done.elapsed, sources, dict(inputs.extra))
 
 

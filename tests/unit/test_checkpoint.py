@@ -268,3 +268,25 @@ def test_resume_writes_the_animation_and_plot_the_command_asked_for(
     assert (tmp_path / "split.svg").read_text().count("stroke-dasharray") == (
         tmp_path / "full.svg"
     ).read_text().count("stroke-dasharray")
+
+
+def test_resume_keeps_the_precision_auto_chose_when_the_run_began(
+    tiny_weights, content_tensor, style_tensor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``auto`` is a timing measurement that a loaded machine can tip either way between
+    processes; the checkpoint keeps what it resolved to, so the resumed run does not switch."""
+    import impasto.features.extractor as extractor
+
+    run = {**RUN, "precision": "auto", "seed": 5}
+    monkeypatch.setattr(extractor, "bf16_is_faster", lambda: True)
+    full = stylize(content_tensor, style_tensor, weights=tiny_weights, **run)
+    spec = Checkpointing(tmp_path / "ckpt", every=100)
+    with pytest.raises(Cancelled):
+        stylize(
+            content_tensor, style_tensor, weights=tiny_weights, callback=_cancel_at(3),
+            checkpoint=spec, **run,
+        )  # fmt: skip
+    monkeypatch.setattr(extractor, "bf16_is_faster", lambda: False)  # the machine changed its mind
+    resumed = resume(tmp_path / "ckpt", weights=tiny_weights)
+    assert full.sources["precision"] == resumed.sources["precision"] == "bf16"
+    assert torch.equal(full.tensor, resumed.tensor)

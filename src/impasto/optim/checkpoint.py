@@ -35,6 +35,9 @@ class RunInputs:
     ``canvas`` is the output's (H, W); ``init`` the start image when ``config.init`` names a
     file; ``sources`` says where the inputs came from (for the output's metadata); ``extra``
     belongs to the caller (e.g. the CLI's output path) and is handed back with the result.
+    ``precision`` is what ``config.precision`` resolved to ("fp32" or "bf16") once the run
+    started: ``auto`` is a measurement that a loaded machine can tip either way, so a resumed
+    run keeps the arithmetic it began with.
     """
 
     config: StyleConfig
@@ -45,6 +48,7 @@ class RunInputs:
     weights_path: str | None = None
     sources: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    precision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class Checkpoint:
             "weights_path": i.weights_path,
             "sources": dict(i.sources),
             "extra": dict(i.extra),
+            "precision": i.precision,
             "level": p.scale,
             "optimizer": p.optimizer,
             "history": list(p.history),
@@ -98,6 +103,7 @@ class Checkpoint:
                 weights_path=data["weights_path"],
                 sources=dict(data["sources"]),
                 extra=dict(data["extra"]),
+                precision=_precision(data.get("precision")),  # absent before it was kept
             )
             progress = Progress(
                 scale=int(data["level"]),
@@ -110,6 +116,12 @@ class Checkpoint:
             raise CheckpointError(f"the checkpoint lacks {e.args[0]!r}") from None
         except (ConfigError, TypeError, ValueError, IndexError) as e:
             raise CheckpointError(f"the checkpoint is damaged: {e}") from None
+
+
+def _precision(value: Any) -> str | None:
+    if value is None or value in ("fp32", "bf16"):
+        return value
+    raise CheckpointError(f"unknown precision {value!r} (fp32 or bf16)")
 
 
 def _mask_dict(mask: RegionMap) -> dict[str, Any]:

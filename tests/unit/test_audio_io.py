@@ -94,3 +94,15 @@ def test_bad_input_is_one_line_error(bad_sounds: dict[str, Path], kind: str, nee
         read_audio(bad_sounds[kind], RATE, max_seconds=2)
     assert "\n" not in str(info.value)
     assert str(bad_sounds[kind].name) in str(info.value)
+
+
+def test_bundled_sounds_are_short_readable_and_documented() -> None:
+    folder = Path(__file__).resolve().parents[2] / "src" / "impasto" / "data" / "sounds"
+    sounds = sorted(folder.glob("*.ogg"))
+    assert [p.stem for p in sounds] == ["cello", "rain", "speech"]
+    assert sum(p.stat().st_size for p in sounds) < 1_000_000
+    sources = (folder / "SOURCES.md").read_text()
+    for p in sounds:
+        assert f"`{p.name}`" in sources
+        x = read_audio(p, 22050, max_seconds=10)
+        assert 4 * 22050 <= len(x) <= 8 * 22050

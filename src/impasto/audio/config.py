@@ -88,8 +88,8 @@ class AudioConfig:
     filters: int = 4096
     width: int = 11
     content_weight: float = 1.0
-    style_weight: float = 10.0
-    steps: int = 30
+    style_weight: float = 5.0
+    steps: int = 20
     optimizer: Optimizer = Optimizer.LBFGS
     init: AudioInit = AudioInit.CONTENT
     griffin_lim_iters: int = 100

@@ -140,3 +140,12 @@ def test_unknown_output_extension(run_cli, sounds, out_dir: Path) -> None:
     )
     _assert_clean_error(code, err, "unknown output extension '.mp4'")
     assert os.listdir(out_dir) == []
+
+
+def test_progress_bar_and_summary_on_stderr(run_cli, sounds, out_dir: Path) -> None:
+    quick = [a for a in QUICK if a != "-q"]
+    code, _, err = run_cli(
+        ["audio", sounds["content"], sounds["style"], "-o", out_dir / "o.ogg", *quick]
+    )
+    assert code == 0, err
+    assert "3/3" in err and "style=" in err and "wrote" in err

@@ -106,3 +106,11 @@ def test_bundled_sounds_are_short_readable_and_documented() -> None:
         assert f"`{p.name}`" in sources
         x = read_audio(p, 22050, max_seconds=10)
         assert 4 * 22050 <= len(x) <= 8 * 22050
+
+
+@pytest.mark.skipif("MP3" not in sf.available_formats(), reason="this libsndfile has no MP3")
+def test_reads_mp3_where_libsndfile_does(tmp_path: Path) -> None:
+    path = tmp_path / "a.mp3"
+    sf.write(path, np.stack([tone(440, 1.0, 44100)] * 2, axis=1), 44100, format="MP3")
+    x = read_audio(path, RATE, max_seconds=10)
+    assert peak_hz(x, RATE) == pytest.approx(440, abs=3)

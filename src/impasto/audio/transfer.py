@@ -8,6 +8,7 @@ log(1 + |X|) >= 0) and recover a waveform with Griffin-Lim.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from impasto.config import Optimizer
 from impasto.errors import ConfigError, InvalidAudioError
 from impasto.optim.events import Callback, StepEvent
 from impasto.optim.loop import PixelOptimizer
+from impasto.version import __version__
 
 Sound = str | os.PathLike[str] | np.ndarray  # a file, or mono samples at the working rate
 SILENCE = 1e-4
@@ -57,10 +59,6 @@ class AudioResult:
 
     def metadata(self) -> dict[str, str]:
         """The header fields written with the sound: the settings and the inputs."""
-        import json
-
-        from impasto.version import __version__
-
         info = {"config": self.config.to_dict(), **self.sources}
         return {
             "software": f"impasto {__version__}",

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.impasto-installed
 SAMPLES := src/impasto/data/samples
 
-.PHONY: install demo demo-web test lint bench bench-memory gallery clean
+.PHONY: install demo demo-web test lint bench bench-memory bench-audio sounds gallery clean
 
 install: $(STAMP)
 
@@ -51,6 +51,15 @@ bench: install
 # Peak memory and time per output size, 512 to 4096 px (long: the 4096 px run takes a while).
 bench-memory: install
 	$(BIN)/python benchmarks/memory.py
+
+# Audio style transfer on a 10 s clip: seconds, style distance, loudness envelope (docs/audio.md).
+bench-audio: install
+	$(BIN)/python benchmarks/audio.py
+
+# Re-make the bundled sounds from Debian packages (espeak-ng, sox, fluidsynth,
+# fluid-soundfont-gm); src/impasto/data/sounds/SOURCES.md says what each is.
+sounds:
+	sh scripts/make_sounds.sh
 
 gallery: install
 	$(BIN)/python docs/gallery.py

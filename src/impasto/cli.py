@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from impasto.audio import cli as audio_cli
 from impasto.config import (
     GROUPS,
     StyleConfig,
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     from impasto.web.cli import add_serve_parser  # standard library only: no web extra needed
 
     add_serve_parser(sub)
+    audio_cli.add_audio_parser(sub)
     sub.add_parser("layers", help="list the VGG19 layer names")
     return parser
 
@@ -484,6 +486,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from impasto.web.cli import run_serve
 
         return run_serve(args)
+    if args.command == "audio":
+        return audio_cli.run_audio(args)
     if args.command == "grid":
         return viz_cli.run_grid_command(args)
     return _stylize(args)

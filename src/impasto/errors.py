@@ -24,6 +24,10 @@ class InvalidImageError(ImpastoError):
     """An input image is missing, unreadable, corrupt, empty or too large."""
 
 
+class InvalidAudioError(ImpastoError):
+    """An input sound is missing, not audio, empty, silent, too short or too long."""
+
+
 class WeightsError(ImpastoError):
     """The network weights are missing or are not a VGG19 weight file impasto understands."""
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,13 @@ import torch
 from PIL import Image
 
 from impasto.config import ColorPreservation, Init, StyleConfig
-from impasto.errors import ConfigError
-from impasto.features.extractor import FeatureExtractor, use_bf16
+from impasto.errors import ConfigError, DeviceError
+from impasto.features.device import Arithmetic, arithmetic, free_memory, resolve_device
+from impasto.features.extractor import FeatureExtractor
 from impasto.features.vgg import deepest, pools_before
 from impasto.features.weights import VGGWeights, load_weights
 from impasto.io.images import ImageLike, load_image, save_image, tensor_to_pil
+from impasto.losses.memory import pixels_that_fit
 from impasto.losses.targets import RegionMap, StyleSource, TargetSources, scale_targets
 from impasto.optim.checkpoint import Checkpoint, RunInputs, load_checkpoint, save_checkpoint
 from impasto.optim.events import Callback
@@ -137,10 +141,11 @@ def _resolve_weights(weights: WeightsLike) -> tuple[VGGWeights, str | None]:
 
 def check_settings(cfg: StyleConfig) -> StyleConfig:
     """Every check the settings alone allow, beyond each field's own (which StyleConfig makes
-    when it is built): the step plan against the scales. Shells call it before any work (the
-    studio when a job is submitted); stylize calls it first, synthesize_texture once the
-    texture's size is known."""
+    when it is built): the step plan against the scales, the device against the machine.
+    Shells call it before any work (the studio when a job is submitted); stylize calls it
+    first, synthesize_texture once the texture's size is known."""
     check_plan(cfg)
+    resolve_device(cfg.device)  # a device this machine lacks: refused before any work
     return cfg
 
 
@@ -341,11 +346,16 @@ def resume(
     weights: WeightsLike = None,
     callback: Callback | None = None,
     every: int | None = None,
+    device: str | None = None,
 ) -> Result:
     """Continue a run from its checkpoint folder; gives the same image as an uninterrupted
     run. The run keeps checkpointing to the same folder (every ``every`` steps, by default
-    as often as before)."""
+    as often as before). ``device`` moves the run to another device; its arithmetic (fp32 or
+    bf16, resolved when it began) stays."""
     saved = load_checkpoint(folder)
+    if device is not None:  # e.g. begun on a laptop's CPU, finished on a GPU
+        config = check_settings(_config(saved.inputs.config, {"device": device}))
+        saved = replace(saved, inputs=replace(saved.inputs, config=config))
     path = saved.inputs.weights_path
     vgg, _ = _resolve_weights(weights if weights is not None else path)
     extra = dict(saved.inputs.extra)
@@ -363,38 +373,60 @@ def _run(
     """Plan the scales, check the sizes, then run the pyramid from the configured start (or
     from ``progress``) with targets computed from ``inputs`` at each scale."""
     cfg = inputs.config
-    scales = plan_scales(cfg, inputs.canvas)
+    device = resolve_device(cfg.device)
+    scales = plan_scales(cfg, inputs.canvas, free_memory(device))
     _check_sizes(cfg, scales[0].long_side, inputs.canvas, inputs.targets)
     extractor = FeatureExtractor(
         vgg, cfg.content_layers + cfg.style_layers, cfg.pooling, cfg.padding
-    )
+    ).to(device)
     if inputs.precision is None:  # resolved once, when the run starts, and kept
-        inputs = replace(inputs, precision="bf16" if use_bf16(cfg.precision) else "fp32")
-    bf16 = inputs.precision == "bf16"
+        inputs = replace(inputs, precision=arithmetic(cfg.precision, device).name)
+    arith = Arithmetic.named(device, str(inputs.precision))
     luminance = _luminance(cfg, inputs)
 
     def targets_for(scale: Scale) -> Any:
         content = _content_at(inputs, scale.hw, luminance)
-        return scale_targets(extractor, cfg, inputs.targets, content, scale.long_side, scale.tile)
+        return scale_targets(
+            extractor, cfg, inputs.targets, content, scale.long_side, scale.tile, device
+        )
 
     start = None
     if progress is None or progress.optimizer is None:
         start = _start(cfg, inputs, scales[0].hw, luminance)
-    run = PyramidRun.of(cfg, extractor, scales, content=inputs.content is not None, autocast=bf16)
-    x, done = run_pyramid(
-        run,
-        targets_for,
-        start,
-        progress=progress,
-        callback=callback,
-        saver=_saver(inputs, checkpoint),
+    run = PyramidRun.of(
+        cfg, extractor, scales, content=inputs.content is not None, arithmetic=arith
     )
+    with _out_of_memory(device, scales):
+        x, done = run_pyramid(
+            run,
+            targets_for,
+            start,
+            progress=progress,
+            callback=callback,
+            saver=_saver(inputs, checkpoint),
+        )
+    x = x.cpu()
     out = x.clamp(0.0, 1.0)
     if luminance:
         assert inputs.content is not None
         out = recombine_luminance(out, resize(inputs.content, (out.shape[-2], out.shape[-1])))
-    sources = {**inputs.sources, "precision": str(inputs.precision)}
+    sources = {**inputs.sources, "precision": str(inputs.precision), "device": str(device)}
     return Result(out, cfg, done.history, done.elapsed, sources, dict(inputs.extra))
+
+
+@contextlib.contextmanager
+def _out_of_memory(device: torch.device, scales: list[Scale]) -> Iterator[None]:
+    """A device out of memory becomes one line with the size that would fit there."""
+    try:
+        yield
+    except torch.OutOfMemoryError:
+        free = free_memory(device)
+        fit = math.isqrt(max(0, pixels_that_fit(free))) if free is not None else 0
+        side = f" (about {fit} px square fit)" if free is not None else ""
+        h, w = scales[-1].hw
+        raise DeviceError(
+            f"out of memory on {device} at {w}x{h} px{side}: lower size or set tile to 768"
+        ) from None
 
 
 def _luminance(cfg: StyleConfig, inputs: RunInputs) -> bool:

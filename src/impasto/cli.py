@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("folder", metavar="DIR", help="the folder given to --checkpoint")
     r.add_argument("--weights", help="VGG19 weight file, if it moved since the run started")
+    r.add_argument("--device", help="continue on this device (default: the run's own)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     viz_cli.add_grid_parser(sub)
@@ -303,7 +304,8 @@ def _execute(
             progress.close()
     result.save(out)
     if not quiet:
-        print(f"wrote {out} ({result.seconds:.1f} s)", file=sys.stderr)
+        where = f"{result.sources.get('device', 'cpu')}, {result.sources.get('precision', '')}"
+        print(f"wrote {out} ({result.seconds:.1f} s on {where})", file=sys.stderr)
     return 0
 
 
@@ -458,7 +460,7 @@ def _resume(args: argparse.Namespace) -> int:
         )
 
     def run(callback: Callback) -> Result:
-        return resume(args.folder, weights=args.weights, callback=callback)
+        return resume(args.folder, weights=args.weights, callback=callback, device=args.device)
 
     return _execute(job, args.quiet, run, recorder)
 

@@ -80,6 +80,8 @@ def _choice(enum: type[Enum], value: Any, what: str) -> Any:
         raise ConfigError(f"unknown {what} {value!r}; choose one of: {allowed}") from None
 
 
+# Devices by name; whether the machine has the one named is features.device's question.
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # torch.Generator.manual_seed takes a signed 64-bit seed.
 MAX_SEED = 2**63 - 1
 # Loss weights above this are refused: the weighted terms are float32 (at most 3.4e38), and 1e30
@@ -351,6 +353,15 @@ class StyleConfig:
             choices=Precision,
         ),
     )
+    device: str = field(
+        default="auto",
+        metadata=setting(
+            "where to compute: auto (a CUDA GPU, then Apple's MPS, then the CPU), cpu, cuda, "
+            "cuda:N or mps",
+            group="optimisation",
+            metavar="DEVICE",
+        ),
+    )
     preserve_color: ColorPreservation = field(
         default=ColorPreservation.NONE,
         metadata=setting(
@@ -487,6 +498,12 @@ class StyleConfig:
         self._set("precision", _choice(Precision, self.precision, "precision"))
         colour = _choice(ColorPreservation, self.preserve_color, "preserve_color")
         self._set("preserve_color", colour)
+        device = self.device.lower() if isinstance(self.device, str) else self.device
+        if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
+            raise ConfigError(
+                f"unknown device {self.device!r}; choose auto, cpu, cuda, cuda:N or mps"
+            )
+        self._set("device", device)
 
     def _check_layers(self) -> None:
         self._set("coarse_from", _layers("coarse_from", self.coarse_from)[0])

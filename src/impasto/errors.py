@@ -56,6 +56,10 @@ class Cancelled(ImpastoError):
         self.checkpoint = checkpoint
 
 
+class DeviceError(ImpastoError):
+    """The device a run computes on failed it: out of memory, or gone."""
+
+
 class CheckpointError(ImpastoError):
     """A checkpoint folder is missing, incomplete or from an incompatible version."""
 

@@ -42,14 +42,24 @@ def memory_limit() -> int | None:
 def tile_above() -> int:
     """Pixels above which a scale is computed on tiles: TILE_ABOVE, or fewer where the
     machine's memory could not hold such a scale computed whole (never below one tile)."""
-    limit = memory_limit()
+    return threshold(memory_limit())
+
+
+def threshold(limit: int | None) -> int:
+    """Pixels above which a scale is tiled, for ``limit`` bytes of memory (None: unknown)."""
     if limit is None:
         return TILE_ABOVE
-    fits = int((MEMORY_SHARE * limit - BASE_BYTES) / BYTES_PER_PIXEL)
-    return max(AUTO_TILE * AUTO_TILE, min(TILE_ABOVE, fits))
+    return max(AUTO_TILE * AUTO_TILE, min(TILE_ABOVE, pixels_that_fit(limit)))
 
 
-def tile_for(forced: int, hw: tuple[int, int]) -> int:
+def pixels_that_fit(limit: int) -> int:
+    """How many pixels a scale computed whole may have in ``limit`` bytes."""
+    return int((MEMORY_SHARE * limit - BASE_BYTES) / BYTES_PER_PIXEL)
+
+
+def tile_for(forced: int, hw: tuple[int, int], device_free: int | None = None) -> int:
     """The tile size for a scale of ``hw`` pixels: ``forced`` when the settings ask for tiles,
-    else AUTO_TILE where the scale is above :func:`tile_above`, else 0 (whole image)."""
-    return forced or (AUTO_TILE if hw[0] * hw[1] > tile_above() else 0)
+    else AUTO_TILE where the scale is above the threshold, else 0 (whole image). On a GPU
+    the threshold follows ``device_free``, the device's free bytes, not the machine's RAM."""
+    above = tile_above() if device_free is None else threshold(device_free)
+    return forced or (AUTO_TILE if hw[0] * hw[1] > above else 0)

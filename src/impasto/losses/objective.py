@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from impasto.config import StyleConfig
+from impasto.features.device import Arithmetic
 from impasto.features.extractor import FeatureExtractor
 from impasto.losses.functional import content_layer_loss, gram_matrix, style_layer_loss, tv_loss
 from impasto.losses.guided import guided_gram_matrices, guided_style_loss
@@ -28,13 +29,15 @@ class Objective:
     content_weight: float
     style_weight: float
     tv_weight: float
-    autocast: bool = False  # bfloat16 convolutions; Gram matrices and losses stay float32
+    autocast: bool = False  # low-precision convolutions; Gram matrices and losses stay float32
+    autocast_dtype: torch.dtype = torch.bfloat16
+    device_type: str = "cpu"
     # Guided transfer: per style layer, the output's region masks (K, h, w); the targets of
     # those layers are then (K, N, N), one per region.
     region_masks: dict[str, torch.Tensor] | None = None
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
+        with torch.autocast(self.device_type, dtype=self.autocast_dtype, enabled=self.autocast):
             feats = self.extractor(image)
         zero = image.new_zeros((), dtype=torch.float32)
         content = zero
@@ -99,16 +102,24 @@ def make_objective(
     *,
     tile: int = 0,
     autocast: bool = False,
+    arithmetic: Arithmetic | None = None,
 ) -> Objective | TiledObjective:
     """The one objective factory: the whole-image objective, or with ``tile`` the same loss
-    computed tile by tile (same value and gradient contract, ``value_and_grad``)."""
+    computed tile by tile (same value and gradient contract, ``value_and_grad``).
+    ``arithmetic`` (a device's autocast) overrides ``autocast`` (bfloat16 on the CPU)."""
     parts = (extractor, targets.content, targets.style, weights.layers)
     terms = (weights.content, weights.style, weights.tv)
+    arith = arithmetic or Arithmetic("cpu", torch.bfloat16 if autocast else None)
+    on, dtype, kind = arith.dtype is not None, arith.dtype or torch.bfloat16, arith.device_type
+    masks = targets.region_masks
     if tile:
         return TiledObjective(
-            *parts, *terms, tile=tile, autocast=autocast, region_masks=targets.region_masks
-        )
-    return Objective(*parts, *terms, autocast=autocast, region_masks=targets.region_masks)
+            *parts, *terms, tile=tile, autocast=on, autocast_dtype=dtype, device_type=kind,
+            region_masks=masks,
+        )  # fmt: skip
+    return Objective(
+        *parts, *terms, autocast=on, autocast_dtype=dtype, device_type=kind, region_masks=masks
+    )
 
 
 def objective_for(

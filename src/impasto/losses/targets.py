@@ -3,6 +3,7 @@ inputs they are computed from (style images with their options, the content's re
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -53,6 +54,11 @@ class StyleImage:
     masks: torch.Tensor | None = None
     colors: list[RGB] | None = None
     region: RGB | None = None
+
+    def to(self, device: torch.device) -> StyleImage:
+        """The same style with its image and masks on ``device``."""
+        masks = None if self.masks is None else self.masks.to(device)
+        return dataclasses.replace(self, image=self.image.to(device), masks=masks)
 
 
 def fit_masks(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -226,26 +232,31 @@ def scale_targets(
     content: torch.Tensor | None,
     long_side: int,
     tile: int,
+    device: torch.device | None = None,
 ) -> ScaleTargets:
-    """The targets of one scale. ``content`` is the content image at the scale's size (None
-    for a texture); with ``tile`` its activations are computed a tile at a time."""
+    """The targets of one scale, on ``device`` (the CPU by default). ``content`` is the
+    content image at the scale's size, on the CPU (None for a texture); with ``tile`` its
+    activations are computed a tile at a time."""
+    device = device or torch.device("cpu")
     hw = (content.shape[-2], content.shape[-1]) if content is not None else None
     out = ScaleTargets()
     if content is not None and tile:  # a tile at a time: a large image's maps need no more
-        out.content = tiled_features(extractor, content, cfg.content_layers, tile)
+        out.content = tiled_features(extractor, content.to(device), cfg.content_layers, tile)
     elif content is not None:
         with torch.no_grad():
-            feats = extractor(content)
+            feats = extractor(content.to(device))
         out.content = {n: feats[n].detach() for n in cfg.content_layers}
         del feats
     colors = None if sources.content_mask is None else list(sources.content_mask.colors)
     if sources.content_mask is not None:
         assert hw is not None
         masks = fit_masks(sources.content_mask.masks, hw)
-        out.region_masks = {n: fit_masks(masks, feature_size(hw, n)) for n in cfg.style_layers}
+        out.region_masks = {
+            n: fit_masks(masks, feature_size(hw, n)).to(device) for n in cfg.style_layers
+        }
     fine, coarse = split_layers(cfg, bool(sources.coarse))
     for styles, layers in ((sources.styles, fine), (sources.coarse, coarse)):
-        at_scale = [s.at_scale(long_side, cfg, content) for s in styles]
+        at_scale = [s.at_scale(long_side, cfg, content).to(device) for s in styles]
         out.style.update(blended_style_targets(extractor, at_scale, layers, colors))
     return out
 

@@ -116,7 +116,7 @@ def tiled_features(
     out: dict[str, torch.Tensor] = {}
     for n, f, where in _interiors(extractor, image, layers, tile, margin):
         if n not in out:
-            out[n] = torch.zeros((1, f.shape[1], *feature_size(hw, n)))
+            out[n] = torch.zeros((1, f.shape[1], *feature_size(hw, n)), device=image.device)
         out[n][..., where[0], where[1]] = f.to(torch.float32)
     return out
 
@@ -141,7 +141,9 @@ def tiled_grams(
         regions = region_weights(masks, n, where)
         if n not in sums:
             c = f.shape[1]
-            sums[n], weights[n] = torch.zeros(len(regions), c, c), torch.zeros(len(regions))
+            k = len(regions)
+            sums[n] = torch.zeros(k, c, c, device=image.device)
+            weights[n] = torch.zeros(k, device=image.device)
         add_outer_products(sums[n], weights[n], f, regions)
     return {n: sums[n] / region_total(weights[n]) for n in layers}
 
@@ -178,6 +180,11 @@ def region_weights(
     return list(m.reshape(m.shape[0], -1))
 
 
+def tile_device(tensors: dict[str, torch.Tensor]) -> torch.device:
+    """The device of a dict of tensors (the CPU for an empty one)."""
+    return next(iter(tensors.values())).device if tensors else torch.device("cpu")
+
+
 @dataclass
 class TiledObjective:
     """Same value and gradient contract as :class:`~impasto.losses.objective.Objective`
@@ -193,6 +200,8 @@ class TiledObjective:
     tile: int = 768
     margin: int = 96
     autocast: bool = False
+    autocast_dtype: torch.dtype = torch.bfloat16
+    device_type: str = "cpu"
     # As Objective.region_masks: per style layer, the output's region masks (K, h, w) at the
     # whole image's feature resolution; the targets of those layers are then (K, N, N).
     region_masks: dict[str, torch.Tensor] | None = None
@@ -201,7 +210,7 @@ class TiledObjective:
         return image_tiles(self.extractor.layers, h, w, self.tile, self.margin)
 
     def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
+        with torch.autocast(self.device_type, dtype=self.autocast_dtype, enabled=self.autocast):
             return self.extractor(x)
 
     def value_and_grad(
@@ -219,7 +228,7 @@ class TiledObjective:
             if surrogate.requires_grad:
                 (g,) = torch.autograd.grad(surrogate, xt)
                 grad[..., tile[0], tile[1]] += g
-        tv = torch.zeros((), dtype=torch.float32)
+        tv = torch.zeros((), dtype=torch.float32, device=x.device)
         if self.tv_weight > 0:
             xv = x.clone().requires_grad_(True)
             tv = self.tv_weight * tv_loss(xv)
@@ -240,7 +249,7 @@ class TiledObjective:
     ) -> torch.Tensor:
         """The tile interior's share of the content error (eq. 1, normalised by the whole
         map's positions)."""
-        error = torch.zeros((), dtype=torch.float32)
+        error = torch.zeros((), dtype=torch.float32, device=tile_device(feats))
         for n, target in self.content_targets.items():
             f, where = interior(feats[n], n, tile)
             m = target.shape[-2] * target.shape[-1]
@@ -256,8 +265,9 @@ class TiledObjective:
         masks = self.region_masks or {}
         layers = self._style_layers()
         sums = {n: torch.zeros_like(self.style_targets[n]) for n in layers}
-        counts = {n: torch.zeros(self.style_targets[n].shape[0]) for n in layers}
-        content = torch.zeros((), dtype=torch.float32)
+        device = x.device
+        counts = {n: torch.zeros(self.style_targets[n].shape[0], device=device) for n in layers}
+        content = torch.zeros((), dtype=torch.float32, device=device)
         for tile in tiles:
             feats = self._features(x[..., tile[0], tile[1]])
             for n in layers:
@@ -274,7 +284,7 @@ class TiledObjective:
         constant C = d term / d S that pass 2 back-propagates through each tile's S share.
         The loss is the whole-image objective's own (style_layer_loss, or guided_style_loss
         with regions); autograd gives its derivative with respect to G."""
-        style = torch.zeros((), dtype=torch.float32)
+        style = torch.zeros((), dtype=torch.float32, device=tile_device(sums))
         coeffs = {}
         masks = self.region_masks or {}
         for n in sums:
@@ -299,7 +309,7 @@ class TiledObjective:
         """A scalar whose gradient with respect to the tile's pixels is the tile's share of
         the objective's: <C_l, F F^T> over its interior, plus its content error."""
         masks = self.region_masks or {}
-        surrogate = torch.zeros((), dtype=torch.float32)
+        surrogate = torch.zeros((), dtype=torch.float32, device=tile_device(feats))
         for n, c in coeffs.items():
             f, where = interior(feats[n], n, tile)
             f = f.reshape(f.shape[1], -1).to(torch.float32)

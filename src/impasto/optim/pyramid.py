@@ -20,6 +20,7 @@ import torch
 
 from impasto.config import Optimizer, StyleConfig
 from impasto.errors import Cancelled, DivergedError
+from impasto.features.device import CPU_FP32, Arithmetic
 from impasto.features.extractor import FeatureExtractor
 from impasto.losses.memory import tile_for
 from impasto.losses.objective import LossWeights, make_objective
@@ -48,14 +49,18 @@ def check_plan(cfg: StyleConfig) -> None:
     plan_steps(cfg.steps, pyramid_sizes(cfg.size, cfg.scales, cfg.min_size), cfg.final_steps)
 
 
-def plan_scales(cfg: StyleConfig, canvas: tuple[int, int]) -> list[Scale]:
-    """The scales of a run whose output is ``canvas`` = (H, W) pixels."""
+def plan_scales(
+    cfg: StyleConfig, canvas: tuple[int, int], device_free: int | None = None
+) -> list[Scale]:
+    """The scales of a run whose output is ``canvas`` = (H, W) pixels; on a GPU with
+    ``device_free`` bytes free, scales that would not fit there are tiled."""
     sizes = pyramid_sizes(cfg.size, cfg.scales, cfg.min_size)
     steps = plan_steps(cfg.steps, sizes, cfg.final_steps)
     out = []
     for i, (long_side, n) in enumerate(zip(sizes, steps, strict=True)):
         hw = fit_long_side(canvas[0], canvas[1], long_side)
-        out.append(Scale(i, long_side, hw, n, sum(steps[:i]), tile_for(cfg.tile, hw)))
+        tile = tile_for(cfg.tile, hw, device_free)
+        out.append(Scale(i, long_side, hw, n, sum(steps[:i]), tile))
     return out
 
 
@@ -89,7 +94,7 @@ class PyramidRun:
     optimizer: Optimizer
     lr: float
     tol: float
-    autocast: bool = False  # bfloat16 convolutions
+    arithmetic: Arithmetic = CPU_FP32  # the device and its autocast
 
     @classmethod
     def of(
@@ -99,10 +104,11 @@ class PyramidRun:
         scales: list[Scale],
         *,
         content: bool,
-        autocast: bool,
+        arithmetic: Arithmetic = CPU_FP32,
     ) -> PyramidRun:
         weights = LossWeights.of(cfg, content=content)
-        return cls(extractor, scales, weights, cfg.optimizer, cfg.learning_rate, cfg.tol, autocast)
+        lr, tol = cfg.learning_rate, cfg.tol
+        return cls(extractor, scales, weights, cfg.optimizer, lr, tol, arithmetic)
 
     @property
     def total_steps(self) -> int:
@@ -133,9 +139,14 @@ def run_pyramid(
     x = None
     for scale in run.scales[progress.scale :]:
         objective = make_objective(
-            run.extractor, targets_for(scale), run.weights, tile=scale.tile, autocast=run.autocast
+            run.extractor,
+            targets_for(scale),
+            run.weights,
+            tile=scale.tile,
+            arithmetic=run.arithmetic,
         )
         if resumed is not None:
+            resumed = _moved(resumed, run.arithmetic.device)
             opt = PixelOptimizer(resumed["x"], objective, optimizer=run.optimizer, lr=run.lr)
             opt.load_state_dict(resumed)
             resumed = None
@@ -144,6 +155,7 @@ def run_pyramid(
             assert x0 is not None, "a run that does not resume needs a start image"
             if tuple(x0.shape[-2:]) != scale.hw:
                 x0 = resize(x0, scale.hw)
+            x0 = x0.to(run.arithmetic.device)
             opt = PixelOptimizer(x0, objective, optimizer=run.optimizer, lr=run.lr)
         step = _Stepper(run, scale, opt, history, clock, callback, saver)
         try:
@@ -154,6 +166,17 @@ def run_pyramid(
             raise _diverged(e, run, scale) from None
     assert x is not None
     return x, Progress(len(run.scales) - 1, None, history, clock.elapsed())
+
+
+def _moved(state: Any, device: torch.device) -> Any:
+    """A saved optimiser state (read onto the CPU) with its tensors on ``device``."""
+    if isinstance(state, torch.Tensor):
+        return state.to(device)
+    if isinstance(state, dict):
+        return {k: _moved(v, device) for k, v in state.items()}
+    if isinstance(state, list):
+        return [_moved(v, device) for v in state]
+    return state
 
 
 # The setting behind each loss term, to name in the error when that term overflows.

@@ -328,6 +328,7 @@ def add_grid_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=float,
         help=f"beta of every cell unless the ratio is varied (default {d.style_weight:g})",
     )
+    p.add_argument("--device", help=_device_help())
     p.add_argument("--columns", type=int, help="cells per row (default: one row of up to 5)")
     p.add_argument(
         "--weights",
@@ -340,7 +341,17 @@ def add_grid_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-_GRID_FIELDS = ("size", "steps", "scales", "seed", "init", "style_weight")
+_GRID_FIELDS = ("size", "steps", "scales", "seed", "init", "style_weight", "device")
+
+
+def _device_help() -> str:
+    """The device flag's help, as StyleConfig's field says it (written once, in config.py)."""
+    import dataclasses
+
+    from impasto.config import help_text
+
+    (f,) = [f for f in dataclasses.fields(StyleConfig) if f.name == "device"]
+    return help_text(f)
 
 
 def grid_config(args: argparse.Namespace) -> StyleConfig:
@@ -352,7 +363,10 @@ def grid_config(args: argparse.Namespace) -> StyleConfig:
         # The coarse scale keeps GRID_CONFIG's proportion (96 px for 128 px cells).
         given["min_size"] = max(16, round(given["size"] * GRID_CONFIG.min_size / GRID_CONFIG.size))
     try:
-        return GRID_CONFIG.replace(**given)
+        cfg = GRID_CONFIG.replace(**given)
+        from impasto.api import check_settings
+
+        return check_settings(cfg)  # a device the machine lacks: refused before any cell
     except ConfigError as e:
         raise as_flags(e, _GRID_FIELDS) from None
 

@@ -23,6 +23,7 @@ from impasto.layers import LAYER_NAMES, LAYER_PRESETS
 # StyleConfig field is in the form (tests/unit/test_settings.py pins it).
 NOT_IN_STUDIO: dict[str, str] = {
     "coarse_from": "scale mix needs a second, coarse style image",
+    "device": "every job runs on the device given to `impasto serve --device`",
 }
 
 

@@ -186,3 +186,20 @@ def test_resume_and_grid_take_a_device(
     argv += ["--device", "cuda:1"]
     code, _, err = run_cli(argv)
     assert code == 2 and "--device cuda:1: this machine has no CUDA GPU" in err
+
+
+@pytest.mark.usefixtures("no_gpu")
+def test_audio_takes_a_device_too(tmp_path: Path) -> None:
+    import numpy as np
+
+    from impasto.audio import transfer as audio
+    from impasto.audio.config import AudioConfig
+
+    with pytest.raises(ConfigError, match="device"):
+        AudioConfig(device="gpu")
+    tone = np.sin(np.linspace(0, 400 * np.pi, 8000)).astype(np.float32) * 0.3
+    cfg = AudioConfig(sample_rate=8000, n_fft=256, filters=16, steps=2, griffin_lim_iters=2)
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        audio.texture(tone, 0.5, cfg.replace(device="cuda"))
+    result = audio.texture(tone, 0.5, cfg.replace(device="cpu"))
+    assert result.sources["device"] == "cpu" and np.isfinite(result.samples).all()

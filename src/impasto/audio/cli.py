@@ -39,6 +39,8 @@ HELP: dict[str, str] = {
     "seed": f"seed of the random filters, the noise and the phase (default {D.seed})",
     "precision": f"{'|'.join(m.value for m in AudioPrecision)}: arithmetic of the convolution "
     f"(default {D.precision.value})",
+    "device": "where to compute: auto (a CUDA GPU, then Apple's MPS, then the CPU), cpu, cuda, "
+    f"cuda:N or mps (default {D.device})",
     "max_seconds": f"longest input or texture accepted, in seconds (default {D.max_seconds:g})",
     "tol": f"stop when the loss improves less than this fraction in 10 steps (default {D.tol:g})",
 }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from impasto.config import Optimizer
+from impasto.config import DEVICE_PATTERN, Optimizer
 from impasto.errors import ConfigError
 
 
@@ -95,6 +95,7 @@ class AudioConfig:
     griffin_lim_iters: int = 100
     seed: int = 0
     precision: AudioPrecision = AudioPrecision.BF16
+    device: str = "auto"  # auto (a CUDA GPU, then MPS, then the CPU), cpu, cuda, cuda:N, mps
     max_seconds: float = 60.0
     tol: float = 1e-3  # stop when the loss improved less than this (relative) in 10 steps
 
@@ -112,6 +113,12 @@ class AudioConfig:
         s(self, "optimizer", _choice(Optimizer, self.optimizer, "optimizer"))
         s(self, "init", _choice(AudioInit, self.init, "init"))
         s(self, "precision", _choice(AudioPrecision, self.precision, "precision"))
+        device = self.device.lower() if isinstance(self.device, str) else self.device
+        if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
+            raise ConfigError(
+                f"unknown device {self.device!r}; choose auto, cpu, cuda, cuda:N or mps"
+            )
+        s(self, "device", device)
 
     # -- derived values ---------------------------------------------------------------------
     @property

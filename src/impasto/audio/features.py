@@ -39,6 +39,11 @@ class RandomConv1d:
         self.width = width
         self.precision = precision
 
+    def to(self, device: torch.device) -> RandomConv1d:
+        """The same filters on ``device`` (drawn on the CPU, so a seed means the same net)."""
+        self.weight = self.weight.to(device)
+        return self
+
     def __call__(self, spec: torch.Tensor) -> torch.Tensor:
         """(1, bins, frames) → (1, filters, frames), float32.
 
@@ -49,7 +54,8 @@ class RandomConv1d:
         mode = "reflect" if spec.shape[-1] > half else "replicate"
         x = F.pad(spec, (half, self.width - 1 - half), mode=mode)
         bf16 = self.precision is AudioPrecision.BF16
-        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        kind = spec.device.type
+        ctx = torch.autocast(kind, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
         with ctx:
             out = F.relu(F.conv1d(x, self.weight))
         return out.to(torch.float32)

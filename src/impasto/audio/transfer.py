@@ -29,6 +29,7 @@ from impasto.audio.spectral import (
 )
 from impasto.config import Optimizer
 from impasto.errors import ConfigError, InvalidAudioError
+from impasto.features.device import resolve_device
 from impasto.optim.events import Callback, StepEvent
 from impasto.optim.loop import PixelOptimizer
 from impasto.version import __version__
@@ -186,20 +187,23 @@ def _run(
     ``length`` samples, seconds)."""
     frames = frames_for(length, config.hop_length)
     started = time.perf_counter()
+    device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     net = RandomConv1d(config.bins, config.filters, config.width, config.seed, config.precision)
-    with torch.no_grad():
-        style_features = net(style.unsqueeze(0))
-        content_features = None if content is None else net(content.unsqueeze(0))
-    objective = AudioObjective(
-        net, style_features, content_features, config.content_weight, config.style_weight
-    )
-    generator = torch.Generator().manual_seed(config.seed)
+    net = net.to(device)
+    generator = torch.Generator().manual_seed(config.seed)  # noise on the CPU: same everywhere
     if content is not None and config.init is AudioInit.CONTENT:
         x0 = content.clone()
     else:
         x0 = _noise(style, frames, generator)
-    spec, history = _optimise(x0, objective, config, callback, started)
+    with torch.no_grad():
+        style_features = net(style.to(device).unsqueeze(0))
+        content_features = None if content is None else net(content.to(device).unsqueeze(0))
+    objective = AudioObjective(
+        net, style_features, content_features, config.content_weight, config.style_weight
+    )
+    spec, history = _optimise(x0.to(device), objective, config, callback, started)
+    spec = spec.cpu()
     wave = _to_waveform(spec, config, length)
     return spec, history, wave, time.perf_counter() - started
 
@@ -218,6 +222,7 @@ def transfer(
     ``image`` is the current (1, bins, frames) log spectrogram) and may raise Cancelled.
     """
     cfg = config or AudioConfig()
+    device = resolve_device(cfg.device)  # a device this machine lacks: refused before work
     c = load_sound(content, cfg, "content")
     s = load_sound(style, cfg, "style")
     c_spec = log_magnitude(c, cfg.n_fft, cfg.hop_length)
@@ -232,7 +237,7 @@ def transfer(
         config=cfg,
         seconds=seconds,
         history=history,
-        sources={"content": _describe(content), "style": _describe(style)},
+        sources={"content": _describe(content), "style": _describe(style), "device": str(device)},
     )
 
 
@@ -245,6 +250,7 @@ def texture(
     """``seconds`` of new sound with ``style``'s texture (its Gram statistics), grown from
     noise; None: as long as ``style``. Any length up to ``config.max_seconds``."""
     cfg = config or AudioConfig()
+    device = resolve_device(cfg.device)  # a device this machine lacks: refused before work
     wanted = None if seconds is None else _texture_samples(seconds, cfg)  # before any work
     s = load_sound(style, cfg, "style")
     samples = s.numel() if wanted is None else wanted
@@ -259,7 +265,7 @@ def texture(
         config=cfg,
         seconds=took,
         history=history,
-        sources={"style": _describe(style)},
+        sources={"style": _describe(style), "device": str(device)},
     )
 
 

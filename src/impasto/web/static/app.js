@@ -511,7 +511,7 @@ async function refreshGallery() {
     const card = tpl.content.firstElementChild.cloneNode(true);
     card.dataset.id = job.id;
     card.dataset.status = job.status;
-    card.classList.add(`status-${job.status}`);
+    card.classList.add(`status-${job.status}`, `kind-${job.kind || "image"}`);
     const img = card.querySelector(".thumb img");
     if (job.preview_url) {
       img.src = job.preview_url;

@@ -138,9 +138,8 @@ def _check_serve_arguments(args: argparse.Namespace) -> None:
             raise ConfigError(f"{name} out of range: {value}")
     if args.keep_uploads == 0:
         raise ConfigError("--keep-uploads must be positive (hours) or negative (for ever)")
-    if args.max_upload_mb <= 0 or args.max_megapixels <= 0 or args.max_audio_seconds <= 0:
-        raise ConfigError("the limits must be positive (and --max-size >= 16)")
-    if args.max_size < 16:
+    limits = (args.max_upload_mb, args.max_megapixels, args.max_audio_seconds)
+    if min(limits) <= 0 or args.max_size < 16:
         raise ConfigError("the limits must be positive (and --max-size >= 16)")
     if args.weights is not None and not Path(args.weights).is_file():
         raise ConfigError(f"weight file not found: {args.weights}")

@@ -250,3 +250,99 @@ def test_page_shows_inputs_and_restores_a_running_job_after_a_reload(server: str
             assert errors == []
         finally:
             browser.close()
+
+
+def tone_wav(seconds: float = 1.0, rate: int = 8000) -> bytes:
+    import soundfile as sf
+
+    t = np.arange(round(seconds * rate)) / rate
+    buf = io.BytesIO()
+    sf.write(buf, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), rate, format="WAV")
+    return buf.getvalue()
+
+
+def duration_of(page: Any, selector: str) -> float:
+    """The duration the browser decodes for an <audio> element (it loads it first)."""
+    return float(
+        page.evaluate(
+            """(sel) => new Promise((ok, fail) => {
+                const a = document.querySelector(sel);
+                a.addEventListener('loadedmetadata', () => ok(a.duration), {once: true});
+                a.addEventListener('error', () => fail(String(a.error && a.error.code)),
+                                   {once: true});
+                a.preload = 'metadata';
+                a.load();
+            })""",
+            selector,
+        )
+    )
+
+
+def test_audio_mode_runs_a_transfer_and_plays_the_sounds(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(60_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: console_error(m, errors))
+            page.goto(server + "/")
+            page.wait_for_selector("body[data-ready='1']")
+
+            page.click("#mode-audio")
+            expect(page.locator("#audio-setup")).to_be_visible()
+            expect(page.locator("#image-setup")).to_be_hidden()
+
+            # Start without sounds, then a refused upload: each message at its place.
+            page.click("#audio-start")
+            expect(page.locator("#audio-error")).to_contain_text("Pick a content sound")
+            page.set_input_files(
+                "#audio-style-file",
+                files=[{"name": "notes.wav", "mimeType": "audio/wav", "buffer": b"no sound"}],
+            )
+            expect(page.locator("#audio-style-error")).to_contain_text("notes.wav is not a sound")
+
+            # A bundled sound and an upload, each with a player the browser can decode.
+            page.click("#audio-content-sound-speech")
+            expect(page.locator("#audio-content-name")).to_have_text("Speech")
+            expect(page.locator("#audio-content-player")).to_be_visible()
+            assert abs(duration_of(page, "#audio-content-player") - 5.0) < 0.1
+            page.set_input_files(
+                "#audio-style-file",
+                files=[{"name": "tone.wav", "mimeType": "audio/wav", "buffer": tone_wav()}],
+            )
+            expect(page.locator("#audio-style-name")).to_have_text("tone.wav (1.0 s)")
+            expect(page.locator("#audio-style-error")).to_be_hidden()
+            assert abs(duration_of(page, "#audio-style-player") - 1.0) < 0.05
+
+            # A tiny model (AudioConfig's fields, built from /api/audio/config).
+            page.click("#audio-advanced summary")
+            for name, value in (("sample_rate", "8000"), ("n_fft", "256"), ("filters", "16"),
+                                ("width", "3"), ("steps", "3"), ("griffin_lim_iters", "4"),
+                                ("tol", "0")):
+                page.fill(f"#a-{name}", value)
+            page.select_option("#a-precision", "fp32")
+            page.click("#audio-start")
+            expect(page.locator("#audio-error")).to_be_hidden()
+            expect(page.locator("#download")).to_have_text("Download WAV", timeout=120_000)
+            expect(page.locator("#stat-status")).to_have_text("done")
+            expect(page.locator("#stat-step")).to_have_text("3 / 3")
+            expect(page.locator("#result-audio")).to_be_visible()
+            assert abs(duration_of(page, "#result-audio") - 5.0) < 0.1
+            expect(page.locator("#preview")).to_be_visible()
+            assert page.evaluate("document.getElementById('preview').naturalWidth") > 600
+
+            card = page.locator("#gallery .card").first
+            expect(card.locator(".card-title")).to_contain_text("Speech \u00d7 tone.wav")
+            expect(card.locator("a.download")).to_have_text("WAV")
+
+            # Back to images: the image form is still there and intact.
+            page.click("#mode-image")
+            expect(page.locator("#image-setup")).to_be_visible()
+            expect(page.locator("#f-size")).to_have_value("512")
+            assert errors == []
+        finally:
+            browser.close()

@@ -56,6 +56,13 @@ def test_run_serve_builds_the_app_and_runs_uvicorn(
     assert "http://127.0.0.1:8123/" in capsys.readouterr().err
 
 
+def test_run_serve_passes_the_audio_limit(
+    uvicorn_calls: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    assert web_cli.run_serve(parse("--max-audio-seconds", "12.5", "--data-dir", str(tmp_path))) == 0
+    assert uvicorn_calls[0]["app"].state.studio.limits.max_audio_seconds == 12.5
+
+
 def test_run_serve_on_all_interfaces_warns(
     uvicorn_calls: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -72,6 +79,7 @@ def test_run_serve_on_all_interfaces_warns(
         ("--queue-size", "0"),
         ("--weights", "/nope.pth"),
         ("--keep-uploads", "0"),
+        ("--max-audio-seconds", "0"),
     ],
 )
 def test_run_serve_refuses_bad_arguments(

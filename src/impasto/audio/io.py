@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,34 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int, max_seconds: floa
     if not np.all(np.isfinite(mono)) or float(np.abs(mono).max()) < SILENCE:
         raise InvalidAudioError(f"sound file is silent (peak below -80 dBFS): {p}")
     return resample(mono, rate, sample_rate)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a sound file's header says: its container format ("WAV", "FLAC", "OGG", "MP3",
+    ...), sample rate, channels and length in samples."""
+
+    format: str
+    sample_rate: int
+    channels: int
+    frames: int
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.sample_rate if self.sample_rate > 0 else 0.0
+
+
+def probe_audio(path: str | os.PathLike[str]) -> AudioInfo:
+    """The header of the sound in ``path``, read without decoding the samples (so a shell can
+    refuse a file that is not a sound, or is too long, before decoding it with
+    :func:`read_audio`). Raises InvalidAudioError when soundfile cannot read it."""
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+        raise InvalidAudioError(
+            f"not a sound file soundfile can read: {str(e).splitlines()[0]}"
+        ) from None
+    return AudioInfo(str(info.format), int(info.samplerate), int(info.channels), int(info.frames))
 
 
 def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:

@@ -16,6 +16,11 @@ Endpoints (every error is JSON ``{"error": message, "status": code}``):
 - ``POST /api/jobs/{id}/cancel``; ``DELETE /api/jobs/{id}`` (a finished job)
 - ``GET /api/jobs/{id}/preview.jpg``, ``GET /api/jobs/{id}/result.png`` (PNG with settings)
 - ``GET /api/status`` jobs waiting and running
+- Audio mode: ``GET /api/audio/config`` (AudioConfig's form, limits, bundled sounds),
+  ``GET /api/sounds/{name}``, ``POST /api/audio/uploads``, ``POST /api/audio/jobs``
+  ``{"content": ref | null, "style": ref, "seconds": null, "config": {...}}`` (a ref is
+  ``"sound:NAME"`` or ``"upload:ID"``; no content: a texture), then the same job endpoints,
+  and ``GET /api/jobs/{id}/result.wav``, ``GET /api/jobs/{id}/spectrogram.png``
 
 Request bodies other than uploads are capped at ``MAX_BODY_BYTES`` (413).
 
@@ -45,6 +50,7 @@ DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 25_000_000  # a 6000x4000 camera photo
 DEFAULT_MAX_SIZE = 2048
 DEFAULT_MAX_STEPS = 5000
+DEFAULT_MAX_AUDIO_SECONDS = 60.0  # the longest sound upload, input or texture (Audio mode)
 DEFAULT_KEEP_UPLOADS = 24 * 3600.0  # seconds an upload no job uses is kept
 MAX_BODY_BYTES = 16 * 1024  # a request body that is not an upload (a job is ~1 KB of JSON)
 
@@ -52,7 +58,7 @@ API_DESCRIPTION = (
     "The studio's JSON API. Every refusal is `{\"error\": message, \"status\": code}`: "
     "400 a Host header the studio does not answer, 403 a cross-site request, 404 unknown, "
     "409 deleting a job that is not finished, 413 a body, upload or image too large, "
-    "415 not an image, 422 a bad request or setting (named), 429 queue full."
+    "415 not an image (or not a sound), 422 a bad request or setting (named), 429 queue full."
 )
 
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
@@ -72,6 +78,7 @@ def create_app(
     allowed_hosts: list[str] | None = None,
     poll_interval: float = 0.1,
     keep_uploads: float | None = DEFAULT_KEEP_UPLOADS,
+    max_audio_seconds: float = DEFAULT_MAX_AUDIO_SECONDS,
 ) -> FastAPI:
     """The studio app, keeping its database and images in ``data_dir``.
 
@@ -88,6 +95,8 @@ def create_app(
         keep_uploads: seconds an upload that no job uses is kept (None: for ever); older ones
             are deleted at start and whenever a new upload arrives, so the folder cannot grow
             without bound. Uploads a job uses stay as long as the job.
+        max_audio_seconds: the longest sound an upload, a job's input or a texture may be
+            (Audio mode; 413 for a longer upload, 422 for a longer texture).
     """
     store = Store(Path(data_dir))
     manager = JobManager(
@@ -97,7 +106,9 @@ def create_app(
         weights=weights,
         preview_interval=preview_interval,
     )
-    limits = Limits(max_upload_bytes, max_pixels, max_size, max_steps, queue_size, workers)
+    limits = Limits(
+        max_upload_bytes, max_pixels, max_size, max_steps, queue_size, workers, max_audio_seconds
+    )
     studio = Studio(store, manager, limits, poll_interval, keep_uploads)
     studio.prune()
     return _make_app(studio, allowed_hosts)
@@ -133,7 +144,8 @@ def _make_app(studio: Studio, allowed_hosts: list[str] | None) -> FastAPI:
     for router in ROUTERS:
         # Any route may meet the middleware's refusals (Host, Origin, body size).
         app.include_router(router, responses=refusals(400, 403, 413))
-    app.add_middleware(BodyCap, max_bytes=MAX_BODY_BYTES, exempt=("/api/uploads",))
+    uploads = ("/api/uploads", "/api/audio/uploads")  # these have their own, larger limit
+    app.add_middleware(BodyCap, max_bytes=MAX_BODY_BYTES, exempt=uploads)
     app.add_middleware(Guard)
     if allowed_hosts is not None:  # outermost: an unknown Host gets no further
         app.add_middleware(HostCheck, allowed_hosts=allowed_hosts)

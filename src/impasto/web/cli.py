@@ -87,6 +87,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "--max-size", type=int, default=2048, help="largest output long side a job may ask for"
     )
     p.add_argument(
+        "--max-audio-seconds",
+        type=float,
+        default=60.0,
+        help="Audio mode: longest sound upload, input or texture in seconds (default 60)",
+    )
+    p.add_argument(
         "--keep-uploads",
         type=float,
         default=24.0,
@@ -132,7 +138,8 @@ def _check_serve_arguments(args: argparse.Namespace) -> None:
             raise ConfigError(f"{name} out of range: {value}")
     if args.keep_uploads == 0:
         raise ConfigError("--keep-uploads must be positive (hours) or negative (for ever)")
-    if args.max_upload_mb <= 0 or args.max_megapixels <= 0 or args.max_size < 16:
+    limits = (args.max_upload_mb, args.max_megapixels, args.max_audio_seconds)
+    if min(limits) <= 0 or args.max_size < 16:
         raise ConfigError("the limits must be positive (and --max-size >= 16)")
     if args.weights is not None and not Path(args.weights).is_file():
         raise ConfigError(f"weight file not found: {args.weights}")
@@ -157,6 +164,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_upload_bytes=int(args.max_upload_mb * 2**20),
         max_pixels=int(args.max_megapixels * 1e6),
         max_size=args.max_size,
+        max_audio_seconds=args.max_audio_seconds,
         keep_uploads=None if args.keep_uploads < 0 else args.keep_uploads * 3600,
         # Bound to this computer: refuse other Host names, so a web page that rebinds its
         # own name to 127.0.0.1 cannot reach the studio.

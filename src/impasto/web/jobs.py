@@ -1,9 +1,10 @@
 """The studio's job queue: a bounded list of waiting jobs and worker threads that run them.
 
-A worker calls :func:`impasto.api.stylize`, the same entry point as the command line, with a
-callback that records progress, writes a JPEG preview every ``preview_interval`` seconds and
-raises :class:`impasto.Cancelled` as soon as the job is cancelled (so a cancel takes effect
-after at most one optimisation step).
+A worker calls :func:`impasto.api.stylize`, the same entry point as the command line (or, for
+an Audio-mode job, :func:`impasto.web.sounds.run_audio` over impasto.audio's ``transfer`` and
+``texture``), with a callback that records progress, writes a JPEG preview every
+``preview_interval`` seconds (an image job's) and raises :class:`impasto.Cancelled` as soon as
+the job is cancelled (so a cancel takes effect after at most one optimisation step).
 
 The state of queued and running jobs is kept in memory (``_live``, a :class:`LiveJob` each) for
 the page's event stream and mirrored to SQLite at each preview; finished jobs are read from
@@ -22,14 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from impasto.audio.config import AudioConfig
 from impasto.config import StyleConfig
 from impasto.errors import Cancelled, ImpastoError
 from impasto.web.inputs import SAMPLES, sample_label
+from impasto.web.sounds import SOUNDS, AudioTask, RunOutcome, run_audio, sound_label
 from impasto.web.store import (
+    AUDIO,
     CANCELLED,
     DONE,
     FAILED,
     FINISHED,
+    IMAGE,
     QUEUED,
     RUNNING,
     Store,
@@ -65,26 +70,31 @@ class LiveJob:
     and the live progress); its inputs and its cancel flag are for the worker only."""
 
     record: dict[str, Any]
-    content: Source
+    content: Source | None  # None: a sound texture (it has a style only)
     style: Source
     cancel: threading.Event = field(default_factory=threading.Event)
+    audio: AudioTask | None = None  # an Audio-mode job's run
 
 
-def new_record(content: Source, style: Source, config: StyleConfig) -> dict[str, Any]:
+def new_record(
+    content: Source | None, style: Source, config: StyleConfig | AudioConfig
+) -> dict[str, Any]:
     """A new job's record: its row in the database and, while it runs, its progress."""
+    audio = isinstance(config, AudioConfig)
     return {
         "id": new_id(),
+        "kind": AUDIO if audio else IMAGE,
         "created": time.time(),
         "started": None,
         "finished": None,
         "status": QUEUED,
-        "content": content.ref,
+        "content": "" if content is None else content.ref,
         "style": style.ref,
-        "content_name": content.name,
+        "content_name": "" if content is None else content.name,
         "style_name": style.name,
         "config": config.to_dict(),
         "step": 0,
-        "total_steps": config.total_steps,
+        "total_steps": config.steps if isinstance(config, AudioConfig) else config.total_steps,
         "losses": None,
         "seconds": None,
         "error": None,
@@ -158,6 +168,28 @@ class JobManager:
 
     # -- the API's operations --------------------------------------------------------------------
     def submit(self, content: Source, style: Source, config: StyleConfig) -> dict[str, Any]:
+        """Queue an image job; QueueFull when ``queue_size`` jobs wait already."""
+        return self._enqueue(LiveJob(new_record(content, style, config), content, style))
+
+    def submit_audio(
+        self,
+        content: Source | None,
+        style: Source,
+        config: AudioConfig,
+        seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """Queue an Audio-mode job: a transfer, or a texture of ``seconds`` (None: the
+        style's length) when ``content`` is None. Same queue, workers and store as images."""
+        names = {"style": style.name}
+        if content is not None:
+            names["content"] = content.name
+        task = AudioTask(
+            None if content is None else content.path, style.path, config, seconds, names
+        )
+        record = new_record(content, style, config)
+        return self._enqueue(LiveJob(record, content, style, audio=task))
+
+    def _enqueue(self, live: LiveJob) -> dict[str, Any]:
         with self._cond:
             if self._stopping:
                 raise QueueFull("the server is shutting down")
@@ -166,9 +198,9 @@ class JobManager:
                     f"the queue is full ({len(self._pending)} jobs waiting); "
                     "try again when a job has finished"
                 )
-            job = new_record(content, style, config)
+            job = live.record
             self.store.add_job(job)
-            self._live[job["id"]] = LiveJob(job, content, style)
+            self._live[job["id"]] = live
             self._pending.append(job["id"])
             self._cond.notify()
             return dict(job)
@@ -239,9 +271,10 @@ class JobManager:
                     self._weights = load_weights(None if spec is None else str(spec))
             return self._weights
 
-    def _progress(self, live: LiveJob, preview: Path) -> Callable[[StepEvent], None]:
+    def _progress(self, live: LiveJob, preview: Path | None) -> Callable[[StepEvent], None]:
         """The run's callback: records each step, writes a preview every ``preview_interval``
-        seconds (and at the last step), and stops the run once the job is cancelled."""
+        seconds (and at the last step; none for a sound: ``preview`` None), and stops the run
+        once the job is cancelled."""
         job, job_id, cancel = live.record, live.record["id"], live.cancel
         last_preview = [-math.inf]
 
@@ -262,11 +295,12 @@ class JobManager:
             now = time.monotonic()
             if now - last_preview[0] >= self.preview_interval or event.step >= event.total_steps:
                 last_preview[0] = now
-                save_image(event.image, preview)  # atomic: the page never sees half a file
-                update["has_preview"] = True
-                self.store.update_job(
-                    job_id, step=event.step, losses=update["losses"], has_preview=1
-                )
+                row: dict[str, Any] = {"step": event.step, "losses": update["losses"]}
+                if preview is not None:
+                    save_image(event.image, preview)  # atomic: the page never sees half a file
+                    update["has_preview"] = True
+                    row["has_preview"] = 1
+                self.store.update_job(job_id, **row)
             with self._cond:
                 job.update(update)
                 if update.get("has_preview"):
@@ -276,25 +310,35 @@ class JobManager:
 
         return callback
 
-    def _run(self, job_id: str, live: LiveJob) -> None:
+    def _stylize(self, live: LiveJob, folder: Path) -> RunOutcome:
+        """An image job's run: the result PNG and its final preview in ``folder``."""
         from impasto.api import stylize
         from impasto.io.images import save_image
 
-        folder = self.store.job_dir(job_id)
-        folder.mkdir(parents=True, exist_ok=True)
         preview = folder / "preview.jpg"
         callback = self._progress(live, preview)
         job = live.record
-        content_path, style_path = live.content.path, live.style.path
+        assert live.content is not None
+        cfg = StyleConfig.from_dict(job["config"])
+        weights = self._load_weights()
+        content, style = live.content.path, live.style.path
+        result = stylize(content, style, cfg, weights=weights, callback=callback)
+        # Sources name what the person picked, not the server's file layout.
+        result.sources["content"] = job["content_name"]
+        result.sources["style"] = job["style_name"]
+        result.save(folder / "result.png")  # PNG with the settings in its metadata
+        save_image(result.tensor, preview)
+        return RunOutcome(result.seconds, result.losses, len(result.history))
+
+    def _run(self, job_id: str, live: LiveJob) -> None:
+        folder = self.store.job_dir(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        job = live.record
         try:
-            cfg = StyleConfig.from_dict(job["config"])
-            weights = self._load_weights()
-            result = stylize(content_path, style_path, cfg, weights=weights, callback=callback)
-            # Sources name what the person picked, not the server's file layout.
-            result.sources["content"] = job["content_name"]
-            result.sources["style"] = job["style_name"]
-            result.save(folder / "result.png")  # PNG with the settings in its metadata
-            save_image(result.tensor, preview)
+            if live.audio is not None:  # the spectrogram PNG stands for the preview
+                outcome = run_audio(live.audio, folder, self._progress(live, None))
+            else:
+                outcome = self._stylize(live, folder)
         except Cancelled as e:
             stopping = self._stopping
             self._finish(
@@ -308,10 +352,10 @@ class JobManager:
             return
         with self._cond:
             job["preview_version"] += 1
-            job["losses"] = result.losses or job["losses"]
-            job["step"] = len(result.history)
+            job["losses"] = outcome.losses or job["losses"]
+            job["step"] = outcome.steps
             job["eta"] = 0.0
-        self._finish(job_id, DONE, seconds=result.seconds, has_result=True, has_preview=True)
+        self._finish(job_id, DONE, seconds=outcome.seconds, has_result=True, has_preview=True)
 
     def _finish(self, job_id: str, status: str, **values: Any) -> None:
         """Record a job's end in SQLite, then drop its live state (readers fall back to the
@@ -338,3 +382,8 @@ class JobManager:
 def sample_source(name: str) -> Source | None:
     path = SAMPLES.get(name)
     return Source(f"sample:{name}", sample_label(name), path) if path else None
+
+
+def sound_source(name: str) -> Source | None:
+    path = SOUNDS.get(name)
+    return Source(f"sound:{name}", sound_label(name), path) if path else None

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: jobs.kind and uploads.kind, uploads.seconds (Audio mode)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS uploads (
     format TEXT NOT NULL,
     width INTEGER NOT NULL,
     height INTEGER NOT NULL,
-    bytes INTEGER NOT NULL
+    bytes INTEGER NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'image',
+    seconds REAL
 );
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -48,10 +50,20 @@ CREATE TABLE IF NOT EXISTS jobs (
     seconds REAL,
     error TEXT,
     has_preview INTEGER NOT NULL DEFAULT 0,
-    has_result INTEGER NOT NULL DEFAULT 0
+    has_result INTEGER NOT NULL DEFAULT 0,
+    kind TEXT NOT NULL DEFAULT 'image'
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
 """
+
+# Columns added since schema 1, with their definitions: added to an older database at start.
+_ADDED: dict[str, dict[str, str]] = {
+    "uploads": {"kind": "TEXT NOT NULL DEFAULT 'image'", "seconds": "REAL"},
+    "jobs": {"kind": "TEXT NOT NULL DEFAULT 'image'"},
+}
+
+# What a job or an upload is: a picture (the image mode) or a sound (Audio mode).
+IMAGE, AUDIO = "image", "audio"
 
 # Job states. queued -> running -> done | failed | cancelled; queued -> cancelled.
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
@@ -89,8 +101,13 @@ class Store:
         with self._lock:
             self._db.executescript(_SCHEMA)  # executescript commits on its own
         with self._tx() as db:
+            for table, columns in _ADDED.items():
+                have = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+                for name, definition in columns.items():
+                    if name not in have:  # names and definitions are ours, never a client's
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
             db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)",
                 (str(SCHEMA_VERSION),),
             )
 
@@ -115,13 +132,23 @@ class Store:
         return self.uploads_dir / f"{upload_id}.img"
 
     def add_upload(
-        self, upload_id: str, name: str, fmt: str, size: tuple[int, int], n: int
+        self,
+        upload_id: str,
+        name: str,
+        fmt: str,
+        size: tuple[int, int],
+        n: int,
+        *,
+        kind: str = IMAGE,
+        seconds: float | None = None,
     ) -> None:
+        """Record an upload: an image (``size`` its width and height) or a sound (``kind``
+        AUDIO, ``size`` (0, 0), ``seconds`` its length)."""
         with self._tx() as db:
             db.execute(
-                "INSERT INTO uploads (id, created, name, format, width, height, bytes) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (upload_id, time.time(), name, fmt, size[0], size[1], n),
+                "INSERT INTO uploads (id, created, name, format, width, height, bytes, kind, "
+                "seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (upload_id, time.time(), name, fmt, size[0], size[1], n, kind, seconds),
             )
 
     def get_upload(self, upload_id: str) -> dict[str, Any] | None:
@@ -156,7 +183,7 @@ class Store:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO jobs (id, created, status, content, style, content_name, "
-                "style_name, config, total_steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "style_name, config, total_steps, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job["id"],
                     job["created"],
@@ -167,6 +194,7 @@ class Store:
                     job["style_name"],
                     json.dumps(job["config"], sort_keys=True),
                     job["total_steps"],
+                    job.get("kind", IMAGE),
                 ),
             )
 

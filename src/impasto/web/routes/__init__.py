@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from impasto.web.routes import errors, jobs, pages, results, samples, uploads
+from impasto.web.routes import audio, errors, jobs, pages, results, samples, uploads
 
 ROUTERS: tuple[APIRouter, ...] = (
     pages.router,
@@ -13,6 +13,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     uploads.router,
     jobs.router,
     results.router,
+    audio.router,
     errors.fallback,
 )
 

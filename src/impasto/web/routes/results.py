@@ -48,14 +48,14 @@ async def result(job_id: str, studio: StudioDep) -> Response:
     path = studio.store.job_dir(job_id) / "result.png"
     if not job["has_result"] or not path.is_file():
         raise HTTPException(404, f"job {job_id} has no result ({job['status']})")
-    stem = "-".join(_stem(job, k) for k in ("content", "style"))
-    return FileResponse(path, media_type="image/png", filename=f"impasto-{stem}-{job_id[:8]}.png")
+    name = "-".join(stem(job, k) for k in ("content", "style"))
+    return FileResponse(path, media_type="image/png", filename=f"impasto-{name}-{job_id[:8]}.png")
 
 
-def _stem(job: dict[str, Any], which: str) -> str:
+def stem(job: dict[str, Any], which: str) -> str:
     """A file-name part for an input: a sample's key, or an upload's name, in ASCII."""
     kind, _, key = job[which].partition(":")
-    name = key if kind == "sample" else job[f"{which}_name"]
+    name = key if kind in ("sample", "sound") else job[f"{which}_name"]
     return "".join(c if c.isascii() and c.isalnum() else "_" for c in name)[:24]
 
 

@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from impasto.web.inputs import SAMPLES
-from impasto.web.jobs import JobManager, Source, sample_source
-from impasto.web.store import QUEUED, Store, is_id
+from impasto.web.jobs import JobManager, Source, sample_source, sound_source
+from impasto.web.sounds import SOUNDS
+from impasto.web.store import AUDIO, IMAGE, QUEUED, Store, is_id
 
 log = logging.getLogger("impasto.web")
 
@@ -40,6 +41,7 @@ class Limits:
     max_steps: int
     queue_size: int
     workers: int
+    max_audio_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,12 @@ class Studio:
             f"/api/jobs/{jid}/preview.jpg?v={version}" if job["has_preview"] else None
         )
         out["result_url"] = f"/api/jobs/{jid}/result.png" if job["has_result"] else None
+        out["spectrogram_url"] = None
+        if job.get("kind") == AUDIO:  # the result is a sound; its spectrograms are the picture
+            picture = f"/api/jobs/{jid}/spectrogram.png?v={version}"
+            out["preview_url"] = picture if job["has_result"] else None
+            out["spectrogram_url"] = picture if job["has_result"] else None
+            out["result_url"] = f"/api/jobs/{jid}/result.wav" if job["has_result"] else None
         out["content_url"] = source_url(job["content"])
         out["style_url"] = source_url(job["style"])
         out["content_view_url"] = view_url(job["content"])
@@ -82,11 +90,14 @@ class Studio:
             raise HTTPException(404, f"no job {job_id!r}")
         return job
 
-    def resolve(self, ref: Any, what: str) -> Source:
-        """The input a client's ref names ("sample:NAME" or "upload:ID"); 422 if none."""
+    def resolve(self, ref: Any, what: str, media: str = IMAGE) -> Source:
+        """The input a client's ref names ("sample:NAME" or "upload:ID" for an image,
+        "sound:NAME" or "upload:ID" for a sound); 422 if none, or one of the other kind."""
         if not isinstance(ref, str):
             raise HTTPException(422, f"{what} must be a string")
         kind, _, key = ref.partition(":")
+        if media == AUDIO:
+            return self._resolve_sound(kind, key, ref, what)
         if kind == "sample":
             src = sample_source(key)
             if src is None:
@@ -95,11 +106,30 @@ class Studio:
                 )
             return src
         if kind == "upload":
-            rec = self.store.get_upload(key)
-            if rec is None or not self.store.upload_path(key).is_file():
-                raise HTTPException(422, f"no upload {key!r} for {what}; upload it again")
-            return Source(ref, rec["name"], self.store.upload_path(key))
+            return self._upload(key, ref, what, IMAGE)
         raise HTTPException(422, f"{what} must be 'sample:NAME' or 'upload:ID', got {ref!r}")
+
+    def _resolve_sound(self, kind: str, key: str, ref: str, what: str) -> Source:
+        if kind == "sound":
+            src = sound_source(key)
+            if src is None:
+                raise HTTPException(
+                    422, f"unknown sound {key!r} for {what}; sounds: {', '.join(SOUNDS)}"
+                )
+            return src
+        if kind == "upload":
+            return self._upload(key, ref, what, AUDIO)
+        raise HTTPException(422, f"{what} must be 'sound:NAME' or 'upload:ID', got {ref!r}")
+
+    def _upload(self, key: str, ref: str, what: str, media: str) -> Source:
+        rec = self.store.get_upload(key)
+        if rec is None or not self.store.upload_path(key).is_file():
+            raise HTTPException(422, f"no upload {key!r} for {what}; upload it again")
+        if rec.get("kind", IMAGE) != media:
+            have = "a sound" if rec.get("kind") == AUDIO else "an image"
+            want = "a sound" if media == AUDIO else "an image"
+            raise HTTPException(422, f"upload {key!r} is {have}; {what} must be {want}")
+        return Source(ref, rec["name"], self.store.upload_path(key))
 
 
 def get_studio(request: Request) -> Studio:
@@ -130,6 +160,8 @@ def source_url(ref: str) -> str | None:
     kind, _, key = ref.partition(":")
     if kind == "sample" and key in SAMPLES:
         return f"/api/samples/{key}"
+    if kind == "sound" and key in SOUNDS:
+        return f"/api/sounds/{key}"
     if kind == "upload" and is_id(key):
         return f"/api/uploads/{key}"
     return None
@@ -151,11 +183,12 @@ class ErrorBody(BaseModel):
 REFUSALS: dict[int, str] = {
     400: "the Host header names a host this studio does not answer",
     403: "a state-changing request from another site's page",
-    404: "no such sample, upload, job or endpoint",
+    404: "no such sample, sound, upload, job, result or endpoint",
     409: "the job is queued or running; cancel it first",
-    413: "the request body, upload or image is too large",
-    415: "the upload is not an image of an allowed format",
-    422: "a bad request: a missing, unknown or bad field or setting, or an unreadable image",
+    413: "the request body, upload, image or sound is too large (or a sound too long)",
+    415: "the upload is not an image (or, for a sound upload, a sound) of an allowed format",
+    422: "a bad request: a missing, unknown or bad field or setting, or an unreadable, empty "
+    "or silent image or sound",
     429: "the queue is full (Retry-After says when to try again)",
 }
 

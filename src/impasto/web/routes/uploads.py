@@ -1,4 +1,5 @@
-"""Uploads: ``POST /api/uploads`` (multipart field ``file``) and ``GET /api/uploads/{id}``."""
+"""Uploads: ``POST /api/uploads`` (an image) and ``POST /api/audio/uploads`` (a sound), both as
+the multipart field ``file``, and ``GET /api/uploads/{id}`` (either, as sent)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,24 @@ from impasto.web.inputs import (
     display_name,
     render_png,
 )
-from impasto.web.routes.state import Studio, StudioDep, error, media, refusals
-from impasto.web.store import new_id
+from impasto.web.routes.state import Studio, StudioDep, error, refusals
+from impasto.web.sounds import AUDIO_MEDIA_TYPES, check_sound
+from impasto.web.store import AUDIO, new_id
 
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file
 
 router = APIRouter()
+
+# An upload is an image or a sound: its GET answers with either media type.
+AS_SENT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/*": {}, "audio/*": {}}, "description": "the upload as sent"}
+}
+AS_SHOWN: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"image/*": {}, "audio/*": {}},
+        "description": "the upload as the page shows (or plays) it",
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -61,7 +74,7 @@ async def _read_file(request: Request, limit: int) -> _File:
     try:
         file = form.get("file")
         if not isinstance(file, UploadFile):
-            raise UploadError(422, "send the image as the multipart form field 'file'")
+            raise UploadError(422, "send the file as the multipart form field 'file'")
         content = await file.read()
         name = display_name(file.filename)
     finally:
@@ -112,6 +125,50 @@ async def upload(request: Request, studio: StudioDep) -> Response:
         return error(e.status, e.message)
 
 
+async def _keep_sound(studio: Studio, file: _File) -> JSONResponse:
+    """Check the sound (by decoding it) and keep it under a new id; the answer describes it."""
+    upload_id = new_id()
+    store = studio.store
+    tmp = store.uploads_dir / f".{upload_id}.part"
+    try:
+        tmp.write_bytes(file.content)
+        checked = await run_in_threadpool(
+            check_sound, tmp, file.name, studio.limits.max_audio_seconds
+        )
+        os.replace(tmp, store.upload_path(upload_id))
+    finally:
+        tmp.unlink(missing_ok=True)
+    store.add_upload(
+        upload_id, file.name, checked.format, (0, 0), len(file.content),
+        kind=AUDIO, seconds=checked.seconds,
+    )
+    await run_in_threadpool(studio.prune)
+    body = {
+        "id": upload_id,
+        "ref": f"upload:{upload_id}",
+        "kind": AUDIO,
+        "name": file.name,
+        "format": checked.format,
+        "seconds": checked.seconds,
+        "sample_rate": checked.sample_rate,
+        "channels": checked.channels,
+        "bytes": len(file.content),
+        "url": f"/api/uploads/{upload_id}",
+        "view_url": f"/api/uploads/{upload_id}/view",
+    }
+    return JSONResponse(body, status_code=201)
+
+
+@router.post("/api/audio/uploads", status_code=201, responses=refusals(413, 415, 422))
+async def upload_sound(request: Request, studio: StudioDep) -> Response:
+    """A sound (WAV, FLAC, OGG or MP3, by its bytes), at most ``--max-audio-seconds`` long."""
+    try:
+        file = await _read_file(request, studio.limits.max_upload_bytes)
+        return await _keep_sound(studio, file)
+    except UploadError as e:
+        return error(e.status, e.message)
+
+
 def _find_upload(studio: Studio, upload_id: str) -> dict[str, Any]:
     rec = studio.store.get_upload(upload_id)
     if rec is None or not studio.store.upload_path(upload_id).is_file():
@@ -122,29 +179,31 @@ def _find_upload(studio: Studio, upload_id: str) -> dict[str, Any]:
 @router.get(
     "/api/uploads/{upload_id}",
     response_class=Response,
-    responses={**media("image/*", "the upload as sent"), **refusals(404, 422)},
+    responses={**AS_SENT, **refusals(404, 422)},
 )
 async def uploaded(upload_id: str, studio: StudioDep) -> Response:
     """The upload as it was sent."""
     store = studio.store
     rec = _find_upload(studio, upload_id)
-    return FileResponse(
-        store.upload_path(upload_id),
-        media_type=MEDIA_TYPES.get(rec["format"], "application/octet-stream"),
-    )
+    return FileResponse(store.upload_path(upload_id), media_type=_media_type(rec))
+
+
+def _media_type(rec: dict[str, Any]) -> str:
+    types = AUDIO_MEDIA_TYPES if rec.get("kind") == AUDIO else MEDIA_TYPES
+    return types.get(rec["format"], "application/octet-stream")
 
 
 @router.get(
     "/api/uploads/{upload_id}/view",
     response_class=Response,
-    responses={**media("image/*", "the upload as the page shows it"), **refusals(404, 422)},
+    responses={**AS_SHOWN, **refusals(404, 422)},
 )
 async def view(upload_id: str, studio: StudioDep) -> Response:
     """The upload as the page can show it: as sent where browsers show its format, else a PNG
     rendition (TIFF)."""
     rec = _find_upload(studio, upload_id)
     path = studio.store.upload_path(upload_id)
-    if rec["format"] in BROWSER_FORMATS:
-        return FileResponse(path, media_type=MEDIA_TYPES[rec["format"]])
+    if rec["format"] in BROWSER_FORMATS or rec.get("kind") == AUDIO:  # browsers play them all
+        return FileResponse(path, media_type=_media_type(rec))
     data = await run_in_threadpool(render_png, path)
     return Response(data, media_type="image/png", headers={"Cache-Control": "max-age=3600"})

@@ -1,10 +1,14 @@
-// impasto studio: plain JavaScript, no build step. The settings form is built from
-// GET /api/config (StyleConfig's fields), progress comes over server-sent events.
+// impasto studio: plain JavaScript, no build step. The settings forms are built from
+// GET /api/config (StyleConfig's fields) and GET /api/audio/config (AudioConfig's, for the
+// Audio mode); progress comes over server-sent events.
 "use strict";
 
 const state = {
   config: null,          // GET /api/config
+  audio: null,           // GET /api/audio/config
+  mode: "image",         // "image" or "audio"
   inputs: { content: null, style: null },  // {ref, url, name}
+  sounds: { content: null, style: null },  // the Audio mode's inputs, the same shape
   job: null,             // the job shown in the live panel
   events: null,          // its EventSource
   previewUrl: null,
@@ -26,8 +30,8 @@ async function api(path, options = {}) {
   return body;
 }
 
-function showError(message) {
-  const box = $("error");
+function showError(message, id = null) {
+  const box = $(id || (state.mode === "audio" ? "audio-error" : "error"));
   box.textContent = message;
   box.hidden = !message;
 }
@@ -129,6 +133,88 @@ function setupPicker(role) {
   }
 }
 
+// -- Audio mode: sounds ----------------------------------------------------------------------
+function chooseSound(role, input) {
+  state.sounds[role] = input;
+  const player = $(`audio-${role}-player`);
+  player.src = input.url;
+  player.hidden = false;
+  $(`audio-${role}-drop`).classList.add("has-sound");
+  $(`audio-${role}-name`).textContent = input.name;
+  for (const b of document.querySelectorAll(`#audio-${role}-samples button`)) {
+    b.classList.toggle("selected", b.dataset.ref === input.ref);
+  }
+  showDropError(`audio-${role}`, "");
+  showError("", "audio-error");
+}
+
+async function uploadSound(role, file) {
+  if (!file) return;
+  const limits = state.audio.limits;
+  if (file.size > limits.max_upload_bytes) {
+    showDropError(`audio-${role}`, `${file.name} is larger than the limit of ${(limits.max_upload_bytes / 2 ** 20).toFixed(0)} MB`);
+    return;
+  }
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const drop = $(`audio-${role}-drop`);
+  drop.classList.add("busy");
+  try {
+    const up = await api("/api/audio/uploads", { method: "POST", body: form });
+    chooseSound(role, { ref: up.ref, url: up.view_url, name: `${up.name} (${up.seconds.toFixed(1)} s)` });
+  } catch (e) {
+    showDropError(`audio-${role}`, e.message);
+  } finally {
+    drop.classList.remove("busy");
+  }
+}
+
+function setupSoundPicker(role) {
+  const drop = $(`audio-${role}-drop`);
+  const file = $(`audio-${role}-file`);
+  drop.addEventListener("click", () => file.click());
+  drop.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); file.click(); }
+  });
+  file.addEventListener("change", () => { uploadSound(role, file.files[0]); file.value = ""; });
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer.files.length) uploadSound(role, e.dataTransfer.files[0]);
+  });
+  const box = $(`audio-${role}-samples`);
+  const sorted = [...state.audio.sounds].sort((a, b) => (b.role === role) - (a.role === role));
+  for (const s of sorted) {
+    const b = el("button", {
+      type: "button", class: "sample sound", "data-ref": s.ref, title: s.label,
+      id: `audio-${role}-sound-${s.name}`,
+    }, s.label);
+    b.addEventListener("click", () => chooseSound(role, { ref: s.ref, url: s.url, name: s.label }));
+    box.append(b);
+  }
+}
+
+function setTexture(on) {
+  $("audio-texture").checked = on;
+  $("audio-seconds").disabled = !on;
+  $("audio-content-picker").classList.toggle("off", on);
+}
+
+function setMode(mode) {
+  if (mode === "audio" && !state.audio) return;
+  state.mode = mode;
+  document.body.dataset.mode = mode;
+  $("image-setup").hidden = mode !== "image";
+  $("audio-setup").hidden = mode !== "audio";
+  for (const m of ["image", "audio"]) {
+    const b = $(`mode-${m}`);
+    b.classList.toggle("selected", m === mode);
+    b.setAttribute("aria-checked", String(m === mode));
+  }
+}
+
 // -- the settings form, from StyleConfig's fields -------------------------------------------
 function showValue(field, value) {
   if (value === null || value === undefined) return "";
@@ -136,9 +222,9 @@ function showValue(field, value) {
   return String(value);
 }
 
-function makeField(field) {
+function makeField(field, prefix = "f") {
   const wrap = el("div", { class: `field kind-${field.kind}` });
-  const id = `f-${field.name}`;
+  const id = `${prefix}-${field.name}`;
   const label = el("label", { for: id }, field.label);
   let input;
   if (field.kind === "choice") {
@@ -148,7 +234,7 @@ function makeField(field) {
     input = el("input", { id, type: "checkbox" });
   } else if (field.kind === "int" || field.kind === "float") {
     input = el("input", { id, type: "number", step: field.kind === "int" ? "1" : "any" });
-    if (field.name === "size") {
+    if (field.name === "size" && prefix === "f") {
       input.min = "16";
       input.max = String(state.config.limits.max_size);
     } else if (field.kind === "int" || field.name.endsWith("weight")) {
@@ -176,7 +262,8 @@ function makeField(field) {
   if (field.name === "style_weight") {
     // Style strength on a log slider: 1/100 to 100 times the default balance.
     const slider = el("input", {
-      type: "range", min: "-2", max: "2", step: "0.1", id: "style-strength",
+      type: "range", min: "-2", max: "2", step: "0.1",
+      id: prefix === "f" ? "style-strength" : `${prefix}-style-strength`,
       "aria-label": "Style strength (log scale)",
     });
     const sync = () => { input.value = String(+(10 ** +slider.value).toPrecision(3)); };
@@ -192,8 +279,8 @@ function makeField(field) {
   return wrap;
 }
 
-function setField(field, value, input = null) {
-  input = input || document.querySelector(`[data-field="${field.name}"]`);
+function setField(field, value, input = null, form = $("settings")) {
+  input = input || form.querySelector(`[data-field="${field.name}"]`);
   if (!input) return;
   if (field.kind === "bool") input.checked = !!value;
   else input.value = showValue(field, value);
@@ -205,14 +292,18 @@ function buildForm() {
   const main = $("main-fields");
   const adv = $("advanced-fields");
   for (const f of state.config.fields) (f.main ? main : adv).append(makeField(f));
+  if (!state.audio) return;
+  const amain = $("audio-main-fields");
+  const aadv = $("audio-advanced-fields");
+  for (const f of state.audio.fields) (f.main ? amain : aadv).append(makeField(f, "a"));
 }
 
-function readConfig() {
+function readConfig(fields = state.config.fields, form = $("settings")) {
   // Values go to the server as typed; StyleConfig parses lists ("100,60,30", layer presets)
   // and names a bad value in its error, which the page shows.
   const out = {};
-  for (const f of state.config.fields) {
-    const input = document.querySelector(`[data-field="${f.name}"]`);
+  for (const f of fields) {
+    const input = form.querySelector(`[data-field="${f.name}"]`);
     if (f.kind === "bool") { out[f.name] = input.checked; continue; }
     const raw = input.value.trim();
     if (raw === "") {
@@ -251,6 +342,43 @@ async function start(e) {
   }
 }
 
+async function startAudio(e) {
+  e.preventDefault();
+  showError("", "audio-error");
+  const texture = $("audio-texture").checked;
+  const { content, style } = state.sounds;
+  if ((!texture && !content) || !style) {
+    showError(texture ? "Pick a style sound first." : "Pick a content sound and a style sound first.", "audio-error");
+    return;
+  }
+  const body = { style: style.ref, config: readConfig(state.audio.fields, $("audio-settings")) };
+  if (texture) {
+    const raw = $("audio-seconds").value.trim();
+    if (raw !== "") body.seconds = isNaN(Number(raw)) ? raw : Number(raw);
+  } else {
+    body.content = content.ref;
+  }
+  $("audio-start").disabled = true;
+  try {
+    const job = await api("/api/audio/jobs", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    follow(job);
+    refreshGallery();
+  } catch (err) {
+    showError(err.message, "audio-error");
+  } finally {
+    $("audio-start").disabled = false;
+  }
+}
+
+function title(job) {
+  if (job.kind === "audio" && !job.content) return `texture of ${job.style_name}`;
+  return `${job.content_name} × ${job.style_name}`;
+}
+
 function follow(job) {
   if (state.events) state.events.close();
   state.events = null;
@@ -276,7 +404,8 @@ function follow(job) {
 
 function render(job) {
   const showing = $("showing");
-  showing.textContent = `Job ${job.id.slice(0, 8)}: ${job.content_name} × ${job.style_name}`;
+  const audio = job.kind === "audio";
+  showing.textContent = `Job ${job.id.slice(0, 8)}: ${title(job)}`;
   showing.title = `job ${job.id}`;
   showing.dataset.id = job.id;
   const done = job.status === "done";
@@ -292,15 +421,20 @@ function render(job) {
   $("stat-status").textContent = status;
   $("stat-status").className = `status-${job.status}`;
   $("stat-step").textContent = job.step ? `${job.step} / ${job.total_steps}` : `0 / ${job.total_steps}`;
-  $("stat-scale").textContent = job.scales
-    ? `${job.scale + 1} of ${job.scales}` + (job.size ? ` (${job.size[1]}×${job.size[0]})` : "")
-    : done ? `${job.config.size} px` : "–";
+  if (audio) {
+    $("stat-scale").textContent = `${job.config.sample_rate} Hz`;
+  } else {
+    $("stat-scale").textContent = job.scales
+      ? `${job.scale + 1} of ${job.scales}` + (job.size ? ` (${job.size[1]}×${job.size[0]})` : "")
+      : done ? `${job.config.size} px` : "–";
+  }
   $("stat-eta").textContent = done
     ? `done in ${fmtSeconds(job.seconds)}`
     : job.status === "running" ? fmtSeconds(job.eta) : "–";
   const l = job.losses;
+  const tv = audio ? "" : ` · tv ${fmtNumber(l && l.tv)}`;
   $("stat-losses").textContent = l
-    ? `total ${fmtNumber(l.total)} · content ${fmtNumber(l.content)} · style ${fmtNumber(l.style)} · tv ${fmtNumber(l.tv)}`
+    ? `total ${fmtNumber(l.total)} · content ${fmtNumber(l.content)} · style ${fmtNumber(l.style)}${tv}`
     : "–";
   if (job.preview_url && job.preview_url !== state.previewUrl) {
     state.previewUrl = job.preview_url;
@@ -311,18 +445,31 @@ function render(job) {
     $("preview").hidden = true;
     $("placeholder").hidden = false;
   }
+  $("placeholder").textContent = audio
+    ? "The spectrograms (content, style, result) show here when the sound is made."
+    : "The picture forms here as it is optimised.";
+  $("preview").alt = audio ? "Spectrograms of the content, the style and the result" : "Live preview of the picture being made";
+  const player = $("result-audio");
+  const soundUrl = audio && job.result_url ? job.result_url : null;
+  if (player.getAttribute("src") !== soundUrl) {
+    if (soundUrl) player.src = soundUrl; else player.removeAttribute("src");
+  }
+  player.hidden = !soundUrl;
   const err = $("job-error");
   err.textContent = job.error && job.status !== "done" ? job.error : "";
   err.hidden = !err.textContent;
   const dl = $("download");
   if (job.result_url) {
     dl.href = job.result_url;
+    dl.textContent = audio ? "Download WAV" : "Download PNG";
     dl.hidden = false;
   } else {
     dl.hidden = true;
     dl.removeAttribute("href");
   }
+  // Either mode's Cancel stops the job shown, whichever kind it is.
   $("cancel").disabled = FINISHED.includes(job.status);
+  $("audio-cancel").disabled = FINISHED.includes(job.status);
 }
 
 async function cancel() {
@@ -342,7 +489,8 @@ async function cancel() {
 // -- gallery ---------------------------------------------------------------------------------
 function describe(job) {
   const c = job.config;
-  const parts = [`${c.size}px`, `${job.step}/${job.total_steps} steps`, `seed ${c.seed}`];
+  const head = job.kind === "audio" ? `${c.sample_rate / 1000} kHz sound` : `${c.size}px`;
+  const parts = [head, `${job.step}/${job.total_steps} steps`, `seed ${c.seed}`];
   if (job.seconds) parts.push(fmtSeconds(job.seconds));
   parts.push(new Date(job.created * 1000).toLocaleString());
   return parts.join(" · ");
@@ -363,16 +511,18 @@ async function refreshGallery() {
     const card = tpl.content.firstElementChild.cloneNode(true);
     card.dataset.id = job.id;
     card.dataset.status = job.status;
-    card.classList.add(`status-${job.status}`);
+    card.classList.add(`status-${job.status}`, `kind-${job.kind || "image"}`);
     const img = card.querySelector(".thumb img");
     if (job.preview_url) {
       img.src = job.preview_url;
-      img.alt = `${job.content_name} in the style of ${job.style_name}`;
+      img.alt = job.kind === "audio"
+        ? `spectrograms of ${title(job)}`
+        : `${job.content_name} in the style of ${job.style_name}`;
     } else {
       img.remove();
       card.querySelector(".thumb").textContent = job.status;
     }
-    card.querySelector(".card-title").textContent = `${job.content_name} × ${job.style_name}`;
+    card.querySelector(".card-title").textContent = title(job);
     const badge = el("span", { class: `badge status-${job.status}` }, job.status);
     card.querySelector(".card-title").append(" ", badge);
     card.querySelector(".card-meta").textContent = describe(job);
@@ -380,8 +530,10 @@ async function refreshGallery() {
     if (job.error && job.status !== "done") err.textContent = job.error;
     else err.remove();
     const dl = card.querySelector("a.download");
-    if (job.result_url) dl.href = job.result_url;
-    else dl.remove();
+    if (job.result_url) {
+      dl.href = job.result_url;
+      if (job.kind === "audio") dl.textContent = "WAV";
+    } else dl.remove();
     card.querySelector(".view").addEventListener("click", () => {
       follow(job);
       window.scrollTo({ top: 0, behavior: "smooth" });
@@ -404,12 +556,33 @@ async function refreshGallery() {
 }
 
 function reuse(job, scroll = true) {
+  if (job.kind === "audio") {
+    reuseAudio(job);
+  } else {
+    reuseImage(job);
+  }
+  if (scroll) window.scrollTo({ top: 0, behavior: "smooth" });
+}
+
+function reuseAudio(job) {
+  if (!state.audio) return;
+  setMode("audio");
+  const form = $("audio-settings");
+  for (const f of state.audio.fields) {
+    if (f.name in job.config) setField(f, job.config[f.name], null, form);
+  }
+  setTexture(!job.content);
+  if (job.content_view_url) chooseSound("content", { ref: job.content, url: job.content_view_url, name: job.content_name });
+  if (job.style_view_url) chooseSound("style", { ref: job.style, url: job.style_view_url, name: job.style_name });
+}
+
+function reuseImage(job) {
+  setMode("image");
   for (const f of state.config.fields) {
     if (f.name in job.config) setField(f, job.config[f.name]);
   }
   if (job.content_view_url) choose("content", { ref: job.content, url: job.content_view_url, name: job.content_name });
   if (job.style_view_url) choose("style", { ref: job.style, url: job.style_view_url, name: job.style_name });
-  if (scroll) window.scrollTo({ top: 0, behavior: "smooth" });
 }
 
 async function refreshStatus() {
@@ -428,6 +601,12 @@ async function init() {
     showError(`cannot load the studio's settings: ${err.message}`);
     return;
   }
+  try {
+    state.audio = await api("/api/audio/config");
+  } catch (err) {
+    $("mode-audio").disabled = true;  // the image mode still works
+    $("mode-audio").title = `Audio mode unavailable: ${err.message}`;
+  }
   buildForm();
   setupPicker("content");
   setupPicker("style");
@@ -436,6 +615,20 @@ async function init() {
   $("reset").addEventListener("click", () => {
     for (const f of state.config.fields) setField(f, f.default);
   });
+  $("mode-image").addEventListener("click", () => setMode("image"));
+  $("mode-audio").addEventListener("click", () => setMode("audio"));
+  if (state.audio) {
+    setupSoundPicker("content");
+    setupSoundPicker("style");
+    $("audio-settings").addEventListener("submit", startAudio);
+    $("audio-cancel").addEventListener("click", cancel);
+    $("audio-texture").addEventListener("change", () => setTexture($("audio-texture").checked));
+    $("audio-reset").addEventListener("click", () => {
+      for (const f of state.audio.fields) setField(f, f.default, null, $("audio-settings"));
+      setTexture(false);
+      $("audio-seconds").value = "";
+    });
+  }
   await refreshGallery();
   // Pick up a run still going (after a reload), with its images and settings in the form.
   const active = [...document.querySelectorAll("#gallery .card")].find(

@@ -195,3 +195,30 @@ def test_a_diverged_run_ends_failed_with_the_weight_to_lower(make_app, tiny_weig
         assert done["status"] == "failed", done
         assert "style_weight" in done["error"] and "\n" not in done["error"]
         assert client.get(f"/api/jobs/{job['id']}/result.png").status_code == 404
+
+
+def test_jobs_run_on_the_servers_device_and_clients_cannot_choose_it(make_app) -> None:
+    """Issue 18: the studio computes on `impasto serve --device`; a job naming a device is
+    refused (422 naming the field), image and audio alike."""
+    with TestClient(make_app(workers=0, device="cpu")) as client:
+        r = client.post("/api/jobs", json={**PAIR, "config": {"device": "cuda"}})
+        assert r.status_code == 422 and "device" in r.json()["error"], r.text
+        r = client.post(
+            "/api/audio/jobs", json={"style": "sound:rain", "config": {"device": "cpu"}}
+        )
+        assert r.status_code == 422 and "device" in r.json()["error"], r.text
+        r = client.post("/api/jobs", json={**PAIR, "config": {"size": 32}})
+        assert r.status_code == 202, r.text
+        assert r.json()["config"]["device"] == "cpu"
+        names = [f["name"] for f in client.get("/api/config").json()["fields"]]
+        assert "device" not in names
+
+
+def test_serve_refuses_a_device_the_machine_lacks(run_cli, monkeypatch, tmp_path) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, _, err = run_cli(["serve", "--device", "cuda", "--data-dir", tmp_path])
+    assert code == 2
+    want = "impasto: error: --device cuda: this machine has no CUDA GPU; use cpu or auto"
+    assert err.strip() == want

@@ -78,6 +78,7 @@ def create_app(
     allowed_hosts: list[str] | None = None,
     poll_interval: float = 0.1,
     keep_uploads: float | None = DEFAULT_KEEP_UPLOADS,
+    device: str = "auto",
     max_audio_seconds: float = DEFAULT_MAX_AUDIO_SECONDS,
 ) -> FastAPI:
     """The studio app, keeping its database and images in ``data_dir``.
@@ -95,6 +96,8 @@ def create_app(
         keep_uploads: seconds an upload that no job uses is kept (None: for ever); older ones
             are deleted at start and whenever a new upload arrives, so the folder cannot grow
             without bound. Uploads a job uses stay as long as the job.
+        device: where every job computes ("auto", "cpu", "cuda", "cuda:N", "mps"); a client
+            cannot choose it (422).
         max_audio_seconds: the longest sound an upload, a job's input or a texture may be
             (Audio mode; 413 for a longer upload, 422 for a longer texture).
     """
@@ -107,7 +110,14 @@ def create_app(
         preview_interval=preview_interval,
     )
     limits = Limits(
-        max_upload_bytes, max_pixels, max_size, max_steps, queue_size, workers, max_audio_seconds
+        max_upload_bytes,
+        max_pixels,
+        max_size,
+        max_steps,
+        queue_size,
+        workers,
+        max_audio_seconds,
+        device,
     )
     studio = Studio(store, manager, limits, poll_interval, keep_uploads)
     studio.prune()

@@ -59,6 +59,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "the network, with no login)",
     )
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="where every job computes: auto (a CUDA GPU, then MPS, then the CPU), cpu, cuda, "
+        "cuda:N or mps (default auto)",
+    )
     p.add_argument("--workers", type=int, default=1, help="jobs run at once (default 1)")
     p.add_argument(
         "--queue-size", type=int, default=8, help="jobs that may wait for a worker (default 8)"
@@ -143,6 +149,12 @@ def _check_serve_arguments(args: argparse.Namespace) -> None:
         raise ConfigError("the limits must be positive (and --max-size >= 16)")
     if args.weights is not None and not Path(args.weights).is_file():
         raise ConfigError(f"weight file not found: {args.weights}")
+    from impasto.features.device import resolve_device
+
+    try:
+        resolve_device(str(args.device).lower())
+    except ConfigError as e:
+        raise ConfigError(f"--{e}") from None  # "--device cuda: this machine has no ..."
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -165,6 +177,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_pixels=int(args.max_megapixels * 1e6),
         max_size=args.max_size,
         max_audio_seconds=args.max_audio_seconds,
+        device=str(args.device).lower(),
         keep_uploads=None if args.keep_uploads < 0 else args.keep_uploads * 3600,
         # Bound to this computer: refuse other Host names, so a web page that rebinds its
         # own name to 127.0.0.1 cannot reach the studio.

@@ -96,13 +96,17 @@ def form_fields() -> list[dict[str, Any]]:
     ]
 
 
-def build_config(data: Any, *, max_size: int, max_steps: int) -> StyleConfig:
+def build_config(
+    data: Any, *, max_size: int, max_steps: int, device: str = "auto"
+) -> StyleConfig:
     """The studio's StyleConfig from a client's JSON object, within the studio's limits.
 
     Raises ConfigError naming the bad value (the page shows it as is).
     """
     if not isinstance(data, dict):
         raise ConfigError("config must be a JSON object of StyleConfig fields")
+    if "device" in data:
+        raise ConfigError(f"device: {NOT_IN_STUDIO['device']}")
     init = data.get("init", Init.CONTENT.value)
     keywords = [m.value for m in Init]
     if not isinstance(init, str) or init.lower() not in keywords:
@@ -120,6 +124,7 @@ def build_config(data: Any, *, max_size: int, max_steps: int) -> StyleConfig:
         raise ConfigError(
             f"steps must be at most {max_steps} in all in this studio, got {cfg.total_steps}"
         )
+    cfg = cfg.replace(device=device)
     return check_settings(cfg)  # the step plan too: refused at submission, not when it runs
 
 

@@ -51,7 +51,8 @@ UPPER: dict[str, float] = {
     "style_weight": 1e30,
 }
 MIN_HOP = 64  # a hop of a few samples would make hundreds of thousands of frames
-NOT_IN_FORM = ("max_seconds",)  # the studio's own limit (--max-audio-seconds)
+# The studio's own limit (--max-audio-seconds) and device (--device), not a job's settings.
+NOT_IN_FORM = ("max_seconds", "device")
 
 
 def sound_label(name: str) -> str:
@@ -125,7 +126,9 @@ def audio_form_fields() -> list[dict[str, Any]]:
     ]
 
 
-def build_audio_config(data: Any, *, max_seconds: float, max_steps: int) -> AudioConfig:
+def build_audio_config(
+    data: Any, *, max_seconds: float, max_steps: int, device: str = "auto"
+) -> AudioConfig:
     """The studio's AudioConfig from a client's JSON object, within the studio's limits.
 
     Raises ConfigError naming the field (the page shows it as is)."""
@@ -135,8 +138,10 @@ def build_audio_config(data: Any, *, max_seconds: float, max_steps: int) -> Audi
         raise ConfigError(
             f"max_seconds is the studio's limit ({max_seconds:g} s), not a setting"
         )
+    if "device" in data:
+        raise ConfigError("device: every job runs on the device given to impasto serve --device")
     try:
-        cfg = AudioConfig.from_dict({**data, "max_seconds": max_seconds})
+        cfg = AudioConfig.from_dict({**data, "max_seconds": max_seconds, "device": device})
     except ConfigError:
         raise
     except (TypeError, ValueError, AttributeError) as e:  # a JSON type the checks missed

@@ -94,7 +94,10 @@ async def create_audio_job(req: AudioJobRequest, studio: StudioDep) -> Response:
     limits = studio.limits
     try:
         cfg = build_audio_config(
-            req.config, max_seconds=limits.max_audio_seconds, max_steps=limits.max_steps
+            req.config,
+            max_seconds=limits.max_audio_seconds,
+            max_steps=limits.max_steps,
+            device=limits.device,
         )
         if content is not None and req.seconds is not None:
             raise ConfigError(

@@ -51,7 +51,9 @@ async def create_job(req: JobRequest, studio: StudioDep) -> Response:
     style = studio.resolve(req.style, "style")
     limits = studio.limits
     try:
-        cfg = build_config(req.config, max_size=limits.max_size, max_steps=limits.max_steps)
+        cfg = build_config(
+            req.config, max_size=limits.max_size, max_steps=limits.max_steps, device=limits.device
+        )
     except ConfigError as e:
         return error(422, _naming_the_field(req.config, e, studio))
     try:

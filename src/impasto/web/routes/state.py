@@ -42,6 +42,7 @@ class Limits:
     queue_size: int
     workers: int
     max_audio_seconds: float = 60.0
+    device: str = "auto"  # where every job computes (impasto serve --device)
 
 
 @dataclass(frozen=True)

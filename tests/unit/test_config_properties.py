@@ -28,7 +28,7 @@ JSON = st.recursive(
 NEAR_VALID = st.sampled_from(
     [0, 1, 16, 17, 64, 0.5, 2.0, 1e-9, 1e30, 1e31, -1, "", "lbfgs", "ADAM", "noise", "relu1_1",
      "relu4_2,relu1_1", "upto2", "16,8", "3,2,1", [4, 4], (4, 4), [1, 2, 3], True, None, "auto",
-     "reflect", 2**63 - 1, 2**63, "conv9_9"]
+     "reflect", 2**63 - 1, 2**63, "conv9_9", "cuda", "cuda:3", "mps", "gpu"]
 )
 
 
@@ -50,8 +50,8 @@ def test_any_value_in_any_field_is_a_usable_config_or_an_error_naming_it(
         return
     try:
         check_settings(cfg)
-    except ConfigError as e:  # the step plan: still a named, up-front refusal
-        assert "steps" in str(e) or "scales" in str(e), (field, value, str(e))
+    except ConfigError as e:  # the step plan or a device not here: named, up-front refusals
+        assert any(w in str(e) for w in ("steps", "scales", "device")), (field, value, str(e))
         return
     scales = plan_scales(cfg, (48, 64))  # what the run does first: must not fail now
     assert scales and sum(s.steps for s in scales) >= 1

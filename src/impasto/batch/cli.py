@@ -200,14 +200,13 @@ class Display:
         self.items: Any = None
         self.bar: StepBar | None = None
         self.interrupt: Any = None
-        self.done = self.failed = 0
+        self.done = self.failed = self.total = 0
 
     @contextlib.contextmanager
     def shown(self, plan: Plan) -> Iterator[Display]:
-        if not self.quiet and plan.run:
-            from tqdm import tqdm
-
-            self.items = tqdm(total=len(plan.run), unit="item", dynamic_ncols=True, file=sys.stderr)
+        """Show the batch's progress while in the block (the item bar opens at the first item,
+        so an error before it prints alone)."""
+        self.total = len(plan.run)
         try:
             yield self
         finally:
@@ -216,6 +215,10 @@ class Display:
                 self.items.close()
 
     def item_started(self, item: Item, index: int, total: int) -> None:
+        if self.items is None and not self.quiet:
+            from tqdm import tqdm
+
+            self.items = tqdm(total=self.total, unit="item", dynamic_ncols=True, file=sys.stderr)
         if self.items is not None:
             self.items.set_description_str(f"{Path(item.photo).name} x {Path(item.style).name}")
         if self.terminal is not None:

@@ -394,6 +394,12 @@ class Manifest:
         with self._tx() as db:
             self._set(db, item_id, status=FAILED, error=line, seconds=seconds)
 
+    def requeue(self, item_id: int) -> None:
+        """Queue a failed item again in the same batch (its worker died); the attempt counted
+        and its error stays until it succeeds."""
+        with self._tx() as db:
+            self._set(db, item_id, status=QUEUED)
+
     def release(self, item_id: int) -> None:
         """Queue an item again without counting its attempt (the user stopped the batch)."""
         with self._tx() as db:

@@ -86,7 +86,7 @@ def connect(options: RayOptions) -> Any:
         address = os.environ.get("RAY_ADDRESS") or "local"
     if address != "local":
         check_answers(address, options.connect_timeout)
-    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+    kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address == "local":  # a new single-node Ray on this machine, on loopback only
         kwargs.update(include_dashboard=False, _node_ip_address="127.0.0.1")
     try:

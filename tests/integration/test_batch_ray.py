@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -44,8 +45,17 @@ def _ports(*flags: str) -> list[str]:
     return [f"--{flag}={_free_port()}" for flag in flags]
 
 
+# The cluster, its driver and nothing else share a token made for this run (Ray's token
+# authentication, explicit so that no ~/.ray/auth_token left by another Ray changes the test).
+RAY_SETTINGS = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_AUTH_MODE": "token",
+    "RAY_AUTH_TOKEN": secrets.token_hex(32),
+}
+
+
 def _ray_env() -> dict[str, str]:
-    return {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    return {**os.environ, **RAY_SETTINGS}
 
 
 def _start_node(args: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -80,9 +90,10 @@ def _stop_node(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-@pytest.fixture
-def ray_cluster(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A head node and a second node, one CPU each, on 127.0.0.1: yields the head's address."""
+    tmp_path = tmp_path_factory.mktemp("ray_logs")
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit
     port = _free_port()
     head = _start_node(
@@ -162,6 +173,23 @@ def test_a_batch_spreads_over_two_nodes_and_survives_a_killed_worker(
     nodes = {re.sub(r":\d+$", "", r[3]) for r in rows}
     assert len(nodes) == 2, nodes  # both raylets ran items
     assert f":{victim}" not in " ".join(r[3] for r in rows if r[1] == 2)
+
+
+def test_ray_auto_takes_ray_address(
+    ray_cluster: str, tmp_path: Path, style_path: Path, weights_file: Path
+) -> None:
+    photos = _photos(tmp_path / "photos", 2)
+    out = tmp_path / "styled"
+    argv = [sys.executable, "-m", "impasto", "batch", str(photos), "--style", str(style_path),
+            "-o", str(out), "--weights", str(weights_file), "--size", "32", "--steps", "2", "-q",
+            "--ray", "auto"]  # fmt: skip
+    env = {**_ray_env(), "RAY_ADDRESS": ray_cluster}
+    done = subprocess.run(
+        argv, capture_output=True, text=True, env=env, timeout=BATCH_LIMIT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 done, 0 failed" in done.stderr
+    assert all(r[0] == "done" and "/" in r[3] for r in _rows(out))  # run by Ray workers
 
 
 def test_an_address_that_does_not_answer_is_one_line(

@@ -84,8 +84,8 @@ def add_batch_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentPa
     b.add_argument(
         "--ray",
         metavar="auto|ADDRESS",
-        help="run the items on a Ray cluster: auto (RAY_ADDRESS, else a local one) or "
-        "HOST:PORT of a running head node",
+        help="run the items on a Ray cluster: auto (RAY_ADDRESS, else the cluster started on "
+        "this machine, else a new local Ray) or HOST:PORT of a running head node",
     )
     b.add_argument(
         "--cpus-per-worker",

@@ -39,9 +39,9 @@ EXTRA_HINT = "install the ray extra: pip install 'impasto[ray]'"
 
 @dataclass(frozen=True)
 class RayOptions:
-    """Where and how wide: ``address`` is "auto" (``$RAY_ADDRESS``, else a new local Ray) or
-    ``HOST:PORT`` of a running head node; ``workers`` defaults to the cluster's CPUs divided by
-    ``cpus_per_worker``."""
+    """Where and how wide: ``address`` is "auto" (``$RAY_ADDRESS``, else the cluster running
+    on this machine, else a new local Ray) or ``HOST:PORT`` of a running head node;
+    ``workers`` defaults to the cluster's CPUs divided by ``cpus_per_worker``."""
 
     address: str
     cpus_per_worker: int = 1
@@ -83,7 +83,7 @@ def connect(options: RayOptions) -> Any:
         raise ConfigError(f"--cpus-per-worker must be at least 1, got {options.cpus_per_worker}")
     address = options.address
     if address == "auto":
-        address = os.environ.get("RAY_ADDRESS") or "local"
+        address = _auto_address(options.connect_timeout)
     if address != "local":
         check_answers(address, options.connect_timeout)
     kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
@@ -95,6 +95,28 @@ def connect(options: RayOptions) -> Any:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConfigError(f"cannot use the Ray cluster at {address}: {first}") from None
     return ray
+
+
+def _auto_address(timeout: float) -> str:
+    """``--ray auto``: ``$RAY_ADDRESS``; else the cluster last started on this machine with
+    ``ray start`` (on a head node: that cluster), if it still answers; else "local", a new
+    Ray for this batch alone."""
+    env = os.environ.get("RAY_ADDRESS")
+    if env:
+        return env
+    try:
+        from ray._private.services import find_bootstrap_address  # Ray's own lookup
+
+        found = find_bootstrap_address(None)
+    except Exception:  # not in this Ray version: start a local one
+        found = None
+    if found:
+        try:
+            check_answers(str(found), timeout)
+            return str(found)
+        except ConfigError:  # the record of a cluster that has stopped
+            pass
+    return "local"
 
 
 class StylizeWorker:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -203,3 +204,33 @@ def test_a_killed_batch_loses_nothing(tmp_path: Path, style_path: Path, weights_
     killed = next(i for i, r in enumerate(before) if r[0] == "running")
     assert after[killed][1] == 2  # the interrupted attempt counted, then it was retried
     assert sorted(p.name for p in out.glob("*.png")) == sorted(r[2] for r in after)
+
+
+def test_ctrl_c_stops_after_the_step_and_puts_the_item_back(
+    tmp_path: Path, style_path: Path, weights_file: Path
+) -> None:
+    photos = _photos(tmp_path / "photos", 2, size=48)
+    out = tmp_path / "styled"
+    argv = [sys.executable, "-m", "impasto", *_argv(photos, style_path, out, weights_file)]
+    argv[argv.index("2", argv.index("--steps"))] = "400"
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+
+        def running() -> bool:
+            if proc.poll() is not None:
+                pytest.fail(f"the batch ended before Ctrl-C: {proc.communicate()}")
+            with contextlib.suppress(sqlite3.OperationalError):
+                return (out / MANIFEST_NAME).is_file() and "running" in [r[0] for r in _rows(out)]
+            return False
+
+        _wait_for(running, "an item to run")
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert stderr.splitlines()[-1] == (
+        "impasto: batch interrupted; run the same command again to go on"
+    )
+    assert _rows(out)[0][:2] == ("queued", 0)  # back in the queue, no attempt

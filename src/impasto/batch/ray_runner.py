@@ -1,0 +1,308 @@
+"""The Ray runner: the items of a batch on the workers of a Ray cluster.
+
+The driver (this process) keeps the manifest and the output folder; the workers need neither,
+nor the photos: the driver decodes each photo and puts it, each style image (once) and the VGG
+weights (once) in Ray's object store. A worker is an actor that takes the weights once and then
+runs :func:`impasto.api.stylize` on one item at a time; the :class:`~impasto.api.Result`
+comes back to the driver, which writes it atomically and only then marks the item done.
+
+A worker that dies (its process killed, its node lost) fails its item's attempt; the item goes
+back in the queue while it has attempts left, and a new worker replaces the dead one. Only the
+impasto package (with torch) must be installed on the workers: ``pip install impasto[ray]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from impasto.batch.job import Job, Listener, Report, record_failure, report, write_result
+from impasto.batch.manifest import Item, Manifest, Plan
+from impasto.errors import ConfigError, ImpastoError
+
+if TYPE_CHECKING:
+    from impasto.api import Result
+    from impasto.config import StyleConfig
+    from impasto.features.weights import VGGWeights
+
+log = logging.getLogger(__name__)
+
+EXTRA_HINT = "install the ray extra: pip install 'impasto[ray]'"
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where and how wide: ``address`` is "auto" (``$RAY_ADDRESS``, else the cluster running
+    on this machine, else a new local Ray) or ``HOST:PORT`` of a running head node;
+    ``workers`` defaults to the cluster's CPUs divided by ``cpus_per_worker``."""
+
+    address: str
+    cpus_per_worker: int = 1
+    workers: int | None = None
+    connect_timeout: float = 5.0  # seconds for the head node to answer
+    start_timeout: float = 120.0  # seconds for a worker to start (and load the weights)
+
+
+# A gRPC server (Ray's head node, the GCS, is one) answers the HTTP/2 client preface with a
+# SETTINGS frame (RFC 9113, section 3.4): frame type 0x04 in the 4th byte of its header.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def check_answers(address: str, timeout: float) -> None:
+    """Refuse, within ``timeout`` seconds, an address where no Ray head node answers:
+    ray.init would retry for a minute or more, and hang on a port that is not Ray's."""
+    host, sep, port = address.rpartition(":")
+    if address.startswith("ray://") or not sep or not port.isdigit():
+        raise ConfigError(f"--ray {address!r}: give auto or HOST:PORT of a Ray head node")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout) as s:
+            s.settimeout(timeout)
+            s.sendall(_HTTP2_PREFACE)
+            header = s.recv(9)
+    except OSError as e:
+        why = "no answer" if isinstance(e, TimeoutError) else (e.strerror or type(e).__name__)
+        raise ConfigError(f"no Ray cluster answers at {address} ({why})") from None
+    if len(header) < 4 or header[3] != 0x04:
+        raise ConfigError(f"no Ray cluster answers at {address} (not a Ray head node's port)")
+
+
+def connect(options: RayOptions) -> Any:
+    """Connect to (or start) the cluster; returns the ``ray`` module."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(f"--ray needs Ray: {EXTRA_HINT}") from None
+    if options.cpus_per_worker < 1:
+        raise ConfigError(f"--cpus-per-worker must be at least 1, got {options.cpus_per_worker}")
+    address = options.address
+    if address == "auto":
+        address = _auto_address(options.connect_timeout)
+    if address != "local":
+        check_answers(address, options.connect_timeout)
+    kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address == "local":  # a new single-node Ray on this machine, on loopback only
+        kwargs.update(include_dashboard=False, _node_ip_address="127.0.0.1")
+    try:
+        ray.init(address=address, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"cannot use the Ray cluster at {address}: {first}") from None
+    return ray
+
+
+def _auto_address(timeout: float) -> str:
+    """``--ray auto``: ``$RAY_ADDRESS``; else the cluster last started on this machine with
+    ``ray start`` (on a head node: that cluster), if it still answers; else "local", a new
+    Ray for this batch alone."""
+    env = os.environ.get("RAY_ADDRESS")
+    if env:
+        return env
+    try:
+        from ray._private.services import find_bootstrap_address  # Ray's own lookup
+
+        found = find_bootstrap_address(None)
+    except Exception:  # not in this Ray version: start a local one
+        found = None
+    if found:
+        try:
+            check_answers(str(found), timeout)
+            return str(found)
+        except ConfigError:  # the record of a cluster that has stopped
+            pass
+    return "local"
+
+
+class StylizeWorker:
+    """One worker process: the weights once, then one item at a time (made a Ray actor by
+    :func:`_actor_class`, so this module imports without Ray)."""
+
+    def __init__(self, weights: VGGWeights, threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(threads)
+        self.weights = weights
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        with contextlib.suppress(Exception):  # outside Ray (a test) there is no node
+            import ray
+
+            node = ray.get_runtime_context().get_node_id()
+            self.name = f"{socket.gethostname()}/{node[:8]}:{os.getpid()}"
+
+    def identity(self) -> str:
+        """``host/node:pid``: the ``worker`` recorded in the manifest."""
+        return self.name
+
+    def run(self, content: Any, style: Any, config: StyleConfig) -> Result:
+        from impasto.api import stylize
+
+        return stylize(content, style, config, weights=self.weights)
+
+
+def _actor_class(ray: Any, cpus: int) -> Any:
+    # A dead worker is not restarted by Ray: the driver sees its item fail and starts a new one.
+    return ray.remote(num_cpus=cpus, max_restarts=0, max_task_retries=0)(StylizeWorker)
+
+
+@dataclass
+class _Slot:
+    actor: Any
+    name: str
+
+
+@dataclass
+class _Driver:
+    """The driver's loop: keep every worker busy, write what comes back."""
+
+    ray: Any
+    manifest: Manifest
+    job: Job
+    listener: Listener
+    actor_class: Any
+    weights_ref: Any
+    options: RayOptions
+    pending: deque[int] = field(default_factory=deque)
+    inflight: dict[Any, tuple[int, _Slot]] = field(default_factory=dict)
+    idle: list[_Slot] = field(default_factory=list)
+    styles: dict[str, Any] = field(default_factory=dict)
+    started: int = 0
+    total: int = 0
+
+    def new_worker(self) -> _Slot:
+        """Start a worker and wait for it (bounded: a cluster without the CPUs for it would
+        otherwise keep it pending for ever)."""
+        actor = self.actor_class.remote(self.weights_ref, self.options.cpus_per_worker)
+        try:
+            name = self.ray.get(actor.identity.remote(), timeout=self.options.start_timeout)
+        except self.ray.exceptions.GetTimeoutError:
+            self.ray.kill(actor)
+            raise ConfigError(
+                f"no Ray worker started within {self.options.start_timeout:g} s (does the "
+                f"cluster have {self.options.cpus_per_worker} CPU(s) free for one?)"
+            ) from None
+        return _Slot(actor, name)
+
+    def drive(self, item_ids: tuple[int, ...], workers: int) -> None:
+        self.pending.extend(item_ids)
+        self.total = len(item_ids)
+        self.idle = [self.new_worker() for _ in range(min(workers, len(item_ids)))]
+        while self.pending or self.inflight:
+            while self.pending and self.idle:
+                self.submit(self.pending.popleft(), self.idle.pop())
+            if self.inflight:
+                ready, _ = self.ray.wait(list(self.inflight), num_returns=1)
+                for ref in ready:
+                    self.collect(ref)
+            elif self.pending and not self.idle:  # every worker died and none could start
+                for item_id in self.pending:
+                    item = self.manifest.start(item_id, "-")
+                    self.listener.item_finished(
+                        record_failure(self.manifest, item, "no Ray worker left", None)
+                    )
+                self.pending.clear()
+
+    def submit(self, item_id: int, slot: _Slot) -> None:
+        from impasto.io.images import load_image
+
+        item = self.manifest.start(item_id, slot.name)
+        self.listener.item_started(item, self.started, self.total)
+        self.started += 1
+        try:
+            content = load_image(item.photo)
+            if item.style not in self.styles:
+                self.styles[item.style] = self.ray.put(load_image(item.style))
+        except ImpastoError as e:  # an unreadable photo: fails here, as it would there
+            self.idle.append(slot)
+            self.listener.item_finished(record_failure(self.manifest, item, e, 0.0))
+            return
+        ref = slot.actor.run.remote(content, self.styles[item.style], self.job.settings.config)
+        self.inflight[ref] = (item_id, slot)
+
+    def collect(self, ref: Any) -> None:
+        from ray.exceptions import RayActorError, RayTaskError
+
+        item_id, slot = self.inflight.pop(ref)
+        item = self.manifest.get(item_id)
+        t0 = time.perf_counter()
+        try:
+            result = self.ray.get(ref)
+        except RayTaskError as e:  # stylize raised: the item's own failure
+            cause = e.cause if isinstance(e.cause, BaseException) else e
+            self.idle.append(slot)
+            self.listener.item_finished(record_failure(self.manifest, item, cause, None))
+            return
+        except (RayActorError, self.ray.exceptions.RayError) as e:
+            self.worker_lost(item, slot, e)
+            return
+        self.idle.append(slot)
+        result.sources.update(content=item.photo, style=item.style)  # it saw tensors
+        try:
+            done = write_result(self.manifest, item, result, slot.name)
+        except ImpastoError as e:
+            done = record_failure(self.manifest, item, e, time.perf_counter() - t0)
+        self.listener.item_finished(done)
+
+    def worker_lost(self, item: Item, slot: _Slot, error: BaseException) -> None:
+        """A worker died with ``item``: a new worker takes its place, and the item goes back
+        in the queue while it has attempts left."""
+        log.warning("worker %s died running item %d: %s", slot.name, item.id, error)
+        reason = f"worker {slot.name} died ({type(error).__name__})"
+        failed = record_failure(self.manifest, item, reason, None)
+        if failed.attempts < self.job.max_attempts:
+            self.manifest.requeue(item.id)
+            self.pending.append(item.id)
+        else:
+            self.listener.item_finished(failed)
+        try:
+            self.idle.append(self.new_worker())
+        except ConfigError as e:  # carry on with the workers left
+            log.warning("no new worker: %s", e)
+
+    def release_all(self) -> None:
+        """Put the items in flight back in the queue (the driver was stopped)."""
+        for item_id, _ in self.inflight.values():
+            self.manifest.release(item_id)
+        self.inflight.clear()
+
+
+def run_ray(
+    manifest: Manifest, plan: Plan, job: Job, options: RayOptions, listener: Listener
+) -> Report:
+    """Run ``plan``'s items on Ray workers; the outputs are written here."""
+    from impasto.features.weights import load_weights
+
+    weights = load_weights(job.settings.weights)
+    if not plan.run:
+        return report(manifest, plan)
+    with _connected(options) as ray:
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        workers = options.workers or max(1, cpus // options.cpus_per_worker)
+        driver = _Driver(
+            ray,
+            manifest,
+            job,
+            listener,
+            _actor_class(ray, options.cpus_per_worker),
+            ray.put(weights),
+            options,
+        )
+        try:
+            driver.drive(plan.run, workers)
+        finally:
+            driver.release_all()
+    return report(manifest, plan)
+
+
+@contextlib.contextmanager
+def _connected(options: RayOptions) -> Iterator[Any]:
+    ray = connect(options)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

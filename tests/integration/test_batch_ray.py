@@ -1,0 +1,209 @@
+"""``impasto batch --ray`` on a real Ray cluster: a head node and a second node on loopback
+(two raylets on this machine), a worker process killed in the middle of an item.
+
+The cluster is started with ``ray start --block`` in sessions of its own and stopped by
+signalling those two processes (never ``ray stop``, which stops every Ray on the machine).
+Skipped, with the reason, only where Ray is not installed or cannot start here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from impasto.batch.manifest import MANIFEST_NAME
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (make install adds the ray extra)")
+
+START_LIMIT = 90.0  # seconds for a node to come up (hang guard, not a speed assertion)
+BATCH_LIMIT = 300.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ports(*flags: str) -> list[str]:
+    return [f"--{flag}={_free_port()}" for flag in flags]
+
+
+# The cluster, its driver and nothing else share a token made for this run (Ray's token
+# authentication, explicit so that no ~/.ray/auth_token left by another Ray changes the test).
+RAY_SETTINGS = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_AUTH_MODE": "token",
+    "RAY_AUTH_TOKEN": secrets.token_hex(32),
+}
+
+
+def _ray_env() -> dict[str, str]:
+    return {**os.environ, **RAY_SETTINGS}
+
+
+def _start_node(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    tool = Path(sys.executable).with_name("ray")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(tool), "start", "--block", "--node-ip-address=127.0.0.1", "--num-cpus=1",
+             "--object-store-memory=100000000", "--disable-usage-stats", *args,
+             *_ports("dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+                     "metrics-export-port", "runtime-env-agent-port")],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=_ray_env(),
+        )  # fmt: skip
+    end = time.monotonic() + START_LIMIT
+    while b"block forever" not in log.read_bytes():
+        if proc.poll() is not None or time.monotonic() > end:
+            _stop_node(proc)
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            pytest.skip(f"Ray cannot start here: {' | '.join(tail)}")
+        time.sleep(0.2)
+    return proc
+
+
+def _stop_node(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to `ray start --block` stops the processes it started; then the rest of its
+    process group (the session made for it), by that group's id."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=30)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A head node and a second node, one CPU each, on 127.0.0.1: yields the head's address."""
+    tmp_path = tmp_path_factory.mktemp("ray_logs")
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit
+    port = _free_port()
+    head = _start_node(
+        ["--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}",
+         *_ports("dashboard-port")],
+        tmp_path / "head.log",
+    )  # fmt: skip
+    nodes = [head]
+    try:
+        nodes.append(_start_node([f"--address=127.0.0.1:{port}"], tmp_path / "node2.log"))
+        yield f"127.0.0.1:{port}"
+    finally:
+        for proc in reversed(nodes):
+            _stop_node(proc)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _photos(folder: Path, n: int) -> Path:
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(
+            folder / f"p{i}.png"
+        )
+    return folder
+
+
+def _rows(out: Path) -> list[tuple[str, int, str, str]]:
+    with contextlib.closing(sqlite3.connect(out / MANIFEST_NAME, timeout=30)) as db:
+        return db.execute(
+            "SELECT status, attempts, output, coalesce(worker, '') FROM items ORDER BY id"
+        ).fetchall()
+
+
+def _wait_for_running(proc: subprocess.Popen[str], out: Path) -> int:
+    """The pid of a worker process that is running an item, once one is."""
+    end = time.monotonic() + BATCH_LIMIT
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            pytest.fail(f"the batch ended before a worker could be killed: {proc.communicate()}")
+        with contextlib.suppress(sqlite3.OperationalError):
+            if (out / MANIFEST_NAME).is_file():
+                for status, _, _, worker in _rows(out):
+                    if status == "running" and ":" in worker:
+                        return int(worker.rsplit(":", 1)[1])
+        time.sleep(0.05)
+    pytest.fail("no item started on the cluster")
+
+
+def test_a_batch_spreads_over_two_nodes_and_survives_a_killed_worker(
+    ray_cluster: str, tmp_path: Path, style_path: Path, weights_file: Path
+) -> None:
+    photos = _photos(tmp_path / "photos", 6)
+    out = tmp_path / "styled"
+    argv = [sys.executable, "-m", "impasto", "batch", str(photos), "--style", str(style_path),
+            "-o", str(out), "--weights", str(weights_file), "--size", "48", "--steps", "150",
+            "--precision", "fp32", "-q", "--ray", ray_cluster]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_ray_env())  # fmt: skip
+    try:
+        victim = _wait_for_running(proc, out)
+        os.kill(victim, signal.SIGKILL)  # a Ray worker process of this test's cluster
+        _, stderr = proc.communicate(timeout=BATCH_LIMIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "6 done, 0 failed" in stderr
+    rows = _rows(out)
+    assert [r[0] for r in rows] == ["done"] * 6
+    # The item the dead worker held (or, if it had just finished, the next one sent to it)
+    # failed once and was retried: nothing lost, nothing run twice to the end.
+    assert sorted(r[1] for r in rows) == [1, 1, 1, 1, 1, 2]
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(r[2] for r in rows)
+    assert list(out.glob("*.part")) == []
+    nodes = {re.sub(r":\d+$", "", r[3]) for r in rows}
+    assert len(nodes) == 2, nodes  # both raylets ran items
+    assert f":{victim}" not in " ".join(r[3] for r in rows if r[1] == 2)
+
+
+def test_ray_auto_takes_ray_address(
+    ray_cluster: str, tmp_path: Path, style_path: Path, weights_file: Path
+) -> None:
+    photos = _photos(tmp_path / "photos", 2)
+    out = tmp_path / "styled"
+    argv = [sys.executable, "-m", "impasto", "batch", str(photos), "--style", str(style_path),
+            "-o", str(out), "--weights", str(weights_file), "--size", "32", "--steps", "2", "-q",
+            "--ray", "auto"]  # fmt: skip
+    env = {**_ray_env(), "RAY_ADDRESS": ray_cluster}
+    done = subprocess.run(
+        argv, capture_output=True, text=True, env=env, timeout=BATCH_LIMIT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 done, 0 failed" in done.stderr
+    assert all(r[0] == "done" and "/" in r[3] for r in _rows(out))  # run by Ray workers
+
+
+def test_an_address_that_does_not_answer_is_one_line(
+    run_cli, tmp_path: Path, style_path: Path, weights_file: Path
+) -> None:
+    photos = _photos(tmp_path / "photos", 1)
+    with socket.socket() as silent:  # listens, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        for address in (f"127.0.0.1:{_free_port()}", f"127.0.0.1:{silent.getsockname()[1]}"):
+            code, _, stderr = run_cli(
+                ["batch", str(photos), "--style", str(style_path), "-o", str(tmp_path / "o"),
+                 "--weights", str(weights_file), "-q", "--ray", address]
+            )  # fmt: skip
+            assert code == 2
+            assert stderr.startswith(f"impasto: error: no Ray cluster answers at {address}")
+            assert stderr.count("\n") == 1

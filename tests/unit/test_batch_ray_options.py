@@ -48,3 +48,14 @@ def test_cpus_per_worker_must_be_positive() -> None:
     pytest.importorskip("ray")
     with pytest.raises(ConfigError, match="--cpus-per-worker must be at least 1, got 0"):
         connect(RayOptions("127.0.0.1:1", cpus_per_worker=0))
+
+
+def test_workers_ask_for_a_gpu_each_where_the_cluster_has_them() -> None:
+    """Issue 18: on a cluster with GPUs each worker asks Ray for one (device auto or cuda);
+    on a CPU cluster, or with device cpu, none."""
+    from impasto.batch.ray_runner import gpus_per_worker
+
+    assert gpus_per_worker({"CPU": 8, "GPU": 2}, "auto") == 1
+    assert gpus_per_worker({"CPU": 8, "GPU": 2}, "cuda") == 1
+    assert gpus_per_worker({"CPU": 8, "GPU": 2}, "cpu") == 0
+    assert gpus_per_worker({"CPU": 8}, "auto") == 0

@@ -145,9 +145,19 @@ class StylizeWorker:
         return stylize(content, style, config, weights=self.weights)
 
 
-def _actor_class(ray: Any, cpus: int) -> Any:
+def _actor_class(ray: Any, cpus: int, gpus: int = 0) -> Any:
     # A dead worker is not restarted by Ray: the driver sees its item fail and starts a new one.
-    return ray.remote(num_cpus=cpus, max_restarts=0, max_task_retries=0)(StylizeWorker)
+    options = {"num_cpus": cpus, "max_restarts": 0, "max_task_retries": 0}
+    if gpus:
+        options["num_gpus"] = gpus
+    return ray.remote(**options)(StylizeWorker)
+
+
+def gpus_per_worker(cluster: dict[str, float], device: str) -> int:
+    """1 where the cluster has GPUs and the settings may use one (device auto or cuda): each
+    worker then asks Ray for a GPU of its own, and its run takes the one Ray hands it."""
+    wants = device == "auto" or device.startswith("cuda")
+    return 1 if wants and cluster.get("GPU", 0) >= 1 else 0
 
 
 @dataclass
@@ -281,14 +291,18 @@ def run_ray(
     if not plan.run:
         return report(manifest, plan)
     with _connected(options) as ray:
-        cpus = int(ray.cluster_resources().get("CPU", 1))
+        cluster = ray.cluster_resources()
+        cpus = int(cluster.get("CPU", 1))
+        gpus = gpus_per_worker(cluster, job.settings.config.device)
         workers = options.workers or max(1, cpus // options.cpus_per_worker)
+        if gpus:
+            workers = min(workers, int(cluster["GPU"]))
         driver = _Driver(
             ray,
             manifest,
             job,
             listener,
-            _actor_class(ray, options.cpus_per_worker),
+            _actor_class(ray, options.cpus_per_worker, gpus),
             ray.put(weights),
             options,
         )

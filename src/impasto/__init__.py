@@ -18,13 +18,17 @@ from impasto.config import (
 from impasto.errors import (
     Cancelled,
     CheckpointError,
+    CollapsedError,
     ConfigError,
     DivergedError,
     ImpastoError,
     InvalidImageError,
+    NetworkFileError,
     OutputError,
     WeightsError,
 )
+from impasto.network.config import NetworkConfig, TrainConfig
+from impasto.network.train import resume_training, train_network
 from impasto.optim.events import StepEvent
 from impasto.version import __version__
 
@@ -32,12 +36,15 @@ __all__ = [
     "Cancelled",
     "CheckpointError",
     "Checkpointing",
+    "CollapsedError",
     "ColorPreservation",
     "ConfigError",
     "DivergedError",
     "ImpastoError",
     "Init",
     "InvalidImageError",
+    "NetworkConfig",
+    "NetworkFileError",
     "Optimizer",
     "OutputError",
     "Padding",
@@ -47,9 +54,12 @@ __all__ = [
     "StepEvent",
     "Style",
     "StyleConfig",
+    "TrainConfig",
     "WeightsError",
     "__version__",
     "resume",
+    "resume_training",
     "stylize",
     "synthesize_texture",
+    "train_network",
 ]

@@ -28,6 +28,7 @@ from impasto.errors import (
     WeightsError,
 )
 from impasto.network.config import NetworkConfig, TrainConfig
+from impasto.network.modelfile import load_network
 from impasto.network.train import resume_training, train_network
 from impasto.optim.events import StepEvent
 from impasto.version import __version__
@@ -57,6 +58,7 @@ __all__ = [
     "TrainConfig",
     "WeightsError",
     "__version__",
+    "load_network",
     "resume",
     "resume_training",
     "stylize",

@@ -39,6 +39,7 @@ def test_public_names_are_pinned() -> None:
             "TrainConfig",
             "WeightsError",
             "__version__",
+            "load_network",
             "resume",
             "resume_training",
             "stylize",

@@ -28,6 +28,7 @@ from impasto.losses.targets import ScaleTargets, content_targets, style_targets
 from impasto.network.checkpoint import TrainCheckpoint, TrainInputs, TrainState, save_training
 from impasto.network.config import NetworkConfig, TrainConfig
 from impasto.network.model import TransformNet, build_network
+from impasto.network.modelfile import NetworkInfo, StyleNetwork
 from impasto.network.photos import PhotoSet, load_photos, random_crops
 from impasto.optim.events import Callback, StepEvent
 from impasto.preprocess.resize import resize, resize_long_side
@@ -70,6 +71,25 @@ class TrainResult:
     history: list[dict[str, float]]
     seconds: float
     skipped: int = 0
+
+    @property
+    def network(self) -> StyleNetwork:
+        """The trained network with what it was trained from, ready to stylize or save."""
+        i = self.inputs
+        training = {
+            **i.config.to_dict(),
+            "steps_run": len(self.history),
+            "precision": i.precision,
+            "seconds": round(self.seconds, 1),
+            "final_losses": self.history[-1] if self.history else {},
+        }
+        return StyleNetwork(
+            self.model, NetworkInfo(i.network, i.style_name, i.style_sha256, training)
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model file (``.safetensors``) atomically, with its metadata."""
+        return self.network.save(path)
 
 
 def _weights(weights: WeightsLike) -> tuple[VGGWeights, str | None]:

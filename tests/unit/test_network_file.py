@@ -12,8 +12,9 @@ from PIL import Image
 
 from impasto.errors import NetworkFileError, OutputError
 from impasto.network.config import NetworkConfig
+from impasto.network.info import NetworkInfo
 from impasto.network.model import build_network
-from impasto.network.modelfile import NetworkInfo, StyleNetwork, load_network, save_network
+from impasto.network.modelfile import StyleNetwork, load_network, save_network
 
 SMALL = NetworkConfig(width=0.125, blocks=1)
 

@@ -9,77 +9,26 @@ written or read, never on import.
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from impasto.errors import ConfigError, NetworkFileError, OutputError
+from impasto.errors import NetworkFileError, OutputError
 from impasto.io.atomic import atomic_write, check_writable
-from impasto.network.config import NetworkConfig
+from impasto.network.info import KIND, NetworkInfo
 from impasto.network.model import TransformNet
 from impasto.network.stylizer import Stylizer
 
-KIND = "impasto-style-network"
-FORMAT = 1
-ARCHITECTURE = "johnson2016-instancenorm-resizeconv"
 EXTENSIONS = (".safetensors",)
-
-
-@dataclass(frozen=True)
-class NetworkInfo:
-    """What a model file says about its network."""
-
-    network: NetworkConfig
-    style_name: str = ""
-    style_sha256: str = ""
-    training: dict[str, Any] = field(default_factory=dict)
-    version: str = ""
-
-    def metadata(self) -> dict[str, str]:
-        from impasto.version import __version__
-
-        return {
-            "format": KIND,
-            "format_version": str(FORMAT),
-            "architecture": ARCHITECTURE,
-            "network": json.dumps(self.network.to_dict(), sort_keys=True),
-            "style_name": self.style_name,
-            "style_sha256": self.style_sha256,
-            "training": json.dumps(self.training, sort_keys=True),
-            "impasto_version": self.version or __version__,
-        }
-
-    @classmethod
-    def from_metadata(cls, meta: dict[str, str], where: str) -> NetworkInfo:
-        if meta.get("format") != KIND:
-            raise NetworkFileError(f"{where} is not an impasto style network (no impasto metadata)")
-        if meta.get("format_version") != str(FORMAT) or meta.get("architecture") != ARCHITECTURE:
-            raise NetworkFileError(
-                f"{where} is a style network of format {meta.get('format_version')!r} "
-                f"({meta.get('architecture')}); this impasto reads format {FORMAT}"
-            )
-        try:
-            return cls(
-                NetworkConfig.from_dict(json.loads(meta["network"])),
-                meta.get("style_name", ""),
-                meta.get("style_sha256", ""),
-                json.loads(meta.get("training", "{}")),
-                meta.get("impasto_version", ""),
-            )
-        except (KeyError, ValueError, TypeError, ConfigError) as e:
-            raise NetworkFileError(f"{where} has damaged network metadata: {e}") from None
 
 
 class StyleNetwork(Stylizer):
     """A trained network on torch (CPU, float32, eval mode, gradients off)."""
 
     def __init__(self, model: TransformNet, info: NetworkInfo) -> None:
+        super().__init__(info)
         self.model = model.eval().requires_grad_(False)
-        self.info = info
 
     def run(self, batch: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

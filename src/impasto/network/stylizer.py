@@ -16,13 +16,18 @@ from PIL import Image
 
 from impasto.errors import InvalidImageError
 from impasto.io.images import load_image, tensor_to_pil
+from impasto.network.info import NetworkInfo
 from impasto.preprocess.resize import resize_long_side
 
 MIN_SIDE = 8  # the 9x9 reflection padding needs sides above 4; two halvings leave 2 px
 
 
 class Stylizer(ABC):
-    """A trained style network behind a backend (torch or onnxruntime)."""
+    """A trained style network behind a backend (torch or onnxruntime); ``info`` says what
+    it is (architecture, style, training)."""
+
+    def __init__(self, info: NetworkInfo) -> None:
+        self.info = info
 
     @abstractmethod
     def run(self, batch: torch.Tensor) -> torch.Tensor:

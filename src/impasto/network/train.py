@@ -27,8 +27,9 @@ from impasto.losses.objective import LossWeights, Objective, make_objective
 from impasto.losses.targets import ScaleTargets, content_targets, style_targets
 from impasto.network.checkpoint import TrainCheckpoint, TrainInputs, TrainState, save_training
 from impasto.network.config import NetworkConfig, TrainConfig
+from impasto.network.info import NetworkInfo
 from impasto.network.model import TransformNet, build_network
-from impasto.network.modelfile import NetworkInfo, StyleNetwork
+from impasto.network.modelfile import StyleNetwork
 from impasto.network.photos import PhotoSet, load_photos, random_crops
 from impasto.optim.events import Callback, StepEvent
 from impasto.preprocess.resize import resize, resize_long_side

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import impasto.network_cli as network_cli
 from impasto.config import (
     GROUPS,
     StyleConfig,
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     from impasto.web.cli import add_serve_parser  # standard library only: no web extra needed
 
     add_serve_parser(sub)
+    network_cli.add_parsers(sub)  # train, apply, export, models
     sub.add_parser("layers", help="list the VGG19 layer names")
     return parser
 
@@ -486,6 +488,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_serve(args)
     if args.command == "grid":
         return viz_cli.run_grid_command(args)
+    if args.command in network_cli.COMMANDS:
+        return network_cli.run(args, _Progress, _Interrupt)
     return _stylize(args)
 
 

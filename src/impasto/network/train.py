@@ -13,6 +13,7 @@ import hashlib
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from impasto.network.info import NetworkInfo
 from impasto.network.model import TransformNet, build_network
 from impasto.network.modelfile import StyleNetwork
 from impasto.network.photos import PhotoSet, load_photos, random_crops
-from impasto.optim.events import Callback, StepEvent
+from impasto.optim.events import StepEvent
 from impasto.preprocess.resize import resize, resize_long_side
 
 WeightsLike = VGGWeights | str | os.PathLike[str] | None
@@ -51,6 +52,10 @@ class TrainEvent(StepEvent):
     held-out validation photos (N, 3, crop, crop), else None."""
 
     preview: torch.Tensor | None = None
+
+
+TrainCallback = Callable[[TrainEvent], None]
+"""Any StepEvent callback (a progress bar, a frame recorder) will do."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,7 @@ def train_network(
     network: NetworkConfig | None = None,
     *,
     weights: WeightsLike = None,
-    callback: Callback | None = None,
+    callback: TrainCallback | None = None,
     checkpoint: TrainCheckpointing | None = None,
 ) -> TrainResult:
     """Train a network that paints photos in the style of ``style``.
@@ -147,7 +152,7 @@ def resume_training(
     folder: str | os.PathLike[str],
     *,
     weights: WeightsLike = None,
-    callback: Callback | None = None,
+    callback: TrainCallback | None = None,
 ) -> TrainResult:
     """Continue the run saved in ``folder``; it goes on saving there."""
     from impasto.network.checkpoint import load_training
@@ -162,7 +167,7 @@ def _train(
     inputs: TrainInputs,
     vgg: VGGWeights,
     state: TrainState | None,
-    callback: Callback | None,
+    callback: TrainCallback | None,
     spec: TrainCheckpointing | None,
 ) -> TrainResult:
     cfg = inputs.config

@@ -176,3 +176,26 @@ def test_a_collapse_stops_with_the_likely_cause(
     with pytest.raises(CollapsedError, match="content_weight is 0") as info:
         train_network(style_file, photo_dir, cfg, SMALL, weights=tiny_weights)
     assert 5 <= info.value.step < 300
+
+
+def test_bf16_training_runs_and_is_recorded(
+    photo_dir: Path, style_file: Path, tiny_weights: VGGWeights
+) -> None:
+    """bf16 autocast in VGG19 (what ``auto`` picks on CPUs where it is faster); the network
+    itself stays float32."""
+    result = train_network(
+        style_file, photo_dir, tiny_config(steps=2, precision="bf16"), SMALL, weights=tiny_weights
+    )
+    assert result.inputs.precision == "bf16"
+    assert all(np.isfinite(h["total"]) for h in result.history)
+    assert all(p.dtype == torch.float32 for p in result.model.parameters())
+
+
+def test_auto_precision_is_resolved_once_and_kept(
+    photo_dir: Path, style_file: Path, tiny_weights: VGGWeights, auto_precision: str
+) -> None:
+    result = train_network(
+        style_file, photo_dir, tiny_config(steps=1, precision="auto"), SMALL, weights=tiny_weights
+    )
+    assert result.inputs.precision == auto_precision
+    assert result.network.info.training["precision"] == auto_precision

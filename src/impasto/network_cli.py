@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from impasto.config import as_flags, flag_of, help_text, setting_of
 from impasto.errors import Cancelled, ConfigError, OutputError
+from impasto.network.config import NetworkConfig, TrainConfig
 
 if TYPE_CHECKING:
     import torch
@@ -94,7 +95,6 @@ def settings_from(args: argparse.Namespace, cls: type) -> Any:
 def add_parsers(sub: Any) -> None:
     """Add the four commands to impasto's subparsers."""
     from impasto.network.apply import ApplyConfig
-    from impasto.network.config import NetworkConfig, TrainConfig
 
     t = sub.add_parser(
         "train",
@@ -189,7 +189,6 @@ def _train(
 def _new_job(args: argparse.Namespace) -> tuple[Job, Runner]:
     """Check the settings and every output path before any work."""
     from impasto.io.atomic import check_writable
-    from impasto.network.config import NetworkConfig, TrainConfig
     from impasto.network.train import TrainCheckpointing, train_network
 
     if not (args.style and args.photos and args.output):
@@ -233,18 +232,31 @@ def _pictures(args: argparse.Namespace, out: Path) -> Job:
     return {"previews": str(previews.resolve()), "animate": animate, "plot": plot}
 
 
+_SETTINGS = tuple(f.name for cls in (TrainConfig, NetworkConfig) for f in dataclasses.fields(cls))
+
+
 def _resume_job(args: argparse.Namespace) -> tuple[Job, Runner]:
     from impasto.network.checkpoint import load_training
     from impasto.network.train import resume_training
 
+    if args.style or args.photos or args.output:
+        raise ConfigError("--resume takes the style, photos and output from its checkpoint")
+    others = [flag_of(n) for n in _SETTINGS if n != "steps" and getattr(args, n) is not None]
+    if others:
+        raise ConfigError(
+            f"--resume continues with the run's own settings; only --steps (to train longer) "
+            f"may be given, not {', '.join(others)}"
+        )
     saved = load_training(args.resume)
     job = dict(saved.inputs.extra)
     if not job.get("output"):
         raise OutputError(f"the checkpoint in {args.resume} names no output file")
-    job["steps"] = saved.inputs.config.steps
+    job["steps"] = args.steps if args.steps is not None else saved.inputs.config.steps
 
     def runner(callback: Callable[[TrainEvent], None]) -> TrainResult:
-        return resume_training(args.resume, weights=args.weights, callback=callback)
+        return resume_training(
+            args.resume, weights=args.weights, callback=callback, steps=args.steps
+        )
 
     return job, runner
 

@@ -144,3 +144,22 @@ def test_bad_inputs_give_one_line(
     code, out, err = run_cli([str(names.get(a, a)) for a in argv])
     assert code == 2, err
     assert out == "" and err.count("\n") == 1 and message in err, err
+
+
+def test_resume_can_train_longer_but_takes_no_other_setting(
+    run_cli: CliRunner, style_path: Path, photos: Path, weights_file: Path, tmp_path: Path
+) -> None:
+    model = tmp_path / "m.safetensors"
+    code, _, err = run_cli(_train(style_path, photos, model, weights_file))
+    assert code == 0, err
+    folder = str(tmp_path / "m.ckpt")
+    code, _, err = run_cli(["train", "--resume", folder, "--lr", "0.1"])
+    assert code == 2 and "only --steps (to train longer) may be given, not --lr" in err
+    code, _, err = run_cli(["train", "--resume", folder, "--steps", "2"])
+    assert code == 2 and "steps must be at least the 3 already done, got 2" in err
+    code, _, err = run_cli(["train", "--resume", folder, "--steps", "5", "--weights",
+                            str(weights_file), "-q"])  # fmt: skip
+    assert code == 0, err
+    from impasto.network.modelfile import load_network
+
+    assert load_network(model).info.training["steps_run"] == 5

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from impasto.errors import Cancelled, CollapsedError
+from impasto.errors import Cancelled, CollapsedError, ConfigError
 from impasto.features.extractor import FeatureExtractor, use_bf16
 from impasto.features.weights import VGGWeights, load_weights
 from impasto.io.images import ImageLike, load_image
@@ -153,14 +153,23 @@ def resume_training(
     *,
     weights: WeightsLike = None,
     callback: TrainCallback | None = None,
+    steps: int | None = None,
 ) -> TrainResult:
-    """Continue the run saved in ``folder``; it goes on saving there."""
+    """Continue the run saved in ``folder``; it goes on saving there. ``steps`` trains to a
+    new total (at least the steps already done) instead of the run's own."""
     from impasto.network.checkpoint import load_training
 
     saved = load_training(folder)
-    vgg, _ = _weights(weights if weights is not None else saved.inputs.weights_path)
-    spec = TrainCheckpointing(Path(folder), saved.every, dict(saved.inputs.extra))
-    return _train(saved.inputs, vgg, saved.state, callback, spec)
+    inputs = saved.inputs
+    if steps is not None:
+        if steps < saved.state.step:
+            raise ConfigError(
+                f"steps must be at least the {saved.state.step} already done, got {steps}"
+            )
+        inputs = replace(inputs, config=inputs.config.replace(steps=steps))
+    vgg, _ = _weights(weights if weights is not None else inputs.weights_path)
+    spec = TrainCheckpointing(Path(folder), saved.every, dict(inputs.extra))
+    return _train(inputs, vgg, saved.state, callback, spec)
 
 
 def _train(

@@ -199,3 +199,15 @@ def test_auto_precision_is_resolved_once_and_kept(
     )
     assert result.inputs.precision == auto_precision
     assert result.network.info.training["precision"] == auto_precision
+
+
+def test_degenerate_outputs_are_told_apart() -> None:
+    from impasto.network.train import degenerate
+
+    g = torch.Generator().manual_seed(0)
+    photo = torch.from_numpy(gradient_array(32, 32)).permute(2, 0, 1)[None].float() / 255
+    assert degenerate(photo) is None
+    assert degenerate(torch.from_numpy(painting_array(32, 32)).permute(2, 0, 1)[None] / 255) is None
+    assert degenerate(torch.full((2, 3, 32, 32), 0.01)) == "black"
+    assert degenerate(torch.full((2, 3, 32, 32), 0.6) + 0.001 * torch.rand(2, 3, 32, 32)) == "flat"
+    assert degenerate(torch.rand(2, 3, 32, 32, generator=g)) == "noise"

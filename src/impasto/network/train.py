@@ -37,12 +37,13 @@ from impasto.preprocess.resize import resize, resize_long_side
 
 WeightsLike = VGGWeights | str | os.PathLike[str] | None
 
-# Collapse: this many steps in a row of flat or black output while the loss moved less than
+# Collapse: this many steps in a row of flat, black or noise output while the loss moved less than
 # STALLED times the first step's loss over them.
 COLLAPSE_WINDOW = 50
 STALLED = 0.01
 FLAT_STD = 0.02  # per-image pixel standard deviation below this: a flat picture
 BLACK_MEAN = 0.03
+NOISE_RATIO = 0.8  # see degenerate()
 
 
 @dataclass(frozen=True)
@@ -321,21 +322,19 @@ class _Trainer:
             return self.model(self.validation)
 
     def _check_collapse(self, out: torch.Tensor) -> None:
-        """Count steps of flat or black output; after COLLAPSE_WINDOW of them in a row with
-        the loss stalled, stop with the likely cause rather than train on for an hour."""
-        flat = float(out.std(dim=(-2, -1)).mean()) < FLAT_STD
-        black = float(out.mean()) < BLACK_MEAN
-        self.flat_steps = self.flat_steps + 1 if (flat or black) else 0
-        if self.flat_steps < COLLAPSE_WINDOW:
+        """Count steps of flat, black or noise output; after COLLAPSE_WINDOW of them in a row
+        with the loss stalled, stop with the likely cause rather than train on for an hour."""
+        kind = degenerate(out)
+        self.flat_steps = self.flat_steps + 1 if kind else 0
+        if kind is None or self.flat_steps < COLLAPSE_WINDOW:
             return
         first = self.history[-COLLAPSE_WINDOW]["total"]
         last = self.history[-1]["total"]
         if abs(first - last) > STALLED * max(abs(self.history[0]["total"]), 1e-12):
             return  # still moving, relative to where the run started
         raise CollapsedError(
-            f"training collapsed at step {self.step}: the output is "
-            f"{'black' if black else 'flat'} and the loss stalled at {last:.4g}; "
-            f"{_likely_cause(self.inputs.config, black)}",
+            f"training collapsed at step {self.step}: the output is {kind} and the loss "
+            f"stalled at {last:.4g}; {_likely_cause(self.inputs.config, kind)}",
             step=self.step,
         )
 
@@ -351,11 +350,33 @@ class _Trainer:
         return TrainCheckpoint(self.inputs, state, every)
 
 
-def _likely_cause(cfg: TrainConfig, black: bool) -> str:
+def degenerate(out: torch.Tensor) -> str | None:
+    """ "black", "flat" or "noise" when a batch of outputs (N, 3, H, W) is one of those, else
+    None. Noise: neighbouring pixels differ about as much as random pixels do (the mean squared
+    neighbour difference over twice the variance is near 1; photos and paintings are far
+    below, since their pixels correlate with their neighbours)."""
+    x = out.detach().to(torch.float32)
+    if float(x.mean()) < BLACK_MEAN:
+        return "black"
+    var = x.var(dim=(-2, -1))
+    if float(var.sqrt().mean()) < FLAT_STD:
+        return "flat"
+    dx = (x[..., :, 1:] - x[..., :, :-1]).pow(2).mean(dim=(-2, -1))
+    dy = (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean(dim=(-2, -1))
+    ratio = ((dx + dy) / 2) / (2 * var.clamp_min(1e-12))
+    return "noise" if float(ratio.mean()) > NOISE_RATIO else None
+
+
+def _likely_cause(cfg: TrainConfig, kind: str) -> str:
     if cfg.content_weight == 0:
         return "likely cause: content_weight is 0, so nothing ties the output to the photo"
-    if black:
+    if kind == "black":
         return f"likely cause: lr {cfg.lr:g} is too high (the output saturated); lower it"
+    if kind == "noise":
+        return (
+            f"likely cause: lr {cfg.lr:g} is too high or tv_weight {cfg.tv_weight:g} too low; "
+            "lower the one or raise the other"
+        )
     return (
         f"likely cause: style_weight {cfg.style_weight:g} or tv_weight {cfg.tv_weight:g} "
         f"outweighs content_weight {cfg.content_weight:g}; lower them or raise content_weight"

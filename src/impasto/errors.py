@@ -101,3 +101,4 @@ def exit_for(error: ImpastoError | KeyboardInterrupt, *, resumable: bool = True)
         hint = RESUME_HINT if resumable and error.checkpoint is None else ""
         return Exit(f"impasto: {error}{hint}", EXIT_INTERRUPTED)
     return Exit(f"impasto: error: {error}", EXIT_USAGE)
+

@@ -21,7 +21,7 @@ def test_public_names_are_pinned() -> None:
             "CollapsedError",
             "ColorPreservation",
             "ConfigError",
-            "DivergedError",
+    "DivergedError",
             "ImpastoError",
             "Init",
             "InvalidImageError",

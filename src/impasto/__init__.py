@@ -18,15 +18,20 @@ from impasto.config import (
 from impasto.errors import (
     Cancelled,
     CheckpointError,
+    CollapsedError,
     ConfigError,
     DeviceError,
     DivergedError,
     ImpastoError,
     InvalidAudioError,
     InvalidImageError,
+    NetworkFileError,
     OutputError,
     WeightsError,
 )
+from impasto.network.config import NetworkConfig, TrainConfig
+from impasto.network.modelfile import load_network
+from impasto.network.train import resume_training, train_network
 from impasto.optim.events import StepEvent
 from impasto.version import __version__
 
@@ -34,6 +39,7 @@ __all__ = [
     "Cancelled",
     "CheckpointError",
     "Checkpointing",
+    "CollapsedError",
     "ColorPreservation",
     "ConfigError",
     "DeviceError",
@@ -42,6 +48,8 @@ __all__ = [
     "Init",
     "InvalidAudioError",
     "InvalidImageError",
+    "NetworkConfig",
+    "NetworkFileError",
     "Optimizer",
     "OutputError",
     "Padding",
@@ -51,9 +59,13 @@ __all__ = [
     "StepEvent",
     "Style",
     "StyleConfig",
+    "TrainConfig",
     "WeightsError",
     "__version__",
+    "load_network",
     "resume",
+    "resume_training",
     "stylize",
     "synthesize_texture",
+    "train_network",
 ]

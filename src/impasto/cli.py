@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import impasto.network_cli as network_cli
 from impasto.audio import cli as audio_cli
 from impasto.batch import cli as batch_cli
 from impasto.config import (
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
     audio_cli.add_audio_parser(sub)
     batch_cli.add_batch_parser(sub, _terminal())
+    network_cli.add_parsers(sub)  # train, apply, export, models
     sub.add_parser("layers", help="list the VGG19 layer names")
     return parser
 
@@ -501,6 +503,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return viz_cli.run_grid_command(args)
     if args.command == "batch":
         return batch_cli.run_batch(args, _terminal())
+    if args.command in network_cli.COMMANDS:
+        return network_cli.run(args, _Progress, _Interrupt)
     return _stylize(args)
 
 

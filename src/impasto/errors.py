@@ -75,6 +75,19 @@ class DivergedError(ImpastoError):
         self.terms = terms
 
 
+class CollapsedError(ImpastoError):
+    """Training a style network collapsed: its output went constant or black while the loss
+    stopped falling. The message names the likely cause; ``step`` is where it was seen."""
+
+    def __init__(self, message: str, *, step: int = 0) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+class NetworkFileError(ImpastoError):
+    """A file is not an impasto style network (model file or ONNX export) or is damaged."""
+
+
 @dataclass(frozen=True)
 class Exit:
     """What a shell prints (one line, on stderr) and the status it exits with."""

@@ -18,6 +18,7 @@ def test_public_names_are_pinned() -> None:
             "Cancelled",
             "CheckpointError",
             "Checkpointing",
+            "CollapsedError",
             "ColorPreservation",
             "ConfigError",
             "DeviceError",
@@ -26,6 +27,8 @@ def test_public_names_are_pinned() -> None:
             "InvalidAudioError",
             "Init",
             "InvalidImageError",
+            "NetworkConfig",
+            "NetworkFileError",
             "Optimizer",
             "OutputError",
             "Padding",
@@ -35,11 +38,15 @@ def test_public_names_are_pinned() -> None:
             "StepEvent",
             "Style",
             "StyleConfig",
+            "TrainConfig",
             "WeightsError",
             "__version__",
+            "load_network",
             "resume",
+            "resume_training",
             "stylize",
             "synthesize_texture",
+            "train_network",
         ]
     )
     for name in impasto.__all__:

@@ -1,0 +1,220 @@
+"""Settings of a style network: its architecture and its training, frozen dataclasses whose
+fields carry :func:`impasto.config.setting` metadata (help and group written once; the
+``impasto train`` flags are built from them, as ``impasto stylize``'s are from StyleConfig)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from impasto.config import (
+    Padding,
+    Pooling,
+    Precision,
+    StyleConfig,
+    _choice,
+    _layers,
+    _positive,
+    setting,
+)
+from impasto.errors import ConfigError
+
+# Johnson et al. 2016 (supplementary, table 1): 32-64-128 filters and five residual blocks.
+BASE_CHANNELS: tuple[int, int, int] = (32, 64, 128)
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The transformation network's shape: a width multiplier on Johnson et al.'s filter
+    counts and the number of residual blocks."""
+
+    width: float = field(
+        default=0.5,
+        metadata=setting(
+            "filters as a multiple of Johnson et al.'s 32-64-128; half width costs a quarter "
+            "of the arithmetic (jcjohnson/fast-neural-style reports no loss of quality)",
+            group="network",
+        ),
+    )
+    blocks: int = field(
+        default=5,
+        metadata=setting("residual blocks at the lowest resolution", group="network"),
+    )
+
+    def __post_init__(self) -> None:
+        _positive("width", self.width)
+        if self.width > 4:
+            raise ConfigError(f"width must be at most 4, got {self.width!r}")
+        if not isinstance(self.blocks, int) or isinstance(self.blocks, bool) or self.blocks < 0:
+            raise ConfigError(f"blocks must be a non-negative integer, got {self.blocks!r}")
+
+    @property
+    def channels(self) -> tuple[int, int, int]:
+        """Filters of the three resolutions (full, half, quarter), at least 4 each."""
+        c1, c2, c3 = (max(4, round(c * self.width)) for c in BASE_CHANNELS)
+        return (c1, c2, c3)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NetworkConfig:
+        return _from_dict(cls, data)
+
+
+def _from_dict(cls: Any, data: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+_STYLE = StyleConfig()  # the engine's defaults, where a training setting means the same thing
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of training a style network (besides its shape, :class:`NetworkConfig`).
+
+    The losses are the engine's (``impasto.losses``): the same normalisation, so the weights
+    mean what they mean for ``impasto stylize``. Layer choices follow Johnson et al. 2016
+    (content at relu2_2), with style up to relu4_1 (relu5_1 costs a quarter more arithmetic
+    per step for little visible change at crop sizes).
+    """
+
+    steps: int = field(
+        default=2000, metadata=setting("training steps (batches)", group="optimisation")
+    )
+    batch_size: int = field(
+        default=4, metadata=setting("photo crops per step", group="optimisation")
+    )
+    crop_size: int = field(
+        default=256, metadata=setting("side of the square training crops, px", group="size")
+    )
+    scale_jitter: float = field(
+        default=0.25,
+        metadata=setting(
+            "photos are resized so their short side is the crop size times a random factor "
+            "between 1 and 1 + this, then cropped",
+            group="size",
+        ),
+    )
+    flip: bool = field(
+        default=True, metadata=setting("randomly mirror the crops", group="optimisation")
+    )
+    style_scale: float = field(
+        default=1.0,
+        metadata=setting(
+            "the style image's long side as a multiple of the crop size; larger gives larger "
+            "brush strokes",
+            group="size",
+        ),
+    )
+    lr: float = field(default=1e-3, metadata=setting("Adam's learning rate", group="optimisation"))
+    content_layers: tuple[str, ...] = field(
+        default=("relu2_2",),
+        metadata=setting("VGG19 layers of the content loss", group="losses", layers=True),
+    )
+    style_layers: tuple[str, ...] = field(
+        default=("relu1_1", "relu2_1", "relu3_1", "relu4_1"),
+        metadata=setting("VGG19 layers of the style loss", group="losses", layers=True),
+    )
+    content_weight: float = field(
+        default=_STYLE.content_weight,
+        metadata=setting("alpha, the weight of the content loss", group="losses"),
+    )
+    style_weight: float = field(
+        default=_STYLE.style_weight,
+        metadata=setting("beta, the weight of the style loss", group="losses"),
+    )
+    tv_weight: float = field(
+        default=_STYLE.tv_weight,
+        metadata=setting("total variation weight: smooths noise", group="losses"),
+    )
+    pooling: Pooling = field(
+        default=_STYLE.pooling,
+        metadata=setting("VGG19's pooling layers", group="network", choices=Pooling),
+    )
+    padding: Padding = field(
+        default=_STYLE.padding,
+        metadata=setting("VGG19's convolution padding", group="network", choices=Padding),
+    )
+    precision: Precision = field(
+        default=Precision.AUTO,
+        metadata=setting(
+            "bf16 convolutions where the CPU has native bfloat16; auto measures which is faster",
+            group="optimisation",
+            choices=Precision,
+        ),
+    )
+    seed: int = field(
+        default=0,
+        metadata=setting("seed of the initial weights and of the crops", group="optimisation"),
+    )
+    validation: int = field(
+        default=2,
+        metadata=setting(
+            "photos held out of training for the previews (when the folder has enough)",
+            group="optimisation",
+        ),
+    )
+    preview_every: int = field(
+        default=50,
+        metadata=setting(
+            "steps between previews of the held-out photos; 0: none", group="optimisation"
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "crop_size"):
+            _count(name, getattr(self, name), minimum=1)
+        if self.crop_size < 16:
+            raise ConfigError(f"crop_size must be at least 16 pixels, got {self.crop_size}")
+        _count("validation", self.validation, minimum=0)
+        _count("preview_every", self.preview_every, minimum=0)
+        _count("seed", self.seed, minimum=0)
+        for name in ("lr", "style_scale"):
+            _positive(name, getattr(self, name))
+        for name in ("scale_jitter", "content_weight", "style_weight", "tv_weight"):
+            _positive(name, getattr(self, name), allow_zero=True)
+        object.__setattr__(self, "flip", _flag("flip", self.flip))
+        object.__setattr__(self, "pooling", _choice(Pooling, self.pooling, "pooling"))
+        object.__setattr__(self, "padding", _choice(Padding, self.padding, "padding"))
+        object.__setattr__(self, "precision", _choice(Precision, self.precision, "precision"))
+        for name in ("content_layers", "style_layers"):
+            object.__setattr__(self, name, _layers(name, getattr(self, name)))
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return self.content_layers + self.style_layers
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = v.value if isinstance(v, Enum) else list(v) if isinstance(v, tuple) else v
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return _from_dict(cls, data)
+
+
+def _count(name: str, value: Any, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        kind = "a positive" if minimum > 0 else "a non-negative"
+        raise ConfigError(f"{name} must be {kind} integer, got {value!r}")
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+        return value.lower() in ("true", "yes", "1")
+    raise ConfigError(f"{name} must be true or false, got {value!r}")

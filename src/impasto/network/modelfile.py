@@ -1,0 +1,90 @@
+"""Model files: a trained network's weights in ``safetensors`` with what it is in the metadata
+(its architecture, the style image's name and SHA-256, the training settings, impasto's
+version), and :func:`load_network`, which refuses any file that is not one in one line.
+
+safetensors holds only tensors and a string map, so loading a model file runs no code.
+The ``safetensors`` package comes with the ``network`` extra; it is imported when a file is
+written or read, never on import.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from impasto.errors import NetworkFileError, OutputError
+from impasto.io.atomic import atomic_write, check_writable
+from impasto.network.info import KIND, NetworkInfo
+from impasto.network.model import TransformNet
+from impasto.network.stylizer import Stylizer
+
+EXTENSIONS = (".safetensors",)
+
+
+class StyleNetwork(Stylizer):
+    """A trained network on torch (CPU, float32, eval mode, gradients off)."""
+
+    def __init__(self, model: TransformNet, info: NetworkInfo) -> None:
+        super().__init__(info)
+        self.model = model.eval().requires_grad_(False)
+
+    def run(self, batch: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.model(batch)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model file atomically (``.safetensors``)."""
+        return save_network(self.model, path, self.info)
+
+
+def save_network(
+    model: TransformNet, path: str | os.PathLike[str], info: NetworkInfo | None = None
+) -> Path:
+    """Write ``model``'s weights and ``info`` to ``path`` atomically."""
+    from safetensors.torch import save
+
+    p = check_writable(path, EXTENSIONS, "model file")
+    info = info or NetworkInfo(model.config)
+    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    data = save(tensors, metadata=info.metadata())
+    try:
+        with atomic_write(p) as f:
+            f.write(data)
+    except OSError as e:
+        raise OutputError(f"cannot write {p}: {e.strerror or e}") from None
+    return p
+
+
+def load_network(path: str | os.PathLike[str]) -> StyleNetwork:
+    """The style network in ``path``; NetworkFileError, in one line, for a missing file or
+    one that is not an impasto style network (or is damaged)."""
+    p = Path(path)
+    if not p.is_file():
+        raise NetworkFileError(f"model file not found: {p}")
+    meta, tensors = _read(p)
+    info = NetworkInfo.from_metadata(meta, str(p))
+    model = TransformNet(info.network)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError:
+        raise NetworkFileError(
+            f"{p}: its weights do not fit the network its metadata describes (damaged file)"
+        ) from None
+    return StyleNetwork(model, info)
+
+
+def _read(p: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != KIND:
+                raise NetworkFileError(f"{p} is not an impasto style network (no impasto metadata)")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise NetworkFileError(f"{p} is not an impasto style network ({first})") from None
+    return dict(meta), tensors

@@ -1,0 +1,114 @@
+"""The training photos: found recursively in a folder, decoded once up front (so an empty or
+unreadable folder is refused before training starts), kept small, and cut into random crops
+with flips and scale jitter drawn from the run's own ``torch.Generator``."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from impasto.errors import InvalidImageError
+from impasto.io.images import load_image
+from impasto.preprocess.resize import fit_long_side, resize
+
+log = logging.getLogger(__name__)
+
+PHOTO_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp")
+
+
+def find_photos(folder: str | os.PathLike[str]) -> list[Path]:
+    """JPEG, PNG and WebP files under ``folder`` (recursively), sorted; InvalidImageError for
+    a missing folder or one without any."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise InvalidImageError(f"photo folder not found or not a folder: {d}")
+    found = sorted(p for p in d.rglob("*") if p.suffix.lower() in PHOTO_EXTENSIONS and p.is_file())
+    if not found:
+        raise InvalidImageError(
+            f"no photos in {d} (looked recursively for {', '.join(PHOTO_EXTENSIONS)})"
+        )
+    return found
+
+
+def _short_side_to(x: torch.Tensor, side: int) -> torch.Tensor:
+    """Shrink (never enlarge) so the short side is ``side``."""
+    h, w = x.shape[-2:]
+    if min(h, w) <= side:
+        return x
+    long_side = math.ceil(side * max(h, w) / min(h, w))
+    return resize(x, fit_long_side(h, w, long_side))
+
+
+@dataclass(frozen=True)
+class PhotoSet:
+    """Decoded photos as uint8 (3, H, W), each shrunk to a short side of at most ``side``;
+    ``skipped`` counts the files that could not be read."""
+
+    photos: tuple[torch.Tensor, ...]
+    names: tuple[str, ...]
+    skipped: int
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    def split(self, held_out: int) -> tuple[PhotoSet, PhotoSet]:
+        """(training, validation): the last ``held_out`` photos are held out, when at least
+        as many photos are left for training."""
+        k = held_out if len(self) >= 2 * held_out else 0
+        n = len(self) - k
+        return (
+            PhotoSet(self.photos[:n], self.names[:n], self.skipped),
+            PhotoSet(self.photos[n:], self.names[n:], 0),
+        )
+
+
+def load_photos(folder: str | os.PathLike[str], side: int) -> PhotoSet:
+    """Every readable photo under ``folder``, shrunk to a short side of at most ``side``.
+    Unreadable files are skipped with a logged warning and counted; none readable is an
+    InvalidImageError."""
+    photos, names, skipped = [], [], 0
+    for path in find_photos(folder):
+        try:
+            x = load_image(path)
+        except InvalidImageError as e:
+            log.warning("skipping %s", e)
+            skipped += 1
+            continue
+        x = _short_side_to(x, side)
+        photos.append((x[0] * 255.0).round().clamp(0, 255).to(torch.uint8))
+        names.append(str(path))
+    if not photos:
+        raise InvalidImageError(f"none of the {skipped} image files in {folder} could be read")
+    if skipped:
+        log.warning(
+            "skipped %d unreadable file(s) of %d in %s", skipped, skipped + len(photos), folder
+        )
+    return PhotoSet(tuple(photos), tuple(names), skipped)
+
+
+def random_crops(
+    photos: PhotoSet, batch: int, crop: int, jitter: float, flip: bool, g: torch.Generator
+) -> torch.Tensor:
+    """(batch, 3, crop, crop) float32 in [0, 1]: random photos, each resized so its short
+    side is ``crop`` times a factor drawn from [1, 1 + jitter], cut at a random place and
+    mirrored at random. All draws come from ``g`` (so a resumed run draws the same crops)."""
+    out = []
+    for i in torch.randint(len(photos), (batch,), generator=g).tolist():
+        x = photos.photos[i].unsqueeze(0).to(torch.float32) / 255.0
+        factor = 1.0 + jitter * float(torch.rand((), generator=g))
+        h, w = x.shape[-2:]
+        short = max(crop, round(crop * factor))
+        size = (max(crop, round(h * short / min(h, w))), max(crop, round(w * short / min(h, w))))
+        x = resize(x, size)
+        top = int(torch.randint(size[0] - crop + 1, (), generator=g))
+        left = int(torch.randint(size[1] - crop + 1, (), generator=g))
+        x = x[..., top : top + crop, left : left + crop]
+        if flip and float(torch.rand((), generator=g)) < 0.5:
+            x = x.flip(-1)
+        out.append(x)
+    return torch.cat(out)

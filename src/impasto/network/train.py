@@ -1,0 +1,396 @@
+"""Training a style network (Johnson, Alahi & Fei-Fei 2016): Adam on random crops of a folder
+of photos, against the engine's own loss network and loss functions.
+
+The loss is :func:`impasto.losses.objective.make_objective`'s: the same extractor, Gram
+matrices and normalisation as ``impasto stylize``, with the style's Gram targets computed once
+and the content targets (the crops' own activations) every step. Only the transformation
+network learns; VGG19 is frozen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from impasto.errors import Cancelled, CollapsedError, ConfigError
+from impasto.features.extractor import FeatureExtractor, use_bf16
+from impasto.features.weights import VGGWeights, load_weights
+from impasto.io.images import ImageLike, load_image
+from impasto.losses.objective import LossWeights, Objective, make_objective
+from impasto.losses.targets import ScaleTargets, content_targets, style_targets
+from impasto.network.checkpoint import TrainCheckpoint, TrainInputs, TrainState, save_training
+from impasto.network.config import NetworkConfig, TrainConfig
+from impasto.network.info import NetworkInfo
+from impasto.network.model import TransformNet, build_network
+from impasto.network.modelfile import StyleNetwork
+from impasto.network.photos import PhotoSet, load_photos, random_crops
+from impasto.optim.events import StepEvent
+from impasto.preprocess.resize import resize, resize_long_side
+
+WeightsLike = VGGWeights | str | os.PathLike[str] | None
+
+# Collapse: this many steps in a row of flat, black or noise output while the loss moved less than
+# STALLED times the first step's loss over them.
+COLLAPSE_WINDOW = 50
+STALLED = 0.01
+FLAT_STD = 0.02  # per-image pixel standard deviation below this: a flat picture
+BLACK_MEAN = 0.03
+NOISE_RATIO = 0.8  # see degenerate()
+
+
+@dataclass(frozen=True)
+class TrainEvent(StepEvent):
+    """A :class:`StepEvent` of training: ``image`` is the network's output for the first crop
+    of the step's batch; ``preview``, every ``preview_every`` steps, its output for the
+    held-out validation photos (N, 3, crop, crop), else None."""
+
+    preview: torch.Tensor | None = None
+
+
+TrainCallback = Callable[[TrainEvent], None]
+"""Any StepEvent callback (a progress bar, a frame recorder) will do."""
+
+
+@dataclass(frozen=True)
+class TrainCheckpointing:
+    """Save the run's state in ``folder`` every ``every`` steps and when it is cancelled;
+    ``extra`` is kept with it (e.g. the CLI's output path)."""
+
+    folder: Path
+    every: int = 100
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    """A trained network (in eval mode), what it was trained from, and how it went."""
+
+    model: TransformNet
+    inputs: TrainInputs
+    history: list[dict[str, float]]
+    seconds: float
+    skipped: int = 0
+
+    @property
+    def network(self) -> StyleNetwork:
+        """The trained network with what it was trained from, ready to stylize or save."""
+        i = self.inputs
+        training = {
+            **i.config.to_dict(),
+            "steps_run": len(self.history),
+            "precision": i.precision,
+            "seconds": round(self.seconds, 1),
+            "final_losses": self.history[-1] if self.history else {},
+        }
+        return StyleNetwork(
+            self.model, NetworkInfo(i.network, i.style_name, i.style_sha256, training)
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model file (``.safetensors``) atomically, with its metadata."""
+        return self.network.save(path)
+
+
+def _weights(weights: WeightsLike) -> tuple[VGGWeights, str | None]:
+    if isinstance(weights, VGGWeights):
+        return weights, None
+    path = None if weights is None else os.fspath(weights)
+    return load_weights(path), path
+
+
+def identify(style: ImageLike) -> tuple[str, str]:
+    """(name, SHA-256) of a style image: of the file's bytes for a path, else of its pixels."""
+    if isinstance(style, (str, os.PathLike)):
+        p = Path(style)
+        load_image(p)  # a clean InvalidImageError for a bad file, before reading its bytes
+        return p.name, hashlib.sha256(p.read_bytes()).hexdigest()
+    pixels = load_image(style)
+    return type(style).__name__, hashlib.sha256(pixels.numpy().tobytes()).hexdigest()
+
+
+def train_network(
+    style: ImageLike,
+    photos: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    network: NetworkConfig | None = None,
+    *,
+    weights: WeightsLike = None,
+    callback: TrainCallback | None = None,
+    checkpoint: TrainCheckpointing | None = None,
+) -> TrainResult:
+    """Train a network that paints photos in the style of ``style``.
+
+    ``photos``: a folder, searched recursively for JPEG, PNG and WebP files; all are decoded
+    before the first step (unreadable ones skipped with a warning, none readable refused).
+    ``callback`` gets a :class:`TrainEvent` after every step and may raise
+    :class:`~impasto.errors.Cancelled`; with ``checkpoint`` the state is then saved first.
+    Raises CollapsedError when the output goes flat or black while the loss stalls.
+    """
+    vgg, weights_path = _weights(weights)
+    name, sha = identify(style)
+    inputs = TrainInputs(
+        config=config or TrainConfig(),
+        network=network or NetworkConfig(),
+        style=load_image(style),
+        style_name=name,
+        style_sha256=sha,
+        photos=os.fspath(photos),
+        weights_path=weights_path,
+        extra=dict(checkpoint.extra) if checkpoint else {},
+    )
+    return _train(inputs, vgg, None, callback, checkpoint)
+
+
+def resume_training(
+    folder: str | os.PathLike[str],
+    *,
+    weights: WeightsLike = None,
+    callback: TrainCallback | None = None,
+    steps: int | None = None,
+) -> TrainResult:
+    """Continue the run saved in ``folder``; it goes on saving there. ``steps`` trains to a
+    new total (at least the steps already done) instead of the run's own."""
+    from impasto.network.checkpoint import load_training
+
+    saved = load_training(folder)
+    inputs = saved.inputs
+    if steps is not None:
+        if steps < saved.state.step:
+            raise ConfigError(
+                f"steps must be at least the {saved.state.step} already done, got {steps}"
+            )
+        inputs = replace(inputs, config=inputs.config.replace(steps=steps))
+    vgg, _ = _weights(weights if weights is not None else inputs.weights_path)
+    spec = TrainCheckpointing(Path(folder), saved.every, dict(inputs.extra))
+    return _train(inputs, vgg, saved.state, callback, spec)
+
+
+def _train(
+    inputs: TrainInputs,
+    vgg: VGGWeights,
+    state: TrainState | None,
+    callback: TrainCallback | None,
+    spec: TrainCheckpointing | None,
+) -> TrainResult:
+    cfg = inputs.config
+    photos = load_photos(inputs.photos, math.ceil(cfg.crop_size * (1 + cfg.scale_jitter)))
+    if inputs.precision is None:  # resolved once, when the run starts, and kept
+        inputs = replace(inputs, precision="bf16" if use_bf16(cfg.precision) else "fp32")
+    trainer = _Trainer.start(inputs, vgg, photos, state)
+    try:
+        while trainer.step < cfg.steps:
+            event = trainer.train_step()
+            if spec is not None and trainer.step % spec.every == 0:
+                save_training(spec.folder, trainer.checkpoint(spec.every))
+            if callback is not None:
+                callback(event)
+    except Cancelled as e:
+        if spec is None:
+            raise
+        folder = save_training(spec.folder, trainer.checkpoint(spec.every))
+        raise Cancelled(
+            f"stopped at step {trainer.step}; checkpoint saved in {folder}",
+            step=trainer.step,
+            checkpoint=folder,
+        ) from e
+    if spec is not None:
+        save_training(spec.folder, trainer.checkpoint(spec.every))
+    trainer.model.eval()
+    return TrainResult(
+        trainer.model, trainer.inputs, trainer.history, trainer.elapsed(), photos.skipped
+    )
+
+
+@dataclass
+class _Trainer:
+    """The live state of a run: network, optimiser, crop generator, loss network, targets."""
+
+    inputs: TrainInputs
+    model: TransformNet
+    optimizer: torch.optim.Adam
+    generator: torch.Generator
+    extractor: FeatureExtractor
+    style: dict[str, torch.Tensor]
+    photos: PhotoSet
+    validation: torch.Tensor | None
+    history: list[dict[str, float]]
+    started: float
+    step: int = 0
+    flat_steps: int = 0
+
+    @classmethod
+    def start(
+        cls, inputs: TrainInputs, vgg: VGGWeights, photos: PhotoSet, state: TrainState | None
+    ) -> _Trainer:
+        cfg = inputs.config
+        extractor = FeatureExtractor(vgg, cfg.layers, cfg.pooling, cfg.padding)
+        style = resize_long_side(inputs.style, max(16, round(cfg.crop_size * cfg.style_scale)))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=inputs.precision == "bf16"):
+            grams = style_targets(extractor, style, cfg.style_layers)  # once, for every step
+        model = build_network(inputs.network, cfg.seed).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        train, held_out = photos.split(cfg.validation)
+        history: list[dict[str, float]] = []
+        step, elapsed = 0, 0.0
+        if state is not None:
+            model.load_state_dict(state.model)
+            optimizer.load_state_dict(state.optimizer)
+            generator.set_state(state.generator)
+            history, step, elapsed = list(state.history), state.step, state.elapsed
+        validation = _center_crops(held_out, cfg.crop_size) if len(held_out) else None
+        return cls(
+            inputs,
+            model,
+            optimizer,
+            generator,
+            extractor,
+            grams,
+            train,
+            validation,
+            history,
+            time.perf_counter() - elapsed,
+            step,
+        )
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def train_step(self) -> TrainEvent:
+        """One Adam step on a fresh batch of crops; the event of that step."""
+        cfg = self.inputs.config
+        bf16 = self.inputs.precision == "bf16"
+        crops = random_crops(
+            self.photos,
+            cfg.batch_size,
+            cfg.crop_size,
+            cfg.scale_jitter,
+            cfg.flip,
+            self.generator,
+        )
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            content = content_targets(self.extractor, crops, cfg.content_layers)
+        weights = LossWeights(
+            cfg.content_weight,
+            cfg.style_weight,
+            cfg.tv_weight,
+            {n: 1.0 / len(cfg.style_layers) for n in cfg.style_layers},
+        )
+        objective = make_objective(
+            self.extractor,
+            ScaleTargets(content=content, style=self.style),
+            weights,
+            autocast=bf16,
+        )
+        assert isinstance(objective, Objective)  # whole crops, never tiled
+        out = self.model(crops)
+        total, terms = objective(out)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        self.step += 1
+        losses = {k: float(v.detach()) for k, v in terms.items()}
+        self.history.append(losses)
+        self._check_collapse(out.detach())
+        return TrainEvent(
+            step=self.step,
+            total_steps=cfg.steps,
+            scale=0,
+            scales=1,
+            size=(cfg.crop_size, cfg.crop_size),
+            losses=losses,
+            elapsed=self.elapsed(),
+            image=out[:1].detach(),
+            preview=self._preview(),
+        )
+
+    def _preview(self) -> torch.Tensor | None:
+        every = self.inputs.config.preview_every
+        if self.validation is None or not every:
+            return None
+        if self.step % every and self.step != self.inputs.config.steps:
+            return None
+        with torch.no_grad():
+            return self.model(self.validation)
+
+    def _check_collapse(self, out: torch.Tensor) -> None:
+        """Count steps of flat, black or noise output; after COLLAPSE_WINDOW of them in a row
+        with the loss stalled, stop with the likely cause rather than train on for an hour."""
+        kind = degenerate(out)
+        self.flat_steps = self.flat_steps + 1 if kind else 0
+        if kind is None or self.flat_steps < COLLAPSE_WINDOW:
+            return
+        first = self.history[-COLLAPSE_WINDOW]["total"]
+        last = self.history[-1]["total"]
+        if abs(first - last) > STALLED * max(abs(self.history[0]["total"]), 1e-12):
+            return  # still moving, relative to where the run started
+        raise CollapsedError(
+            f"training collapsed at step {self.step}: the output is {kind} and the loss "
+            f"stalled at {last:.4g}; {_likely_cause(self.inputs.config, kind)}",
+            step=self.step,
+        )
+
+    def checkpoint(self, every: int) -> TrainCheckpoint:
+        state = TrainState(
+            step=self.step,
+            model={k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            optimizer=self.optimizer.state_dict(),
+            generator=self.generator.get_state(),
+            history=list(self.history),
+            elapsed=self.elapsed(),
+        )
+        return TrainCheckpoint(self.inputs, state, every)
+
+
+def degenerate(out: torch.Tensor) -> str | None:
+    """ "black", "flat" or "noise" when a batch of outputs (N, 3, H, W) is one of those, else
+    None. Noise: neighbouring pixels differ about as much as random pixels do (the mean squared
+    neighbour difference over twice the variance is near 1; photos and paintings are far
+    below, since their pixels correlate with their neighbours)."""
+    x = out.detach().to(torch.float32)
+    if float(x.mean()) < BLACK_MEAN:
+        return "black"
+    var = x.var(dim=(-2, -1))
+    if float(var.sqrt().mean()) < FLAT_STD:
+        return "flat"
+    dx = (x[..., :, 1:] - x[..., :, :-1]).pow(2).mean(dim=(-2, -1))
+    dy = (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean(dim=(-2, -1))
+    ratio = ((dx + dy) / 2) / (2 * var.clamp_min(1e-12))
+    return "noise" if float(ratio.mean()) > NOISE_RATIO else None
+
+
+def _likely_cause(cfg: TrainConfig, kind: str) -> str:
+    if cfg.content_weight == 0:
+        return "likely cause: content_weight is 0, so nothing ties the output to the photo"
+    if kind == "black":
+        return f"likely cause: lr {cfg.lr:g} is too high (the output saturated); lower it"
+    if kind == "noise":
+        return (
+            f"likely cause: lr {cfg.lr:g} is too high or tv_weight {cfg.tv_weight:g} too low; "
+            "lower the one or raise the other"
+        )
+    return (
+        f"likely cause: style_weight {cfg.style_weight:g} or tv_weight {cfg.tv_weight:g} "
+        f"outweighs content_weight {cfg.content_weight:g}; lower them or raise content_weight"
+    )
+
+
+def _center_crops(photos: PhotoSet, crop: int) -> torch.Tensor:
+    """The held-out photos, each resized to a short side of ``crop`` and cut in the middle."""
+    out = []
+    for p in photos.photos:
+        x = p.unsqueeze(0).to(torch.float32) / 255.0
+        h, w = x.shape[-2:]
+        size = (max(crop, round(h * crop / min(h, w))), max(crop, round(w * crop / min(h, w))))
+        x = resize(x, size)
+        top, left = (size[0] - crop) // 2, (size[1] - crop) // 2
+        out.append(x[..., top : top + crop, left : left + crop])
+    return torch.cat(out)

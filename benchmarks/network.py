@@ -10,14 +10,13 @@ The networks are freshly initialised (a trained one costs the same arithmetic).
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
 from _common import image_path
+from impasto.features.device import cpu_model
 from impasto.io.images import load_image
 from impasto.network.config import NetworkConfig, TrainConfig
 from impasto.network.export import onnx_session_for
@@ -29,13 +28,7 @@ from impasto.preprocess.resize import resize_long_side
 
 
 def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    return cpu_model()  # the one /proc/cpuinfo reader, in impasto.features.device
 
 
 def network_gflop(net: StyleNetwork, hw: tuple[int, int]) -> float:

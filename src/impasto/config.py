@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from impasto.errors import ConfigError
 from impasto.layers import (
@@ -578,29 +578,14 @@ class StyleConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, Enum):
-                v = v.value
-            elif isinstance(v, tuple):
-                v = list(v)
-            out[f.name] = v
-        return out
+        return settings_to_dict(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StyleConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
-        values: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
-        }
-        return cls(**values)
+        return settings_from_dict(cls, data)
 
 
 def flag_of(name: str) -> str:
@@ -615,3 +600,29 @@ def as_flags(error: ConfigError, fields: Iterable[str]) -> ConfigError:
     for name in sorted(fields, key=len, reverse=True):
         msg = re.sub(rf"(?<![\w-]){name}\b", flag_of(name), msg)
     return ConfigError(msg)
+
+
+SettingsT = TypeVar("SettingsT")
+
+
+def settings_to_dict(settings: Any) -> dict[str, Any]:
+    """A settings dataclass (StyleConfig, AudioConfig, TrainConfig, ...) as plain JSON values:
+    enums by their value, tuples as lists. What metadata, checkpoints and the studio store."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(settings):
+        v = getattr(settings, f.name)
+        if isinstance(v, Enum):
+            v = v.value
+        elif isinstance(v, tuple):
+            v = list(v)
+        out[f.name] = v
+    return out
+
+
+def settings_from_dict(cls: type[SettingsT], data: dict[str, Any]) -> SettingsT:
+    """``settings_to_dict``'s output read back (lists as tuples); unknown names are refused."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from impasto.config import DEVICE_PATTERN, Optimizer
+from impasto.config import DEVICE_PATTERN, Optimizer, settings_from_dict, settings_to_dict
 from impasto.errors import ConfigError
 
 
@@ -134,19 +134,11 @@ class AudioConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = v.value if isinstance(v, Enum) else v
-        return out
+        return settings_to_dict(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AudioConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
-        return cls(**data)
+        return settings_from_dict(cls, data)

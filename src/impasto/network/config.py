@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from impasto.config import (
@@ -18,6 +17,8 @@ from impasto.config import (
     _layers,
     _positive,
     setting,
+    settings_from_dict,
+    settings_to_dict,
 )
 from impasto.errors import ConfigError
 
@@ -57,19 +58,11 @@ class NetworkConfig:
         return (c1, c2, c3)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return settings_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetworkConfig:
-        return _from_dict(cls, data)
-
-
-def _from_dict(cls: Any, data: dict[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        return settings_from_dict(cls, data)
 
 
 _STYLE = StyleConfig()  # the engine's defaults, where a training setting means the same thing
@@ -195,15 +188,11 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = v.value if isinstance(v, Enum) else list(v) if isinstance(v, tuple) else v
-        return out
+        return settings_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        return _from_dict(cls, data)
+        return settings_from_dict(cls, data)
 
 
 def _count(name: str, value: Any, minimum: int) -> None:

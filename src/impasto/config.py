@@ -498,12 +498,7 @@ class StyleConfig:
         self._set("precision", _choice(Precision, self.precision, "precision"))
         colour = _choice(ColorPreservation, self.preserve_color, "preserve_color")
         self._set("preserve_color", colour)
-        device = self.device.lower() if isinstance(self.device, str) else self.device
-        if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
-            raise ConfigError(
-                f"unknown device {self.device!r}; choose auto, cpu, cuda, cuda:N or mps"
-            )
-        self._set("device", device)
+        self._set("device", check_device(self.device))
 
     def _check_layers(self) -> None:
         self._set("coarse_from", _layers("coarse_from", self.coarse_from)[0])
@@ -600,6 +595,15 @@ def as_flags(error: ConfigError, fields: Iterable[str]) -> ConfigError:
     for name in sorted(fields, key=len, reverse=True):
         msg = re.sub(rf"(?<![\w-]){name}\b", flag_of(name), msg)
     return ConfigError(msg)
+
+
+def check_device(value: Any) -> str:
+    """A device name, lower-cased: auto, cpu, cuda, cuda:N or mps (whether this machine has
+    it is features.device's question, asked before any work)."""
+    device = value.lower() if isinstance(value, str) else value
+    if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
+        raise ConfigError(f"unknown device {value!r}; choose auto, cpu, cuda, cuda:N or mps")
+    return device
 
 
 SettingsT = TypeVar("SettingsT")

@@ -298,12 +298,14 @@ def _finish(job: Job, result: TrainResult, quiet: bool) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
+    from impasto.features.device import resolve_device
     from impasto.network.apply import ApplyConfig, apply_network, backend_of, open_network
     from impasto.network.registry import find_model
 
     cfg: ApplyConfig = settings_from(args, ApplyConfig)
+    resolve_device(cfg.device)  # a device this machine lacks: refused before any work
     path = find_model(args.model)
-    network = open_network(path, cfg.backend)
+    network = open_network(path, cfg.backend, cfg.device)
     done = apply_network(network, args.input, args.output, cfg, model=path.name)
     if not args.quiet:
         each = sum(done.seconds) / max(1, len(done.seconds))

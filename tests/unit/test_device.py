@@ -203,3 +203,32 @@ def test_audio_takes_a_device_too(tmp_path: Path) -> None:
         audio.texture(tone, 0.5, cfg.replace(device="cuda"))
     result = audio.texture(tone, 0.5, cfg.replace(device="cpu"))
     assert result.sources["device"] == "cpu" and np.isfinite(result.samples).all()
+
+
+@pytest.mark.usefixtures("no_gpu")
+def test_style_networks_train_and_apply_on_a_device(
+    tiny_weights, style_path, tmp_path: Path, run_cli
+) -> None:
+    """train and apply take --device: refused before any work where the machine lacks it;
+    onnxruntime (its CPU build) is not sent to a GPU."""
+    from impasto.network.apply import ApplyConfig, open_network
+    from impasto.network.config import TrainConfig
+    from impasto.network.train import train_network
+
+    with pytest.raises(ConfigError, match="device"):
+        TrainConfig(device="gpu")
+    with pytest.raises(ConfigError, match="no CUDA GPU"):  # the folder is never read
+        train_network(style_path, tmp_path / "missing", TrainConfig(device="cuda"))
+    assert ApplyConfig(device="CPU").device == "cpu"
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        open_network(tmp_path / "missing.safetensors", device="cuda")
+    code, _, err = run_cli(["apply", tmp_path / "m.safetensors", style_path, "-o",
+                            tmp_path / "o.png", "--device", "cuda:0"])  # fmt: skip
+    assert code == 2 and "no CUDA GPU" in err and not (tmp_path / "o.png").exists()
+
+
+def test_onnxruntime_stays_on_the_cpu(monkeypatch, tmp_path: Path, two_gpus) -> None:
+    from impasto.network.apply import open_network
+
+    with pytest.raises(ConfigError, match="onnxruntime runs on the CPU here"):
+        open_network(tmp_path / "m.onnx", device="cuda")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from impasto.config import DEVICE_PATTERN, Optimizer, settings_from_dict, settings_to_dict
+from impasto.config import Optimizer, check_device, settings_from_dict, settings_to_dict
 from impasto.errors import ConfigError
 
 
@@ -113,12 +113,7 @@ class AudioConfig:
         s(self, "optimizer", _choice(Optimizer, self.optimizer, "optimizer"))
         s(self, "init", _choice(AudioInit, self.init, "init"))
         s(self, "precision", _choice(AudioPrecision, self.precision, "precision"))
-        device = self.device.lower() if isinstance(self.device, str) else self.device
-        if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
-            raise ConfigError(
-                f"unknown device {self.device!r}; choose auto, cpu, cuda, cuda:N or mps"
-            )
-        s(self, "device", device)
+        s(self, "device", check_device(self.device))
 
     # -- derived values ---------------------------------------------------------------------
     @property

@@ -15,8 +15,9 @@ from typing import Any
 
 import torch
 
-from impasto.config import ColorPreservation, _choice, setting
+from impasto.config import ColorPreservation, _choice, check_device, setting, settings_to_dict
 from impasto.errors import ConfigError, InvalidImageError, NetworkFileError, OutputError
+from impasto.features.device import resolve_device
 from impasto.io.images import OUTPUT_FORMATS, check_output_path, load_image, save_image
 from impasto.network.modelfile import StyleNetwork, load_network
 from impasto.network.photos import find_photos
@@ -60,6 +61,15 @@ class ApplyConfig:
             choices=ColorPreservation,
         ),
     )
+    device: str = field(
+        default="auto",
+        metadata=setting(
+            "where the network runs on torch: auto (a CUDA GPU, then Apple's MPS, then the "
+            "CPU), cpu, cuda, cuda:N or mps; onnxruntime runs on the CPU",
+            group="network",
+            metavar="DEVICE",
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.size is not None and (
@@ -71,21 +81,28 @@ class ApplyConfig:
         object.__setattr__(self, "backend", _choice(Backend, self.backend, "backend"))
         colour = _choice(ColorPreservation, self.preserve_color, "preserve_color")
         object.__setattr__(self, "preserve_color", colour)
+        object.__setattr__(self, "device", check_device(self.device))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "size": self.size,
-            "backend": self.backend.value,
-            "preserve_color": self.preserve_color.value,
-        }
+        return settings_to_dict(self)
 
 
-def open_network(path: str | os.PathLike[str], backend: Backend | str = Backend.AUTO) -> Stylizer:
-    """The network in ``path`` on ``backend``: a ``.safetensors`` model file runs on torch or
-    (exported in memory) onnxruntime; an ``.onnx`` export runs on onnxruntime only."""
+def open_network(
+    path: str | os.PathLike[str], backend: Backend | str = Backend.AUTO, device: str = "cpu"
+) -> Stylizer:
+    """The network in ``path`` on ``backend``: a ``.safetensors`` model file runs on torch
+    (on ``device``) or (exported in memory) onnxruntime; an ``.onnx`` export runs on
+    onnxruntime only. onnxruntime (its CPU build) runs on the CPU: asking it for a GPU is
+    refused, and ``auto`` then means the CPU."""
     from impasto.network.export import load_onnx, onnx_session_for
 
     backend = _choice(Backend, backend, "backend")
+    where = resolve_device(check_device(device))  # refused before the file is read
+    onnx = backend is Backend.ONNXRUNTIME or Path(path).suffix.lower() == ".onnx"
+    if onnx and where.type != "cpu":
+        if device != "auto":
+            raise ConfigError(f"device {device}: onnxruntime runs on the CPU here; use torch")
+        where = torch.device("cpu")
     p = Path(path)
     if p.suffix.lower() == ".onnx":
         if backend is Backend.TORCH:
@@ -97,7 +114,7 @@ def open_network(path: str | os.PathLike[str], backend: Backend | str = Backend.
             "use .safetensors or .onnx"
         )
     network = load_network(p)
-    return onnx_session_for(network) if backend is Backend.ONNXRUNTIME else network
+    return onnx_session_for(network) if backend is Backend.ONNXRUNTIME else network.to(where)
 
 
 def backend_of(network: Stylizer) -> str:

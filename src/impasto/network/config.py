@@ -16,6 +16,7 @@ from impasto.config import (
     _choice,
     _layers,
     _positive,
+    check_device,
     setting,
     settings_from_dict,
     settings_to_dict,
@@ -143,6 +144,15 @@ class TrainConfig:
             choices=Precision,
         ),
     )
+    device: str = field(
+        default="auto",
+        metadata=setting(
+            "where to train: auto (a CUDA GPU, then Apple's MPS, then the CPU), cpu, cuda, "
+            "cuda:N or mps",
+            group="optimisation",
+            metavar="DEVICE",
+        ),
+    )
     seed: int = field(
         default=0,
         metadata=setting("seed of the initial weights and of the crops", group="optimisation"),
@@ -177,6 +187,7 @@ class TrainConfig:
         object.__setattr__(self, "pooling", _choice(Pooling, self.pooling, "pooling"))
         object.__setattr__(self, "padding", _choice(Padding, self.padding, "padding"))
         object.__setattr__(self, "precision", _choice(Precision, self.precision, "precision"))
+        object.__setattr__(self, "device", check_device(self.device))
         for name in ("content_layers", "style_layers"):
             object.__setattr__(self, name, _layers(name, getattr(self, name)))
 

@@ -30,9 +30,15 @@ class StyleNetwork(Stylizer):
         super().__init__(info)
         self.model = model.eval().requires_grad_(False)
 
+    def to(self, device: torch.device) -> StyleNetwork:
+        """The same network computing on ``device`` (inputs and results stay on the CPU)."""
+        self.model = self.model.to(device)
+        return self
+
     def run(self, batch: torch.Tensor) -> torch.Tensor:
+        device = next(self.model.parameters()).device
         with torch.no_grad():
-            return self.model(batch)
+            return self.model(batch.to(device)).to(batch.device)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model file atomically (``.safetensors``)."""
@@ -47,7 +53,7 @@ def save_network(
 
     p = check_writable(path, EXTENSIONS, "model file")
     info = info or NetworkInfo(model.config)
-    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     data = save(tensors, metadata=info.metadata())
     try:
         with atomic_write(p) as f:

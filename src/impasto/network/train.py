@@ -21,7 +21,8 @@ from typing import Any
 import torch
 
 from impasto.errors import Cancelled, CollapsedError, ConfigError
-from impasto.features.extractor import FeatureExtractor, use_bf16
+from impasto.features.device import Arithmetic, arithmetic, resolve_device
+from impasto.features.extractor import FeatureExtractor
 from impasto.features.weights import VGGWeights, load_weights
 from impasto.io.images import ImageLike, load_image
 from impasto.losses.objective import LossWeights, Objective, make_objective
@@ -181,10 +182,12 @@ def _train(
     spec: TrainCheckpointing | None,
 ) -> TrainResult:
     cfg = inputs.config
+    device = resolve_device(cfg.device)  # a device this machine lacks: refused before work
     photos = load_photos(inputs.photos, math.ceil(cfg.crop_size * (1 + cfg.scale_jitter)))
     if inputs.precision is None:  # resolved once, when the run starts, and kept
-        inputs = replace(inputs, precision="bf16" if use_bf16(cfg.precision) else "fp32")
-    trainer = _Trainer.start(inputs, vgg, photos, state)
+        inputs = replace(inputs, precision=arithmetic(cfg.precision, device).name)
+    arith = Arithmetic.named(device, str(inputs.precision))
+    trainer = _Trainer.start(inputs, vgg, photos, state, arith)
     try:
         while trainer.step < cfg.steps:
             event = trainer.train_step()
@@ -203,10 +206,17 @@ def _train(
         ) from e
     if spec is not None:
         save_training(spec.folder, trainer.checkpoint(spec.every))
-    trainer.model.eval()
+    trainer.model.cpu().eval()  # model files and callers get it on the CPU
     return TrainResult(
         trainer.model, trainer.inputs, trainer.history, trainer.elapsed(), photos.skipped
     )
+
+
+def _autocast(arith: Arithmetic) -> torch.autocast:
+    """The device's low-precision convolutions for the loss network (the network trained
+    stays float32)."""
+    dtype = arith.dtype or torch.bfloat16
+    return torch.autocast(arith.device_type, dtype=dtype, enabled=arith.dtype is not None)
 
 
 @dataclass
@@ -223,19 +233,26 @@ class _Trainer:
     validation: torch.Tensor | None
     history: list[dict[str, float]]
     started: float
+    arith: Arithmetic
     step: int = 0
     flat_steps: int = 0
 
     @classmethod
     def start(
-        cls, inputs: TrainInputs, vgg: VGGWeights, photos: PhotoSet, state: TrainState | None
+        cls,
+        inputs: TrainInputs,
+        vgg: VGGWeights,
+        photos: PhotoSet,
+        state: TrainState | None,
+        arith: Arithmetic,
     ) -> _Trainer:
         cfg = inputs.config
-        extractor = FeatureExtractor(vgg, cfg.layers, cfg.pooling, cfg.padding)
+        device = arith.device
+        extractor = FeatureExtractor(vgg, cfg.layers, cfg.pooling, cfg.padding).to(device)
         style = resize_long_side(inputs.style, max(16, round(cfg.crop_size * cfg.style_scale)))
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=inputs.precision == "bf16"):
-            grams = style_targets(extractor, style, cfg.style_layers)  # once, for every step
-        model = build_network(inputs.network, cfg.seed).train()
+        with _autocast(arith):
+            grams = style_targets(extractor, style.to(device), cfg.style_layers)  # once
+        model = build_network(inputs.network, cfg.seed).to(device).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         generator = torch.Generator().manual_seed(cfg.seed)
         train, held_out = photos.split(cfg.validation)
@@ -247,6 +264,7 @@ class _Trainer:
             generator.set_state(state.generator)
             history, step, elapsed = list(state.history), state.step, state.elapsed
         validation = _center_crops(held_out, cfg.crop_size) if len(held_out) else None
+        validation = None if validation is None else validation.to(device)
         return cls(
             inputs,
             model,
@@ -258,6 +276,7 @@ class _Trainer:
             validation,
             history,
             time.perf_counter() - elapsed,
+            arith,
             step,
         )
 
@@ -267,7 +286,6 @@ class _Trainer:
     def train_step(self) -> TrainEvent:
         """One Adam step on a fresh batch of crops; the event of that step."""
         cfg = self.inputs.config
-        bf16 = self.inputs.precision == "bf16"
         crops = random_crops(
             self.photos,
             cfg.batch_size,
@@ -275,8 +293,8 @@ class _Trainer:
             cfg.scale_jitter,
             cfg.flip,
             self.generator,
-        )
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        ).to(self.arith.device)  # drawn on the CPU: a seed means the same crops everywhere
+        with _autocast(self.arith):
             content = content_targets(self.extractor, crops, cfg.content_layers)
         weights = LossWeights(
             cfg.content_weight,
@@ -288,7 +306,7 @@ class _Trainer:
             self.extractor,
             ScaleTargets(content=content, style=self.style),
             weights,
-            autocast=bf16,
+            arithmetic=self.arith,
         )
         assert isinstance(objective, Objective)  # whole crops, never tiled
         out = self.model(crops)
@@ -308,7 +326,7 @@ class _Trainer:
             size=(cfg.crop_size, cfg.crop_size),
             losses=losses,
             elapsed=self.elapsed(),
-            image=out[:1].detach(),
+            image=out[:1].detach().cpu(),
             preview=self._preview(),
         )
 
@@ -319,7 +337,7 @@ class _Trainer:
         if self.step % every and self.step != self.inputs.config.steps:
             return None
         with torch.no_grad():
-            return self.model(self.validation)
+            return self.model(self.validation).cpu()
 
     def _check_collapse(self, out: torch.Tensor) -> None:
         """Count steps of flat, black or noise output; after COLLAPSE_WINDOW of them in a row

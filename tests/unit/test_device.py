@@ -232,3 +232,26 @@ def test_onnxruntime_stays_on_the_cpu(monkeypatch, tmp_path: Path, two_gpus) -> 
 
     with pytest.raises(ConfigError, match="onnxruntime runs on the CPU here"):
         open_network(tmp_path / "m.onnx", device="cuda")
+
+
+def test_training_and_applying_out_of_memory_is_one_line(monkeypatch, tmp_path: Path) -> None:
+    import impasto.network.apply as apply_module
+    import impasto.network.train as train_module
+    from impasto.network.apply import ApplyConfig
+
+    def oom(*args: object, **kwargs: object) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(apply_module, "stylize_image", oom)
+    with pytest.raises(DeviceError, match="out of memory on cpu at 8x6 px: lower size"):
+        apply_module._one(None, ApplyConfig(device="cpu"), torch.zeros(1, 3, 6, 8),  # type: ignore[arg-type]
+                          tmp_path / "o.png", {}, apply_module.Applied())  # fmt: skip
+
+    class Trainer:
+        inputs = type("I", (), {"config": type("C", (), {"batch_size": 4, "crop_size": 256})})
+
+        def train_step(self) -> None:
+            oom()
+
+    with pytest.raises(DeviceError, match="4 crops of 256 px: lower batch_size or crop_size"):
+        train_module._step(Trainer(), torch.device("cpu"))  # type: ignore[arg-type]

@@ -16,7 +16,13 @@ from typing import Any
 import torch
 
 from impasto.config import ColorPreservation, _choice, check_device, setting, settings_to_dict
-from impasto.errors import ConfigError, InvalidImageError, NetworkFileError, OutputError
+from impasto.errors import (
+    ConfigError,
+    DeviceError,
+    InvalidImageError,
+    NetworkFileError,
+    OutputError,
+)
 from impasto.features.device import resolve_device
 from impasto.io.images import OUTPUT_FORMATS, check_output_path, load_image, save_image
 from impasto.network.modelfile import StyleNetwork, load_network
@@ -209,7 +215,13 @@ def _one(
     done: Applied,
 ) -> Applied:
     start = time.perf_counter()
-    out = stylize_image(network, image, cfg)
+    try:
+        out = stylize_image(network, image, cfg)
+    except torch.OutOfMemoryError:
+        h, w = image.shape[-2:]
+        raise DeviceError(
+            f"out of memory on {cfg.device} at {w}x{h} px: lower size, or use the cpu"
+        ) from None
     done.seconds.append(time.perf_counter() - start)
     done.written.append(save_image(out, target, meta))
     return done

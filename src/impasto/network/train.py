@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from impasto.errors import Cancelled, CollapsedError, ConfigError
+from impasto.errors import Cancelled, CollapsedError, ConfigError, DeviceError
 from impasto.features.device import Arithmetic, arithmetic, resolve_device
 from impasto.features.extractor import FeatureExtractor
 from impasto.features.weights import VGGWeights, load_weights
@@ -190,7 +190,7 @@ def _train(
     trainer = _Trainer.start(inputs, vgg, photos, state, arith)
     try:
         while trainer.step < cfg.steps:
-            event = trainer.train_step()
+            event = _step(trainer, device)
             if spec is not None and trainer.step % spec.every == 0:
                 save_training(spec.folder, trainer.checkpoint(spec.every))
             if callback is not None:
@@ -217,6 +217,18 @@ def _autocast(arith: Arithmetic) -> torch.autocast:
     stays float32)."""
     dtype = arith.dtype or torch.bfloat16
     return torch.autocast(arith.device_type, dtype=dtype, enabled=arith.dtype is not None)
+
+
+def _step(trainer: _Trainer, device: torch.device) -> TrainEvent:
+    """One training step; a device out of memory is one line naming what to lower."""
+    try:
+        return trainer.train_step()
+    except torch.OutOfMemoryError:
+        cfg = trainer.inputs.config
+        raise DeviceError(
+            f"out of memory on {device} with {cfg.batch_size} crops of {cfg.crop_size} px: "
+            "lower batch_size or crop_size"
+        ) from None
 
 
 @dataclass

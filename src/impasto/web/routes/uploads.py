@@ -4,7 +4,9 @@ the multipart field ``file``, and ``GET /api/uploads/{id}`` (either, as sent).""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -86,34 +88,48 @@ async def _read_file(request: Request, limit: int) -> _File:
     return _File(name, content)
 
 
-async def _keep(studio: Studio, file: _File) -> JSONResponse:
-    """Check the image and keep it under a new id; the answer describes it."""
+async def _checked_copy(
+    studio: Studio, file: _File, check: Callable[[Path], Any]
+) -> tuple[str, Any]:
+    """Write the upload beside the others, ``check`` it (by decoding it, in a thread) and keep
+    it under a new id; a refused upload leaves nothing behind. Returns (id, what check said)."""
     upload_id = new_id()
     store = studio.store
     tmp = store.uploads_dir / f".{upload_id}.part"
     try:
         tmp.write_bytes(file.content)
-        checked = await run_in_threadpool(
-            check_image, tmp, file.name, studio.limits.max_pixels
-        )
+        checked = await run_in_threadpool(check, tmp)
         os.replace(tmp, store.upload_path(upload_id))
     finally:
         tmp.unlink(missing_ok=True)
-    size = (checked.width, checked.height)
-    store.add_upload(upload_id, file.name, checked.format, size, len(file.content))
-    await run_in_threadpool(studio.prune)
+    return upload_id, checked
+
+
+def _answer(upload_id: str, file: _File, fields: dict[str, Any]) -> JSONResponse:
+    """The 201 describing a kept upload: its id and URLs, its name and size, and ``fields``."""
     body = {
         "id": upload_id,
         "ref": f"upload:{upload_id}",
         "name": file.name,
-        "format": checked.format,
-        "width": checked.width,
-        "height": checked.height,
+        **fields,
         "bytes": len(file.content),
         "url": f"/api/uploads/{upload_id}",
         "view_url": f"/api/uploads/{upload_id}/view",
     }
     return JSONResponse(body, status_code=201)
+
+
+async def _keep(studio: Studio, file: _File) -> JSONResponse:
+    """Check the image and keep it under a new id; the answer describes it."""
+    limit = studio.limits.max_pixels
+    upload_id, checked = await _checked_copy(
+        studio, file, lambda p: check_image(p, file.name, limit)
+    )
+    size = (checked.width, checked.height)
+    studio.store.add_upload(upload_id, file.name, checked.format, size, len(file.content))
+    await run_in_threadpool(studio.prune)
+    fields = {"format": checked.format, "width": checked.width, "height": checked.height}
+    return _answer(upload_id, file, fields)
 
 
 @router.post("/api/uploads", status_code=201, responses=refusals(413, 415, 422))
@@ -127,36 +143,23 @@ async def upload(request: Request, studio: StudioDep) -> Response:
 
 async def _keep_sound(studio: Studio, file: _File) -> JSONResponse:
     """Check the sound (by decoding it) and keep it under a new id; the answer describes it."""
-    upload_id = new_id()
-    store = studio.store
-    tmp = store.uploads_dir / f".{upload_id}.part"
-    try:
-        tmp.write_bytes(file.content)
-        checked = await run_in_threadpool(
-            check_sound, tmp, file.name, studio.limits.max_audio_seconds
-        )
-        os.replace(tmp, store.upload_path(upload_id))
-    finally:
-        tmp.unlink(missing_ok=True)
-    store.add_upload(
+    limit = studio.limits.max_audio_seconds
+    upload_id, checked = await _checked_copy(
+        studio, file, lambda p: check_sound(p, file.name, limit)
+    )
+    studio.store.add_upload(
         upload_id, file.name, checked.format, (0, 0), len(file.content),
         kind=AUDIO, seconds=checked.seconds,
-    )
+    )  # fmt: skip
     await run_in_threadpool(studio.prune)
-    body = {
-        "id": upload_id,
-        "ref": f"upload:{upload_id}",
+    fields = {
         "kind": AUDIO,
-        "name": file.name,
         "format": checked.format,
         "seconds": checked.seconds,
         "sample_rate": checked.sample_rate,
         "channels": checked.channels,
-        "bytes": len(file.content),
-        "url": f"/api/uploads/{upload_id}",
-        "view_url": f"/api/uploads/{upload_id}/view",
     }
-    return JSONResponse(body, status_code=201)
+    return _answer(upload_id, file, fields)
 
 
 @router.post("/api/audio/uploads", status_code=201, responses=refusals(413, 415, 422))

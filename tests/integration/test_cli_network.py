@@ -129,7 +129,7 @@ def test_ctrl_c_saves_and_resume_finishes(
         (["apply", "nothing-by-this-name", "S", "-o", "o.png"], "no model file or model named"),
         (["apply", "BAD.safetensors", "S", "-o", "o.png"], "is not an impasto style network"),
         (["export", "BAD.safetensors", "-o", "x.onnx"], "is not an impasto style network"),
-        (["train", "--resume", "EMPTY"], "no training checkpoint in"),
+        (["train", "--resume", "EMPTY"], "no training checkpoint found in"),
     ],
 )
 def test_bad_inputs_give_one_line(

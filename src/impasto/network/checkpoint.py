@@ -9,8 +9,6 @@ crop generator's state), so a resumed run gives the same weights as one never in
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +16,8 @@ from typing import Any
 import torch
 
 from impasto.errors import CheckpointError, ConfigError
-from impasto.io.atomic import atomic_write
 from impasto.network.config import NetworkConfig, TrainConfig
+from impasto.optim.checkpoint import read_state, write_state
 
 FILE = "training.pt"
 FORMAT = 1
@@ -121,23 +119,13 @@ class TrainCheckpoint:
 
 def save_training(folder: str | os.PathLike[str], checkpoint: TrainCheckpoint) -> Path:
     """Write ``checkpoint`` atomically to folder/FILE; returns the folder."""
-    d = Path(folder)
-    d.mkdir(parents=True, exist_ok=True)
-    with atomic_write(d / FILE) as f:
-        torch.save(checkpoint.to_dict(), f)
-    return d
+    write_state(folder, checkpoint.to_dict(), FILE)
+    return Path(folder)
 
 
 def load_training(folder: str | os.PathLike[str]) -> TrainCheckpoint:
     """The training checkpoint in ``folder`` (or the file itself)."""
-    p = Path(folder)
-    target = p / FILE if p.is_dir() else p
-    if not target.is_file():
-        raise CheckpointError(f"no training checkpoint in {p} (expected {p / FILE})")
-    try:
-        state = torch.load(target, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError) as e:
-        raise CheckpointError(f"cannot read training checkpoint {target}: {e}") from None
+    target, state = read_state(folder, FILE, "training checkpoint")
     try:
         return TrainCheckpoint.from_dict(state)
     except CheckpointError as e:

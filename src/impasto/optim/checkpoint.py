@@ -152,26 +152,39 @@ def _style_source(data: dict[str, Any]) -> StyleSource:
     return StyleSource(data["image"], float(data["weight"]), str(data["name"]), mask, region)
 
 
-def save_checkpoint(folder: str | os.PathLike[str], checkpoint: Checkpoint) -> Path:
-    """Write ``checkpoint`` atomically to folder/FILE; returns that file."""
+def write_state(folder: str | os.PathLike[str], data: dict[str, Any], name: str = FILE) -> Path:
+    """Write ``data`` (plain values and tensors) atomically to folder/``name``; returns it."""
     d = Path(folder)
     d.mkdir(parents=True, exist_ok=True)
-    target = d / FILE
+    target = d / name
     with atomic_write(target) as f:
-        torch.save(checkpoint.to_dict(), f)
+        torch.save(data, f)
     return target
+
+
+def read_state(
+    folder: str | os.PathLike[str], name: str = FILE, what: str = "checkpoint"
+) -> tuple[Path, Any]:
+    """(the file, what ``write_state`` wrote there), read with ``weights_only`` (no code runs);
+    ``folder`` may be the file itself. CheckpointError names a missing or unreadable file."""
+    p = Path(folder)
+    target = p / name if p.is_dir() else p
+    if not target.is_file():
+        raise CheckpointError(f"no {what} found in {p} (expected {p / name})")
+    try:
+        return target, torch.load(target, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError) as e:
+        raise CheckpointError(f"cannot read {what} {target}: {e}") from None
+
+
+def save_checkpoint(folder: str | os.PathLike[str], checkpoint: Checkpoint) -> Path:
+    """Write ``checkpoint`` atomically to folder/FILE; returns that file."""
+    return write_state(folder, checkpoint.to_dict())
 
 
 def load_checkpoint(folder: str | os.PathLike[str]) -> Checkpoint:
     """The checkpoint in ``folder`` (or the checkpoint file itself)."""
-    p = Path(folder)
-    target = p / FILE if p.is_dir() else p
-    if not target.is_file():
-        raise CheckpointError(f"no checkpoint found in {p} (expected {p / FILE})")
-    try:
-        state = torch.load(target, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError) as e:
-        raise CheckpointError(f"cannot read checkpoint {target}: {e}") from None
+    target, state = read_state(folder)
     try:
         return Checkpoint.from_dict(state)
     except CheckpointError as e:

@@ -27,6 +27,12 @@ from impasto.errors import ConfigError
 BASE_CHANNELS: tuple[int, int, int] = (32, 64, 128)
 
 
+def stylize_help(name: str) -> Any:
+    """StyleConfig's metadata (help, group, choices) for its field ``name``."""
+    (f,) = [f for f in dataclasses.fields(StyleConfig) if f.name == name]
+    return f.metadata
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """The transformation network's shape: a width multiplier on Johnson et al.'s filter
@@ -116,43 +122,17 @@ class TrainConfig:
         default=("relu1_1", "relu2_1", "relu3_1", "relu4_1"),
         metadata=setting("VGG19 layers of the style loss", group="losses", layers=True),
     )
+    # The loss network's settings mean what they mean for a stylize run: the same defaults
+    # and the same help, taken from StyleConfig's fields rather than written again.
     content_weight: float = field(
-        default=_STYLE.content_weight,
-        metadata=setting("alpha, the weight of the content loss", group="losses"),
+        default=_STYLE.content_weight, metadata=stylize_help("content_weight")
     )
-    style_weight: float = field(
-        default=_STYLE.style_weight,
-        metadata=setting("beta, the weight of the style loss", group="losses"),
-    )
-    tv_weight: float = field(
-        default=_STYLE.tv_weight,
-        metadata=setting("total variation weight: smooths noise", group="losses"),
-    )
-    pooling: Pooling = field(
-        default=_STYLE.pooling,
-        metadata=setting("VGG19's pooling layers", group="network", choices=Pooling),
-    )
-    padding: Padding = field(
-        default=_STYLE.padding,
-        metadata=setting("VGG19's convolution padding", group="network", choices=Padding),
-    )
-    precision: Precision = field(
-        default=Precision.AUTO,
-        metadata=setting(
-            "bf16 convolutions where the CPU has native bfloat16; auto measures which is faster",
-            group="optimisation",
-            choices=Precision,
-        ),
-    )
-    device: str = field(
-        default="auto",
-        metadata=setting(
-            "where to train: auto (a CUDA GPU, then Apple's MPS, then the CPU), cpu, cuda, "
-            "cuda:N or mps",
-            group="optimisation",
-            metavar="DEVICE",
-        ),
-    )
+    style_weight: float = field(default=_STYLE.style_weight, metadata=stylize_help("style_weight"))
+    tv_weight: float = field(default=_STYLE.tv_weight, metadata=stylize_help("tv_weight"))
+    pooling: Pooling = field(default=_STYLE.pooling, metadata=stylize_help("pooling"))
+    padding: Padding = field(default=_STYLE.padding, metadata=stylize_help("padding"))
+    precision: Precision = field(default=_STYLE.precision, metadata=stylize_help("precision"))
+    device: str = field(default=_STYLE.device, metadata=stylize_help("device"))
     seed: int = field(
         default=0,
         metadata=setting("seed of the initial weights and of the crops", group="optimisation"),

@@ -213,6 +213,13 @@ function setMode(mode) {
     b.classList.toggle("selected", m === mode);
     b.setAttribute("aria-checked", String(m === mode));
   }
+  if (!$("showing").dataset.id) {  // no job shown yet: say what this mode will show
+    const audio = mode === "audio";
+    $("showing").textContent = `No job yet: pick two ${audio ? "sounds" : "images"} and press Start.`;
+    $("placeholder").textContent = audio
+      ? "The spectrograms (content, style, result) show here when the sound is made."
+      : "The picture forms here as it is optimised.";
+  }
 }
 
 // -- the settings form, from StyleConfig's fields -------------------------------------------

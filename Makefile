@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.impasto-installed
 SAMPLES := src/impasto/data/samples
 
-.PHONY: install demo demo-web test lint bench bench-memory bench-audio sounds gallery clean
+.PHONY: install demo demo-web test lint bench bench-quality bench-memory bench-audio sounds gallery clean
 
 install: $(STAMP)
 
@@ -47,6 +47,14 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/step_time.py
 	$(BIN)/python benchmarks/time_to_quality.py
+
+# Quality: the default against the plain method's style-weight curve, scored by a content and a
+# style distance that are not the objective (docs/quality.md). 512 px, 500 plain steps, 3 pairs x
+# (default + 4 plain weights): not yet timed in full; from the per-step costs in
+# docs/performance.md, roughly 1 to 2 hours on a 2-core CPU. `--quick` (192 px, 150 steps) is
+# about 5 minutes.
+bench-quality: install
+	$(BIN)/python benchmarks/quality.py
 
 # Peak memory and time per output size, 512 to 4096 px (long: the 4096 px run takes a while).
 bench-memory: install

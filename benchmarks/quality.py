@@ -44,14 +44,16 @@ from impasto.config import StyleConfig
 from impasto.features.weights import load_weights
 from impasto.io.atomic import atomic_write
 from impasto.io.images import load_image, save_image
-from impasto.viz._draw import BACKGROUND, draw_lines, font
+from impasto.preprocess.resize import resize_long_side
+from impasto.viz._draw import BACKGROUND, draw_lines, fit, font
 from impasto.viz.grid import contact_sheet
 from impasto.viz.plot import PALETTE, _save
 
 DEFAULT_PAIRS = "tubingen:starry_night,golden_gate:the_scream,tubingen:shipwreck"
 DEFAULT_WEIGHTS = "0.3,1,3,10"
 TIMES = "\u00d7"  # the multiplication sign, for labels
-CROP = 128  # side of the 100% crop under each output
+CROP = 128  # side of the 100% crop beside each output
+THUMB = 256  # long side of the outputs on the contact sheet
 
 
 @dataclass
@@ -87,6 +89,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pairs", default=DEFAULT_PAIRS, help="content:style,... (sample names)")
     p.add_argument("--weights", default=DEFAULT_WEIGHTS, help="plain style weights, x default")
     p.add_argument("--projections", type=int, default=128, help="SWD random directions")
+    p.add_argument(
+        "--redraw",
+        action="store_true",
+        help="no runs: table and figures from OUT/rows.json (give the same size and steps)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the SWD directions")
     p.add_argument("--out-dir", type=Path, default=ROOT / "out" / "bench" / "quality")
     p.add_argument("--table", type=Path, default=None, help="markdown table (default OUT/table.md)")
@@ -135,13 +142,30 @@ def run_pair(
             image=str(path),
         )
         print(
-            f"  {row.pair:28s} {method:8s} x{w:<4g} content {row.content_distance:.4f}  "
+            f"  {row.pair:28s} {_weight(row):11s} content {row.content_distance:.4f}  "
             f"style {row.style_distance:.4f}  {row.seconds:6.1f} s  {row.steps} steps "
             f"({row.precision})",
             flush=True,
         )
         rows.append(row)
     return rows
+
+
+def photo_rows(rows: list[Row], args: argparse.Namespace, measures: Measures) -> list[Row]:
+    """The photo itself, resized to the run's size, scored as an output: content distance 0,
+    and the style distance every run starts from (a yardstick for the table, not plotted)."""
+    out = []
+    for pair in dict.fromkeys(r.pair for r in rows):
+        content, style = (s.strip() for s in pair.split(TIMES))
+        photo = resize_long_side(load_image(_file(content)), args.size)
+        painting = load_image(_file(style))
+        d = measures.style_distance(photo, painting)
+        out.append(Row(pair, "photo", 0.0, 0.0, d, 0.0, 0, "fp32", str(_file(content))))
+    return out
+
+
+def _weight(r: Row) -> str:
+    return "default" if r.method == "default" else f"plain {TIMES}{r.style_weight:g}"
 
 
 def table(rows: list[Row], cpu: str, args: argparse.Namespace) -> str:
@@ -158,10 +182,12 @@ def table(rows: list[Row], cpu: str, args: argparse.Namespace) -> str:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for r in rows:
-        w = "default" if r.method == "default" else f"{TIMES}{r.style_weight:g}"
+        w = {"default": "default", "photo": ""}.get(r.method, f"{TIMES}{r.style_weight:g}")
         lines.append(
             f"| {r.pair} | {r.method} | {w} | {r.content_distance:.4f} | {r.style_distance:.4f} "
             f"| {r.seconds:.1f} | {r.steps} | {cpu} | {r.precision} |"
+            if r.method != "photo"
+            else f"| {r.pair} | photo (the start) | | 0 | {r.style_distance:.4f} | | | | |"
         )
     return "\n".join(lines) + "\n"
 
@@ -207,17 +233,20 @@ def plot(rows: list[Row], path: Path, title: str) -> None:
 
 
 def _cell(img: Image.Image) -> Image.Image:
-    """The output with a 100% crop of its centre beside it (pixel for pixel)."""
+    """The output, shrunk to at most THUMB px (never enlarged), with a 100% crop of its centre
+    beside it, pixel for pixel; a red frame on the output marks where the crop is from."""
     side = min(CROP, img.width, img.height)
     left, top = (img.width - side) // 2, (img.height - side) // 2
     crop = img.crop((left, top, left + side, top + side))
-    cell = Image.new("RGB", (img.width + 4 + side, img.height), BACKGROUND)
-    cell.paste(img, (0, 0))
-    ImageDraw.Draw(cell).rectangle(
-        [left, top, left + side - 1, top + side - 1], outline=(255, 0, 0)
-    )
-    cell.paste(crop, (img.width + 4, 0))
-    draw_lines(ImageDraw.Draw(cell), ["100%"], font(10), (img.width + 4, side + 2, side))
+    thumb = fit(img, (THUMB, THUMB)) if max(img.size) > THUMB else img.copy()
+    k = thumb.width / img.width
+    cell = Image.new("RGB", (thumb.width + 4 + side, max(thumb.height, side + 16)), BACKGROUND)
+    cell.paste(thumb, (0, 0))
+    frame = [round(left * k), round(top * k), round((left + side) * k) - 1]
+    frame.append(round((top + side) * k) - 1)
+    ImageDraw.Draw(cell).rectangle(frame, outline=(255, 0, 0))
+    cell.paste(crop, (thumb.width + 4, 0))
+    draw_lines(ImageDraw.Draw(cell), ["100%"], font(10), (thumb.width + 4, side + 2, side))
     return cell
 
 
@@ -229,7 +258,7 @@ def sheet(rows: list[Row], path: Path, args: argparse.Namespace) -> None:
         content, style = (s.strip() for s in pair.split(TIMES))
         cells = [_cell(Image.open(r.image).convert("RGB")) for r in mine]
         labels = [
-            (f"{r.method} {TIMES}{r.style_weight:g}" if r.method == "plain" else r.method)
+            (f"{r.method} x{r.style_weight:g}" if r.method == "plain" else r.method)
             + f" · content {r.content_distance:.3f} · style {r.style_distance:.3f}"
             + f" · {r.seconds:.0f} s"
             for r in mine
@@ -240,7 +269,8 @@ def sheet(rows: list[Row], path: Path, args: argparse.Namespace) -> None:
                 labels,
                 content=Image.open(_file(content)).convert("RGB"),
                 style=Image.open(_file(style)).convert("RGB"),
-                title=f"{pair} · {args.size} px · plain: {args.plain_steps} steps, 1 scale",
+                title=f"{content} x {style} · {args.size} px · plain: 1 scale, "
+                f"{args.plain_steps} steps",
                 columns=3,
             )
         )
@@ -262,13 +292,18 @@ def main(argv: list[str] | None = None) -> None:
     measures = Measures(vgg, projections=args.projections, seed=args.seed)
     print(f"quality benchmark: {args.size} px, plain {args.plain_steps} steps, CPU {cpu}")
     rows: list[Row] = []
-    for pair in args.pairs.split(","):
+    if args.redraw:
+        rows = [Row(**r) for r in json.loads((args.out_dir / "rows.json").read_text())]
+    for pair in [] if args.redraw else args.pairs.split(","):
         content, style = pair.split(":")
         rows += run_pair(content.strip(), style.strip(), args, vgg, measures)
         # Kept after every pair, so an interrupted run leaves what it measured.
         with atomic_write(args.out_dir / "rows.json") as f:
             f.write(json.dumps([asdict(r) for r in rows], indent=1).encode())
-    md = table(rows, cpu, args)
+    refs = photo_rows(rows, args, measures)
+    # Each pair's photo row first, then its runs.
+    ordered = [r for ref in refs for r in (ref, *(x for x in rows if x.pair == ref.pair))]
+    md = table(ordered, cpu, args)
     print()
     print(md)
     with atomic_write(args.table) as f:

@@ -50,9 +50,9 @@ bench: install
 
 # Quality: the default against the plain method's style-weight curve, scored by a content and a
 # style distance that are not the objective (docs/quality.md). 512 px, 500 plain steps, 3 pairs x
-# (default + 4 plain weights): not yet timed in full; from the per-step costs in
-# docs/performance.md, roughly 1 to 2 hours on a 2-core CPU. `--quick` (192 px, 150 steps) is
-# about 5 minutes.
+# (default + 4 plain weights). Not yet run in full: on a 2-core AMD EPYC (bf16) a 12-step plain
+# probe at 512 px took 1.5 s a step and a default run 40 s, so about 2.5 hours (12 plain runs of
+# about 12 minutes). `benchmarks/quality.py --quick` (192 px, 150 steps) took 6 minutes there.
 bench-quality: install
 	$(BIN)/python benchmarks/quality.py
 

@@ -232,6 +232,11 @@ def plot(rows: list[Row], path: Path, title: str) -> None:
     _save(fig, path)
 
 
+def _open(path: str | Path) -> Image.Image:
+    with Image.open(path) as im:
+        return im.convert("RGB")
+
+
 def _cell(img: Image.Image) -> Image.Image:
     """The output, shrunk to at most THUMB px (never enlarged), with a 100% crop of its centre
     beside it, pixel for pixel; a red frame on the output marks where the crop is from."""
@@ -256,7 +261,7 @@ def sheet(rows: list[Row], path: Path, args: argparse.Namespace) -> None:
     for pair in dict.fromkeys(r.pair for r in rows):
         mine = [r for r in rows if r.pair == pair]
         content, style = (s.strip() for s in pair.split(TIMES))
-        cells = [_cell(Image.open(r.image).convert("RGB")) for r in mine]
+        cells = [_cell(_open(r.image)) for r in mine]
         labels = [
             (f"{r.method} x{r.style_weight:g}" if r.method == "plain" else r.method)
             + f" · content {r.content_distance:.3f} · style {r.style_distance:.3f}"
@@ -267,8 +272,8 @@ def sheet(rows: list[Row], path: Path, args: argparse.Namespace) -> None:
             contact_sheet(
                 cells,
                 labels,
-                content=Image.open(_file(content)).convert("RGB"),
-                style=Image.open(_file(style)).convert("RGB"),
+                content=_open(_file(content)),
+                style=_open(_file(style)),
                 title=f"{content} x {style} · {args.size} px · plain: 1 scale, "
                 f"{args.plain_steps} steps",
                 columns=3,

@@ -41,8 +41,9 @@ def test_quality_benchmark_writes_table_plot_and_sheet(quality: Any, tmp_path: P
     assert [r["steps"] for r in rows][1:] == [2, 2]
     assert all(r["content_distance"] > 0 and r["style_distance"] > 0 for r in rows)
     table = (tmp_path / "table.md").read_text()
-    assert "| tubingen × starry_night | photo (the start) |" in table
-    assert table.count("| tubingen × starry_night | plain |") == 2
+    pair = f"tubingen {quality.TIMES} starry_night"
+    assert f"| {pair} | photo (the start) |" in table
+    assert table.count(f"| {pair} | plain |") == 2
     for path, fmt in ((plot, "PNG"), (sheet, "JPEG")):
         with Image.open(path) as im:
             assert im.format == fmt

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.impasto-installed
 SAMPLES := src/impasto/data/samples
 
-.PHONY: install demo demo-web test lint bench bench-memory bench-audio sounds gallery clean
+.PHONY: install demo demo-web test lint bench bench-quality bench-memory bench-audio sounds gallery clean
 
 install: $(STAMP)
 
@@ -47,6 +47,14 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/step_time.py
 	$(BIN)/python benchmarks/time_to_quality.py
+
+# Quality: the default against the plain method's style-weight curve, scored by a content and a
+# style distance that are not the objective (docs/quality.md). 512 px, 500 plain steps, 3 pairs x
+# (default + 4 plain weights). Not yet run in full: on a 2-core AMD EPYC (bf16) a 12-step plain
+# probe at 512 px took 1.5 s a step and a default run 40 s, so about 2.5 hours (12 plain runs of
+# about 12 minutes). `benchmarks/quality.py --quick` (192 px, 150 steps) took 6 minutes there.
+bench-quality: install
+	$(BIN)/python benchmarks/quality.py
 
 # Peak memory and time per output size, 512 to 4096 px (long: the 4096 px run takes a while).
 bench-memory: install

@@ -1,0 +1,112 @@
+"""Quality measures for benchmarks/quality.py that are not the optimised objective.
+
+* **content distance**: how far the output's VGG19 features at a layer the objective does not
+  use (``relu3_2`` by default; the objective keeps the photo at ``relu4_2``) are from the
+  photo's, as a mean squared difference divided by the photo features' mean square (0 for the
+  photo itself; the mean square includes the features' mean, so unrelated images score well
+  below 2);
+* **style distance**: the sliced Wasserstein distance (Heitz et al. 2021, "A Sliced Wasserstein
+  Loss for Neural Texture Synthesis") between the distributions of the output's and the
+  painting's feature vectors at ``relu1_1`` ... ``relu4_1``, the painting taken at the output's
+  scale. The objective matches Gram matrices (second moments) only; the SWD compares whole
+  distributions along random directions, so it does not grade the objective's own homework.
+
+Both run the engine's own network pieces (FeatureExtractor on loaded weights) in fp32, without
+gradients, whatever precision the run used. The random directions come from a seeded CPU
+generator, one per layer, so a score depends only on the two images and the seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from impasto.features.extractor import FeatureExtractor
+from impasto.features.weights import VGGWeights
+from impasto.layers import LAYER_NAMES
+from impasto.preprocess.resize import resize, resize_long_side
+
+CONTENT_LAYER = "relu3_2"
+STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+PROJECTIONS = 128
+
+
+def _quantiles(sorted_values: torch.Tensor, k: int) -> torch.Tensor:
+    """(P, N) rows sorted ascending → (P, k): the values at the k mid-point quantiles, so two
+    samples of different sizes are compared at the same quantile levels."""
+    n = sorted_values.shape[1]
+    if n == k:
+        return sorted_values
+    idx = ((torch.arange(k, dtype=torch.float64) + 0.5) * (n / k)).floor().long().clamp(max=n - 1)
+    return sorted_values[:, idx]
+
+
+def directions(channels: int, projections: int, seed: int) -> torch.Tensor:
+    """(C, P) random unit directions, drawn from a CPU generator seeded with ``seed``."""
+    g = torch.Generator().manual_seed(seed)
+    d = torch.randn(channels, projections, generator=g, dtype=torch.float32)
+    return d / d.norm(dim=0, keepdim=True)
+
+
+def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, dirs: torch.Tensor) -> float:
+    """Squared sliced 2-Wasserstein distance between two samples of C-dim vectors.
+
+    a: (N, C), b: (M, C), dirs: (C, P) unit directions. Each sample is projected on every
+    direction, sorted, and compared at min(N, M) common quantile levels; the result is the
+    mean squared difference over directions and quantiles (Heitz et al. 2021, eq. 5, with
+    quantile matching where the sizes differ). Symmetric in a and b; 0 for equal samples.
+    """
+    pa = torch.sort((a @ dirs).T, dim=1).values
+    pb = torch.sort((b @ dirs).T, dim=1).values
+    k = min(pa.shape[1], pb.shape[1])
+    return float(((_quantiles(pa, k) - _quantiles(pb, k)) ** 2).mean())
+
+
+def _vectors(feature: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) activation → (H*W, C) feature vectors, fp32."""
+    return feature[0].flatten(1).T.float()
+
+
+class Measures:
+    """The content and style distances on one network (the loaded VGG19 weights)."""
+
+    def __init__(
+        self,
+        weights: VGGWeights,
+        content_layer: str = CONTENT_LAYER,
+        style_layers: Sequence[str] = STYLE_LAYERS,
+        projections: int = PROJECTIONS,
+        seed: int = 0,
+    ) -> None:
+        self.content_layer = content_layer
+        self.style_layers = tuple(style_layers)
+        self.projections = projections
+        self.seed = seed
+        self.extractor = FeatureExtractor(weights, (content_layer, *self.style_layers)).eval()
+
+    def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            return self.extractor(x.float())
+
+    def content_distance(self, output: torch.Tensor, photo: torch.Tensor) -> float:
+        """mean((F(output) - F(photo))²) / mean(F(photo)²) at the content layer, the photo
+        resized to the output's size. 0 for the photo itself."""
+        photo = resize(photo, (output.shape[-2], output.shape[-1]))
+        fo = self._features(output)[self.content_layer]
+        fp = self._features(photo)[self.content_layer]
+        return float(((fo - fp) ** 2).mean() / (fp**2).mean().clamp_min(1e-12))
+
+    def style_distance(self, output: torch.Tensor, painting: torch.Tensor) -> float:
+        """The mean over the style layers of the sliced Wasserstein distance between the
+        output's and the painting's feature vectors, each layer's divided by the painting
+        features' mean square there (so the layers weigh alike). The painting is resized so
+        that its long side equals the output's."""
+        painting = resize_long_side(painting, max(output.shape[-2:]))
+        fo, fp = self._features(output), self._features(painting)
+        total = 0.0
+        for layer in self.style_layers:
+            a, b = _vectors(fo[layer]), _vectors(fp[layer])
+            dirs = directions(a.shape[1], self.projections, self.seed + LAYER_NAMES.index(layer))
+            total += sliced_wasserstein(a, b, dirs) / float((b**2).mean().clamp_min(1e-12))
+        return total / len(self.style_layers)

@@ -1,0 +1,54 @@
+"""benchmarks/quality.py end to end on the tiny random net: runs, table, plot, sheet, --redraw."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from impasto.features.weights import VGGWeights
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture
+def quality(monkeypatch: pytest.MonkeyPatch, tiny_weights: VGGWeights) -> Any:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import quality as module
+
+    monkeypatch.setattr(module, "load_weights", lambda: tiny_weights)
+    yield module
+    sys.modules.pop("quality", None)
+
+
+def test_quality_benchmark_writes_table_plot_and_sheet(quality: Any, tmp_path: Path) -> None:
+    plot, sheet = tmp_path / "tradeoff.png", tmp_path / "sheet.jpg"
+    argv = ["--size", "48", "--plain-steps", "2", "--pairs", "tubingen:starry_night"]
+    argv += ["--weights", "1,10", "--projections", "8", "--out-dir", str(tmp_path)]
+    argv += ["--plot", str(plot), "--sheet", str(sheet)]
+    quality.main(argv)
+
+    rows = json.loads((tmp_path / "rows.json").read_text())
+    assert [(r["method"], r["style_weight"]) for r in rows] == [
+        ("default", 1.0),
+        ("plain", 1.0),
+        ("plain", 10.0),
+    ]
+    assert [r["steps"] for r in rows][1:] == [2, 2]
+    assert all(r["content_distance"] > 0 and r["style_distance"] > 0 for r in rows)
+    table = (tmp_path / "table.md").read_text()
+    pair = f"tubingen {quality.TIMES} starry_night"
+    assert f"| {pair} | photo (the start) |" in table
+    assert table.count(f"| {pair} | plain |") == 2
+    for path, fmt in ((plot, "PNG"), (sheet, "JPEG")):
+        with Image.open(path) as im:
+            assert im.format == fmt
+
+    # --redraw: the same table from rows.json, without running anything.
+    (tmp_path / "table.md").unlink()
+    quality.main([*argv, "--redraw"])
+    assert (tmp_path / "table.md").read_text() == table

@@ -206,8 +206,30 @@ def help_text(f: dataclasses.Field[Any]) -> str:
 _PRESETS = ", ".join(LAYER_PRESETS)
 
 
+SettingsT = TypeVar("SettingsT", bound="Settings")
+
+
+class Settings:
+    """What every settings dataclass (StyleConfig, AudioConfig, TrainConfig, NetworkConfig,
+    ApplyConfig) can do: change a field (validated again), and go to and from plain JSON values
+    for metadata, checkpoints and the studio."""
+
+    def replace(self: SettingsT, **changes: Any) -> SettingsT:
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def to_dict(self) -> dict[str, Any]:
+        return settings_to_dict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls: type[SettingsT], data: dict[str, Any]) -> SettingsT:
+        return settings_from_dict(cls, data)
+
+
 @dataclass(frozen=True)
-class StyleConfig:
+class StyleConfig(Settings):
     """Every setting of a style transfer run.
 
     Sizes are in pixels of the output's long side. Loss weights: ``content_weight`` is the
@@ -569,18 +591,6 @@ class StyleConfig:
         except ValueError:
             return None
 
-    def replace(self, **changes: Any) -> StyleConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return settings_to_dict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StyleConfig:
-        return settings_from_dict(cls, data)
 
 
 def flag_of(name: str) -> str:
@@ -606,7 +616,7 @@ def check_device(value: Any) -> str:
     return device
 
 
-SettingsT = TypeVar("SettingsT")
+DataT = TypeVar("DataT")
 
 
 def settings_to_dict(settings: Any) -> dict[str, Any]:
@@ -623,7 +633,7 @@ def settings_to_dict(settings: Any) -> dict[str, Any]:
     return out
 
 
-def settings_from_dict(cls: type[SettingsT], data: dict[str, Any]) -> SettingsT:
+def settings_from_dict(cls: type[DataT], data: dict[str, Any]) -> DataT:
     """``settings_to_dict``'s output read back (lists as tuples); unknown names are refused."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - names)

@@ -7,14 +7,12 @@ written into the output file's metadata, so a sound says how it was made.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from impasto.config import Optimizer, check_device, settings_from_dict, settings_to_dict
+from impasto.config import Optimizer, Settings, check_device
 from impasto.errors import ConfigError
 
 
@@ -71,7 +69,7 @@ INTEGERS: dict[str, int] = {  # field -> smallest allowed value
 
 
 @dataclass(frozen=True)
-class AudioConfig:
+class AudioConfig(Settings):
     """Every setting of an audio run.
 
     The model is the paper's: the log-magnitude spectrogram log(1 + |STFT|) is a 1-D signal
@@ -125,15 +123,3 @@ class AudioConfig:
         """Frequency bins of the spectrogram: the channels of the 1-D signal."""
         return self.n_fft // 2 + 1
 
-    def replace(self, **changes: Any) -> AudioConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return settings_to_dict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AudioConfig:
-        return settings_from_dict(cls, data)

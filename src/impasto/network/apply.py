@@ -11,11 +11,10 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from impasto.config import ColorPreservation, _choice, check_device, setting, settings_to_dict
+from impasto.config import ColorPreservation, Settings, _choice, check_device, setting
 from impasto.errors import (
     ConfigError,
     DeviceError,
@@ -41,7 +40,7 @@ class Backend(str, Enum):
 
 
 @dataclass(frozen=True)
-class ApplyConfig:
+class ApplyConfig(Settings):
     """Settings of ``impasto apply``."""
 
     size: int | None = field(
@@ -88,9 +87,6 @@ class ApplyConfig:
         colour = _choice(ColorPreservation, self.preserve_color, "preserve_color")
         object.__setattr__(self, "preserve_color", colour)
         object.__setattr__(self, "device", check_device(self.device))
-
-    def to_dict(self) -> dict[str, Any]:
-        return settings_to_dict(self)
 
 
 def open_network(

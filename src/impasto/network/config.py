@@ -12,14 +12,13 @@ from impasto.config import (
     Padding,
     Pooling,
     Precision,
+    Settings,
     StyleConfig,
     _choice,
     _layers,
     _positive,
     check_device,
     setting,
-    settings_from_dict,
-    settings_to_dict,
 )
 from impasto.errors import ConfigError
 
@@ -34,7 +33,7 @@ def stylize_help(name: str) -> Any:
 
 
 @dataclass(frozen=True)
-class NetworkConfig:
+class NetworkConfig(Settings):
     """The transformation network's shape: a width multiplier on Johnson et al.'s filter
     counts and the number of residual blocks."""
 
@@ -64,19 +63,13 @@ class NetworkConfig:
         c1, c2, c3 = (max(4, round(c * self.width)) for c in BASE_CHANNELS)
         return (c1, c2, c3)
 
-    def to_dict(self) -> dict[str, Any]:
-        return settings_to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NetworkConfig:
-        return settings_from_dict(cls, data)
 
 
 _STYLE = StyleConfig()  # the engine's defaults, where a training setting means the same thing
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Settings):
     """Every setting of training a style network (besides its shape, :class:`NetworkConfig`).
 
     The losses are the engine's (``impasto.losses``): the same normalisation, so the weights
@@ -175,15 +168,6 @@ class TrainConfig:
     def layers(self) -> tuple[str, ...]:
         return self.content_layers + self.style_layers
 
-    def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return settings_to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        return settings_from_dict(cls, data)
 
 
 def _count(name: str, value: Any, minimum: int) -> None:

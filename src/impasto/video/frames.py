@@ -226,6 +226,8 @@ class VideoWriter:
                 f"audio range {audio_range} must be (start, stop) seconds, 0 <= start <= stop"
             )
         self.path = check_writable(p, FORMATS, "output")
+        if audio_from is not None:
+            _open(audio_from)[1].close()  # a missing or unreadable source fails before any work
         self.fps = fps
         self.audio_from = None if audio_from is None else Path(audio_from)
         self.audio_range = audio_range

@@ -186,3 +186,9 @@ def test_a_bad_audio_source_is_refused_before_any_frame(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="audio range"):
         VideoWriter(tmp_path / "out.mp4", 10, audio_range=(2.0, 1.0))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_size_is_refused_at_the_call(tmp_path: Path) -> None:
+    for size in (0, 1, -5, 2.5, True):
+        with pytest.raises(ConfigError, match="size must be"):
+            read_frames(tmp_path / "missing.mp4", size=size)  # type: ignore[arg-type]

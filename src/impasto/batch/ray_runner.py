@@ -46,6 +46,7 @@ class RayOptions:
     address: str
     cpus_per_worker: int = 1
     workers: int | None = None
+    threads: int | None = None  # torch threads per worker; None: cpus_per_worker
     connect_timeout: float = 5.0  # seconds for the head node to answer
     start_timeout: float = 120.0  # seconds for a worker to start (and load the weights)
 
@@ -187,7 +188,8 @@ class _Driver:
     def new_worker(self) -> _Slot:
         """Start a worker and wait for it (bounded: a cluster without the CPUs for it would
         otherwise keep it pending for ever)."""
-        actor = self.actor_class.remote(self.weights_ref, self.options.cpus_per_worker)
+        threads = self.options.threads or self.options.cpus_per_worker
+        actor = self.actor_class.remote(self.weights_ref, threads)
         try:
             name = self.ray.get(actor.identity.remote(), timeout=self.options.start_timeout)
         except self.ray.exceptions.GetTimeoutError:
@@ -290,7 +292,7 @@ def run_ray(
     weights = load_weights(job.settings.weights)
     if not plan.run:
         return report(manifest, plan)
-    with _connected(options) as ray:
+    with connected(options) as ray:
         cluster = ray.cluster_resources()
         cpus = int(cluster.get("CPU", 1))
         gpus = gpus_per_worker(cluster, job.settings.config.device)
@@ -314,7 +316,8 @@ def run_ray(
 
 
 @contextlib.contextmanager
-def _connected(options: RayOptions) -> Iterator[Any]:
+def connected(options: RayOptions) -> Iterator[Any]:
+    """Ray connected for the block (see :func:`connect`), shut down after it."""
     ray = connect(options)
     try:
         yield ray

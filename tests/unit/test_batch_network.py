@@ -47,6 +47,11 @@ def _photos(folder: Path, shapes: list[tuple[int, int]]) -> list[Path]:
     return collect_photos([folder], folder.parent / "out")
 
 
+def _pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB")).astype(int)
+
+
 def _job(**apply: object) -> NetworkJob:
     return NetworkJob(NetworkSettings(ApplyConfig(device="cpu", **apply)))  # type: ignore[arg-type]
 
@@ -64,8 +69,7 @@ def test_outputs_are_what_impasto_apply_writes(tmp_path: Path) -> None:
         out = tmp_path / "out" / item.output
         assert item.output.endswith(".png") and "__starry__" in item.output
         one = apply_network(network, item.photo, tmp_path / "one.png", ApplyConfig(size=32))
-        ours = np.asarray(Image.open(out)).astype(int)
-        theirs = np.asarray(Image.open(one.written[0])).astype(int)
+        ours, theirs = _pixels(out), _pixels(one.written[0])
         # Photos of one size went through one forward pass: the same network, the same
         # resizing; only the order of the float sums may differ (at most one 8-bit level).
         assert ours.shape == theirs.shape and np.abs(ours - theirs).max() <= 1

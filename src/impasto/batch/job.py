@@ -27,6 +27,8 @@ from impasto.errors import ConfigError, ImpastoError, InvalidImageError, OutputE
 
 if TYPE_CHECKING:
     from impasto.api import Result
+    from impasto.features.weights import VGGWeights
+    from impasto.losses.targets import PreparedStyle
     from impasto.optim.events import StepEvent
 
 # The photo files a folder is searched for (Pillow reads them all); a file named on the command
@@ -181,6 +183,19 @@ def plan_batch(
     photo_sources = [manifest.source(p) for p in photos]
     style_sources = [manifest.source(s) for s in styles]
     return manifest.plan(photo_sources, style_sources, job.settings, job.max_attempts)
+
+
+def prepare(job: Job, style: str, weights: VGGWeights) -> PreparedStyle | None:
+    """The style targets of ``style`` under ``job``'s settings, computed once for every item
+    of that style (:func:`impasto.api.prepare_style`); None where they depend on each photo
+    (colour preservation), so each item computes its own."""
+    from impasto.api import prepare_style
+    from impasto.config import ColorPreservation
+
+    cfg = job.settings.config
+    if cfg.preserve_color is not ColorPreservation.NONE:
+        return None
+    return prepare_style(style, cfg, weights=weights)
 
 
 def write_result(manifest: Manifest, item: Item, result: Result, worker: str) -> Item:

@@ -19,6 +19,7 @@ from impasto.batch.job import (
     Listener,
     NetworkJob,
     Report,
+    prepare,
     record_failure,
     report,
     this_worker,
@@ -32,8 +33,13 @@ from impasto.features.weights import VGGWeights
 from impasto.io.images import load_image
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from impasto.api import Result
+    from impasto.losses.targets import PreparedStyle
     from impasto.network.apply import ApplyConfig
     from impasto.network.stylizer import Stylizer
+    from impasto.optim.events import StepEvent
 
 log = logging.getLogger(__name__)
 
@@ -44,30 +50,48 @@ def run_local(
     """Run ``plan``'s items in order. A failed item is recorded and the batch goes on;
     :class:`Cancelled` (or Ctrl-C) puts the current item back in the queue and propagates."""
     worker = this_worker()
+    styles = _Styles(job, weights)
     with torch_threads(job.threads):
         for index, item_id in enumerate(plan.run):
-            run_item(manifest, item_id, job, weights, listener, worker, index, len(plan.run))
+            run_item(manifest, item_id, job, styles, listener, worker, index, len(plan.run))
     return report(manifest, plan)
+
+
+@dataclass
+class _Styles:
+    """Each style's targets, computed at its first item and reused by the others."""
+
+    job: Job
+    weights: VGGWeights
+    prepared: dict[str, PreparedStyle | None] = field(default_factory=dict)
+
+    def stylize(self, item: Item, callback: Callable[[StepEvent], None]) -> Result:
+        if item.style not in self.prepared:
+            self.prepared[item.style] = prepare(self.job, item.style, self.weights)
+        prepared, cfg = self.prepared[item.style], self.job.settings.config
+        if prepared is None:  # colour preservation: the targets depend on the photo
+            return stylize(item.photo, item.style, cfg, weights=self.weights, callback=callback)
+        return stylize(item.photo, config=cfg, weights=self.weights, prepared=prepared,
+                       callback=callback)  # fmt: skip
 
 
 def run_item(
     manifest: Manifest,
     item_id: int,
     job: Job,
-    weights: VGGWeights,
+    styles: _Styles,
     listener: Listener,
     worker: str,
     index: int = 0,
     total: int = 1,
 ) -> None:
-    """One item: start it, stylize, write the output, mark it done (or failed)."""
+    """One item: start it, stylize (with its style's targets computed once per batch), write
+    the output, mark it done (or failed)."""
     item = manifest.start(item_id, worker)
     listener.item_started(item, index, total)
     t0 = time.perf_counter()
     try:
-        result = stylize(
-            item.photo, item.style, job.settings.config, weights=weights, callback=listener.step
-        )
+        result = styles.stylize(item, listener.step)
         item = write_result(manifest, item, result, worker)
     except (Cancelled, KeyboardInterrupt):
         manifest.release(item_id)

@@ -80,8 +80,8 @@ def add_batch_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentPa
         action="append",
         metavar="MODEL",
         help="instead of --style: a trained style network (a .safetensors or .onnx file, or a "
-        "model's name from `impasto models`), one pass per photo; repeatable. Takes --size, "
-        "--preserve-color, --device and --backend",
+        "model's name from `impasto models`), one pass per photo; repeatable. Takes --size "
+        "(default: each photo's own), --preserve-color, --device and --backend",
     )
     terminal.add_setting_flags(groups)
     groups["network"].add_argument(

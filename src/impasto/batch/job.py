@@ -23,6 +23,7 @@ from impasto.batch.manifest import (
     Plan,
     Settings,
 )
+from impasto.batch.painting import MAX_BATCH
 from impasto.errors import ConfigError, ImpastoError, InvalidImageError, OutputError
 
 if TYPE_CHECKING:
@@ -50,11 +51,13 @@ class Job:
 class NetworkJob:
     """One batch command of the network route (``--network``): every photo through every
     model with the apply settings. ``threads`` is torch's thread count for the forward passes
-    (None: torch's default here, the worker's CPUs on Ray)."""
+    (None: torch's default here, the worker's CPUs on Ray); ``max_batch`` the most photos of
+    one size painted in one pass."""
 
     settings: NetworkSettings
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     threads: int | None = None
+    max_batch: int = MAX_BATCH
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def run_network_local(
                     listener.item_finished(failed)
                 continue
             painter = _Painter(manifest, network, Path(model).name, cfg, listener, worker, counter)
-            painter.run(items)
+            painter.run(items, job.max_batch)
     return report(manifest, plan)
 
 
@@ -147,8 +147,8 @@ class _Painter:
     counter: _Counter
     open: set[int] = field(default_factory=set)  # started, not yet done or failed
 
-    def run(self, items: list[Item]) -> None:
-        groups: Groups[Item] = Groups(self.config.size)
+    def run(self, items: list[Item], max_batch: int) -> None:
+        groups: Groups[Item] = Groups(self.config.size, max_batch)
         try:
             for item in items:
                 self.listener.poll()

@@ -4,7 +4,7 @@
 The driver (this process) keeps the manifest and the output folder; the workers need neither,
 nor the photos, nor the model file. The driver decodes each photo (an unreadable one fails its
 item here, with the same message as in this process) and puts them in Ray's object store, a
-block of at most :data:`~impasto.batch.painting.MAX_BATCH` photos at a time (so the driver
+block of at most a forward pass's photos at a time (so the driver
 holds one block, and the object store spills to disk beyond its memory); the model file's
 bytes go to the object store once. Each actor paints its blocks several photos per forward
 pass (:mod:`impasto.batch.painting`) and returns 8-bit pixels; the driver writes each output
@@ -34,7 +34,7 @@ import numpy as np
 
 from impasto.batch.job import Listener, NetworkJob, Report, record_failure, report
 from impasto.batch.manifest import Item, Manifest, Plan
-from impasto.batch.painting import MAX_BATCH, Groups, by_model, paint, to_pil, write_painting
+from impasto.batch.painting import Groups, by_model, paint, to_pil, write_painting
 from impasto.batch.ray_runner import RayOptions, connected, gpus_per_worker
 from impasto.errors import Cancelled, ConfigError, ImpastoError
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DATA_HINT = "install Ray Data: pip install 'ray[data]==2.60.0'"
+BLOCKS_PER_WORKER = 4
 
 
 def ray_data() -> Any:
@@ -73,7 +74,13 @@ class NetworkWorker:
     so that Ray passes the reference and this actor fetches the bytes once)."""
 
     def __init__(
-        self, model: tuple[Any], suffix: str, name: str, config: ApplyConfig, threads: int
+        self,
+        model: tuple[Any],
+        suffix: str,
+        name: str,
+        config: ApplyConfig,
+        threads: int,
+        max_batch: int,
     ) -> None:
         import ray
         import torch
@@ -85,7 +92,7 @@ class NetworkWorker:
             path = Path(folder) / f"model{suffix}"
             path.write_bytes(ray.get(model[0]))
             self.network = open_network(path, config.backend, config.device)
-        self.name, self.config = name, config
+        self.name, self.config, self.max_batch = name, config, max_batch
         node = ray.get_runtime_context().get_node_id()
         self.worker = f"{socket.gethostname()}/{node[:8]}:{os.getpid()}"
 
@@ -95,7 +102,7 @@ class NetworkWorker:
         JSON), ``error`` ("" when painted), ``seconds``, ``worker``."""
         import torch
 
-        groups: Groups[int] = Groups(self.config.size)
+        groups: Groups[int] = Groups(self.config.size, self.max_batch)
         ready = []
         for i in range(len(batch["id"])):
             h, w = int(batch["height"][i]), int(batch["width"][i])
@@ -167,8 +174,8 @@ def run_network_ray(
     written here."""
     if not plan.run:
         return report(manifest, plan)
+    data = ray_data()  # Ray Data missing: one line before connecting
     with connected(options) as ray:
-        data = ray_data()
         cluster = ray.cluster_resources()
         gpus = gpus_per_worker(cluster, job.settings.apply.device)
         workers = options.workers or max(1, int(cluster.get("CPU", 1)) // options.cpus_per_worker)
@@ -200,9 +207,10 @@ class _Pool:
         self.index, self.total = 0, 0
 
     def run(self, model: Path, items: list[Item]) -> None:
-        # Blocks small enough that every actor gets some: 6 photos on 2 actors are 2 blocks
-        # of 3, not one of 6.
-        size = max(1, min(MAX_BATCH, math.ceil(len(items) / self.workers)))
+        # Blocks small enough that every actor gets several (one slow to start, or the last
+        # blocks, then leave the others less idle), at most a forward pass's photos.
+        most = self.job.max_batch
+        size = max(1, min(most, math.ceil(len(items) / (BLOCKS_PER_WORKER * self.workers))))
         refs: list[Any] = []
         left: set[int] = set()
         for start in range(0, len(items), size):
@@ -237,10 +245,12 @@ class _Pool:
             painted = dataset.map_batches(
                 NetworkWorker,
                 batch_size=size,
-                compute=self.data.ActorPoolStrategy(size=min(self.workers, len(refs))),
+                compute=self.data.ActorPoolStrategy(
+                    size=min(self.workers, len(refs)), max_tasks_in_flight_per_actor=2
+                ),
                 num_cpus=self.options.cpus_per_worker,
                 num_gpus=self.gpus or None,
-                fn_constructor_args=(*args, self.job.settings.apply, threads),
+                fn_constructor_args=(*args, self.job.settings.apply, threads, size),
                 ray_remote_args_fn=functools.partial(
                     dict, max_task_retries=self.job.max_attempts - 1
                 ),

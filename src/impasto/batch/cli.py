@@ -206,7 +206,8 @@ def _prepare_network(args: argparse.Namespace) -> tuple[NetworkJob, list[Path], 
         cfg = ApplyConfig(**{n: getattr(args, n) for n in names if getattr(args, n) is not None})
     except ConfigError as e:
         raise as_flags(e, names) from None
-    resolve_device(cfg.device)  # a device this machine lacks: refused before any work
+    if not args.ray:  # on Ray the workers' devices count, not this machine's
+        resolve_device(cfg.device)  # a device this machine lacks: refused before any work
     photos = collect_photos(args.inputs, Path(args.output))
     check_folder(args.output)
     models = check_models(args.networks)

@@ -1,5 +1,6 @@
 """Items per minute of `impasto batch`: in this process against Ray on this machine, and how
-Ray would scale with workers, projected from the measured per-item cost and overheads.
+Ray would scale with workers, projected from the measured per-item cost and overheads; for
+the optimisation route and for the network route (`--network`).
 
 32 small photos (crops of the bundled samples) x one style, real VGG19 weights, the settings
 below (precision pinned, so the figure means one thing). In-process: one item at a time with
@@ -14,7 +15,13 @@ on a worker (the wall time per item beyond t_item: scheduling, object transfer),
 driver's serial work per item (decode the photo, write the PNG, update the manifest), S the
 start-up (Ray's, and each worker taking the weights).
 
+Optimisation route, in this process, also with one torch thread per item (`--threads 1`).
+Network route: a style network of the default architecture (random weights: the cost is the
+same as a trained one's) at --net-size px, in this process (photos of one size several per
+forward pass, and one per pass) and on a local Ray (a Ray Data actor pool, one actor per CPU).
+
     python benchmarks/batch.py [--photos 32] [--size 128] [--steps 30] [--precision fp32]
+                               [--net-size 256] [--only opt|network]
 """
 
 from __future__ import annotations
@@ -31,13 +38,15 @@ from pathlib import Path
 from PIL import Image
 
 from _common import image_path
-from impasto.batch.job import Job, Quiet, collect_photos, plan_batch
-from impasto.batch.local import run_local
-from impasto.batch.manifest import Item, Manifest, Settings
+from impasto.batch.job import Job, NetworkJob, Quiet, collect_photos, plan_batch
+from impasto.batch.local import run_local, run_network_local
+from impasto.batch.manifest import Item, Manifest, NetworkSettings, Settings
+from impasto.batch.ray_data import run_network_ray
 from impasto.batch.ray_runner import RayOptions, run_ray
 from impasto.config import StyleConfig
 from impasto.features.weights import load_weights
 from impasto.io.images import load_image
+from impasto.network.apply import ApplyConfig
 
 
 def cpu_name() -> str:
@@ -119,26 +128,75 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--net-size", type=int, default=256)
+    ap.add_argument("--only", choices=["opt", "network"])
     args = ap.parse_args()
-    cfg = StyleConfig(size=args.size, steps=args.steps, precision=args.precision)
-    job = Job(Settings(cfg))
     cpus = os.cpu_count() or 1
-    print(f"{cpu_name()}, {cpus} CPUs, {args.precision}; {args.photos} photos x 1 style, "
-          f"{args.size} px, {args.steps} steps")  # fmt: skip
+    print(f"{cpu_name()}, {cpus} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
+    os.environ.pop("RAY_ADDRESS", None)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "photos").mkdir()
-        make_photos(root / "photos", args.photos, args.size)
-        os.environ.pop("RAY_ADDRESS", None)
-        results = {}
-        for name, ray in (("in-process", None), ("ray", RayOptions("auto"))):
-            r = run(root / "photos", root / name, job, ray)
-            results[name] = r
-            print(f"{name:>10}: {r.wall:6.1f} s, {60 * args.photos / r.wall:5.1f} items/min "
-                  f"(start-up {r.startup:.1f} s; per item: stylize {r.stylize:.2f} s, "
-                  f"overhead {r.overhead:.2f} s)")  # fmt: skip
-        d = driver_seconds(root / "photos", root)
+        if args.only != "network":
+            optimisation(root / "opt", args, cpus)
+        if args.only != "opt":
+            network(root / "net", args)
+
+
+def optimisation(root: Path, args: argparse.Namespace, cpus: int) -> None:
+    print(f"\noptimisation route, {args.precision}: {args.photos} photos x 1 style, "
+          f"{args.size} px, {args.steps} steps")  # fmt: skip
+    (root / "photos").mkdir(parents=True)
+    make_photos(root / "photos", args.photos, args.size)
+    cfg = StyleConfig(size=args.size, steps=args.steps, precision=args.precision)
+    results = {}
+    runs = (("in-process", Job(Settings(cfg)), None),
+            ("in-process, 1 thread", Job(Settings(cfg), threads=1), None),
+            ("ray", Job(Settings(cfg)), RayOptions("auto")))  # fmt: skip
+    for name, job, ray in runs:
+        r = run(root / "photos", root / name, job, ray)
+        results[name] = r
+        print(f"{name:>20}: {r.wall:6.1f} s, {60 * args.photos / r.wall:5.1f} items/min "
+              f"(start-up {r.startup:.1f} s; per item: stylize {r.stylize:.2f} s, "
+              f"overhead {r.overhead:.2f} s)")  # fmt: skip
+    d = driver_seconds(root / "photos", root)
     project(results["ray"], cpus, d)
+
+
+def network(root: Path, args: argparse.Namespace) -> None:
+    """The network route: in process (batched, and one photo per pass) and on Ray Data."""
+    from impasto.network.config import NetworkConfig
+    from impasto.network.info import NetworkInfo
+    from impasto.network.model import build_network
+    from impasto.network.modelfile import save_network
+
+    cfg = NetworkConfig()
+    print(f"\nnetwork route, fp32: {args.photos} photos of {args.net_size} px through the "
+          f"default network (width {cfg.width}, {cfg.blocks} blocks), torch")  # fmt: skip
+    (root / "photos").mkdir(parents=True)
+    make_photos(root / "photos", args.photos, args.net_size)
+    info = NetworkInfo(cfg, "painting.png", "0" * 64, {})
+    model = save_network(build_network(cfg, seed=0), root / "style.safetensors", info)
+    settings = NetworkSettings(ApplyConfig(device="cpu"))
+    runs = (("in-process, batches", NetworkJob(settings), None),
+            ("in-process, 1 per pass", NetworkJob(settings, max_batch=1), None),
+            ("ray data", NetworkJob(settings), RayOptions("auto")))  # fmt: skip
+    for name, job, ray in runs:
+        timing = Timing()
+        t0 = time.perf_counter()
+        with Manifest.open(root / name) as m:
+            plan = plan_batch(m, collect_photos([root / "photos"], root / name), [model], job)
+            if ray is None:
+                rep = run_network_local(m, plan, job, timing)
+            else:
+                rep = run_network_ray(m, plan, job, ray, timing)
+        wall = time.perf_counter() - t0
+        assert rep.ok and len(rep.done) == args.photos, rep.failed
+        each = statistics.mean(i.seconds or 0.0 for i in rep.done)
+        # On Ray the first output comes once Ray, the actors and a block are done (Ray Data
+        # hands blocks back whole), so the time to it is mostly start-up.
+        first = min(timing.back.values()) - t0
+        print(f"{name:>22}: {wall:6.1f} s, {60 * args.photos / wall:6.1f} items/min; first "
+              f"output after {first:.1f} s; network {each:.3f} s per photo")  # fmt: skip
 
 
 def project(ray: Run, cpus: int, d: float) -> None:

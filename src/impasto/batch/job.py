@@ -1,23 +1,35 @@
 """What every runner of a batch shares: finding the inputs, planning the items, recording one
-item's outcome, and the report at the end. The runners (``local``, ``ray_runner``) differ only
-in where :func:`impasto.api.stylize` runs; the output is always written here, by the process
-that holds the manifest, and an item is marked done only after its file is written atomically.
+item's outcome, and the report at the end. The runners (``local``, ``ray_runner``,
+``ray_data``) differ only in where the work runs (:func:`impasto.api.stylize`, or a style
+network's forward pass); the output is always written here, by the process that holds the
+manifest, and an item is marked done only after its file is written atomically.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from impasto.batch.manifest import DEFAULT_MAX_ATTEMPTS, Item, Manifest, Plan, Settings
+from impasto.batch.manifest import (
+    DEFAULT_MAX_ATTEMPTS,
+    Item,
+    Manifest,
+    NetworkSettings,
+    Plan,
+    Settings,
+)
+from impasto.batch.painting import MAX_BATCH
 from impasto.errors import ConfigError, ImpastoError, InvalidImageError, OutputError
 
 if TYPE_CHECKING:
     from impasto.api import Result
+    from impasto.features.weights import VGGWeights
+    from impasto.losses.targets import PreparedStyle
     from impasto.optim.events import StepEvent
 
 # The photo files a folder is searched for (Pillow reads them all); a file named on the command
@@ -27,10 +39,25 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".g
 
 @dataclass(frozen=True)
 class Job:
-    """One batch command: the settings every item runs with, and the attempt limit."""
+    """One batch command: the settings every item runs with, the attempt limit, and torch's
+    thread count for each item (None: torch's default here, the worker's CPUs on Ray)."""
 
     settings: Settings
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class NetworkJob:
+    """One batch command of the network route (``--network``): every photo through every
+    model with the apply settings. ``threads`` is torch's thread count for the forward passes
+    (None: torch's default here, the worker's CPUs on Ray); ``max_batch`` the most photos of
+    one size painted in one pass."""
+
+    settings: NetworkSettings
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    threads: int | None = None
+    max_batch: int = MAX_BATCH
 
 
 @dataclass(frozen=True)
@@ -58,6 +85,9 @@ class Listener(Protocol):
 
     def item_finished(self, item: Item) -> None: ...
 
+    def poll(self) -> None:
+        """Between items: raise :class:`impasto.Cancelled` if the user asked to stop."""
+
 
 class Quiet:
     """A listener that shows nothing."""
@@ -70,6 +100,25 @@ class Quiet:
 
     def item_finished(self, item: Item) -> None:
         pass
+
+    def poll(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to ``threads`` for the block (None: left alone)."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def this_worker() -> str:
@@ -115,13 +164,41 @@ def check_styles(styles: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return [Path(s) for s in styles]
 
 
+def check_models(models: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """The model files of ``--network``, each a path or a model's name as ``impasto apply``
+    takes it, each opened once to refuse a bad one before any work."""
+    from impasto.network.apply import open_network
+    from impasto.network.registry import find_model
+
+    found = []
+    for name in models:
+        path = find_model(name)
+        open_network(path, device="cpu")  # a file that is not a network: refused here
+        found.append(path.resolve())
+    return found
+
+
 def plan_batch(
-    manifest: Manifest, photos: Sequence[Path], styles: Sequence[Path], job: Job
+    manifest: Manifest, photos: Sequence[Path], styles: Sequence[Path], job: Job | NetworkJob
 ) -> Plan:
-    """Hash the inputs and record every photo x style item of ``job`` in ``manifest``."""
+    """Hash the inputs and record every photo x style item of ``job`` in ``manifest`` (on the
+    network route, the models are the styles)."""
     photo_sources = [manifest.source(p) for p in photos]
     style_sources = [manifest.source(s) for s in styles]
     return manifest.plan(photo_sources, style_sources, job.settings, job.max_attempts)
+
+
+def prepare(job: Job, style: str, weights: VGGWeights) -> PreparedStyle | None:
+    """The style targets of ``style`` under ``job``'s settings, computed once for every item
+    of that style (:func:`impasto.api.prepare_style`); None where they depend on each photo
+    (colour preservation), so each item computes its own."""
+    from impasto.api import prepare_style
+    from impasto.config import ColorPreservation
+
+    cfg = job.settings.config
+    if cfg.preserve_color is not ColorPreservation.NONE:
+        return None
+    return prepare_style(style, cfg, weights=weights)
 
 
 def write_result(manifest: Manifest, item: Item, result: Result, worker: str) -> Item:

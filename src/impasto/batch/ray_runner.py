@@ -1,10 +1,11 @@
 """The Ray runner: the items of a batch on the workers of a Ray cluster.
 
 The driver (this process) keeps the manifest and the output folder; the workers need neither,
-nor the photos: the driver decodes each photo and puts it, each style image (once) and the VGG
-weights (once) in Ray's object store. A worker is an actor that takes the weights once and then
-runs :func:`impasto.api.stylize` on one item at a time; the :class:`~impasto.api.Result`
-comes back to the driver, which writes it atomically and only then marks the item done.
+nor the photos: the driver decodes each photo and puts it, each style's targets (computed once,
+:func:`impasto.api.prepare_style`) and the VGG weights (once) in Ray's object store. A
+worker is an actor that takes the weights once and then runs :func:`impasto.api.stylize` on
+one item at a time with the style's shared targets; the :class:`~impasto.api.Result` comes
+back to the driver, which writes it atomically and only then marks the item done.
 
 A worker that dies (its process killed, its node lost) fails its item's attempt; the item goes
 back in the queue while it has attempts left, and a new worker replaces the dead one. Only the
@@ -23,7 +24,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from impasto.batch.job import Job, Listener, Report, record_failure, report, write_result
+from impasto.batch.job import (
+    Job,
+    Listener,
+    Report,
+    prepare,
+    record_failure,
+    report,
+    write_result,
+)
 from impasto.batch.manifest import Item, Manifest, Plan
 from impasto.errors import ConfigError, ImpastoError
 
@@ -46,6 +55,7 @@ class RayOptions:
     address: str
     cpus_per_worker: int = 1
     workers: int | None = None
+    threads: int | None = None  # torch threads per worker; None: cpus_per_worker
     connect_timeout: float = 5.0  # seconds for the head node to answer
     start_timeout: float = 120.0  # seconds for a worker to start (and load the weights)
 
@@ -140,8 +150,13 @@ class StylizeWorker:
         return self.name
 
     def run(self, content: Any, style: Any, config: StyleConfig) -> Result:
+        """Stylize ``content``; ``style`` is the style image, or its targets computed once on
+        the driver (a :class:`~impasto.losses.targets.PreparedStyle`)."""
         from impasto.api import stylize
+        from impasto.losses.targets import PreparedStyle
 
+        if isinstance(style, PreparedStyle):
+            return stylize(content, config=config, weights=self.weights, prepared=style)
         return stylize(content, style, config, weights=self.weights)
 
 
@@ -175,6 +190,7 @@ class _Driver:
     job: Job
     listener: Listener
     actor_class: Any
+    weights: VGGWeights
     weights_ref: Any
     options: RayOptions
     pending: deque[int] = field(default_factory=deque)
@@ -187,7 +203,8 @@ class _Driver:
     def new_worker(self) -> _Slot:
         """Start a worker and wait for it (bounded: a cluster without the CPUs for it would
         otherwise keep it pending for ever)."""
-        actor = self.actor_class.remote(self.weights_ref, self.options.cpus_per_worker)
+        threads = self.options.threads or self.options.cpus_per_worker
+        actor = self.actor_class.remote(self.weights_ref, threads)
         try:
             name = self.ray.get(actor.identity.remote(), timeout=self.options.start_timeout)
         except self.ray.exceptions.GetTimeoutError:
@@ -226,13 +243,22 @@ class _Driver:
         try:
             content = load_image(item.photo)
             if item.style not in self.styles:
-                self.styles[item.style] = self.ray.put(load_image(item.style))
+                self.styles[item.style] = self.ray.put(self.style(item.style))
         except ImpastoError as e:  # an unreadable photo: fails here, as it would there
             self.idle.append(slot)
             self.listener.item_finished(record_failure(self.manifest, item, e, 0.0))
             return
         ref = slot.actor.run.remote(content, self.styles[item.style], self.job.settings.config)
         self.inflight[ref] = (item_id, slot)
+
+    def style(self, path: str) -> Any:
+        """What the workers get for a style, once: its targets computed here (each worker
+        would otherwise compute the same ones for every item), or the image where the
+        targets depend on each photo (colour preservation)."""
+        from impasto.io.images import load_image
+
+        prepared = prepare(self.job, path, self.weights)
+        return load_image(path) if prepared is None else prepared
 
     def collect(self, ref: Any) -> None:
         from ray.exceptions import RayActorError, RayTaskError
@@ -290,7 +316,7 @@ def run_ray(
     weights = load_weights(job.settings.weights)
     if not plan.run:
         return report(manifest, plan)
-    with _connected(options) as ray:
+    with connected(options) as ray:
         cluster = ray.cluster_resources()
         cpus = int(cluster.get("CPU", 1))
         gpus = gpus_per_worker(cluster, job.settings.config.device)
@@ -303,6 +329,7 @@ def run_ray(
             job,
             listener,
             _actor_class(ray, options.cpus_per_worker, gpus),
+            weights,
             ray.put(weights),
             options,
         )
@@ -314,7 +341,8 @@ def run_ray(
 
 
 @contextlib.contextmanager
-def _connected(options: RayOptions) -> Iterator[Any]:
+def connected(options: RayOptions) -> Iterator[Any]:
+    """Ray connected for the block (see :func:`connect`), shut down after it."""
     ray = connect(options)
     try:
         yield ray

@@ -12,32 +12,24 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 from fastapi.testclient import TestClient
 from PIL import Image
-from web_helpers import TINY, finished, png_bytes, read_events, start_job, upload, wait_for
+from web_helpers import (
+    TINY,
+    finished,
+    png_bytes,
+    read_events,
+    save_tiny_network,
+    start_job,
+    upload,
+    wait_for,
+)
 
 from impasto.io.images import read_metadata
 from impasto.network.apply import ApplyConfig, apply_network, open_network
-from impasto.network.config import NetworkConfig
-from impasto.network.info import NetworkInfo
-from impasto.network.model import build_network
-from impasto.network.modelfile import save_network
 from impasto.web.instant import NOT_IN_INSTANT
 
-SMALL = NetworkConfig(width=0.125, blocks=1)
 MODEL = "user:tiny.safetensors"
-
-
-def save_tiny(path: Path, seed: int = 5) -> Path:
-    """A small network with weights moved off their initial values (so its output varies),
-    saved with a style name as `impasto train` saves one."""
-    model = build_network(SMALL, seed=seed)
-    g = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.2)
-    return save_network(model, path, NetworkInfo(SMALL, "painting.png", "cd" * 32, {"steps": 1}))
 
 
 def gradient_png(h: int = 36, w: int = 44) -> bytes:
@@ -53,7 +45,7 @@ def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     models (whatever the checkout ships), so the listing is the test's own."""
     folder = tmp_path / "models"
     folder.mkdir()
-    save_tiny(folder / "tiny.safetensors")
+    save_tiny_network(folder / "tiny.safetensors")
     (folder / "junk.safetensors").write_bytes(b"not a network at all")
     monkeypatch.setenv("IMPASTO_MODELS", str(folder))
     monkeypatch.setattr("impasto.web.instant.bundled_dir", lambda: tmp_path / "no-bundled")
@@ -106,7 +98,7 @@ def test_config_lists_the_models_with_their_style_and_the_apply_settings(
 
 
 def test_a_model_saved_while_the_studio_runs_is_listed(instant: TestClient, models: Path) -> None:
-    save_tiny(models / "later.safetensors", seed=9)
+    save_tiny_network(models / "later.safetensors", seed=9)
     refs = [m["ref"] for m in instant.get("/api/instant/config").json()["models"]]
     assert "user:later.safetensors" in refs
 

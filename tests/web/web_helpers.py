@@ -6,6 +6,7 @@ import io
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,25 @@ from PIL import Image
 
 # A few steps at 32 px on the tiny net; tol 0 so no run stops early.
 TINY = {"size": 32, "steps": 4, "tol": 0}
+
+
+def save_tiny_network(path: Path, seed: int = 5) -> Path:
+    """A small style network (1/8 width, one block) with weights moved off their initial
+    values (so its output varies), saved with a style name as `impasto train` saves one."""
+    import torch
+
+    from impasto.network.config import NetworkConfig
+    from impasto.network.info import NetworkInfo
+    from impasto.network.model import build_network
+    from impasto.network.modelfile import save_network
+
+    small = NetworkConfig(width=0.125, blocks=1)
+    model = build_network(small, seed=seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.2)
+    return save_network(model, path, NetworkInfo(small, "painting.png", "cd" * 32, {"steps": 1}))
 
 
 def png_bytes(array: np.ndarray) -> bytes:

@@ -5,9 +5,6 @@ Audio mode makes a sound; the Instant mode paints a photo with a (tiny) style ne
 from __future__ import annotations
 
 import io
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from web_helpers import save_tiny_network
+from web_helpers import save_tiny_network, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -55,28 +52,8 @@ def stripes_png(fmt: str = "PNG") -> bytes:
 @pytest.fixture
 def server(make_app) -> Iterator[str]:
     """The studio under uvicorn in a thread, on a free port of 127.0.0.1; yields its URL."""
-    import uvicorn
-
-    app = make_app(preview_interval=0.0, poll_interval=0.02)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1, ws="none"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60  # against a hang only: the machine may be busy
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serving(make_app(preview_interval=0.0, poll_interval=0.02)) as url:
+        yield url
 
 
 def test_page_runs_a_job_with_live_preview(server: str) -> None:

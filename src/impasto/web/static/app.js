@@ -257,7 +257,7 @@ function renderModels() {
     b.classList.toggle("selected", m.ref === state.model);
     const where = m.bundled ? "bundled" : "yours";
     const about = m.usable
-      ? `style ${m.style_name || "?"} · ${where} · ${m.format}` + (m.width ? ` · width ${m.width}, ${m.blocks} blocks` : "")
+      ? `style ${m.style_name || "?"} · ${where} · ${m.format}` + (m.width ? ` · width ${m.width}, ${m.blocks} block${m.blocks === 1 ? "" : "s"}` : "")
       : `${where} · ${m.file}`;
     b.append(el("span", { class: "model-name" }, m.name), el("span", { class: "model-about" }, about));
     if (!m.usable) {

@@ -2,7 +2,7 @@
 (Playwright and Debian's chromium): a studio on a temporary data folder, MODEL copied into a
 temporary ``IMPASTO_MODELS`` beside the bundled networks, two photos painted with it.
 
-    .venv/bin/python tests/web/screenshot_instant.py MODEL.safetensors docs/images/studio-instant.png
+    python tests/web/screenshot_instant.py MODEL.safetensors docs/images/studio-instant.png
 
 Not a test (pytest does not collect it); it needs no VGG weights (no optimisation runs).
 """

@@ -254,3 +254,15 @@ def test_onnxruntime_is_refused_when_the_studio_computes_on_a_named_gpu(
     with TestClient(make_app(device="cuda")) as c:
         body = {"model": MODEL, "photo": "sample:tubingen", "config": {"backend": "onnxruntime"}}
         assert "onnxruntime runs on the CPU" in refused(c, body)
+
+
+def test_a_model_removed_after_the_job_was_queued_fails_it_in_one_line(models: Path) -> None:
+    from impasto.errors import NetworkFileError
+    from impasto.web.instant import Models
+
+    shelf = Models()
+    (model,) = [m for m in shelf.found() if m.ref == MODEL]
+    (models / "tiny.safetensors").unlink()
+    with pytest.raises(NetworkFileError, match=r"cannot read tiny\.safetensors"):
+        shelf.open(model, ApplyConfig(device="cpu"))
+    assert MODEL not in [m.ref for m in shelf.found()]

@@ -53,7 +53,7 @@ FileKey = tuple[str, int, int]  # a file's path, size and modification time (ns)
 def train_hint() -> str:
     """What to do when there is no model: the command that trains one into the user's folder."""
     return (
-        "no style networks yet; train one with `impasto train PAINTING.jpg --photos DIR "
+        "train one with `impasto train PAINTING.jpg --photos DIR "
         f"-o {user_dir() / 'NAME.safetensors'}` and it shows here"
     )
 
@@ -164,7 +164,8 @@ class Models:
                     raise ConfigError(f"model {ref!r} cannot be used: {model.problem}")
                 return model
         if not models:
-            raise ConfigError(f"unknown model {ref!r}: {train_hint()}")
+            hint = train_hint()
+            raise ConfigError(f"unknown model {ref!r}: there are no style networks yet; {hint}")
         raise ConfigError(f"unknown model {ref!r}; models: {', '.join(m.ref for m in models)}")
 
     def open(self, model: StudioModel, config: ApplyConfig) -> Stylizer:
@@ -172,7 +173,10 @@ class Models:
         version and kept for the next jobs."""
         from impasto.network.apply import open_network
 
-        key = (_key(model.path), config.backend.value, config.device)
+        try:
+            key = (_key(model.path), config.backend.value, config.device)
+        except OSError as e:  # removed (or made unreadable) since the job was submitted
+            raise NetworkFileError(f"cannot read {model.path.name}: {e.strerror or e}") from None
         with self._lock:
             if key in self._open:
                 self._open.move_to_end(key)

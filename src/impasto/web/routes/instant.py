@@ -46,7 +46,7 @@ async def instant_config(studio: StudioDep) -> dict[str, Any]:
         "limits": {"min_size": MIN_SIDE, "max_size": studio.limits.max_size},
         "models": [m.describe() for m in models],
         "user_dir": str(user_dir()),
-        "empty_hint": train_hint(),
+        "empty_hint": f"No style networks yet: {train_hint()}.",
     }
 
 

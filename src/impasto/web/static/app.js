@@ -247,7 +247,7 @@ function renderModels() {
   const models = state.instant.models;
   const empty = $("instant-models-empty");
   empty.hidden = models.length > 0;
-  empty.textContent = models.length ? "" : `No style networks yet. ${state.instant.empty_hint.replace(/^no style networks yet; /, "T")}.`;
+  empty.textContent = models.length ? "" : state.instant.empty_hint;
   if (!models.some((m) => m.ref === state.model && m.usable)) selectModel(null);
   for (const m of models) {
     const b = el("button", {

@@ -15,22 +15,31 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from web_helpers import save_tiny_network
 
 from impasto.config import StyleConfig
+from impasto.network.apply import ApplyConfig
 from impasto.web import create_app
 from impasto.web.form import NOT_IN_STUDIO
+from impasto.web.instant import NOT_IN_INSTANT
 
 schemathesis = pytest.importorskip("schemathesis")
 
 PAIR = {"content": "sample:tubingen", "style": "sample:starry_night"}
 FIELDS = [f.name for f in dataclasses.fields(StyleConfig) if f.name not in NOT_IN_STUDIO]
+INSTANT_FIELDS = [f.name for f in dataclasses.fields(ApplyConfig) if f.name not in NOT_IN_INSTANT]
+PAINT = {"model": "user:tiny.safetensors", "photo": "sample:tubingen"}
 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
-    """A studio that accepts jobs and runs none (no worker): only the HTTP layer is fuzzed."""
+    """A studio that accepts jobs and runs none (no worker): only the HTTP layer is fuzzed.
+    Its user models (Instant mode) are one tiny network."""
+    models = tmp_path_factory.mktemp("models")
+    save_tiny_network(models / "tiny.safetensors")
     app = create_app(tmp_path_factory.mktemp("studio"), workers=0, queue_size=10_000)
-    with TestClient(app):  # lifespan: started and stopped around the module
+    with pytest.MonkeyPatch.context() as mp, TestClient(app):  # lifespan: around the module
+        mp.setenv("IMPASTO_MODELS", str(models))
         yield app
 
 
@@ -74,6 +83,7 @@ def test_every_answer_to_generated_requests_is_documented(tmp_path: Path) -> Non
     for result in schema.get_all_operations():
         fuzz_operation(result.ok(), raw, seen)
     assert ("/api/jobs", 422) in seen
+    assert ("/api/instant/jobs", 422) in seen
 
 
 # -- the settings: any JSON value in any field ----------------------------------------------------
@@ -111,11 +121,39 @@ def test_any_value_in_any_field_is_a_config_or_a_422_naming_the_field(
         client.post(f"/api/jobs/{r.json()['id']}/cancel")
 
 
+@settings(max_examples=100, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(field=st.sampled_from(INSTANT_FIELDS), value=NEAR_VALID | JSON)
+def test_any_value_in_any_instant_field_is_a_job_or_a_422_naming_the_field(
+    studio: FastAPI, field: str, value: Any
+) -> None:
+    client = TestClient(studio)
+    r = client.post("/api/instant/jobs", json={**PAINT, "config": {field: value}})
+    assert r.status_code in (202, 422), (field, value, r.status_code, r.text)
+    if r.status_code == 422:
+        assert field in r.json()["error"], (field, value, r.text)
+    else:
+        # What was accepted is what the worker runs.
+        stored = r.json()["config"]
+        assert ApplyConfig.from_dict(stored).to_dict() == stored
+        client.post(f"/api/jobs/{r.json()['id']}/cancel")
+
+
 @settings(max_examples=60, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=JSON)
 def test_any_json_body_is_a_job_or_a_json_refusal(studio: FastAPI, body: Any) -> None:
     r = TestClient(studio).post("/api/jobs", json=body)
+    assert r.status_code in (202, 413, 422), (body, r.text)
+    if r.status_code != 202:
+        assert r.json()["status"] == r.status_code
+
+
+@settings(max_examples=60, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=JSON)
+def test_any_json_body_is_an_instant_job_or_a_json_refusal(studio: FastAPI, body: Any) -> None:
+    r = TestClient(studio).post("/api/instant/jobs", json=body)
     assert r.status_code in (202, 413, 422), (body, r.text)
     if r.status_code != 202:
         assert r.json()["status"] == r.status_code

@@ -21,6 +21,9 @@ Endpoints (every error is JSON ``{"error": message, "status": code}``):
   ``{"content": ref | null, "style": ref, "seconds": null, "config": {...}}`` (a ref is
   ``"sound:NAME"`` or ``"upload:ID"``; no content: a texture), then the same job endpoints,
   and ``GET /api/jobs/{id}/result.wav``, ``GET /api/jobs/{id}/spectrogram.png``
+- Instant mode: ``GET /api/instant/config`` (ApplyConfig's form, limits, the style networks
+  found), ``POST /api/instant/jobs`` ``{"model": ref, "photo": ref, "config": {...}}`` (a
+  model's ref is ``"bundled:FILE"`` or ``"user:FILE"``, as listed), then the same job endpoints
 
 Request bodies other than uploads are capped at ``MAX_BODY_BYTES`` (413).
 

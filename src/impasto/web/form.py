@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Mapping
 from enum import Enum
 from functools import lru_cache
 from typing import Any
@@ -76,12 +77,13 @@ def _spec(f: dataclasses.Field[Any], tp: Any) -> dict[str, Any]:
     return spec
 
 
-@lru_cache(maxsize=1)
-def form_fields() -> list[dict[str, Any]]:
-    """One entry per StyleConfig field (but NOT_IN_STUDIO): name, label, kind, nullable,
-    choices, default, help, main; all read from the field and its Setting."""
-    hints = typing.get_type_hints(StyleConfig)
-    defaults = StyleConfig().to_dict()
+def settings_form(cls: type, leave_out: Mapping[str, str]) -> list[dict[str, Any]]:
+    """One entry per field of the settings dataclass ``cls`` (but ``leave_out``'s): name,
+    label, kind, nullable, choices, default, help, main; all read from the field and its
+    Setting. The studio's forms (StyleConfig's, Instant mode's ApplyConfig's) are built from
+    these."""
+    hints = typing.get_type_hints(cls)
+    defaults = cls().to_dict()
     return [
         {
             "name": f.name,
@@ -91,9 +93,15 @@ def form_fields() -> list[dict[str, Any]]:
             "help": help_text(f),
             "main": setting_of(f).main,
         }
-        for f in dataclasses.fields(StyleConfig)
-        if f.name not in NOT_IN_STUDIO
+        for f in dataclasses.fields(cls)
+        if f.name not in leave_out
     ]
+
+
+@lru_cache(maxsize=1)
+def form_fields() -> list[dict[str, Any]]:
+    """StyleConfig's form (but NOT_IN_STUDIO): see :func:`settings_form`."""
+    return settings_form(StyleConfig, NOT_IN_STUDIO)
 
 
 def build_config(

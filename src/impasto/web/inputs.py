@@ -130,6 +130,16 @@ def check_image(path: Path, name: str, max_pixels: int) -> CheckedImage:
     return CheckedImage(fmt, width, height)
 
 
+def header_size(path: Path) -> tuple[int, int]:
+    """The (width, height) an image's header states (read without decoding its pixels), of a
+    sample or an upload that :func:`check_image` accepted."""
+    from PIL import Image
+
+    with Image.open(path, formats=ALLOWED_FORMATS) as img:
+        width, height = img.size
+    return width, height
+
+
 def render_png(path: Path, max_side: int = RENDITION_MAX_SIDE) -> bytes:
     """A PNG of a checked upload for the page (browsers cannot show TIFF): decoded as for a
     run (EXIF orientation, sRGB), its long side at most ``max_side``."""

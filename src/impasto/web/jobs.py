@@ -1,10 +1,14 @@
-"""The studio's job queue: a bounded list of waiting jobs and worker threads that run them.
+"""The studio's job queue: bounded lists of waiting jobs and worker threads that run them.
 
 A worker calls :func:`impasto.api.stylize`, the same entry point as the command line (or, for
 an Audio-mode job, :func:`impasto.web.sounds.run_audio` over impasto.audio's ``transfer`` and
 ``texture``), with a callback that records progress, writes a JPEG preview every
 ``preview_interval`` seconds (an image job's) and raises :class:`impasto.Cancelled` as soon as
 the job is cancelled (so a cancel takes effect after at most one optimisation step).
+
+Instant-mode jobs (a style network's one pass, :func:`impasto.web.instant.run_instant`) wait in
+a lane of their own with its own worker: a pass takes about a second, and must not wait behind
+an optimisation of several minutes. Both lanes share the store, the gallery and the events.
 
 The state of queued and running jobs is kept in memory (``_live``, a :class:`LiveJob` each) for
 the page's event stream and mirrored to SQLite at each preview; finished jobs are read from
@@ -27,6 +31,7 @@ from impasto.audio.config import AudioConfig
 from impasto.config import StyleConfig
 from impasto.errors import Cancelled, ImpastoError
 from impasto.web.inputs import SAMPLES, sample_label
+from impasto.web.instant import InstantTask, Models, run_instant
 from impasto.web.sounds import SOUNDS, AudioTask, RunOutcome, run_audio, sound_label
 from impasto.web.store import (
     AUDIO,
@@ -35,6 +40,7 @@ from impasto.web.store import (
     FAILED,
     FINISHED,
     IMAGE,
+    INSTANT,
     QUEUED,
     RUNNING,
     Store,
@@ -43,11 +49,15 @@ from impasto.web.store import (
 
 if TYPE_CHECKING:
     from impasto.features.weights import VGGWeights
+    from impasto.network.apply import ApplyConfig
     from impasto.optim.events import StepEvent
 
 log = logging.getLogger("impasto.web")
 
 INTERRUPTED = "interrupted: the server stopped before this job finished"
+
+# The queues: optimisations (image and audio jobs), and style networks' passes (Instant mode).
+SLOW, FAST = "slow", "fast"
 
 
 class QueueFull(Exception):
@@ -74,16 +84,27 @@ class LiveJob:
     style: Source
     cancel: threading.Event = field(default_factory=threading.Event)
     audio: AudioTask | None = None  # an Audio-mode job's run
+    instant: InstantTask | None = None  # an Instant-mode job's run
+
+    @property
+    def lane(self) -> str:
+        return SLOW if self.instant is None else FAST
 
 
 def new_record(
-    content: Source | None, style: Source, config: StyleConfig | AudioConfig
+    content: Source | None, style: Source, config: StyleConfig | AudioConfig | ApplyConfig
 ) -> dict[str, Any]:
-    """A new job's record: its row in the database and, while it runs, its progress."""
-    audio = isinstance(config, AudioConfig)
+    """A new job's record: its row in the database and, while it runs, its progress. An
+    Instant-mode job (ApplyConfig) is one pass: one step."""
+    if isinstance(config, StyleConfig):
+        kind, total = IMAGE, config.total_steps
+    elif isinstance(config, AudioConfig):
+        kind, total = AUDIO, config.steps
+    else:
+        kind, total = INSTANT, 1
     return {
         "id": new_id(),
-        "kind": AUDIO if audio else IMAGE,
+        "kind": kind,
         "created": time.time(),
         "started": None,
         "finished": None,
@@ -94,7 +115,7 @@ def new_record(
         "style_name": style.name,
         "config": config.to_dict(),
         "step": 0,
-        "total_steps": config.steps if isinstance(config, AudioConfig) else config.total_steps,
+        "total_steps": total,
         "losses": None,
         "seconds": None,
         "error": None,
@@ -119,6 +140,7 @@ class JobManager:
         queue_size: int = 8,
         weights: VGGWeights | str | Path | None = None,
         preview_interval: float = 0.75,
+        models: Models | None = None,
     ) -> None:
         if workers < 0:
             raise ValueError(f"workers must be >= 0, got {workers}")
@@ -131,8 +153,9 @@ class JobManager:
         self._weights_spec = weights
         self._weights: VGGWeights | None = None
         self._weights_lock = threading.Lock()
+        self.models = models or Models()
         self._cond = threading.Condition()
-        self._pending: deque[str] = deque()
+        self._lanes: dict[str, deque[str]] = {SLOW: deque(), FAST: deque()}
         self._live: dict[str, LiveJob] = {}
         self._threads: list[threading.Thread] = []
         self._stopping = False
@@ -142,11 +165,16 @@ class JobManager:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
+        """Start ``workers`` threads for the optimisations, and one for Instant mode's passes
+        (none when ``workers`` is 0: a studio that accepts jobs and runs none, for tests)."""
         with self._cond:
             self._stopping = False
-            while len(self._threads) < self.workers:
+            if self._threads:
+                return
+            lanes = [SLOW] * self.workers + [FAST] * min(1, self.workers)
+            for i, lane in enumerate(lanes):
                 t = threading.Thread(
-                    target=self._work, name=f"impasto-worker-{len(self._threads)}", daemon=True
+                    target=self._work, args=(lane,), name=f"impasto-{lane}-{i}", daemon=True
                 )
                 self._threads.append(t)
                 t.start()
@@ -157,9 +185,9 @@ class JobManager:
             self._stopping = True
             for live in self._live.values():
                 live.cancel.set()
-            while self._pending:
-                job_id = self._pending.popleft()
-                self._finish(job_id, FAILED, error=INTERRUPTED)
+            for pending in self._lanes.values():
+                while pending:
+                    self._finish(pending.popleft(), FAILED, error=INTERRUPTED)
             self._cond.notify_all()
             threads, self._threads = self._threads, []
         deadline = time.monotonic() + timeout
@@ -189,20 +217,27 @@ class JobManager:
         record = new_record(content, style, config)
         return self._enqueue(LiveJob(record, content, style, audio=task))
 
+    def submit_instant(self, photo: Source, model: Source, task: InstantTask) -> dict[str, Any]:
+        """Queue an Instant-mode job (``model`` names the network as the gallery shows it), in
+        its own lane: it never waits behind an optimisation."""
+        record = new_record(photo, model, task.config)
+        return self._enqueue(LiveJob(record, photo, model, instant=task))
+
     def _enqueue(self, live: LiveJob) -> dict[str, Any]:
         with self._cond:
             if self._stopping:
                 raise QueueFull("the server is shutting down")
-            if len(self._pending) >= self.queue_size:
+            pending = self._lanes[live.lane]
+            if len(pending) >= self.queue_size:
                 raise QueueFull(
-                    f"the queue is full ({len(self._pending)} jobs waiting); "
+                    f"the queue is full ({len(pending)} jobs waiting); "
                     "try again when a job has finished"
                 )
             job = live.record
             self.store.add_job(job)
             self._live[job["id"]] = live
-            self._pending.append(job["id"])
-            self._cond.notify()
+            pending.append(job["id"])
+            self._cond.notify_all()  # the lanes' workers share the condition
             return dict(job)
 
     def get(self, job_id: str) -> dict[str, Any] | None:
@@ -220,34 +255,39 @@ class JobManager:
     def cancel(self, job_id: str) -> dict[str, Any] | None:
         """Cancel a job: a waiting one at once, a running one at its next step."""
         with self._cond:
-            if job_id in self._pending:
-                self._pending.remove(job_id)
+            live = self._live.get(job_id)
+            pending = self._lanes[live.lane] if live is not None else deque()
+            if job_id in pending:
+                pending.remove(job_id)
                 self._finish(job_id, CANCELLED, error="cancelled before it started")
-            elif job_id in self._live:
-                self._live[job_id].cancel.set()
+            elif live is not None:
+                live.cancel.set()
         return self.get(job_id)
 
     def position(self, job_id: str) -> int | None:
+        """How many jobs wait before this one in its lane; None when it does not wait."""
         with self._cond:
+            live = self._live.get(job_id)
             try:
-                return self._pending.index(job_id)
+                return self._lanes[live.lane].index(job_id) if live is not None else None
             except ValueError:
                 return None
 
     def counts(self) -> dict[str, int]:
         with self._cond:
             running = sum(1 for j in self._live.values() if j.record["status"] == RUNNING)
-            return {"queued": len(self._pending), "running": running}
+            return {"queued": sum(map(len, self._lanes.values())), "running": running}
 
     # -- workers ---------------------------------------------------------------------------------
-    def _work(self) -> None:
+    def _work(self, lane: str) -> None:
+        pending = self._lanes[lane]
         while True:
             with self._cond:
-                while not self._pending and not self._stopping:
+                while not pending and not self._stopping:
                     self._cond.wait()
                 if self._stopping:
                     return
-                job_id = self._pending.popleft()
+                job_id = pending.popleft()
                 live = self._live[job_id]
                 job = live.record
                 job["status"] = RUNNING
@@ -337,6 +377,8 @@ class JobManager:
         try:
             if live.audio is not None:  # the spectrogram PNG stands for the preview
                 outcome = run_audio(live.audio, folder, self._progress(live, None))
+            elif live.instant is not None:  # one pass: no steps to follow, nothing to cancel
+                outcome = run_instant(self.models, live.instant, folder)
             else:
                 outcome = self._stylize(live, folder)
         except Cancelled as e:

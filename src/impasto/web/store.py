@@ -62,8 +62,9 @@ _ADDED: dict[str, dict[str, str]] = {
     "jobs": {"kind": "TEXT NOT NULL DEFAULT 'image'"},
 }
 
-# What a job or an upload is: a picture (the image mode) or a sound (Audio mode).
-IMAGE, AUDIO = "image", "audio"
+# What a job or an upload is: a picture (the image mode) or a sound (Audio mode); a job may also
+# be a style network's one pass over a photo (Instant mode; its upload is an image).
+IMAGE, AUDIO, INSTANT = "image", "audio", "instant"
 
 # Job states. queued -> running -> done | failed | cancelled; queued -> cancelled.
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"

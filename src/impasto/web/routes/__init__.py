@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from impasto.web.routes import audio, errors, jobs, pages, results, samples, uploads
+from impasto.web.routes import audio, errors, instant, jobs, pages, results, samples, uploads
 
 ROUTERS: tuple[APIRouter, ...] = (
     pages.router,
@@ -14,6 +14,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     jobs.router,
     results.router,
     audio.router,
+    instant.router,
     errors.fallback,
 )
 

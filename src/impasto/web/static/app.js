@@ -1,13 +1,16 @@
 // impasto studio: plain JavaScript, no build step. The settings forms are built from
-// GET /api/config (StyleConfig's fields) and GET /api/audio/config (AudioConfig's, for the
-// Audio mode); progress comes over server-sent events.
+// GET /api/config (StyleConfig's fields), GET /api/audio/config (AudioConfig's, for the
+// Audio mode) and GET /api/instant/config (ApplyConfig's and the style networks, for the
+// Instant mode); progress comes over server-sent events.
 "use strict";
 
 const state = {
   config: null,          // GET /api/config
   audio: null,           // GET /api/audio/config
-  mode: "image",         // "image" or "audio"
-  inputs: { content: null, style: null },  // {ref, url, name}
+  instant: null,         // GET /api/instant/config
+  mode: "image",         // "image", "audio" or "instant"
+  inputs: { content: null, style: null, photo: null },  // {ref, url, name}
+  model: null,           // the Instant mode's network: its ref
   sounds: { content: null, style: null },  // the Audio mode's inputs, the same shape
   job: null,             // the job shown in the live panel
   events: null,          // its EventSource
@@ -16,6 +19,8 @@ const state = {
 
 const $ = (id) => document.getElementById(id);
 const FINISHED = ["done", "failed", "cancelled"];
+const MODES = ["image", "audio", "instant"];
+const ERROR_BOXES = { image: "error", audio: "audio-error", instant: "instant-error" };
 
 // -- helpers ---------------------------------------------------------------------------------
 async function api(path, options = {}) {
@@ -31,7 +36,7 @@ async function api(path, options = {}) {
 }
 
 function showError(message, id = null) {
-  const box = $(id || (state.mode === "audio" ? "audio-error" : "error"));
+  const box = $(id || ERROR_BOXES[state.mode]);
   box.textContent = message;
   box.hidden = !message;
 }
@@ -56,6 +61,12 @@ function fmtSeconds(s) {
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);
   return m < 60 ? `${m} min ${s % 60} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+// A network's pass takes about a second: shown to the hundredth.
+function fmtPass(s) {
+  if (s === null || s === undefined || !isFinite(s)) return "–";
+  return s < 10 ? `${s.toFixed(2)} s` : fmtSeconds(s);
 }
 
 function el(tag, attrs = {}, text = "") {
@@ -119,8 +130,9 @@ function setupPicker(role) {
   });
   const box = $(`${role}-samples`);
   const samples = state.config.samples;
-  // Suggested samples first, the others after.
-  const sorted = [...samples].sort((a, b) => (b.role === role) - (a.role === role));
+  // Suggested samples first, the others after (the Instant mode's photo: the content ones).
+  const want = role === "photo" ? "content" : role;
+  const sorted = [...samples].sort((a, b) => (b.role === want) - (a.role === want));
   for (const s of sorted) {
     const b = el("button", {
       type: "button", class: "sample", "data-ref": s.ref, title: s.label,
@@ -202,24 +214,82 @@ function setTexture(on) {
   $("audio-content-picker").classList.toggle("off", on);
 }
 
+const WAITING = {
+  image: ["No job yet: pick two images and press Start.",
+          "The picture forms here as it is optimised."],
+  audio: ["No job yet: pick two sounds and press Start.",
+          "The spectrograms (content, style, result) show here when the sound is made."],
+  instant: ["No job yet: pick a style network and a photo and press Paint.",
+            "The painted photo shows here, in about a second."],
+};
+
 function setMode(mode) {
   if (mode === "audio" && !state.audio) return;
+  if (mode === "instant" && !state.instant) return;
   state.mode = mode;
   document.body.dataset.mode = mode;
-  $("image-setup").hidden = mode !== "image";
-  $("audio-setup").hidden = mode !== "audio";
-  for (const m of ["image", "audio"]) {
+  for (const m of MODES) {
+    $(`${m}-setup`).hidden = m !== mode;
     const b = $(`mode-${m}`);
     b.classList.toggle("selected", m === mode);
     b.setAttribute("aria-checked", String(m === mode));
   }
   if (!$("showing").dataset.id) {  // no job shown yet: say what this mode will show
-    const audio = mode === "audio";
-    $("showing").textContent = `No job yet: pick two ${audio ? "sounds" : "images"} and press Start.`;
-    $("placeholder").textContent = audio
-      ? "The spectrograms (content, style, result) show here when the sound is made."
-      : "The picture forms here as it is optimised.";
+    [$("showing").textContent, $("placeholder").textContent] = WAITING[mode];
   }
+  if (mode === "instant") refreshModels();
+}
+
+// -- Instant mode: the style networks -----------------------------------------------------------
+function renderModels() {
+  const box = $("instant-models");
+  box.replaceChildren();
+  const models = state.instant.models;
+  const empty = $("instant-models-empty");
+  empty.hidden = models.length > 0;
+  empty.textContent = models.length ? "" : state.instant.empty_hint;
+  if (!models.some((m) => m.ref === state.model && m.usable)) selectModel(null);
+  for (const m of models) {
+    const b = el("button", {
+      type: "button", class: "model", role: "radio", "data-ref": m.ref,
+      "aria-checked": String(m.ref === state.model),
+    });
+    b.classList.toggle("selected", m.ref === state.model);
+    const where = m.bundled ? "bundled" : "yours";
+    const about = m.usable
+      ? `style ${m.style_name || "?"} · ${where} · ${m.format}` + (m.width ? ` · width ${m.width}, ${m.blocks} block${m.blocks === 1 ? "" : "s"}` : "")
+      : `${where} · ${m.file}`;
+    b.append(el("span", { class: "model-name" }, m.name), el("span", { class: "model-about" }, about));
+    if (!m.usable) {
+      b.disabled = true;
+      b.title = m.problem;
+      b.append(el("span", { class: "model-problem" }, m.problem));
+    }
+    b.addEventListener("click", () => selectModel(m.ref));
+    box.append(b);
+  }
+}
+
+function selectModel(ref) {
+  state.model = ref;
+  const m = ref && state.instant.models.find((x) => x.ref === ref);
+  $("instant-model-name").textContent = m ? `${m.name}: the style of ${m.style_name || "?"}` : "none chosen";
+  for (const b of document.querySelectorAll("#instant-models .model")) {
+    b.classList.toggle("selected", b.dataset.ref === ref);
+    b.setAttribute("aria-checked", String(b.dataset.ref === ref));
+  }
+  if (ref) showError("", "instant-error");
+}
+
+// The list is read again each time the mode is shown: a network trained meanwhile appears.
+async function refreshModels() {
+  try {
+    state.instant = await api("/api/instant/config");
+  } catch (err) {
+    showError(`cannot list the style networks: ${err.message}`, "instant-error");
+    return;
+  }
+  renderModels();
 }
 
 // -- the settings form, from StyleConfig's fields -------------------------------------------
@@ -244,10 +314,13 @@ function makeField(field, prefix = "f") {
     if (field.name === "size" && prefix === "f") {
       input.min = "16";
       input.max = String(state.config.limits.max_size);
+    } else if (field.name === "size" && prefix === "i") {
+      input.min = String(state.instant.limits.min_size);
+      input.max = String(state.instant.limits.max_size);
     } else if (field.kind === "int" || field.name.endsWith("weight")) {
       input.min = "0";
     }
-    if (field.nullable) input.placeholder = "auto";
+    if (field.nullable) input.placeholder = prefix === "i" && field.name === "size" ? "the photo's" : "auto";
   } else {
     input = el("input", { id, type: "text", spellcheck: "false" });
     if (field.nullable) input.placeholder = "auto";
@@ -299,6 +372,9 @@ function buildForm() {
   const main = $("main-fields");
   const adv = $("advanced-fields");
   for (const f of state.config.fields) (f.main ? main : adv).append(makeField(f));
+  if (state.instant) {  // a handful of fields: all in view
+    for (const f of state.instant.fields) $("instant-fields").append(makeField(f, "i"));
+  }
   if (!state.audio) return;
   const amain = $("audio-main-fields");
   const aadv = $("audio-advanced-fields");
@@ -381,8 +457,34 @@ async function startAudio(e) {
   }
 }
 
+async function startInstant(e) {
+  e.preventDefault();
+  showError("", "instant-error");
+  const photo = state.inputs.photo;
+  if (!state.model || !photo) {
+    showError(state.model ? "Pick a photo first." : "Pick a style network first.", "instant-error");
+    return;
+  }
+  const config = readConfig(state.instant.fields, $("instant-settings"));
+  $("instant-start").disabled = true;
+  try {
+    const job = await api("/api/instant/jobs", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ model: state.model, photo: photo.ref, config }),
+    });
+    follow(job);
+    refreshGallery();
+  } catch (err) {
+    showError(err.message, "instant-error");
+  } finally {
+    $("instant-start").disabled = false;
+  }
+}
+
 function title(job) {
   if (job.kind === "audio" && !job.content) return `texture of ${job.style_name}`;
+  if (job.kind === "instant") return `${job.content_name} × network ${job.style_name}`;
   return `${job.content_name} × ${job.style_name}`;
 }
 
@@ -412,6 +514,7 @@ function follow(job) {
 function render(job) {
   const showing = $("showing");
   const audio = job.kind === "audio";
+  const instant = job.kind === "instant";
   showing.textContent = `Job ${job.id.slice(0, 8)}: ${title(job)}`;
   showing.title = `job ${job.id}`;
   showing.dataset.id = job.id;
@@ -428,7 +531,10 @@ function render(job) {
   $("stat-status").textContent = status;
   $("stat-status").className = `status-${job.status}`;
   $("stat-step").textContent = job.step ? `${job.step} / ${job.total_steps}` : `0 / ${job.total_steps}`;
-  if (audio) {
+  if (instant) {
+    $("stat-step").textContent = done ? "one pass" : "–";
+    $("stat-scale").textContent = job.config.size ? `${job.config.size} px` : "the photo's size";
+  } else if (audio) {
     $("stat-scale").textContent = `${job.config.sample_rate} Hz`;
   } else {
     $("stat-scale").textContent = job.scales
@@ -436,13 +542,13 @@ function render(job) {
       : done ? `${job.config.size} px` : "–";
   }
   $("stat-eta").textContent = done
-    ? `done in ${fmtSeconds(job.seconds)}`
+    ? `done in ${instant ? fmtPass(job.seconds) : fmtSeconds(job.seconds)}`
     : job.status === "running" ? fmtSeconds(job.eta) : "–";
   const l = job.losses;
   const tv = audio ? "" : ` · tv ${fmtNumber(l && l.tv)}`;
   $("stat-losses").textContent = l
     ? `total ${fmtNumber(l.total)} · content ${fmtNumber(l.content)} · style ${fmtNumber(l.style)}${tv}`
-    : "–";
+    : instant ? "none: a trained network, no optimisation" : "–";
   if (job.preview_url && job.preview_url !== state.previewUrl) {
     state.previewUrl = job.preview_url;
     $("preview").src = job.preview_url;
@@ -452,9 +558,7 @@ function render(job) {
     $("preview").hidden = true;
     $("placeholder").hidden = false;
   }
-  $("placeholder").textContent = audio
-    ? "The spectrograms (content, style, result) show here when the sound is made."
-    : "The picture forms here as it is optimised.";
+  $("placeholder").textContent = WAITING[job.kind || "image"][1];
   $("preview").alt = audio ? "Spectrograms of the content, the style and the result" : "Live preview of the picture being made";
   const player = $("result-audio");
   const soundUrl = audio && job.result_url ? job.result_url : null;
@@ -496,6 +600,12 @@ async function cancel() {
 // -- gallery ---------------------------------------------------------------------------------
 function describe(job) {
   const c = job.config;
+  if (job.kind === "instant") {
+    const parts = [c.size ? `${c.size}px` : "photo's size", "one pass", `colour ${c.preserve_color}`];
+    if (job.seconds) parts.push(fmtPass(job.seconds));
+    parts.push(new Date(job.created * 1000).toLocaleString());
+    return parts.join(" · ");
+  }
   const head = job.kind === "audio" ? `${c.sample_rate / 1000} kHz sound` : `${c.size}px`;
   const parts = [head, `${job.step}/${job.total_steps} steps`, `seed ${c.seed}`];
   if (job.seconds) parts.push(fmtSeconds(job.seconds));
@@ -565,6 +675,8 @@ async function refreshGallery() {
 function reuse(job, scroll = true) {
   if (job.kind === "audio") {
     reuseAudio(job);
+  } else if (job.kind === "instant") {
+    reuseInstant(job);
   } else {
     reuseImage(job);
   }
@@ -581,6 +693,18 @@ function reuseAudio(job) {
   setTexture(!job.content);
   if (job.content_view_url) chooseSound("content", { ref: job.content, url: job.content_view_url, name: job.content_name });
   if (job.style_view_url) chooseSound("style", { ref: job.style, url: job.style_view_url, name: job.style_name });
+}
+
+function reuseInstant(job) {
+  if (!state.instant) return;
+  setMode("instant");
+  const form = $("instant-settings");
+  for (const f of state.instant.fields) {
+    if (f.name in job.config) setField(f, job.config[f.name], null, form);
+  }
+  const ref = job.style.replace(/^model:/, "");
+  if (state.instant.models.some((m) => m.ref === ref && m.usable)) selectModel(ref);
+  if (job.content_view_url) choose("photo", { ref: job.content, url: job.content_view_url, name: job.content_name });
 }
 
 function reuseImage(job) {
@@ -614,6 +738,12 @@ async function init() {
     $("mode-audio").disabled = true;  // the image mode still works
     $("mode-audio").title = `Audio mode unavailable: ${err.message}`;
   }
+  try {
+    state.instant = await api("/api/instant/config");
+  } catch (err) {
+    $("mode-instant").disabled = true;
+    $("mode-instant").title = `Instant mode unavailable: ${err.message}`;
+  }
   buildForm();
   setupPicker("content");
   setupPicker("style");
@@ -624,6 +754,12 @@ async function init() {
   });
   $("mode-image").addEventListener("click", () => setMode("image"));
   $("mode-audio").addEventListener("click", () => setMode("audio"));
+  $("mode-instant").addEventListener("click", () => setMode("instant"));
+  if (state.instant) {
+    setupPicker("photo");
+    renderModels();
+    $("instant-settings").addEventListener("submit", startInstant);
+  }
   if (state.audio) {
     setupSoundPicker("content");
     setupSoundPicker("style");

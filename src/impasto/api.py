@@ -22,7 +22,15 @@ from impasto.features.vgg import deepest, pools_before
 from impasto.features.weights import VGGWeights, load_weights
 from impasto.io.images import ImageLike, load_image, save_image, tensor_to_pil
 from impasto.losses.memory import pixels_that_fit
-from impasto.losses.targets import RegionMap, StyleSource, TargetSources, scale_targets
+from impasto.losses.targets import (
+    PreparedStyle,
+    RegionMap,
+    StyleKey,
+    StyleSource,
+    TargetSources,
+    scale_targets,
+    style_targets_at,
+)
 from impasto.optim.checkpoint import Checkpoint, RunInputs, load_checkpoint, save_checkpoint
 from impasto.optim.events import Callback
 from impasto.optim.pyramid import (
@@ -36,7 +44,7 @@ from impasto.optim.pyramid import (
 )
 from impasto.preprocess.color import luminance_only, match_color_stats, recombine_luminance
 from impasto.preprocess.masks import check_mask_size, parse_color, parse_color_mask, to_hex
-from impasto.preprocess.resize import fit_long_side, gaussian_blur, resize
+from impasto.preprocess.resize import fit_long_side, gaussian_blur, pyramid_sizes, resize
 
 WeightsLike = VGGWeights | str | os.PathLike[str] | None
 
@@ -189,8 +197,10 @@ def _prepare(
     styles: list[Style],
     coarse: list[Style],
     content_mask: ImageLike | None,
+    regions: bool = False,
 ) -> TargetSources:
-    """Load every style image and mask once, at full resolution."""
+    """Load every style image and mask once, at full resolution. ``regions``: a content mask
+    will come with each run (a prepared style), though none is given here."""
 
     def one(s: Style) -> StyleSource:
         img = load_image(s.image)
@@ -207,14 +217,15 @@ def _prepare(
             raise ConfigError("a content mask needs a content image")
         mask = _load_mask(content_mask, content, "content mask")
         return TargetSources(loaded.styles, loaded.coarse, mask)
-    if any(e.region is not None or e.mask is not None for e in loaded.styles + loaded.coarse):
+    masked = any(e.region is not None or e.mask is not None for e in loaded.styles + loaded.coarse)
+    if masked and not regions:
         raise ConfigError("style masks and style regions need a content mask (--content-mask)")
     return loaded
 
 
 def stylize(
     content: ImageLike,
-    style: StylesLike,
+    style: StylesLike | None = None,
     config: StyleConfig | None = None,
     *,
     weights: WeightsLike = None,
@@ -222,6 +233,7 @@ def stylize(
     checkpoint: Checkpointing | None = None,
     content_mask: ImageLike | None = None,
     coarse_style: StylesLike | None = None,
+    prepared: PreparedStyle | None = None,
     **overrides: Any,
 ) -> Result:
     """Recompose ``content`` in the style of ``style`` (Gatys, Ecker & Bethge 2016).
@@ -241,17 +253,30 @@ def stylize(
             bound to that colour with ``Style(region=...)``.
         coarse_style: scale mix: style layers from ``config.coarse_from`` down match this
             image, the finer ones ``style``.
+        prepared: the style's targets computed once by :func:`prepare_style`, instead of
+            ``style`` and ``coarse_style`` (give one or the other); the same image as
+            without. ``weights`` default to the ones it was prepared with.
     Returns:
         A :class:`Result`; ``result.save(path)`` writes it with its settings.
     Raises:
-        ConfigError, InvalidImageError, WeightsError: before any optimisation starts.
+        ConfigError, InvalidImageError, WeightsError: before any optimisation starts (a
+            prepared style made under other settings is a ConfigError).
         Cancelled: when the callback cancelled (after saving a checkpoint, if asked).
     """
     cfg = check_settings(_config(config, overrides))
     content_img = load_image(content)
-    targets = _prepare(cfg, content_img, _styles(style), _coarse(coarse_style), content_mask)
+    if prepared is None:
+        if style is None:
+            raise ConfigError("give a style image (or a prepared style)")
+        targets = _prepare(cfg, content_img, _styles(style), _coarse(coarse_style), content_mask)
+        vgg, weights_path = _resolve_weights(weights)
+    else:
+        if style is not None or coarse_style is not None:
+            raise ConfigError("give a style or a prepared style, not both")
+        targets, vgg, weights_path = _with_prepared(
+            cfg, prepared, content_img, content_mask, weights
+        )
     init_img = load_image(cfg.init) if cfg.init_kind is None else None
-    vgg, weights_path = _resolve_weights(weights)
     inputs = RunInputs(
         config=cfg,
         content=content_img,
@@ -262,7 +287,70 @@ def stylize(
         sources=_sources(content, targets, vgg),
         extra=dict(checkpoint.extra) if checkpoint else {},
     )
-    return _run(inputs, vgg, callback, checkpoint)
+    return _run(inputs, vgg, callback, checkpoint, prepared=prepared)
+
+
+def prepare_style(
+    style: StylesLike,
+    config: StyleConfig | None = None,
+    *,
+    weights: WeightsLike = None,
+    coarse_style: StylesLike | None = None,
+    content_mask: ImageLike | None = None,
+    **overrides: Any,
+) -> PreparedStyle:
+    """The style targets of ``style`` at every scale of ``config``'s pyramid, computed once,
+    for :func:`stylize` (``prepared=``) to reuse across many content images or video frames.
+
+    Arguments as for :func:`stylize`. ``content_mask`` is needed only for its colours (the
+    regions the targets are computed for); each run then gives its own content mask with the
+    same colours. Raises ConfigError for colour preservation (its targets depend on each
+    content image) and, later, in a run whose settings would give other targets.
+    """
+    cfg = check_settings(_config(config, overrides))
+    if cfg.preserve_color is not ColorPreservation.NONE:
+        raise ConfigError(
+            f"preserve_color={cfg.preserve_color.value} matches the style to each content "
+            "image, so its targets cannot be prepared once; use preserve_color=none"
+        )
+    regions = None
+    if content_mask is not None:  # only its colours: each run brings its own mask
+        regions = tuple(parse_color_mask(load_image(content_mask))[0])
+    loaded = _prepare(cfg, None, _styles(style), _coarse(coarse_style), None, regions is not None)
+    sources = TargetSources(loaded.styles, loaded.coarse)
+    vgg, weights_path = _resolve_weights(weights)
+    device = resolve_device(cfg.device)
+    extractor = FeatureExtractor(vgg, cfg.style_layers, cfg.pooling, cfg.padding).to(device)
+    colors = None if regions is None else list(regions)
+    targets = {}
+    for side in pyramid_sizes(cfg.size, cfg.scales, cfg.min_size):
+        at = style_targets_at(extractor, cfg, sources, side, colors, device=device)
+        targets[side] = {n: g.cpu() for n, g in at.items()}
+    key = StyleKey.of(cfg, sources, vgg.source, regions)
+    return PreparedStyle(sources, targets, key, weights_path)
+
+
+def _key(cfg: StyleConfig, targets: TargetSources, vgg: VGGWeights) -> StyleKey:
+    regions = None if targets.content_mask is None else targets.content_mask.colors
+    return StyleKey.of(cfg, targets, vgg.source, regions)
+
+
+def _with_prepared(
+    cfg: StyleConfig,
+    prepared: PreparedStyle,
+    content: torch.Tensor,
+    content_mask: ImageLike | None,
+    weights: WeightsLike,
+) -> tuple[TargetSources, VGGWeights, str | None]:
+    """A run's target sources (the prepared style's images, with the run's content mask) and
+    weights (by default those it was prepared with), checked against what it was prepared
+    under."""
+    styles, coarse = prepared.sources.styles, prepared.sources.coarse
+    mask = None if content_mask is None else _load_mask(content_mask, content, "content mask")
+    targets = TargetSources(styles, coarse, mask)
+    vgg, path = _resolve_weights(weights if weights is not None else prepared.weights_path)
+    prepared.check(_key(cfg, targets, vgg))
+    return targets, vgg, path
 
 
 def synthesize_texture(
@@ -369,12 +457,18 @@ def _run(
     callback: Callback | None,
     checkpoint: Checkpointing | None,
     progress: Progress | None = None,
+    *,
+    prepared: PreparedStyle | None = None,
 ) -> Result:
     """Plan the scales, check the sizes, then run the pyramid from the configured start (or
-    from ``progress``) with targets computed from ``inputs`` at each scale."""
+    from ``progress``) with targets computed from ``inputs`` at each scale (the style's taken
+    from ``prepared`` where given)."""
     cfg = inputs.config
     device = resolve_device(cfg.device)
     scales = plan_scales(cfg, inputs.canvas, free_memory(device))
+    if prepared is not None:
+        for scale in scales:
+            prepared.at(scale.long_side)  # a scale it lacks: refused before any work
     _check_sizes(cfg, scales[0].long_side, inputs.canvas, inputs.targets)
     extractor = FeatureExtractor(
         vgg, cfg.content_layers + cfg.style_layers, cfg.pooling, cfg.padding
@@ -386,8 +480,9 @@ def _run(
 
     def targets_for(scale: Scale) -> Any:
         content = _content_at(inputs, scale.hw, luminance)
+        style = None if prepared is None else prepared.at(scale.long_side)
         return scale_targets(
-            extractor, cfg, inputs.targets, content, scale.long_side, scale.tile, device
+            extractor, cfg, inputs.targets, content, scale.long_side, scale.tile, device, style
         )
 
     start = None

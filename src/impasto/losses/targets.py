@@ -233,10 +233,12 @@ def scale_targets(
     long_side: int,
     tile: int,
     device: torch.device | None = None,
+    style: dict[str, torch.Tensor] | None = None,
 ) -> ScaleTargets:
     """The targets of one scale, on ``device`` (the CPU by default). ``content`` is the
     content image at the scale's size, on the CPU (None for a texture); with ``tile`` its
-    activations are computed a tile at a time."""
+    activations are computed a tile at a time. ``style``: this scale's target Gram matrices
+    when they were computed beforehand (:func:`style_targets_at`), else they are computed."""
     device = device or torch.device("cpu")
     hw = (content.shape[-2], content.shape[-1]) if content is not None else None
     out = ScaleTargets()
@@ -247,17 +249,38 @@ def scale_targets(
             feats = extractor(content.to(device))
         out.content = {n: feats[n].detach() for n in cfg.content_layers}
         del feats
-    colors = None if sources.content_mask is None else list(sources.content_mask.colors)
     if sources.content_mask is not None:
         assert hw is not None
         masks = fit_masks(sources.content_mask.masks, hw)
         out.region_masks = {
             n: fit_masks(masks, feature_size(hw, n)).to(device) for n in cfg.style_layers
         }
+    if style is not None:  # computed once for many runs (api.prepare_style)
+        out.style = {n: g.to(device) for n, g in style.items()}
+        return out
+    colors = None if sources.content_mask is None else list(sources.content_mask.colors)
+    out.style = style_targets_at(extractor, cfg, sources, long_side, colors, content, device)
+    return out
+
+
+def style_targets_at(
+    extractor: FeatureExtractor,
+    cfg: StyleConfig,
+    sources: TargetSources,
+    long_side: int,
+    colors: list[RGB] | None = None,
+    content: torch.Tensor | None = None,
+    device: torch.device | None = None,
+) -> dict[str, torch.Tensor]:
+    """The target Gram matrices of the scale of ``long_side`` px, per style layer: (1, N, N),
+    or (K, N, N) for the K content-mask ``colors``. ``content`` (the content at that scale)
+    matters only where the run keeps the content's luminance."""
+    device = device or torch.device("cpu")
+    out: dict[str, torch.Tensor] = {}
     fine, coarse = split_layers(cfg, bool(sources.coarse))
     for styles, layers in ((sources.styles, fine), (sources.coarse, coarse)):
         at_scale = [s.at_scale(long_side, cfg, content).to(device) for s in styles]
-        out.style.update(blended_style_targets(extractor, at_scale, layers, colors))
+        out.update(blended_style_targets(extractor, at_scale, layers, colors))
     return out
 
 
@@ -267,3 +290,76 @@ def split_layers(cfg: StyleConfig, scale_mix: bool) -> tuple[tuple[str, ...], tu
     first = LAYER_NAMES.index(cfg.coarse_from)
     coarse = tuple(n for n in cfg.style_layers if scale_mix and LAYER_NAMES.index(n) >= first)
     return tuple(n for n in cfg.style_layers if n not in coarse), coarse
+
+
+@dataclass(frozen=True)
+class StyleKey:
+    """What a style's target Gram matrices depend on besides the images and the scale: two
+    runs that agree on these can share them."""
+
+    style_layers: tuple[str, ...]
+    coarse_from: str | None  # None without coarse styles (no scale mix)
+    style_scale: float
+    pooling: str
+    padding: str
+    preserve_color: str
+    weights: str  # the VGG weights' source (VGGWeights.source)
+    regions: tuple[RGB, ...] | None  # the content mask's colours, in order; None without one
+
+    @classmethod
+    def of(
+        cls, cfg: StyleConfig, sources: TargetSources, weights: str, regions: tuple[RGB, ...] | None
+    ) -> StyleKey:
+        return cls(
+            style_layers=tuple(cfg.style_layers),
+            coarse_from=cfg.coarse_from if sources.coarse else None,
+            style_scale=float(cfg.style_scale),
+            pooling=str(cfg.pooling.value),
+            padding=str(cfg.padding.value),
+            preserve_color=str(cfg.preserve_color.value),
+            weights=weights,
+            regions=regions,
+        )
+
+
+@dataclass(frozen=True)
+class PreparedStyle:
+    """Style targets computed once and reused by many runs (the frames of a video, the items
+    of a batch): per scale long side (px), per style layer, the target Gram matrices on the
+    CPU, with the loaded style images (for the runs' metadata and checkpoints) and the
+    :class:`StyleKey` they were computed under. Plain tensors and values: it pickles (Ray's
+    object store) and moves to any device."""
+
+    sources: TargetSources  # the style images as loaded; no content mask
+    targets: dict[int, dict[str, torch.Tensor]]
+    key: StyleKey
+    weights_path: str | None = None  # the weight file they were computed with, if a file
+
+    def at(self, long_side: int) -> dict[str, torch.Tensor]:
+        """The targets of the scale of ``long_side`` px; ConfigError if it was not prepared."""
+        if long_side not in self.targets:
+            have = ", ".join(str(s) for s in sorted(self.targets))
+            raise ConfigError(
+                f"the prepared style has targets at {have} px, not at the {long_side} px scale "
+                "this run needs: prepare it with the run's size, scales and min_size"
+            )
+        return self.targets[long_side]
+
+    def check(self, key: StyleKey) -> None:
+        """Refuse a run whose settings would give other targets (ConfigError naming the
+        setting)."""
+        for f in dataclasses.fields(StyleKey):
+            mine, theirs = getattr(self.key, f.name), getattr(key, f.name)
+            if mine != theirs:
+                raise ConfigError(
+                    f"the prepared style was made with {f.name}={_shown(mine)} and this run "
+                    f"has {f.name}={_shown(theirs)}: prepare it again with the run's settings"
+                )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple) and value and isinstance(value[0], str):
+        return ",".join(value)
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+        return ",".join(to_hex(c) for c in value)
+    return str(value)

@@ -28,6 +28,10 @@ class InvalidAudioError(ImpastoError):
     """An input sound is missing, not audio, empty, silent, too short or too long."""
 
 
+class InvalidVideoError(ImpastoError):
+    """An input video is missing, not a video, has no video stream or an unreadable codec."""
+
+
 class WeightsError(ImpastoError):
     """The network weights are missing or are not a VGG19 weight file impasto understands."""
 

@@ -1,0 +1,163 @@
+"""Reading and writing clips: round trips, the audio copy, atomic writes, and bad input."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from impasto.errors import ConfigError, InvalidVideoError, OutputError
+from impasto.video.frames import VideoWriter, check_range, frame_size, probe, read_frames
+
+H, W = 32, 48
+
+
+def _frames(n: int, h: int = H, w: int = W) -> list[torch.Tensor]:
+    """Smooth frames (codecs keep them well) whose brightness encodes their index."""
+    ramp = torch.linspace(0.2, 0.8, w).view(1, 1, 1, w).expand(1, 3, h, w)
+    tint = torch.tensor([1.0, 0.8, 0.6]).view(1, 3, 1, 1)
+    return [(ramp * tint + 0.03 * i).clamp(0, 1) for i in range(n)]
+
+
+def _write(path: Path, frames: list[torch.Tensor], fps: float = 10.0, **kw: object) -> Path:
+    with VideoWriter(path, fps, **kw) as out:  # type: ignore[arg-type]
+        for f in frames:
+            out.write(f)
+    return path
+
+
+def _tone(path: Path, seconds: float = 3.0, hz: float = 440.0, rate: int = 44100) -> Path:
+    t = np.arange(round(seconds * rate)) / rate
+    tone = 0.5 * np.sin(2 * np.pi * hz * t)
+    sf.write(path, np.stack([tone, tone], 1), rate)
+    return path
+
+
+def _audio(path: Path) -> tuple[np.ndarray, int]:
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[0]
+        samples = np.concatenate([f.to_ndarray() for f in c.decode(stream)], axis=1)
+        return samples, stream.codec_context.sample_rate
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec", "tol"),
+    [(".mp4", "h264", 0.02), (".webm", "vp9", 0.02), (".gif", "gif", 0.03)],
+)
+def test_round_trip_keeps_count_rate_size_and_colour(
+    tmp_path: Path, suffix: str, codec: str, tol: float
+) -> None:
+    frames = _frames(8)
+    path = _write(tmp_path / f"clip{suffix}", frames, fps=12.5)
+    info = probe(path)
+    assert (info.width, info.height, info.frames, info.codec) == (W, H, 8, codec)
+    assert info.fps == pytest.approx(12.5, rel=1e-3)
+    assert not info.has_audio
+    back = list(read_frames(path))
+    assert len(back) == 8
+    for got, want in zip(back, frames, strict=True):
+        assert got.shape == (1, 3, H, W) and got.dtype == torch.float32
+        assert (got - want).abs().mean() < tol
+
+
+def test_read_frames_takes_a_range_at_a_size_with_even_sides(tmp_path: Path) -> None:
+    path = _write(tmp_path / "clip.mp4", _frames(10))
+    whole = list(read_frames(path))
+    part = list(read_frames(path, range(3, 9, 2)))
+    assert len(part) == 3
+    for got, index in zip(part, (3, 5, 7), strict=True):
+        assert torch.equal(got, whole[index])
+    small = next(read_frames(path, range(0, 1), size=23))
+    assert small.shape[-1] == 22 and small.shape[-2] % 2 == 0  # 23 x 15.3 → 22 x 14
+    assert frame_size(15, 23, None) == (14, 22)
+    assert frame_size(576, 768, 384) == (288, 384)
+
+
+def test_clip_range_outside_the_clip_is_refused_naming_both(tmp_path: Path) -> None:
+    info = probe(_write(tmp_path / "clip.mp4", _frames(6)))
+    assert check_range(info, 0, None) == range(0, 6)
+    assert check_range(info, 2, 5) == range(2, 5)
+    for start, stop in ((4, 10), (-1, 3), (5, 5), (6, None)):
+        with pytest.raises(ConfigError, match=r"frame range .* 6 frames"):
+            check_range(info, start, stop)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".webm"])
+def test_audio_is_copied_for_the_range_written(tmp_path: Path, suffix: str) -> None:
+    wav = _tone(tmp_path / "tone.wav")
+    path = _write(tmp_path / f"out{suffix}", _frames(10), audio_from=wav, audio_range=(0.5, 1.5))
+    assert probe(path).has_audio
+    samples, rate = _audio(path)
+    assert samples.shape[1] / rate == pytest.approx(1.0, abs=0.05)  # + AAC's priming samples
+    spectrum = np.abs(np.fft.rfft(samples[0]))
+    assert spectrum.argmax() * rate / samples.shape[1] == pytest.approx(440, abs=3)
+
+
+def test_audio_comes_from_a_video_file_and_defaults_to_the_frames_written(tmp_path: Path) -> None:
+    wav = _tone(tmp_path / "tone.wav", hz=660)
+    source = _write(tmp_path / "source.mp4", _frames(20), audio_from=wav, audio_range=(0, 2))
+    silent = _write(
+        tmp_path / "silent.mp4", _frames(4), audio_from=_write(tmp_path / "a.mp4", _frames(2))
+    )
+    assert not probe(silent).has_audio  # a source without audio gives a clip without
+    path = _write(tmp_path / "out.mp4", _frames(5), audio_from=source)
+    samples, rate = _audio(path)
+    assert samples.shape[1] / rate == pytest.approx(0.5, abs=0.05)
+    spectrum = np.abs(np.fft.rfft(samples[0]))
+    assert spectrum.argmax() * rate / samples.shape[1] == pytest.approx(660, abs=5)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_an_error_inside_the_writer_leaves_nothing_behind(tmp_path: Path, suffix: str) -> None:
+    target = tmp_path / f"out{suffix}"
+    with pytest.raises(RuntimeError), VideoWriter(target, 10) as out:
+        out.write(_frames(1)[0])
+        raise RuntimeError("stopped")
+    assert list(tmp_path.iterdir()) == []
+    target.write_bytes(b"old")  # an earlier file stays as it was
+    with pytest.raises(RuntimeError), VideoWriter(target, 10) as out:
+        out.write(_frames(1)[0])
+        raise RuntimeError("stopped")
+    assert target.read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_bad_outputs_are_refused_before_any_frame(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'\.avi'.*\.mp4, \.webm, \.gif"):
+        VideoWriter(tmp_path / "out.avi", 10)
+    with pytest.raises(OutputError, match="does not exist"):
+        VideoWriter(tmp_path / "missing" / "out.mp4", 10)
+    with pytest.raises(ConfigError, match="frame rate"):
+        VideoWriter(tmp_path / "out.mp4", 0)
+    with pytest.raises(ConfigError, match="even sides"), VideoWriter(tmp_path / "o.mp4", 10) as out:
+        out.write(torch.rand(1, 3, 31, 48))
+    with pytest.raises(ConfigError, match="32x32"), VideoWriter(tmp_path / "o.mp4", 10) as out:
+        out.write(torch.rand(1, 3, 32, 48))
+        out.write(torch.rand(1, 3, 32, 32))
+    with pytest.raises(OutputError, match="no frames"), VideoWriter(tmp_path / "o.mp4", 10):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_inputs_are_one_line_errors_naming_the_file(tmp_path: Path, content_path: Path) -> None:
+    picture = tmp_path / "picture.mp4"
+    shutil.copy(content_path, picture)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video " * 50)
+    cases = {
+        tmp_path / "missing.mp4": "no such video file",
+        picture: "still picture",
+        _tone(tmp_path / "tone.wav", seconds=0.2): "no video stream",
+        junk: "not a video",
+        tmp_path: "folder",
+    }
+    for path, words in cases.items():
+        with pytest.raises(InvalidVideoError, match=words) as e:
+            probe(path)
+        assert str(path) in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(InvalidVideoError, match="no video stream"):
+        next(read_frames(tmp_path / "tone.wav"))

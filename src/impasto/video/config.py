@@ -85,8 +85,10 @@ class VideoConfig(Settings):
 
     def __post_init__(self) -> None:
         self.span()
-        if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 16:
-            raise ConfigError(f"size must be an integer of at least 16 px, got {self.size!r}")
+        size = self.size
+        if not isinstance(size, int) or isinstance(size, bool) or size < 16 or size % 2:
+            # H.264 and VP9 store colour at half resolution (yuv420p): even sides only.
+            raise ConfigError(f"size must be an even number of pixels, at least 16, got {size!r}")
         steps = self.later_steps
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise ConfigError(f"later_steps must be a positive integer, got {steps!r}")

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.impasto-installed
 SAMPLES := src/impasto/data/samples
 
-.PHONY: install demo demo-web test lint bench bench-quality bench-memory bench-audio sounds gallery clean
+.PHONY: install demo demo-web test lint bench bench-quality bench-memory bench-audio sounds clip gallery clean
 
 install: $(STAMP)
 
@@ -68,6 +68,11 @@ bench-audio: install
 # fluid-soundfont-gm); src/impasto/data/sounds/SOURCES.md says what each is.
 sounds:
 	sh scripts/make_sounds.sh
+
+# Re-make the bundled clip (src/impasto/data/clips/street.mp4) from Debian's opencv-doc
+# package; src/impasto/data/clips/SOURCES.md records its source, licence and the command.
+clip: install
+	bash scripts/make_clip.sh
 
 gallery: install
 	$(BIN)/python docs/gallery.py

@@ -12,7 +12,14 @@ import soundfile as sf
 import torch
 
 from impasto.errors import ConfigError, InvalidVideoError, OutputError
-from impasto.video.frames import VideoWriter, check_range, frame_size, probe, read_frames
+from impasto.video.frames import (
+    VideoWriter,
+    bundled_clip,
+    check_range,
+    frame_size,
+    probe,
+    read_frames,
+)
 
 H, W = 32, 48
 
@@ -161,3 +168,13 @@ def test_bad_inputs_are_one_line_errors_naming_the_file(tmp_path: Path, content_
         assert str(path) in str(e.value) and "\n" not in str(e.value)
     with pytest.raises(InvalidVideoError, match="no video stream"):
         next(read_frames(tmp_path / "tone.wav"))
+
+
+def test_the_bundled_clip_is_a_short_small_street_scene() -> None:
+    info = probe(bundled_clip())
+    assert (info.width, info.height, info.frames, info.fps) == (384, 288, 30, 10.0)
+    assert info.path.stat().st_size < 500_000
+    first = next(read_frames(info.path, range(0, 1), size=64))
+    assert first.shape == (1, 3, 48, 64)
+    with pytest.raises(ConfigError, match=r"'nope'.*street"):
+        bundled_clip("nope")

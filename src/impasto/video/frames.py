@@ -62,6 +62,18 @@ class ClipInfo:
         return self.frames / self.fps
 
 
+def bundled_clip(name: str = "street") -> Path:
+    """The path of a clip shipped with impasto (``impasto/data/clips``; see its SOURCES.md)."""
+    import impasto.data
+
+    clips = Path(impasto.data.__file__).parent / "clips"
+    path = clips / f"{name}.mp4"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in clips.glob("*.mp4"))) or "none"
+        raise ConfigError(f"no bundled clip named {name!r}; there are: {known}")
+    return path
+
+
 def _open(path: str | os.PathLike[str]) -> tuple[Path, Any]:
     p = Path(path)
     if not p.exists():

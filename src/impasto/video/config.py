@@ -74,10 +74,10 @@ class VideoConfig(Settings):
         ),
     )
     deflicker: float = field(
-        default=0.5,
+        default=0.8,  # network_route.DEFAULT_STRENGTH, measured there
         metadata=setting(
             "network route: how much of the warped previous output is blended into each frame "
-            "where the flow is reliable; 0 is the raw per-frame network",
+            "where the flow is reliable, below 1; 0 is the raw per-frame network",
             group="network",
         ),
     )
@@ -93,8 +93,9 @@ class VideoConfig(Settings):
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise ConfigError(f"later_steps must be a positive integer, got {steps!r}")
         _positive("temporal_weight", self.temporal_weight, allow_zero=True)
-        if not (isinstance(self.deflicker, (int, float)) and 0.0 <= self.deflicker <= 1.0):
-            raise ConfigError(f"deflicker must be a number from 0 to 1, got {self.deflicker!r}")
+        d = self.deflicker
+        if isinstance(d, bool) or not (isinstance(d, (int, float)) and 0.0 <= d < 1.0):
+            raise ConfigError(f"deflicker must be a number in [0, 1), got {d!r}")
         object.__setattr__(self, "fill", _choice(Fill, self.fill, "fill"))
         if not isinstance(self.style_config, StyleConfig):
             raise ConfigError("style_config must be a StyleConfig")

@@ -12,9 +12,11 @@ With a checkpoint folder the optimisation route keeps every finished frame, so
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -34,7 +36,17 @@ from impasto.video.checkpoint import (
 )
 from impasto.video.config import VideoConfig
 from impasto.video.frames import ClipInfo, VideoWriter, check_range, probe, read_frames
-from impasto.video.optimise import Engine, Finished, VideoCallback, make_engine, stylize_frames
+from impasto.video.optimise import (
+    Engine,
+    Finished,
+    FrameEvent,
+    VideoCallback,
+    make_engine,
+    stylize_frames,
+)
+
+if TYPE_CHECKING:
+    from impasto.network.stylizer import Stylizer
 
 WeightsLike = VGGWeights | str | os.PathLike[str] | None
 
@@ -166,6 +178,51 @@ def resume_video(
     return _optimise(i, engine, info, frames, saved.progress, target, callback, measure)
 
 
+def stylize_video_network(
+    clip: str | os.PathLike[str],
+    network: str | os.PathLike[str] | Stylizer,
+    config: VideoConfig | None = None,
+    *,
+    out: str | os.PathLike[str],
+    callback: VideoCallback | None = None,
+    measure: bool = False,
+) -> VideoResult:
+    """Stylise ``clip`` with a style network, one pass per frame, de-flickered with
+    ``config.deflicker`` (:mod:`impasto.video.network_route`), and write it to ``out``.
+
+    ``network``: a model file, a model's name (``impasto models``) or an opened network.
+    The network runs on ``config.style_config.device`` and keeps the colours as its
+    ``preserve_color`` asks. Errors as for :func:`stylize_video`, before any work."""
+    from impasto.network.apply import ApplyConfig, open_network
+    from impasto.network.registry import find_model
+    from impasto.video import network_route
+
+    cfg = config or VideoConfig()
+    info, frames = check_video(clip, cfg, out)
+    strength = network_route.check_strength(cfg.deflicker)
+    device = cfg.style_config.device
+    apply = ApplyConfig(preserve_color=cfg.style_config.preserve_color, device=device)
+    if isinstance(network, (str, os.PathLike)):
+        network = open_network(find_model(network), device=device)
+    reader = read_frames(clip, frames, cfg.size)
+    outputs = network_route.stylize_frames(network, reader, strength=strength, config=apply)
+    audio = clip if info.has_audio else None
+    span = (frames.start / info.fps, frames.stop / info.fps)
+    written: list[torch.Tensor] = []
+    seconds: list[float] = []
+    began = time.perf_counter()
+    with VideoWriter(out, info.fps, audio_from=audio, audio_range=span) as writer:
+        for index, output in enumerate(outputs):
+            writer.write(quantised(output))
+            seconds.append(time.perf_counter() - began - sum(seconds))
+            written.extend([quantised(output)] if measure else [])
+            if callback is not None:
+                elapsed = time.perf_counter() - began
+                callback(FrameEvent(index, len(frames), None, elapsed, seconds[-1]))
+    error = _temporal_error(clip, frames, cfg.size, written) if measure else None
+    return VideoResult(Path(out), "network", seconds, error)
+
+
 def _optimise(
     inputs: VideoInputs,
     engine: Engine,
@@ -205,7 +262,7 @@ def _optimise(
                 outputs.extend([written] if measure else [])
     except Cancelled as e:
         raise _stopped(e, folder, len(seconds)) from None
-    error = _temporal_error(inputs, frames, outputs) if measure else None
+    error = _temporal_error(inputs.clip, frames, inputs.config.size, outputs) if measure else None
     return VideoResult(Path(inputs.out), "optimisation", seconds, error)
 
 
@@ -240,9 +297,11 @@ def _stopped(error: Cancelled, folder: Path | None, done: int) -> Cancelled:
     )
 
 
-def _temporal_error(inputs: VideoInputs, frames: range, outputs: list[torch.Tensor]) -> float:
-    """The output's temporal error against the input's flow (video.measure)."""
+def _temporal_error(
+    clip: str | os.PathLike[str], frames: range, size: int, outputs: list[torch.Tensor]
+) -> float:
+    """The output's temporal error against the input's flow (:mod:`impasto.video.measure`),
+    the input frames read again at the working size."""
     from impasto.video.measure import temporal_error
 
-    clip = list(read_frames(inputs.clip, frames, inputs.config.size))
-    return float(temporal_error(outputs, clip))
+    return temporal_error(outputs, list(read_frames(clip, frames, size)))

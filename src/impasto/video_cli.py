@@ -116,14 +116,15 @@ def config_from(args: argparse.Namespace, terminal: Terminal) -> VideoConfig:
 
 def run_video(args: argparse.Namespace, terminal: Terminal) -> int:
     """``impasto video``: check everything, then run with progress bars and Ctrl-C."""
-    from impasto.video.run import check_video, stylize_video
+    from impasto.video.run import check_config, check_video, stylize_video
 
     cfg = config_from(args, terminal)
     if (args.style is None) == (args.network is None):
         raise ConfigError("give a STYLE image or --network MODEL (one of them)")
+    _flags(lambda: check_config(cfg))
     if args.network is not None:
         return _network(args, cfg, terminal)
-    _check(lambda: check_video(args.clip, cfg, args.output))
+    check_video(args.clip, cfg, args.output)
 
     def run(callback: Callable[[FrameEvent], None]) -> VideoResult:
         return stylize_video(
@@ -134,7 +135,7 @@ def run_video(args: argparse.Namespace, terminal: Terminal) -> int:
     return _execute(run, args.quiet, terminal)
 
 
-def _check(check: Callable[[], Any]) -> None:
+def _flags(check: Callable[[], Any]) -> None:
     """Run ``check``, naming flags rather than settings in its ConfigError."""
     names = tuple(f.name for f in _video_fields()) + tuple(
         f.name for f in dataclasses.fields(StyleConfig)

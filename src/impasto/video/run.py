@@ -103,14 +103,20 @@ def _weights(weights: WeightsLike) -> tuple[VGGWeights, str | None]:
     return load_weights(path), path
 
 
+def check_config(config: VideoConfig) -> None:
+    """The checks the settings alone allow beyond each field's: both frame plans (the first
+    frame's pyramid, the later frames' single scale) and the device."""
+    check_settings(config.first)
+    check_settings(config.later)
+
+
 def check_video(
     clip: str | os.PathLike[str], config: VideoConfig, out: str | os.PathLike[str]
 ) -> tuple[ClipInfo, range]:
     """Every check the clip's header, the output path and the settings allow, before any
     work: the clip is a readable video, the range is inside it, the output's format and
     folder are usable, the device exists. Returns the clip's info and the frame range."""
-    check_settings(config.first)
-    check_settings(config.later)
+    check_config(config)
     VideoWriter(out, 25.0)  # the output's suffix and folder; nothing is created yet
     info = probe(clip)
     return info, check_range(info, *config.span())

@@ -1,0 +1,146 @@
+"""The network route: one pass of a style network per frame, then flicker reduction.
+
+A feed-forward network (Johnson et al. 2016) paints each frame on its own, and small changes
+in the input (noise, a person stepping, compression) change its texture from frame to frame:
+it flickers (Gupta et al. 2017). The remedy here needs no retraining and works with any
+network, on torch or onnxruntime: blend each raw output with the previous *output* carried
+along the input's optical flow, where that flow is reliable,
+
+    out_t = raw_t + a * M_t * G_t * (W(out_{t-1}) - raw_t),
+
+with W the backward warp by the flow frame t → t-1, M_t Ruder et al.'s forward-backward
+consistency mask (:mod:`impasto.video.flow`) and G_t = exp(-(|I_t - W(I_{t-1})| / s)²) a
+photometric check on the *inputs*: where the previous input frame, warped, does not match
+this one, the flow is wrong there even if it is consistent, and the raw output is kept (the
+input warping error as an occlusion weight, as in Chen et al. 2017, "Coherent Online Video
+Style Transfer"). It is a recursive filter along motion trajectories: painted texture that
+moves with the scene is kept, flicker that does not is averaged away, and where M_t is 0
+(disocclusions, motion boundaries, the borders) the output is the raw output exactly, so
+nothing is smeared in from a place the flow cannot follow.
+
+Measured on the bundled street clip (384 px) with a lightly trained network (width 0.5, 200
+steps): the plain blend (no G) at a = 0.8 cuts the temporal error to 0.27 of the raw output's
+but washes out the walking people (mean |out - raw| 0.040 on pixels moving over 1 px); with
+G (s = 0.03) at a = 0.9 the error falls to 0.33 of raw and the moving pixels stay within
+0.020 of raw (no visible ghosting in crops). Hence the defaults a = 0.9, s = 0.03.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+
+import torch
+
+from impasto.errors import ConfigError
+from impasto.network.apply import ApplyConfig, stylize_image
+from impasto.network.stylizer import Stylizer
+from impasto.video.flow import consistency, optical_flow, warp
+
+DEFAULT_STRENGTH = 0.9
+DEFAULT_TOLERANCE = 0.03  # s: an input change of 0.03 (8 of 255) keeps e^-1 of the carry
+DEFAULT_BATCH = 4  # frames per network pass: batching amortises per-call overhead on a CPU
+
+
+def check_strength(strength: float) -> float:
+    """``strength`` (a) in [0, 1): 0 is the raw network; 1 would freeze the first frame
+    wherever the flow is reliable."""
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)):
+        raise ConfigError(f"deflicker strength must be a number in [0, 1), got {strength!r}")
+    if not 0.0 <= strength < 1.0:
+        raise ConfigError(f"deflicker strength must be in [0, 1), got {strength!r}")
+    return float(strength)
+
+
+def check_tolerance(tolerance: float) -> float:
+    """``tolerance`` (s) above 0: the input change, in [0, 1] units, over which the carry
+    fades; ``inf`` turns the photometric check off."""
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)):
+        raise ConfigError(f"deflicker tolerance must be a number above 0, got {tolerance!r}")
+    if not tolerance > 0:
+        raise ConfigError(f"deflicker tolerance must be above 0, got {tolerance!r}")
+    return float(tolerance)
+
+
+class Deflicker:
+    """The flicker filter of the module docstring, one frame at a time: call it with each
+    input frame and the network's raw output for it, in order; it returns the output."""
+
+    def __init__(
+        self, strength: float = DEFAULT_STRENGTH, tolerance: float = DEFAULT_TOLERANCE
+    ) -> None:
+        self.strength = check_strength(strength)
+        self.tolerance = check_tolerance(tolerance)
+        self.previous: tuple[torch.Tensor, torch.Tensor] | None = None  # (frame, output)
+
+    def weight(self, frame: torch.Tensor, before: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The flow frame → ``before`` and the blend weight a * M * G, (1, 1, H, W)."""
+        forward = optical_flow(frame, before)
+        mask = consistency(forward, optical_flow(before, frame))
+        change = (frame - warp(before, forward)).abs().mean(dim=1, keepdim=True)
+        gate = torch.exp(-((change / self.tolerance) ** 2))
+        return forward, self.strength * mask * gate
+
+    def __call__(self, frame: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        if self.previous is None or self.strength == 0.0:
+            out = raw
+        else:
+            before, previous_output = self.previous
+            forward, weight = self.weight(frame, before)
+            out = raw + weight * (warp(previous_output, forward) - raw)
+        self.previous = (frame, out)
+        return out
+
+
+def _batches(frames: Iterable[torch.Tensor], size: int) -> Iterator[list[torch.Tensor]]:
+    batch: list[torch.Tensor] = []
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def network_frames(
+    network: Stylizer,
+    frames: Iterable[torch.Tensor],
+    *,
+    batch: int = DEFAULT_BATCH,
+    config: ApplyConfig | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Each (1, 3, H, W) frame with the network's raw output for it, ``batch`` frames per
+    pass. ``config`` keeps the colours as asked (its size is ignored: the frames are already
+    at the working size, and the flow needs outputs of the same size). The settings are
+    checked here, before the first frame is read."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"batch must be a whole number of frames, at least 1, got {batch!r}")
+    settings = replace(config or ApplyConfig(), size=None)
+    return _network_frames(network, frames, batch, settings)
+
+
+def _network_frames(
+    network: Stylizer, frames: Iterable[torch.Tensor], batch: int, settings: ApplyConfig
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    for group in _batches(frames, batch):
+        outputs = stylize_image(network, torch.cat(group), settings)
+        yield from zip(group, outputs.split(1), strict=True)
+
+
+def stylize_frames(
+    network: Stylizer,
+    frames: Iterable[torch.Tensor],
+    *,
+    strength: float = DEFAULT_STRENGTH,
+    tolerance: float = DEFAULT_TOLERANCE,
+    batch: int = DEFAULT_BATCH,
+    config: ApplyConfig | None = None,
+) -> Iterator[torch.Tensor]:
+    """The network route: each frame through ``network``, de-flickered with ``strength`` and
+    ``tolerance`` (strength 0: the raw outputs). Frames in, (1, 3, H, W) outputs out, one for
+    one, lazily, so a writer can take each as it comes. The settings are checked here, before
+    the first frame is read."""
+    deflicker = Deflicker(strength, tolerance)
+    pairs = network_frames(network, frames, batch=batch, config=config)
+    return (deflicker(frame, raw) for frame, raw in pairs)

@@ -118,7 +118,7 @@ def test_warm_start_fills_where_the_mask_is_zero(fill: Fill) -> None:
         ({"size": 385}, "385"),
         ({"later_steps": 0}, "later_steps"),
         ({"temporal_weight": -1.0}, "temporal_weight"),
-        ({"deflicker": 1.5}, "deflicker"),
+        ({"deflicker": 1.5}, "deflicker strength must be in"),
         ({"fill": "blur"}, "'blur'"),
     ],
 )

@@ -16,6 +16,7 @@ from typing import Any
 
 from impasto.config import Settings, StyleConfig, _choice, _positive, setting
 from impasto.errors import ConfigError
+from impasto.video.network_route import DEFAULT_STRENGTH, check_strength
 
 _RANGE = re.compile(r"\s*(\d*)\s*:\s*(\d*)\s*")
 
@@ -49,7 +50,7 @@ class VideoConfig(Settings):
         metadata=setting("long side of the output frames, in pixels", group="size"),
     )
     later_steps: int = field(
-        default=40,
+        default=12,  # about 1/3 of the first frame's time at the default pyramid (docs/video.md)
         metadata=setting(
             "optimisation steps of every frame after the first, at the full size only; the "
             "first frame gets --steps over all the scales",
@@ -57,7 +58,7 @@ class VideoConfig(Settings):
         ),
     )
     temporal_weight: float = field(
-        default=2e5,
+        default=1e10,  # in the units of content_weight and style_weight (docs/video.md)
         metadata=setting(
             "weight of the temporal loss that keeps each frame close to the previous output "
             "warped by the optical flow; 0 lets frames flicker",
@@ -65,7 +66,7 @@ class VideoConfig(Settings):
         ),
     )
     fill: Fill = field(
-        default=Fill.CONTENT,
+        default=Fill.WARPED,  # measured lowest loss and temporal error (docs/video.md)
         metadata=setting(
             "what a later frame starts from where the flow is unreliable (occlusions, motion "
             "boundaries)",
@@ -74,7 +75,7 @@ class VideoConfig(Settings):
         ),
     )
     deflicker: float = field(
-        default=0.8,  # network_route.DEFAULT_STRENGTH, measured there
+        default=DEFAULT_STRENGTH,  # measured in network_route
         metadata=setting(
             "network route: how much of the warped previous output is blended into each frame "
             "where the flow is reliable, below 1; 0 is the raw per-frame network",
@@ -93,9 +94,7 @@ class VideoConfig(Settings):
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise ConfigError(f"later_steps must be a positive integer, got {steps!r}")
         _positive("temporal_weight", self.temporal_weight, allow_zero=True)
-        d = self.deflicker
-        if isinstance(d, bool) or not (isinstance(d, (int, float)) and 0.0 <= d < 1.0):
-            raise ConfigError(f"deflicker must be a number in [0, 1), got {d!r}")
+        check_strength(self.deflicker)
         object.__setattr__(self, "fill", _choice(Fill, self.fill, "fill"))
         if not isinstance(self.style_config, StyleConfig):
             raise ConfigError("style_config must be a StyleConfig")

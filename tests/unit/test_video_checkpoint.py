@@ -18,7 +18,7 @@ from impasto.video.checkpoint import (
     load_video_checkpoint,
 )
 from impasto.video.config import VideoConfig
-from impasto.video.frames import VideoWriter, read_frames
+from impasto.video.frames import VideoWriter
 from impasto.video.optimise import FrameEvent
 from impasto.video.run import resume_video, stylize_video
 from impasto.video.synthetic import Motion, synthetic_clip
@@ -53,7 +53,7 @@ def _frames(folder: Path, n: int) -> list[torch.Tensor]:
 
 def test_resume_writes_the_same_video(tiny_weights, clip: Path, style_tensor, tmp_path) -> None:
     whole = stylize_video(
-        clip, style_tensor, CONFIG, out=tmp_path / "whole.mp4", weights=tiny_weights,
+        clip, style_tensor, CONFIG, out=tmp_path / "whole.gif", weights=tiny_weights,
         checkpoint=tmp_path / "whole",
     )  # fmt: skip
     assert whole.frames == 4
@@ -63,7 +63,7 @@ def test_resume_writes_the_same_video(tiny_weights, clip: Path, style_tensor, tm
             raise Cancelled("stop")
 
     folder = tmp_path / "stopped"
-    out = tmp_path / "resumed.mp4"
+    out = tmp_path / "resumed.gif"
     with pytest.raises(Cancelled, match="after 2 finished frames") as stopped:
         stylize_video(
             clip, style_tensor, CONFIG, out=out, weights=tiny_weights, checkpoint=folder,
@@ -83,8 +83,8 @@ def test_resume_writes_the_same_video(tiny_weights, clip: Path, style_tensor, tm
     last_a = load_video_checkpoint(tmp_path / "whole").progress.last_output
     last_b = load_video_checkpoint(folder).progress.last_output
     assert last_a is not None and last_b is not None and torch.equal(last_a, last_b)
-    for a, b in zip(read_frames(tmp_path / "whole.mp4"), read_frames(out), strict=True):
-        assert torch.equal(a, b)
+    # GIF (Pillow) encodes the same frames to the same bytes; x264 was seen to vary under load.
+    assert (tmp_path / "whole.gif").read_bytes() == out.read_bytes()
 
 
 def test_a_missing_or_damaged_checkpoint_is_one_error(tmp_path: Path) -> None:

@@ -112,3 +112,24 @@ def test_help_lists_the_video_flags(run_cli) -> None:
     assert "--size SIZE long side of the output frames, in pixels (default 384)" in text
     assert "(default 512)" not in text  # StyleConfig's --size is not the video's
     assert "--style-weight" in stdout and "--network" in stdout
+
+
+def test_the_network_route(run_cli, clip, tmp_path) -> None:
+    from impasto.network.config import NetworkConfig
+    from impasto.network.info import NetworkInfo
+    from impasto.network.model import build_network
+    from impasto.network.modelfile import StyleNetwork
+
+    small = NetworkConfig(width=0.125, blocks=1)
+    model = StyleNetwork(build_network(small, seed=3), NetworkInfo(small)).save(
+        tmp_path / "m.safetensors"
+    )
+    out = tmp_path / "fast.gif"
+    argv = ["video", clip, "--network", model, "-o", out, "--size", "48", "-q"]
+    code, _, stderr = run_cli([*argv, "--deflicker", "0.5"])
+    assert code == 0, stderr
+    assert len(list(read_frames(out))) == 4
+    code, _, stderr = run_cli([*argv, "--deflicker", "1"])
+    assert code == 2 and "--deflicker strength must be in [0, 1)" in stderr
+    code, _, stderr = run_cli([*argv, "--checkpoint", tmp_path / "ck"])
+    assert code == 2 and "the network route needs none" in stderr

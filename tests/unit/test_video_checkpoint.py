@@ -107,3 +107,16 @@ def test_a_kept_frame_that_went_missing_is_refused(
     frame_path(folder, 1).unlink()
     with pytest.raises(CheckpointError, match="frame 1 is missing"):
         resume_video(folder, weights=tiny_weights)
+
+
+def test_the_result_reports_times_and_the_temporal_error(
+    tiny_weights, clip: Path, style_tensor, tmp_path
+) -> None:
+    config = CONFIG.replace(frames="1:4")
+    result = stylize_video(
+        clip, style_tensor, config, out=tmp_path / "a.gif", weights=tiny_weights, measure=True
+    )
+    assert result.route == "optimisation" and result.frames == 3
+    assert all(s > 0 for s in result.seconds)
+    assert result.temporal_error is not None and 0.0 <= result.temporal_error < 1.0
+    assert result.later_seconds == pytest.approx(sum(result.seconds[1:]) / 2)

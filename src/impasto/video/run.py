@@ -293,7 +293,7 @@ def quantised(frame: torch.Tensor) -> torch.Tensor:
 
 
 def _stopped(error: Cancelled, folder: Path | None, done: int) -> Cancelled:
-    if folder is None:
+    if folder is None or done == 0:  # the state is first saved when frame 0 is finished
         return Cancelled(f"stopped after {done} frames; nothing was written", step=error.step)
     return Cancelled(
         f"stopped after {done} finished frames, kept in {folder}; continue with "

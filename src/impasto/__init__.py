@@ -5,7 +5,16 @@ Importing the package does no work: weights and networks load when a run asks fo
 
 from __future__ import annotations
 
-from impasto.api import Checkpointing, Result, Style, resume, stylize, synthesize_texture
+from impasto.api import (
+    Checkpointing,
+    PreparedStyle,
+    Result,
+    Style,
+    prepare_style,
+    resume,
+    stylize,
+    synthesize_texture,
+)
 from impasto.config import (
     ColorPreservation,
     Init,
@@ -25,6 +34,7 @@ from impasto.errors import (
     ImpastoError,
     InvalidAudioError,
     InvalidImageError,
+    InvalidVideoError,
     NetworkFileError,
     OutputError,
     WeightsError,
@@ -48,6 +58,7 @@ __all__ = [
     "Init",
     "InvalidAudioError",
     "InvalidImageError",
+    "InvalidVideoError",
     "NetworkConfig",
     "NetworkFileError",
     "Optimizer",
@@ -55,6 +66,7 @@ __all__ = [
     "Padding",
     "Pooling",
     "Precision",
+    "PreparedStyle",
     "Result",
     "StepEvent",
     "Style",
@@ -63,6 +75,7 @@ __all__ = [
     "WeightsError",
     "__version__",
     "load_network",
+    "prepare_style",
     "resume",
     "resume_training",
     "stylize",

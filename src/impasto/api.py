@@ -6,10 +6,10 @@ import contextlib
 import json
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import torch
 from PIL import Image
@@ -25,12 +25,14 @@ from impasto.losses.memory import pixels_that_fit
 from impasto.losses.targets import (
     PreparedStyle,
     RegionMap,
+    ScaleTargets,
     StyleKey,
     StyleSource,
     TargetSources,
     scale_targets,
     style_targets_at,
 )
+from impasto.losses.temporal import TemporalTarget
 from impasto.optim.checkpoint import Checkpoint, RunInputs, load_checkpoint, save_checkpoint
 from impasto.optim.events import Callback
 from impasto.optim.pyramid import (
@@ -125,6 +127,18 @@ class Style:
 
 StyleLike = ImageLike | Style
 StylesLike = StyleLike | Sequence[StyleLike]
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """How a video frame's run differs from a still's (Ruder et al. 2016): it starts from
+    ``image`` (the previous frame's output warped into this one), not from ``config.init``,
+    and with ``temporal`` it keeps close to that warped output where the flow is reliable,
+    with weight ``weight`` (the temporal loss, :mod:`impasto.losses.temporal`)."""
+
+    image: torch.Tensor  # (1, 3, H, W) in [0, 1], resized to the first scale
+    temporal: TemporalTarget | None = None
+    weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -234,6 +248,7 @@ def stylize(
     content_mask: ImageLike | None = None,
     coarse_style: StylesLike | None = None,
     prepared: PreparedStyle | None = None,
+    warm: WarmStart | None = None,
     **overrides: Any,
 ) -> Result:
     """Recompose ``content`` in the style of ``style`` (Gatys, Ecker & Bethge 2016).
@@ -256,6 +271,8 @@ def stylize(
         prepared: the style's targets computed once by :func:`prepare_style`, instead of
             ``style`` and ``coarse_style`` (give one or the other); the same image as
             without. ``weights`` default to the ones it was prepared with.
+        warm: a video frame's warm start and temporal target (``impasto.video`` makes them);
+            not saved in checkpoints, so not with ``checkpoint``.
     Returns:
         A :class:`Result`; ``result.save(path)`` writes it with its settings.
     Raises:
@@ -264,6 +281,8 @@ def stylize(
         Cancelled: when the callback cancelled (after saving a checkpoint, if asked).
     """
     cfg = check_settings(_config(config, overrides))
+    if warm is not None and checkpoint is not None:
+        raise ConfigError("a warm start is not kept in checkpoints: checkpoint the video instead")
     content_img = load_image(content)
     if prepared is None:
         if style is None:
@@ -287,7 +306,7 @@ def stylize(
         sources=_sources(content, targets, vgg),
         extra=dict(checkpoint.extra) if checkpoint else {},
     )
-    return _run(inputs, vgg, callback, checkpoint, prepared=prepared)
+    return _run(inputs, vgg, callback, checkpoint, prepared=prepared, warm=warm)
 
 
 def prepare_style(
@@ -459,10 +478,11 @@ def _run(
     progress: Progress | None = None,
     *,
     prepared: PreparedStyle | None = None,
+    warm: WarmStart | None = None,
 ) -> Result:
     """Plan the scales, check the sizes, then run the pyramid from the configured start (or
-    from ``progress``) with targets computed from ``inputs`` at each scale (the style's taken
-    from ``prepared`` where given)."""
+    from ``progress``, or ``warm``'s image) with targets computed from ``inputs`` at each
+    scale (the style's taken from ``prepared`` where given; ``warm``'s temporal target)."""
     cfg = inputs.config
     device = resolve_device(cfg.device)
     scales = plan_scales(cfg, inputs.canvas, free_memory(device))
@@ -477,20 +497,17 @@ def _run(
         inputs = replace(inputs, precision=arithmetic(cfg.precision, device).name)
     arith = Arithmetic.named(device, str(inputs.precision))
     luminance = _luminance(cfg, inputs)
-
-    def targets_for(scale: Scale) -> Any:
-        content = _content_at(inputs, scale.hw, luminance)
-        style = None if prepared is None else prepared.at(scale.long_side)
-        return scale_targets(
-            extractor, cfg, inputs.targets, content, scale.long_side, scale.tile, device, style
-        )
-
+    targets_for = _targets_for(inputs, extractor, device, prepared, warm)
     start = None
-    if progress is None or progress.optimizer is None:
+    if warm is not None:
+        start = _luminance_of(warm.image, luminance)
+    elif progress is None or progress.optimizer is None:
         start = _start(cfg, inputs, scales[0].hw, luminance)
     run = PyramidRun.of(
         cfg, extractor, scales, content=inputs.content is not None, arithmetic=arith
     )
+    if warm is not None:
+        run = replace(run, weights=replace(run.weights, temporal=warm.weight))
     with _out_of_memory(device, scales):
         x, done = run_pyramid(
             run,
@@ -509,6 +526,31 @@ def _run(
     return Result(out, cfg, done.history, done.elapsed, sources, dict(inputs.extra))
 
 
+def _targets_for(
+    inputs: RunInputs,
+    extractor: FeatureExtractor,
+    device: torch.device,
+    prepared: PreparedStyle | None,
+    warm: WarmStart | None,
+) -> Callable[[Scale], ScaleTargets]:
+    """The targets of each scale, on ``device``: computed from ``inputs`` (the style's taken
+    from ``prepared`` where given), with ``warm``'s temporal target at the scale's size."""
+    cfg = inputs.config
+    luminance = _luminance(cfg, inputs)
+
+    def targets_for(scale: Scale) -> ScaleTargets:
+        content = _content_at(inputs, scale.hw, luminance)
+        style = None if prepared is None else prepared.at(scale.long_side)
+        out = scale_targets(
+            extractor, cfg, inputs.targets, content, scale.long_side, scale.tile, device, style
+        )
+        if warm is not None and warm.temporal is not None:
+            out.temporal = _luminance_of(warm.temporal.at(scale.hw, device), luminance)
+        return out
+
+    return targets_for
+
+
 @contextlib.contextmanager
 def _out_of_memory(device: torch.device, scales: list[Scale]) -> Iterator[None]:
     """A device out of memory becomes one line with the size that would fit there."""
@@ -522,6 +564,22 @@ def _out_of_memory(device: torch.device, scales: list[Scale]) -> Iterator[None]:
         raise DeviceError(
             f"out of memory on {device} at {w}x{h} px{side}: lower size or set tile to 768"
         ) from None
+
+
+@overload
+def _luminance_of(image: torch.Tensor, luminance: bool) -> torch.Tensor: ...
+@overload
+def _luminance_of(image: TemporalTarget, luminance: bool) -> TemporalTarget: ...
+def _luminance_of(
+    image: torch.Tensor | TemporalTarget, luminance: bool
+) -> torch.Tensor | TemporalTarget:
+    """A warm start's image or temporal target as the run optimises it: its luminance only,
+    where the run keeps the content's colours."""
+    if not luminance:
+        return image
+    if isinstance(image, TemporalTarget):
+        return TemporalTarget(luminance_only(image.warped), image.mask)
+    return luminance_only(image)
 
 
 def _luminance(cfg: StyleConfig, inputs: RunInputs) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import impasto.network_cli as network_cli
+import impasto.video_cli as video_cli
 from impasto.audio import cli as audio_cli
 from impasto.batch import cli as batch_cli
 from impasto.config import (
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     viz_cli.add_stylize_arguments(t)
     r = sub.add_parser(
         "resume",
-        help="continue an interrupted run from its checkpoint folder",
+        help="continue an interrupted run (a picture or a video) from its checkpoint folder",
         description="Continue the run saved in DIR and write the output its command asked for.",
     )
     r.add_argument("folder", metavar="DIR", help="the folder given to --checkpoint")
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
     audio_cli.add_audio_parser(sub)
     batch_cli.add_batch_parser(sub, _terminal())
+    video_cli.add_video_parser(sub, _video_terminal())
     network_cli.add_parsers(sub)  # train, apply, export, models
     sub.add_parser("layers", help="list the VGG19 layer names")
     return parser
@@ -125,10 +127,14 @@ def _add_run_arguments(p: argparse.ArgumentParser, texture: bool) -> None:
     _add_output_arguments(p.add_argument_group("output"))
 
 
-def add_setting_flags(groups: dict[str, Any], texture: bool = False) -> None:
-    """A flag per StyleConfig field, each in its group (stylize, texture and batch)."""
+def add_setting_flags(
+    groups: dict[str, Any], texture: bool = False, exclude: tuple[str, ...] = ()
+) -> None:
+    """A flag per StyleConfig field, each in its group (stylize, texture, batch and video,
+    which has its own ``--size``: ``exclude``)."""
     for f in run_fields(texture):
-        _add_setting(groups[setting_of(f).group], f)
+        if f.name not in exclude:
+            _add_setting(groups[setting_of(f).group], f)
 
 
 def run_fields(texture: bool = False) -> tuple[dataclasses.Field[Any], ...]:
@@ -455,6 +461,8 @@ def _resume(args: argparse.Namespace) -> int:
     from impasto.api import resume
     from impasto.optim.checkpoint import load_checkpoint
 
+    if video_cli.is_video_checkpoint(args.folder):
+        return video_cli.resume_video(args, _video_terminal())
     saved = load_checkpoint(args.folder)
     job = saved.inputs.extra
     if not job.get("output"):
@@ -503,6 +511,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return viz_cli.run_grid_command(args)
     if args.command == "batch":
         return batch_cli.run_batch(args, _terminal())
+    if args.command == "video":
+        return video_cli.run_video(args, _video_terminal())
     if args.command in network_cli.COMMANDS:
         return network_cli.run(args, _Progress, _Interrupt)
     return _stylize(args)
@@ -513,6 +523,16 @@ def _terminal() -> batch_cli.Terminal:
     return batch_cli.Terminal(
         add_setting_flags, config_from_args, check_plan, _Progress, _Interrupt
     )
+
+
+def _video_terminal() -> video_cli.Terminal:
+    """What `impasto video` borrows from this shell: StyleConfig's flags (but --size, which
+    is the video's own), the config they make, Ctrl-C handling."""
+
+    def flags(groups: dict[str, Any]) -> None:
+        add_setting_flags(groups, exclude=("size",))
+
+    return video_cli.Terminal(flags, config_from_args, _Interrupt)
 
 
 def entry() -> NoReturn:

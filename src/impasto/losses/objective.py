@@ -1,4 +1,5 @@
-"""The weighted objective: total = alpha * content + beta * style + tv (Gatys 2016, eq. 7)."""
+"""The weighted objective: total = alpha * content + beta * style + tv (Gatys 2016, eq. 7),
+plus gamma * temporal for a video frame (Ruder et al. 2016, eq. 8)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from impasto.features.extractor import FeatureExtractor
 from impasto.losses.functional import content_layer_loss, gram_matrix, style_layer_loss, tv_loss
 from impasto.losses.guided import guided_gram_matrices, guided_style_loss
 from impasto.losses.targets import ScaleTargets
+from impasto.losses.temporal import TemporalTarget, temporal_loss
 from impasto.losses.tiled import TiledObjective
 
 
 @dataclass
 class Objective:
-    """Callable: image (1, 3, H, W) → (total, {"content", "style", "tv", "total"}).
+    """Callable: image (1, 3, H, W) → (total, {"content", "style", "tv", "total"}), and
+    "temporal" when the objective has a temporal target (a video frame).
 
     The named terms are already weighted, so they add up to the total.
     """
@@ -35,6 +38,8 @@ class Objective:
     # Guided transfer: per style layer, the output's region masks (K, h, w); the targets of
     # those layers are then (K, N, N), one per region.
     region_masks: dict[str, torch.Tensor] | None = None
+    temporal: TemporalTarget | None = None  # a video frame's warped previous output and mask
+    temporal_weight: float = 0.0
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         with torch.autocast(self.device_type, dtype=self.autocast_dtype, enabled=self.autocast):
@@ -62,6 +67,10 @@ class Objective:
             "tv": self.tv_weight * tv,
         }
         total = terms["content"] + terms["style"] + terms["tv"]
+        if self.temporal is not None:
+            t = self.temporal
+            terms["temporal"] = self.temporal_weight * temporal_loss(image, t.warped, t.mask)
+            total = total + terms["temporal"]
         terms["total"] = total
         return total, terms
 
@@ -77,12 +86,14 @@ class Objective:
 
 @dataclass(frozen=True)
 class LossWeights:
-    """alpha, beta, the TV weight and the per-style-layer weights w_l of an objective."""
+    """alpha, beta, the TV weight and the per-style-layer weights w_l of an objective, and
+    gamma, the temporal term's weight (used where the targets have a temporal target)."""
 
     content: float
     style: float
     tv: float
     layers: dict[str, float]
+    temporal: float = 0.0
 
     @classmethod
     def of(cls, cfg: StyleConfig, *, content: bool = True) -> LossWeights:
@@ -111,15 +122,16 @@ def make_objective(
     terms = (weights.content, weights.style, weights.tv)
     arith = arithmetic or Arithmetic("cpu", torch.bfloat16 if autocast else None)
     on, dtype, kind = arith.dtype is not None, arith.dtype or torch.bfloat16, arith.device_type
-    masks = targets.region_masks
+    masks, temporal, gamma = targets.region_masks, targets.temporal, weights.temporal
     if tile:
         return TiledObjective(
             *parts, *terms, tile=tile, autocast=on, autocast_dtype=dtype, device_type=kind,
-            region_masks=masks,
+            region_masks=masks, temporal=temporal, temporal_weight=gamma,
         )  # fmt: skip
     return Objective(
-        *parts, *terms, autocast=on, autocast_dtype=dtype, device_type=kind, region_masks=masks
-    )
+        *parts, *terms, autocast=on, autocast_dtype=dtype, device_type=kind, region_masks=masks,
+        temporal=temporal, temporal_weight=gamma,
+    )  # fmt: skip
 
 
 def objective_for(

@@ -16,6 +16,7 @@ from impasto.layers import LAYER_NAMES
 from impasto.losses.functional import gram_matrix
 from impasto.losses.guided import blend_grams, guided_gram_matrices
 from impasto.losses.memory import AUTO_TILE, tile_above
+from impasto.losses.temporal import TemporalTarget
 from impasto.losses.tiled import feature_size, tiled_features, tiled_grams
 from impasto.preprocess.color import luminance_only
 from impasto.preprocess.masks import RGB, downsample_masks, match_mask_palettes, to_hex
@@ -213,6 +214,7 @@ class ScaleTargets:
     content: dict[str, torch.Tensor] = field(default_factory=dict)
     style: dict[str, torch.Tensor] = field(default_factory=dict)
     region_masks: dict[str, torch.Tensor] | None = None
+    temporal: TemporalTarget | None = None  # a video frame's warped previous output and mask
 
 
 @dataclass(frozen=True)

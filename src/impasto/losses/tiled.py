@@ -31,6 +31,7 @@ from impasto.features.extractor import FeatureExtractor
 from impasto.features.vgg import pools_before
 from impasto.losses.functional import content_layer_loss, style_layer_loss, tv_loss
 from impasto.losses.guided import EMPTY_REGION, guided_style_loss
+from impasto.losses.temporal import TemporalTarget, temporal_loss
 
 
 def tile_spans(
@@ -205,6 +206,9 @@ class TiledObjective:
     # As Objective.region_masks: per style layer, the output's region masks (K, h, w) at the
     # whole image's feature resolution; the targets of those layers are then (K, N, N).
     region_masks: dict[str, torch.Tensor] | None = None
+    # As Objective's: a video frame's temporal target; a pixel-wise term, computed whole.
+    temporal: TemporalTarget | None = None
+    temporal_weight: float = 0.0
 
     def _tiles(self, h: int, w: int) -> list[tuple[slice, slice, slice, slice]]:
         return image_tiles(self.extractor.layers, h, w, self.tile, self.margin)
@@ -228,6 +232,21 @@ class TiledObjective:
             if surrogate.requires_grad:
                 (g,) = torch.autograd.grad(surrogate, xt)
                 grad[..., tile[0], tile[1]] += g
+        tv, pixels = self._pixel_terms(x, grad)
+        content = self.content_weight * content
+        total = content + style + tv
+        terms = {"content": content, "style": style, "tv": tv}
+        if pixels is not None:
+            terms["temporal"] = pixels
+            total = total + pixels
+        terms["total"] = total
+        return total, grad, terms
+
+    def _pixel_terms(
+        self, x: torch.Tensor, grad: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The weighted TV term and temporal term (None without a temporal target), which
+        need no network and so no tiles; their gradients are added into ``grad``."""
         tv = torch.zeros((), dtype=torch.float32, device=x.device)
         if self.tv_weight > 0:
             xv = x.clone().requires_grad_(True)
@@ -235,9 +254,14 @@ class TiledObjective:
             (g,) = torch.autograd.grad(tv, xv)
             grad += g
             tv = tv.detach()
-        content = self.content_weight * content
-        total = content + style + tv
-        return total, grad, {"content": content, "style": style, "tv": tv, "total": total}
+        if self.temporal is None:
+            return tv, None
+        xv = x.clone().requires_grad_(True)
+        t = self.temporal
+        temporal = self.temporal_weight * temporal_loss(xv, t.warped, t.mask)
+        (g,) = torch.autograd.grad(temporal, xv)
+        grad += g
+        return tv, temporal.detach()
 
     def _style_layers(self) -> list[str]:
         if self.style_weight <= 0:

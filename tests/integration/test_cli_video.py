@@ -1,0 +1,135 @@
+"""``impasto video`` and ``impasto resume`` for a video, in process: the tiny random VGG, a
+4-frame 32x48 synthetic clip; bad input is one line and exit status 2 before any work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from impasto.video.checkpoint import load_video_checkpoint
+from impasto.video.frames import VideoWriter, probe, read_frames
+from impasto.video.synthetic import Motion, synthetic_clip
+
+QUICK = ["--size", "48", "--steps", "3", "--later-steps", "2", "--scales", "1"]
+QUICK += ["--precision", "fp32", "-q"]
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    g = torch.Generator().manual_seed(0)
+    photo = torch.rand(1, 3, 9, 12, generator=g)
+    photo = torch.nn.functional.interpolate(photo, size=(72, 96), mode="bilinear")
+    frames = synthetic_clip(photo, 4, (32, 48), Motion(pan=(1.5, 0.0), square=8)).frames
+    path = tmp_path / "clip.mp4"
+    with VideoWriter(path, 8.0) as out:
+        for frame in frames:
+            out.write(frame)
+    return path
+
+
+def test_video_writes_the_clip(run_cli, clip, style_path, weights_file, tmp_path) -> None:
+    out = tmp_path / "out.mp4"
+    argv = ["video", clip, style_path, "-o", out, "--weights", weights_file, *QUICK]
+    code, stdout, stderr = run_cli([*argv, "--frames", "1:4", "--temporal-weight", "1e5"])
+    assert code == 0, stderr
+    assert stdout == "" and stderr == ""
+    info = probe(out)
+    assert (info.frames, info.width, info.height, info.fps) == (3, 48, 32, 8.0)
+    assert [p.name for p in tmp_path.iterdir() if ".part" in p.name] == []
+
+
+def test_progress_and_the_summary_line(run_cli, clip, style_path, weights_file, tmp_path) -> None:
+    out = tmp_path / "out.gif"
+    argv = ["video", clip, style_path, "-o", out, "--weights", weights_file, *QUICK[:-1]]
+    code, _, stderr = run_cli([*argv, "--frames", "0:2"])
+    assert code == 0, stderr
+    assert "frame" in stderr and f"wrote {out} (2 frames" in stderr
+    assert len(list(read_frames(out))) == 2
+
+
+def test_resume_continues_a_video(run_cli, clip, style_path, weights_file, tmp_path) -> None:
+    out = tmp_path / "out.webm"
+    folder = tmp_path / "run"
+    argv = ["video", clip, style_path, "-o", out, "--weights", weights_file, *QUICK]
+    code, _, stderr = run_cli([*argv, "--frames", "0:2", "--checkpoint", folder])
+    assert code == 0, stderr
+    checkpoint = load_video_checkpoint(folder)
+    assert checkpoint.progress.done == 2
+    out.unlink()
+    code, _, stderr = run_cli(["resume", folder, "-q"])  # all done: the video is written again
+    assert code == 0, stderr
+    assert probe(out).frames == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--frames", "2:9"], "frame range 2:9 is outside clip.mp4, which has 4 frames"),
+        (["--frames", "x"], "--frames must be START:STOP"),
+        (["--size", "47"], "--size must be an even number"),
+        (["--later-steps", "0"], "--later-steps must be a positive integer"),
+        (["--fill", "blur"], "unknown --fill 'blur'; choose one of: content, previous, warped"),
+        (["--steps", "3,3"], "--steps gives 2 counts but the run has 1 --scales"),
+        (["--device", "cuda:7"], "cuda:7"),
+    ],
+)
+def test_bad_settings(run_cli, clip, style_path, tmp_path, extra, message) -> None:
+    out = tmp_path / "out.mp4"
+    code, _, stderr = run_cli(["video", clip, style_path, "-o", out, *QUICK, *extra])
+    assert code == 2
+    assert stderr.startswith("impasto: error:") and message in stderr
+    assert stderr.count("\n") == 1
+    assert not out.exists()
+
+
+def test_bad_inputs(run_cli, clip, style_path, content_path, tmp_path) -> None:
+    cases = [
+        (["video", tmp_path / "none.mp4", style_path, "-o", tmp_path / "a.mp4"], "no such video"),
+        (["video", content_path, style_path, "-o", tmp_path / "a.mp4"], "not a video"),
+        (["video", clip, style_path, "-o", tmp_path / "a.avi"], "'.avi'"),
+        (["video", clip, style_path, "-o", tmp_path / "no" / "a.mp4"], "no"),
+        (["video", clip, "-o", tmp_path / "a.mp4"], "give a STYLE image or --network"),
+        (["video", clip, style_path, "--network", "x", "-o", tmp_path / "a.mp4"], "one of them"),
+        (["video", clip, tmp_path / "none.png", "-o", tmp_path / "a.mp4"], "none.png"),
+        (["resume", tmp_path], "no checkpoint"),
+    ]
+    for argv, message in cases:
+        code, _, stderr = run_cli([*argv, "-q"])
+        assert code == 2, (argv, stderr)
+        assert stderr.startswith("impasto: error:") and message in stderr, (argv, stderr)
+        assert stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "content.png", "style.png"]
+
+
+def test_help_lists_the_video_flags(run_cli) -> None:
+    code, stdout, _ = run_cli(["video", "--help"])
+    assert code == 0
+    for flag in ("--frames", "--later-steps", "--temporal-weight", "--fill", "--deflicker"):
+        assert flag in stdout
+    text = " ".join(stdout.split())
+    assert "--size SIZE long side of the output frames, in pixels (default 384)" in text
+    assert "(default 512)" not in text  # StyleConfig's --size is not the video's
+    assert "--style-weight" in stdout and "--network" in stdout
+
+
+def test_the_network_route(run_cli, clip, tmp_path) -> None:
+    from impasto.network.config import NetworkConfig
+    from impasto.network.info import NetworkInfo
+    from impasto.network.model import build_network
+    from impasto.network.modelfile import StyleNetwork
+
+    small = NetworkConfig(width=0.125, blocks=1)
+    model = StyleNetwork(build_network(small, seed=3), NetworkInfo(small)).save(
+        tmp_path / "m.safetensors"
+    )
+    out = tmp_path / "fast.gif"
+    argv = ["video", clip, "--network", model, "-o", out, "--size", "48", "-q"]
+    code, _, stderr = run_cli([*argv, "--deflicker", "0.5"])
+    assert code == 0, stderr
+    assert len(list(read_frames(out))) == 4
+    code, _, stderr = run_cli([*argv, "--deflicker", "1"])
+    assert code == 2 and "--deflicker strength must be in [0, 1)" in stderr
+    code, _, stderr = run_cli([*argv, "--checkpoint", tmp_path / "ck"])
+    assert code == 2 and "the network route needs none" in stderr

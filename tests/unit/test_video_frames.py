@@ -178,3 +178,17 @@ def test_the_bundled_clip_is_a_short_small_street_scene() -> None:
     assert first.shape == (1, 3, 48, 64)
     with pytest.raises(ConfigError, match=r"'nope'.*street"):
         bundled_clip("nope")
+
+
+def test_a_bad_audio_source_is_refused_before_any_frame(tmp_path: Path) -> None:
+    with pytest.raises(InvalidVideoError, match="no such video file"):
+        VideoWriter(tmp_path / "out.mp4", 10, audio_from=tmp_path / "missing.wav")
+    with pytest.raises(ConfigError, match="audio range"):
+        VideoWriter(tmp_path / "out.mp4", 10, audio_range=(2.0, 1.0))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_size_is_refused_at_the_call(tmp_path: Path) -> None:
+    for size in (0, 1, -5, 2.5, True):
+        with pytest.raises(ConfigError, match="size must be"):
+            read_frames(tmp_path / "missing.mp4", size=size)  # type: ignore[arg-type]

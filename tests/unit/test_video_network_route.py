@@ -58,11 +58,6 @@ def test_deflickered_output_has_a_lower_temporal_error_than_raw(clip: SyntheticC
     out = [deflicker(f, r) for f, r in pairs]
     assert len(out) == len(clip.frames) and out[0].shape == (1, 3, 64, 96)
     assert temporal_error(out, motion) < 0.6 * temporal_error(raw, motion)
-    # The flicker is averaged away: the output is nearer the noise-free network's output.
-    clean = [_network().run(f) for f in clip.frames]
-    assert sum((o - c).abs().mean() for o, c in zip(out, clean, strict=True)) < sum(
-        (r - c).abs().mean() for r, c in zip(raw, clean, strict=True)
-    )
 
 
 def test_where_the_flow_is_unreliable_the_output_is_the_raw_output(clip: SyntheticClip) -> None:

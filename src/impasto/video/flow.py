@@ -20,8 +20,10 @@ import torch.nn.functional as F
 
 from impasto.errors import InvalidImageError
 
-# DIS's "medium" preset: at 384 px it runs in a few ms per frame here and its endpoint error
-# on the synthetic pan is a fraction of "fast"'s; "ultrafast" misses the small moving object.
+# DIS's "medium" preset, measured here against "fast": on a synthetic pan at 256x192 its mean
+# endpoint error is 0.21 px (fast: 0.60) and its mask catches 87% of the occluded pixels (fast:
+# 62%); on the bundled clip the plain flicker blend (a = 0.8) then leaves 0.27 of the raw
+# temporal error (fast: 0.45). It costs ~18 ms of one core per flow at 480x360 (fast: ~5 ms).
 PRESET = cv2.DISOpticalFlow_PRESET_MEDIUM
 
 

@@ -158,7 +158,17 @@ def read_frames(
     in [0, 1], resized to a long side of ``size`` px with even sides (:func:`frame_size`).
 
     Frames are decoded in order from the start (frame-exact, unlike a seek to a keyframe).
+    A bad ``size`` is refused here; a bad file when the first frame is asked for (call
+    :func:`probe` first to fail before any work).
     """
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 2):
+        raise ConfigError(f"size must be a whole number of pixels, at least 2, got {size!r}")
+    return _read(path, frames, size)
+
+
+def _read(
+    path: str | os.PathLike[str], frames: range | None, size: int | None
+) -> Iterator[torch.Tensor]:
     p, container = _open(path)
     with container:
         stream = _video_stream(p, container)
@@ -226,6 +236,8 @@ class VideoWriter:
                 f"audio range {audio_range} must be (start, stop) seconds, 0 <= start <= stop"
             )
         self.path = check_writable(p, FORMATS, "output")
+        if audio_from is not None:
+            _open(audio_from)[1].close()  # a missing or unreadable source fails before any work
         self.fps = fps
         self.audio_from = None if audio_from is None else Path(audio_from)
         self.audio_range = audio_range

@@ -22,7 +22,12 @@ Measured on the bundled street clip (384 px) with a lightly trained network (wid
 steps): the plain blend (no G) at a = 0.8 cuts the temporal error to 0.27 of the raw output's
 but washes out the walking people (mean |out - raw| 0.040 on pixels moving over 1 px); with
 G (s = 0.03) at a = 0.9 the error falls to 0.33 of raw and the moving pixels stay within
-0.020 of raw (no visible ghosting in crops). Hence the defaults a = 0.9, s = 0.03.
+0.020 of raw (no visible ghosting in crops). Hence the defaults a = 0.9, s = 0.03. On a
+synthetic pan with a tiny random network plus per-frame noise it leaves 0.22 of the raw error.
+
+Cost (AMD EPYC, one thread, CPU time): the filter is two DIS flows, the check and two warps,
+~0.04 s per 480x360 frame, a tenth of a width-0.5 network's pass (~0.4 s); the network, not
+the filter, decides the frame rate.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ def optimisation_rows(frames: list[torch.Tensor], cfg: VideoConfig) -> list[Row]
     vgg = load_weights(None)
     style = SAMPLES / "starry_night.jpg"
     engine = make_engine(style, cfg, vgg)
+    print(f"  precision: {engine.config.first.precision.value} (auto resolved once)", flush=True)
     done = []
     for f in stylize_frames(engine, frames, len(frames)):
         done.append(f)

@@ -301,9 +301,15 @@ def test_audio_mode_runs_a_transfer_and_plays_the_sounds(server: str) -> None:
 
             # A tiny model (AudioConfig's fields, built from /api/audio/config).
             page.click("#audio-advanced summary")
-            for name, value in (("sample_rate", "8000"), ("n_fft", "256"), ("filters", "16"),
-                                ("width", "3"), ("steps", "3"), ("griffin_lim_iters", "4"),
-                                ("tol", "0")):
+            for name, value in (
+                ("sample_rate", "8000"),
+                ("n_fft", "256"),
+                ("filters", "16"),
+                ("width", "3"),
+                ("steps", "3"),
+                ("griffin_lim_iters", "4"),
+                ("tol", "0"),
+            ):
                 page.fill(f"#a-{name}", value)
             page.select_option("#a-precision", "fp32")
             page.click("#audio-start")
@@ -445,7 +451,8 @@ def test_video_mode_stylizes_the_bundled_clip_and_plays_it(server: str) -> None:
             # A range outside the clip comes back as the server's 422, one line.
             page.fill("#v-frames", "0:99")
             page.click("#video-start")
-            expect(page.locator("#video-error")).to_contain_text("outside Street (vtest.avi), which has 30 frames")
+            outside = "outside Street (vtest.avi), which has 30 frames"
+            expect(page.locator("#video-error")).to_contain_text(outside)
 
             page.fill("#v-frames", "0:3")
             page.fill("#v-size", "32")

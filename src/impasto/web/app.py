@@ -65,7 +65,7 @@ DEFAULT_KEEP_UPLOADS = 24 * 3600.0  # seconds an upload no job uses is kept
 MAX_BODY_BYTES = 16 * 1024  # a request body that is not an upload (a job is ~1 KB of JSON)
 
 API_DESCRIPTION = (
-    "The studio's JSON API. Every refusal is `{\"error\": message, \"status\": code}`: "
+    'The studio\'s JSON API. Every refusal is `{"error": message, "status": code}`: '
     "400 a Host header the studio does not answer, 403 a cross-site request, 404 unknown, "
     "409 deleting a job that is not finished, 413 a body, upload or image too large, "
     "415 not an image (or not a sound), 422 a bad request or setting (named), 429 queue full."
@@ -170,7 +170,8 @@ def _make_app(studio: Studio, allowed_hosts: list[str] | None) -> FastAPI:
     for router in ROUTERS:
         # Any route may meet the middleware's refusals (Host, Origin, body size).
         app.include_router(router, responses=refusals(400, 403, 413))
-    uploads = ("/api/uploads", "/api/audio/uploads", "/api/video/uploads")  # these have their own, larger limit
+    # Uploads have their own, larger limit.
+    uploads = ("/api/uploads", "/api/audio/uploads", "/api/video/uploads")
     app.add_middleware(BodyCap, max_bytes=MAX_BODY_BYTES, exempt=uploads)
     app.add_middleware(Guard)
     if allowed_hosts is not None:  # outermost: an unknown Host gets no further

@@ -35,7 +35,6 @@ from impasto.web.instant import InstantTask, Models, run_instant
 from impasto.web.sounds import SOUNDS, AudioTask, RunOutcome, run_audio, sound_label
 from impasto.web.store import (
     AUDIO,
-    VIDEO,
     CANCELLED,
     DONE,
     FAILED,
@@ -44,6 +43,7 @@ from impasto.web.store import (
     INSTANT,
     QUEUED,
     RUNNING,
+    VIDEO,
     Store,
     new_id,
 )
@@ -381,9 +381,7 @@ class JobManager:
         save_image(result.tensor, preview)
         return RunOutcome(result.seconds, result.losses, len(result.history))
 
-    def _video_progress(
-        self, live: LiveJob, preview: Path
-    ) -> Callable[[FrameEvent, Any], None]:
+    def _video_progress(self, live: LiveJob, preview: Path) -> Callable[[FrameEvent, Any], None]:
         """A video run's callback: records the frame (and the step within it), writes the
         current frame's preview every ``preview_interval`` seconds and at each frame's end,
         and stops the run once the job is cancelled (no video is left: the writer's temp

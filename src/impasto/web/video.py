@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import impasto.data
 from impasto.errors import ConfigError, InvalidVideoError
+from impasto.network.stylizer import Stylizer
 from impasto.web.form import build_config, settings_form
 from impasto.web.inputs import UploadError
 
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     import torch
 
     from impasto.features.weights import VGGWeights
-    from impasto.network.stylizer import Stylizer
     from impasto.video.config import VideoConfig
     from impasto.video.frames import ClipInfo
     from impasto.video.optimise import FrameEvent
@@ -193,21 +193,19 @@ class VideoTask:
         return "network" if self.model is not None else "optimisation"
 
 
-class Watched:
+class Watched(Stylizer):
     """A style network that keeps its latest output, for the live preview: the network
     route's events say which frame is done, not what it looks like."""
 
     def __init__(self, network: Stylizer) -> None:
-        from impasto.network.stylizer import Stylizer
-
-        class _Watched(Stylizer):
-            def run(inner, batch: torch.Tensor) -> torch.Tensor:  # noqa: N805
-                out = network.run(batch)
-                self.latest = out[-1:].detach()
-                return out
-
+        super().__init__(network.info)
+        self.inner = network
         self.latest: torch.Tensor | None = None
-        self.network: Stylizer = _Watched(network.info)
+
+    def run(self, batch: torch.Tensor) -> torch.Tensor:
+        out = self.inner.run(batch)
+        self.latest = out[-1:].detach()
+        return out
 
 
 @dataclass(frozen=True)
@@ -237,7 +235,7 @@ def run_video(
         device = task.config.style_config.device
         watched = Watched(models.open(task.model, ApplyConfig(device=device)))
         result = stylize_video_network(
-            task.clip, watched.network, task.config, out=out,
+            task.clip, watched, task.config, out=out,
             callback=lambda e: callback(e, watched.latest),
         )  # fmt: skip
         return VideoOutcome(sum(result.seconds), result.frames, None)

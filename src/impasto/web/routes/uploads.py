@@ -55,9 +55,7 @@ class _File:
 
 async def _read_body(request: Request, limit: int) -> bytes:
     """The request's body, refused with 413 as soon as it is known to exceed ``limit``."""
-    too_large = UploadError(
-        413, f"the upload is larger than the limit of {limit / 2**20:.3g} MB"
-    )
+    too_large = UploadError(413, f"the upload is larger than the limit of {limit / 2**20:.3g} MB")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
         raise too_large
@@ -230,8 +228,8 @@ async def uploaded(upload_id: str, studio: StudioDep) -> Response:
 
 
 def _media_type(rec: dict[str, Any]) -> str:
-    kind = rec.get("kind")
-    types = AUDIO_MEDIA_TYPES if kind == AUDIO else VIDEO_MEDIA_TYPES if kind == VIDEO else MEDIA_TYPES
+    by_kind = {AUDIO: AUDIO_MEDIA_TYPES, VIDEO: VIDEO_MEDIA_TYPES}
+    types = by_kind.get(str(rec.get("kind")), MEDIA_TYPES)
     return types.get(rec["format"], "application/octet-stream")
 
 

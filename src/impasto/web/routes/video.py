@@ -86,7 +86,7 @@ class VideoJobRequest(BaseModel):
         default=None, description='optimisation: the style image, "sample:NAME" or "upload:ID"'
     )
     model: str | None = Field(
-        default=None, description='network: a model\'s ref from GET /api/video/config'
+        default=None, description="network: a model's ref from GET /api/video/config"
     )
     config: dict[str, Any] = Field(
         default_factory=dict, description="VideoConfig fields, and style_config: StyleConfig's"

@@ -359,8 +359,14 @@ function setupClipPicker() {
   }
 }
 
+// VideoConfig's fields that only one route reads: shown for that route only.
+const ROUTE_FIELDS = { network: ["deflicker"], optimisation: ["later_steps", "temporal_weight", "fill"] };
+
 function setRoute(route) {
   $(`route-${route}`).checked = true;
+  for (const [r, names] of Object.entries(ROUTE_FIELDS)) {
+    for (const n of names) $(`v-${n}`).parentElement.hidden = r !== route;
+  }
   $("video-route-optimisation").hidden = route !== "optimisation";
   $("video-route-network").hidden = route !== "network";
   $("video-advanced").hidden = route !== "optimisation";
@@ -412,6 +418,7 @@ function setupVideo() {
   setupClipPicker();
   setupPicker("vstyle");
   renderVideoModels();
+  setRoute("optimisation");
   for (const r of ["optimisation", "network"]) $(`route-${r}`).addEventListener("change", () => setRoute(r));
   $("video-settings").addEventListener("submit", startVideo);
   $("video-cancel").addEventListener("click", cancel);
@@ -709,7 +716,8 @@ function render(job) {
     if (clipUrl) screen.src = clipUrl; else screen.removeAttribute("src");
   }
   screen.hidden = !clipUrl;
-  if (clipUrl) { $("preview").hidden = true; $("placeholder").hidden = true; }
+  // The finished clip plays in the preview's place.
+  document.querySelector(".live .canvas").style.display = clipUrl ? "none" : "";
   const err = $("job-error");
   err.textContent = job.error && job.status !== "done" ? job.error : "";
   err.hidden = !err.textContent;

@@ -5,6 +5,7 @@ optimisation runs on the tiny random VGG, the network route on a tiny saved netw
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -154,15 +155,17 @@ def test_the_network_route_runs_on_the_bundled_clip(studio: TestClient, tmp_path
 
 
 # -- refusals before any work --------------------------------------------------------------------
-def test_uploads_that_are_not_clips_are_refused_and_not_kept(
+def test_uploads_that_are_not_readable_clips_are_refused_and_not_kept(
     make_app: Any, data_dir: Path, clip_bytes: bytes
 ) -> None:
-    with TestClient(make_app(max_video_seconds=0.3)) as client:
+    with TestClient(make_app(max_video_seconds=0.3, max_pixels=1000)) as client:
         sound = SOUNDS[next(iter(SOUNDS))].read_bytes()
         cases = {
             "noise.mp4": (b"\x00\x01not a video at all" * 40, "not a video FFmpeg can read"),
             "tone.ogg": (sound, "has no video stream"),
             "long.mp4": (clip_bytes, "lasts 0.4 s; this studio takes clips of at most 0.3 s"),
+            "large.mp4": (short(clip_bytes), "frames of 48x36 px; this studio takes at most 0.001"),
+            "garbled.mp4": (garbled(clip_bytes), "cannot decode its h264 video"),
         }
         for name, (data, expected) in cases.items():
             r = upload_clip(client, data, name)
@@ -200,6 +203,27 @@ def test_a_range_longer_than_the_limit_is_refused(make_app: Any) -> None:
         body = {"clip": "clip:street", "style": "sample:starry_night", "config": {"size": 32}}
         msg = refused(client, body)
         assert "30 frames at 10 fps last 3.0 s; this studio takes at most 1 s" in msg
+
+
+def short(mp4: bytes) -> bytes:
+    """The first 2 frames of ``mp4`` (0.2 s), as an MP4."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.mp4", Path(tmp) / "out.mp4"
+        src.write_bytes(mp4)
+        with VideoWriter(out, 10.0) as writer:
+            for frame in read_frames(src, range(2)):
+                writer.write(frame)
+        return out.read_bytes()
+
+
+def garbled(mp4: bytes) -> bytes:
+    """``mp4`` with its frames' data (the mdat box's payload) overwritten: the container and
+    its h264 stream read, the frames do not decode."""
+    data = bytearray(mp4)
+    at = data.find(b"mdat")
+    size = int.from_bytes(data[at - 4 : at], "big")
+    data[at + 4 : at - 4 + size] = bytes(0xFF if k % 3 else 0 for k in range(size - 8))
+    return bytes(data)
 
 
 def _png() -> bytes:

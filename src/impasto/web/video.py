@@ -95,10 +95,11 @@ def _probe(path: Path, name: str) -> ClipInfo:
         raise ConfigError(str(e).replace(str(path), name)) from None
 
 
-def check_clip(path: Path, name: str, max_seconds: float) -> CheckedClip:
+def check_clip(path: Path, name: str, max_seconds: float, max_pixels: int) -> CheckedClip:
     """Decode the upload's header and first frame; UploadError 422 (one line, naming the file)
-    for a file with no video stream, a codec FFmpeg cannot decode, or a clip longer than
-    ``max_seconds``."""
+    for a file with no video stream, a codec FFmpeg cannot decode, a clip longer than
+    ``max_seconds`` or frames of more than ``max_pixels`` (each frame is decoded whole before
+    it is scaled down)."""
     import av
 
     try:
@@ -110,6 +111,12 @@ def check_clip(path: Path, name: str, max_seconds: float) -> CheckedClip:
             422,
             f"{name} lasts {info.seconds:.1f} s; this studio takes clips of at most "
             f"{max_seconds:g} s (cut it shorter)",
+        )
+    if info.width * info.height > max_pixels:
+        raise UploadError(
+            422,
+            f"{name} has frames of {info.width}x{info.height} px; this studio takes at most "
+            f"{max_pixels / 1e6:g} megapixels",
         )
     with av.open(str(path)) as container:
         fmt = container.format.name

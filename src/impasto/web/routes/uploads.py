@@ -176,9 +176,11 @@ async def upload_sound(request: Request, studio: StudioDep) -> Response:
 
 async def _keep_clip(studio: Studio, file: _File) -> JSONResponse:
     """Check the clip (its header and first frame) and keep it under a new id."""
-    limit = studio.limits.max_video_seconds
+    limits = studio.limits
     upload_id, checked = await _checked_copy(
-        studio, file, lambda p: check_clip(p, file.name, limit)
+        studio,
+        file,
+        lambda p: check_clip(p, file.name, limits.max_video_seconds, limits.max_pixels),
     )
     studio.store.add_upload(
         upload_id, file.name, checked.format, (checked.width, checked.height),

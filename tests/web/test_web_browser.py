@@ -1,6 +1,7 @@
 """End to end in a real headless Chromium (Debian's), driven by Playwright: the page loads, the
 bundled samples are picked, a tiny run starts, the preview updates and the result appears; the
-Audio mode makes a sound; the Instant mode paints a photo with a (tiny) style network."""
+Audio mode makes a sound; the Instant mode paints a photo with a (tiny) style network; the
+Video mode stylises the bundled clip (3 frames at 32 px) and plays the result."""
 
 from __future__ import annotations
 
@@ -300,9 +301,15 @@ def test_audio_mode_runs_a_transfer_and_plays_the_sounds(server: str) -> None:
 
             # A tiny model (AudioConfig's fields, built from /api/audio/config).
             page.click("#audio-advanced summary")
-            for name, value in (("sample_rate", "8000"), ("n_fft", "256"), ("filters", "16"),
-                                ("width", "3"), ("steps", "3"), ("griffin_lim_iters", "4"),
-                                ("tol", "0")):
+            for name, value in (
+                ("sample_rate", "8000"),
+                ("n_fft", "256"),
+                ("filters", "16"),
+                ("width", "3"),
+                ("steps", "3"),
+                ("griffin_lim_iters", "4"),
+                ("tol", "0"),
+            ):
                 page.fill(f"#a-{name}", value)
             page.select_option("#a-precision", "fp32")
             page.click("#audio-start")
@@ -410,6 +417,70 @@ def test_instant_mode_lists_the_networks_and_paints_a_photo(
             selected = page.locator("#instant-models .model.selected")
             expect(selected).to_have_attribute("data-ref", "user:tiny.safetensors")
             expect(page.locator("#photo-name")).to_have_text("T\u00fcbingen")
+            assert errors == []
+        finally:
+            browser.close()
+
+
+def test_video_mode_stylizes_the_bundled_clip_and_plays_it(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(60_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: console_error(m, errors))
+            page.goto(server + "/")
+            page.wait_for_selector("body[data-ready='1']")
+
+            page.click("#mode-video")
+            expect(page.locator("#video-setup")).to_be_visible()
+            expect(page.locator("#clip-limits")).to_contain_text("at most 10 s")
+            page.click("#video-start")
+            expect(page.locator("#video-error")).to_contain_text("Pick a clip")
+
+            # The bundled clip in one click; the optimisation route with a sample painting.
+            page.click("#clip-sample-street")
+            expect(page.locator("#clip-name")).to_contain_text("Street")
+            page.click("#vstyle-sample-starry_night")
+            expect(page.locator("#v-fill")).to_have_value("warped")
+
+            # A range outside the clip comes back as the server's 422, one line.
+            page.fill("#v-frames", "0:99")
+            page.click("#video-start")
+            outside = "outside Street (vtest.avi), which has 30 frames"
+            expect(page.locator("#video-error")).to_contain_text(outside)
+
+            page.fill("#v-frames", "0:3")
+            page.fill("#v-size", "32")
+            page.fill("#v-later_steps", "2")
+            page.locator("#video-advanced summary").click()
+            page.fill("#vs-steps", "4")
+            page.fill("#vs-tol", "0")
+            page.click("#video-start")
+            expect(page.locator("#video-error")).to_be_hidden()
+            # A timeout against a hang only (the machine may be shared and slow).
+            expect(page.locator("#stat-status")).to_have_text("done", timeout=120_000)
+            expect(page.locator("#stat-step")).to_have_text("3 / 3 frames")
+            expect(page.locator("#download")).to_have_text("Download MP4")
+            video = page.locator("#result-video")
+            expect(video).to_be_visible()
+            # The browser decodes the H.264 result: its metadata loads, 3 frames at 10 fps.
+            page.wait_for_function("document.getElementById('result-video').readyState >= 1")
+            duration = page.evaluate("document.getElementById('result-video').duration")
+            assert abs(duration - 0.3) < 0.05, duration
+            card = page.locator("#gallery .card").first
+            expect(card.locator(".card-meta")).to_contain_text("3/3 frames")
+
+            # Reuse settings brings the mode, the clip and the settings back.
+            page.click("#mode-image")
+            card.locator(".reuse").click()
+            expect(page.locator("#video-setup")).to_be_visible()
+            expect(page.locator("#v-frames")).to_have_value("0:3")
+            expect(page.locator("#vs-steps")).to_have_value("4")
             assert errors == []
         finally:
             browser.close()

@@ -24,6 +24,12 @@ Endpoints (every error is JSON ``{"error": message, "status": code}``):
 - Instant mode: ``GET /api/instant/config`` (ApplyConfig's form, limits, the style networks
   found), ``POST /api/instant/jobs`` ``{"model": ref, "photo": ref, "config": {...}}`` (a
   model's ref is ``"bundled:FILE"`` or ``"user:FILE"``, as listed), then the same job endpoints
+- Video mode: ``GET /api/video/config`` (VideoConfig's form, the image form for its
+  ``style_config``, limits, bundled clips, style networks), ``GET /api/clips/{name}``,
+  ``POST /api/video/uploads``, ``POST /api/video/jobs`` ``{"clip": ref, "style": ref | null,
+  "model": ref | null, "config": {...}}`` (a clip's ref is ``"clip:NAME"`` or ``"upload:ID"``;
+  a style image for the optimisation route, or a model for the network route), then the same
+  job endpoints, and ``GET /api/jobs/{id}/result.mp4``
 
 Request bodies other than uploads are capped at ``MAX_BODY_BYTES`` (413).
 
@@ -48,6 +54,7 @@ from impasto.web.routes.errors import BodyCap, Guard, HostCheck, add_error_handl
 from impasto.web.routes.pages import STATIC_DIR
 from impasto.web.routes.state import Limits, Studio, refusals
 from impasto.web.store import Store
+from impasto.web.video import DEFAULT_MAX_VIDEO_SECONDS, DEFAULT_MAX_VIDEO_SIZE
 
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 25_000_000  # a 6000x4000 camera photo
@@ -58,7 +65,7 @@ DEFAULT_KEEP_UPLOADS = 24 * 3600.0  # seconds an upload no job uses is kept
 MAX_BODY_BYTES = 16 * 1024  # a request body that is not an upload (a job is ~1 KB of JSON)
 
 API_DESCRIPTION = (
-    "The studio's JSON API. Every refusal is `{\"error\": message, \"status\": code}`: "
+    'The studio\'s JSON API. Every refusal is `{"error": message, "status": code}`: '
     "400 a Host header the studio does not answer, 403 a cross-site request, 404 unknown, "
     "409 deleting a job that is not finished, 413 a body, upload or image too large, "
     "415 not an image (or not a sound), 422 a bad request or setting (named), 429 queue full."
@@ -83,6 +90,8 @@ def create_app(
     keep_uploads: float | None = DEFAULT_KEEP_UPLOADS,
     device: str = "auto",
     max_audio_seconds: float = DEFAULT_MAX_AUDIO_SECONDS,
+    max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
+    max_video_size: int = DEFAULT_MAX_VIDEO_SIZE,
 ) -> FastAPI:
     """The studio app, keeping its database and images in ``data_dir``.
 
@@ -103,6 +112,8 @@ def create_app(
             cannot choose it (422).
         max_audio_seconds: the longest sound an upload, a job's input or a texture may be
             (Audio mode; 413 for a longer upload, 422 for a longer texture).
+        max_video_seconds, max_video_size: Video mode's limits: the longest clip an upload or
+            a job's frame range may be, and the largest long side a video job may ask for (422).
     """
     store = Store(Path(data_dir))
     manager = JobManager(
@@ -121,6 +132,8 @@ def create_app(
         workers,
         max_audio_seconds,
         device,
+        max_video_seconds,
+        max_video_size,
     )
     studio = Studio(store, manager, limits, poll_interval, keep_uploads)
     studio.prune()
@@ -157,7 +170,8 @@ def _make_app(studio: Studio, allowed_hosts: list[str] | None) -> FastAPI:
     for router in ROUTERS:
         # Any route may meet the middleware's refusals (Host, Origin, body size).
         app.include_router(router, responses=refusals(400, 403, 413))
-    uploads = ("/api/uploads", "/api/audio/uploads")  # these have their own, larger limit
+    # Uploads have their own, larger limit.
+    uploads = ("/api/uploads", "/api/audio/uploads", "/api/video/uploads")
     app.add_middleware(BodyCap, max_bytes=MAX_BODY_BYTES, exempt=uploads)
     app.add_middleware(Guard)
     if allowed_hosts is not None:  # outermost: an unknown Host gets no further

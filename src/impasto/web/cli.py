@@ -104,6 +104,18 @@ def _add_limit_arguments(p: argparse.ArgumentParser) -> None:
         help="Audio mode: longest sound upload, input or texture in seconds (default 60)",
     )
     p.add_argument(
+        "--max-video-seconds",
+        type=float,
+        default=10.0,
+        help="Video mode: longest clip upload, or frame range of a job, in seconds (default 10)",
+    )
+    p.add_argument(
+        "--max-video-size",
+        type=int,
+        default=512,
+        help="Video mode: largest long side of a video job's frames, in pixels (default 512)",
+    )
+    p.add_argument(
         "--keep-uploads",
         type=float,
         default=24.0,
@@ -149,9 +161,10 @@ def _check_serve_arguments(args: argparse.Namespace) -> None:
             raise ConfigError(f"{name} out of range: {value}")
     if args.keep_uploads == 0:
         raise ConfigError("--keep-uploads must be positive (hours) or negative (for ever)")
-    limits = (args.max_upload_mb, args.max_megapixels, args.max_audio_seconds)
-    if min(limits) <= 0 or args.max_size < 16:
-        raise ConfigError("the limits must be positive (and --max-size >= 16)")
+    limits = (args.max_upload_mb, args.max_megapixels, args.max_audio_seconds,
+              args.max_video_seconds)  # fmt: skip
+    if min(limits) <= 0 or min(args.max_size, args.max_video_size) < 16:
+        raise ConfigError("the limits must be positive (and --max-size, --max-video-size >= 16)")
     if args.weights is not None and not Path(args.weights).is_file():
         raise ConfigError(f"weight file not found: {args.weights}")
     from impasto.features.device import resolve_device
@@ -182,6 +195,8 @@ def _serve(args: argparse.Namespace) -> int:
         max_pixels=int(args.max_megapixels * 1e6),
         max_size=args.max_size,
         max_audio_seconds=args.max_audio_seconds,
+        max_video_seconds=args.max_video_seconds,
+        max_video_size=args.max_video_size,
         device=str(args.device).lower(),
         keep_uploads=None if args.keep_uploads < 0 else args.keep_uploads * 3600,
         # Bound to this computer: refuse other Host names, so a web page that rebinds its

@@ -43,6 +43,7 @@ from impasto.web.store import (
     INSTANT,
     QUEUED,
     RUNNING,
+    VIDEO,
     Store,
     new_id,
 )
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
     from impasto.features.weights import VGGWeights
     from impasto.network.apply import ApplyConfig
     from impasto.optim.events import StepEvent
+    from impasto.video.optimise import FrameEvent
+    from impasto.web.video import VideoTask
 
 log = logging.getLogger("impasto.web")
 
@@ -85,6 +88,7 @@ class LiveJob:
     cancel: threading.Event = field(default_factory=threading.Event)
     audio: AudioTask | None = None  # an Audio-mode job's run
     instant: InstantTask | None = None  # an Instant-mode job's run
+    video: VideoTask | None = None  # a Video-mode job's run (in the slow lane: minutes)
 
     @property
     def lane(self) -> str:
@@ -222,6 +226,13 @@ class JobManager:
         its own lane: it never waits behind an optimisation."""
         record = new_record(photo, model, task.config)
         return self._enqueue(LiveJob(record, photo, model, instant=task))
+
+    def submit_video(self, clip: Source, style: Source, task: VideoTask) -> dict[str, Any]:
+        """Queue a Video-mode job (``style`` the style image, or the network as the gallery
+        shows it); its steps are the clip's frames."""
+        record = new_record(clip, style, task.config.style_config)
+        record.update(kind=VIDEO, config=task.config.to_dict(), total_steps=task.frames)
+        return self._enqueue(LiveJob(record, clip, style, video=task))
 
     def _enqueue(self, live: LiveJob) -> dict[str, Any]:
         with self._cond:
@@ -370,6 +381,50 @@ class JobManager:
         save_image(result.tensor, preview)
         return RunOutcome(result.seconds, result.losses, len(result.history))
 
+    def _video_progress(self, live: LiveJob, preview: Path) -> Callable[[FrameEvent, Any], None]:
+        """A video run's callback: records the frame (and the step within it), writes the
+        current frame's preview every ``preview_interval`` seconds and at each frame's end,
+        and stops the run once the job is cancelled (no video is left: the writer's temp
+        file is removed)."""
+        from impasto.web.video import frame_update
+
+        job, job_id, cancel = live.record, live.record["id"], live.cancel
+        last_preview = [-math.inf]
+
+        def callback(event: FrameEvent, image: Any) -> None:
+            from impasto.io.images import save_image
+
+            update = frame_update(event)
+            now = time.monotonic()
+            due = now - last_preview[0] >= self.preview_interval or event.step is None
+            if image is not None and due:
+                last_preview[0] = now
+                save_image(image, preview)  # atomic: the page never sees half a file
+                update["has_preview"] = True
+                self.store.update_job(job_id, step=update["step"], has_preview=1)
+            with self._cond:
+                job.update(update)
+                if update.get("has_preview"):
+                    job["preview_version"] += 1
+            if cancel.is_set():
+                raise Cancelled(f"cancelled at frame {event.frame + 1} of {event.frames}")
+
+        return callback
+
+    def _video(self, live: LiveJob, task: VideoTask, folder: Path) -> RunOutcome:
+        """A Video-mode job's run: ``result.mp4`` and the last frame's preview in ``folder``."""
+        from impasto.web.video import run_video
+
+        preview = folder / "preview.jpg"
+        callback = self._video_progress(live, preview)
+        outcome = run_video(task, folder, callback, weights=self._load_weights, models=self.models)
+        if not preview.is_file():  # too quick for a preview: the result's first frame
+            from impasto.io.images import save_image
+            from impasto.video.frames import read_frames
+
+            save_image(next(read_frames(folder / "result.mp4", range(1))), preview)
+        return RunOutcome(outcome.seconds, outcome.losses, outcome.frames)
+
     def _run(self, job_id: str, live: LiveJob) -> None:
         folder = self.store.job_dir(job_id)
         folder.mkdir(parents=True, exist_ok=True)
@@ -379,6 +434,8 @@ class JobManager:
                 outcome = run_audio(live.audio, folder, self._progress(live, None))
             elif live.instant is not None:  # one pass: no steps to follow, nothing to cancel
                 outcome = run_instant(self.models, live.instant, folder)
+            elif live.video is not None:
+                outcome = self._video(live, live.video, folder)
             else:
                 outcome = self._stylize(live, folder)
         except Cancelled as e:

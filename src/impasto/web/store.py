@@ -64,7 +64,7 @@ _ADDED: dict[str, dict[str, str]] = {
 
 # What a job or an upload is: a picture (the image mode) or a sound (Audio mode); a job may also
 # be a style network's one pass over a photo (Instant mode; its upload is an image).
-IMAGE, AUDIO, INSTANT = "image", "audio", "instant"
+IMAGE, AUDIO, INSTANT, VIDEO = "image", "audio", "instant", "video"
 
 # Job states. queued -> running -> done | failed | cancelled; queued -> cancelled.
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"

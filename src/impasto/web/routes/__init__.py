@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from impasto.web.routes import audio, errors, instant, jobs, pages, results, samples, uploads
+from impasto.web.routes import (
+    audio,
+    errors,
+    instant,
+    jobs,
+    pages,
+    results,
+    samples,
+    uploads,
+    video,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     pages.router,
@@ -15,6 +25,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     results.router,
     audio.router,
     instant.router,
+    video.router,
     errors.fallback,
 )
 

@@ -16,7 +16,14 @@ from starlette.exceptions import HTTPException
 from impasto.web.inputs import SAMPLES
 from impasto.web.jobs import JobManager, Source, sample_source, sound_source
 from impasto.web.sounds import SOUNDS
-from impasto.web.store import AUDIO, IMAGE, QUEUED, Store, is_id
+from impasto.web.store import AUDIO, IMAGE, QUEUED, VIDEO, Store, is_id
+from impasto.web.video import (
+    CLIPS,
+    DEFAULT_MAX_VIDEO_SECONDS,
+    DEFAULT_MAX_VIDEO_SIZE,
+    RESULT,
+    clip_label,
+)
 
 log = logging.getLogger("impasto.web")
 
@@ -28,6 +35,9 @@ LIVE_DEFAULTS: dict[str, Any] = {
     "elapsed": None,
     "eta": None,
     "preview_version": 0,
+    "frame": None,  # a video job's: the frame being worked on (1-based) and its steps
+    "frame_step": None,
+    "frame_steps": None,
 }
 
 
@@ -43,6 +53,8 @@ class Limits:
     workers: int
     max_audio_seconds: float = 60.0
     device: str = "auto"  # where every job computes (impasto serve --device)
+    max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS  # the frames a video job stylises
+    max_video_size: int = DEFAULT_MAX_VIDEO_SIZE  # a video job's long side, in pixels
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,12 @@ class Studio:
             out["preview_url"] = picture if job["has_result"] else None
             out["spectrogram_url"] = picture if job["has_result"] else None
             out["result_url"] = f"/api/jobs/{jid}/result.wav" if job["has_result"] else None
+        out["video_url"] = None
+        out["route"] = None
+        if job.get("kind") == VIDEO:  # the result is a clip; the preview its current frame
+            out["route"] = "network" if job["style"].startswith("model:") else "optimisation"
+            out["result_url"] = f"/api/jobs/{jid}/{RESULT}" if job["has_result"] else None
+            out["video_url"] = out["result_url"]
         out["content_url"] = source_url(job["content"])
         out["style_url"] = source_url(job["style"])
         out["content_view_url"] = view_url(job["content"])
@@ -99,6 +117,8 @@ class Studio:
         kind, _, key = ref.partition(":")
         if media == AUDIO:
             return self._resolve_sound(kind, key, ref, what)
+        if media == VIDEO:
+            return self._resolve_clip(kind, key, ref, what)
         if kind == "sample":
             src = sample_source(key)
             if src is None:
@@ -122,15 +142,29 @@ class Studio:
             return self._upload(key, ref, what, AUDIO)
         raise HTTPException(422, f"{what} must be 'sound:NAME' or 'upload:ID', got {ref!r}")
 
+    def _resolve_clip(self, kind: str, key: str, ref: str, what: str) -> Source:
+        if kind == "clip":
+            path = CLIPS.get(key)
+            if path is None:
+                raise HTTPException(
+                    422, f"unknown clip {key!r} for {what}; clips: {', '.join(CLIPS)}"
+                )
+            return Source(ref, clip_label(key), path)
+        if kind == "upload":
+            return self._upload(key, ref, what, VIDEO)
+        raise HTTPException(422, f"{what} must be 'clip:NAME' or 'upload:ID', got {ref!r}")
+
     def _upload(self, key: str, ref: str, what: str, media: str) -> Source:
         rec = self.store.get_upload(key)
         if rec is None or not self.store.upload_path(key).is_file():
             raise HTTPException(422, f"no upload {key!r} for {what}; upload it again")
         if rec.get("kind", IMAGE) != media:
-            have = "a sound" if rec.get("kind") == AUDIO else "an image"
-            want = "a sound" if media == AUDIO else "an image"
+            have, want = MEDIA_NAMES[rec.get("kind", IMAGE)], MEDIA_NAMES[media]
             raise HTTPException(422, f"upload {key!r} is {have}; {what} must be {want}")
         return Source(ref, rec["name"], self.store.upload_path(key))
+
+
+MEDIA_NAMES = {IMAGE: "an image", AUDIO: "a sound", VIDEO: "a video"}
 
 
 def get_studio(request: Request) -> Studio:
@@ -163,6 +197,8 @@ def source_url(ref: str) -> str | None:
         return f"/api/samples/{key}"
     if kind == "sound" and key in SOUNDS:
         return f"/api/sounds/{key}"
+    if kind == "clip" and key in CLIPS:
+        return f"/api/clips/{key}"
     if kind == "upload" and is_id(key):
         return f"/api/uploads/{key}"
     return None
@@ -184,12 +220,13 @@ class ErrorBody(BaseModel):
 REFUSALS: dict[int, str] = {
     400: "the Host header names a host this studio does not answer",
     403: "a state-changing request from another site's page",
-    404: "no such sample, sound, upload, job, result or endpoint",
+    404: "no such sample, sound, clip, upload, job, result or endpoint",
     409: "the job is queued or running; cancel it first",
     413: "the request body, upload, image or sound is too large (or a sound too long)",
     415: "the upload is not an image (or, for a sound upload, a sound) of an allowed format",
     422: "a bad request: a missing, unknown or bad field or setting, or an unreadable, empty "
-    "or silent image or sound",
+    "or silent image or sound, or a clip that is not a readable video, too long or outside "
+    "its frame range",
     429: "the queue is full (Retry-After says when to try again)",
 }
 

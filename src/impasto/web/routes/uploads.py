@@ -25,7 +25,8 @@ from impasto.web.inputs import (
 )
 from impasto.web.routes.state import Studio, StudioDep, error, refusals
 from impasto.web.sounds import AUDIO_MEDIA_TYPES, check_sound
-from impasto.web.store import AUDIO, new_id
+from impasto.web.store import AUDIO, VIDEO, new_id
+from impasto.web.video import VIDEO_MEDIA_TYPES, check_clip
 
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file
 
@@ -33,11 +34,14 @@ router = APIRouter()
 
 # An upload is an image or a sound: its GET answers with either media type.
 AS_SENT: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"image/*": {}, "audio/*": {}}, "description": "the upload as sent"}
+    200: {
+        "content": {"image/*": {}, "audio/*": {}, "video/*": {}},
+        "description": "the upload as sent",
+    }
 }
 AS_SHOWN: dict[int | str, dict[str, Any]] = {
     200: {
-        "content": {"image/*": {}, "audio/*": {}},
+        "content": {"image/*": {}, "audio/*": {}, "video/*": {}},
         "description": "the upload as the page shows (or plays) it",
     }
 }
@@ -51,9 +55,7 @@ class _File:
 
 async def _read_body(request: Request, limit: int) -> bytes:
     """The request's body, refused with 413 as soon as it is known to exceed ``limit``."""
-    too_large = UploadError(
-        413, f"the upload is larger than the limit of {limit / 2**20:.3g} MB"
-    )
+    too_large = UploadError(413, f"the upload is larger than the limit of {limit / 2**20:.3g} MB")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
         raise too_large
@@ -172,6 +174,42 @@ async def upload_sound(request: Request, studio: StudioDep) -> Response:
         return error(e.status, e.message)
 
 
+async def _keep_clip(studio: Studio, file: _File) -> JSONResponse:
+    """Check the clip (its header and first frame) and keep it under a new id."""
+    limits = studio.limits
+    upload_id, checked = await _checked_copy(
+        studio,
+        file,
+        lambda p: check_clip(p, file.name, limits.max_video_seconds, limits.max_pixels),
+    )
+    studio.store.add_upload(
+        upload_id, file.name, checked.format, (checked.width, checked.height),
+        len(file.content), kind=VIDEO, seconds=checked.seconds,
+    )  # fmt: skip
+    await run_in_threadpool(studio.prune)
+    fields = {
+        "kind": VIDEO,
+        "format": checked.format,
+        "width": checked.width,
+        "height": checked.height,
+        "fps": checked.fps,
+        "frames": checked.frames,
+        "seconds": checked.seconds,
+        "has_audio": checked.has_audio,
+    }
+    return _answer(upload_id, file, fields)
+
+
+@router.post("/api/video/uploads", status_code=201, responses=refusals(413, 422))
+async def upload_clip(request: Request, studio: StudioDep) -> Response:
+    """A clip (anything FFmpeg reads, by its bytes), at most ``--max-video-seconds`` long."""
+    try:
+        file = await _read_file(request, studio.limits.max_upload_bytes)
+        return await _keep_clip(studio, file)
+    except UploadError as e:
+        return error(e.status, e.message)
+
+
 def _find_upload(studio: Studio, upload_id: str) -> dict[str, Any]:
     rec = studio.store.get_upload(upload_id)
     if rec is None or not studio.store.upload_path(upload_id).is_file():
@@ -192,7 +230,8 @@ async def uploaded(upload_id: str, studio: StudioDep) -> Response:
 
 
 def _media_type(rec: dict[str, Any]) -> str:
-    types = AUDIO_MEDIA_TYPES if rec.get("kind") == AUDIO else MEDIA_TYPES
+    by_kind = {AUDIO: AUDIO_MEDIA_TYPES, VIDEO: VIDEO_MEDIA_TYPES}
+    types = by_kind.get(str(rec.get("kind")), MEDIA_TYPES)
     return types.get(rec["format"], "application/octet-stream")
 
 
@@ -206,7 +245,7 @@ async def view(upload_id: str, studio: StudioDep) -> Response:
     rendition (TIFF)."""
     rec = _find_upload(studio, upload_id)
     path = studio.store.upload_path(upload_id)
-    if rec["format"] in BROWSER_FORMATS or rec.get("kind") == AUDIO:  # browsers play them all
+    if rec["format"] in BROWSER_FORMATS or rec.get("kind") in (AUDIO, VIDEO):  # played as sent
         return FileResponse(path, media_type=_media_type(rec))
     data = await run_in_threadpool(render_png, path)
     return Response(data, media_type="image/png", headers={"Cache-Control": "max-age=3600"})

@@ -1,15 +1,17 @@
 // impasto studio: plain JavaScript, no build step. The settings forms are built from
 // GET /api/config (StyleConfig's fields), GET /api/audio/config (AudioConfig's, for the
 // Audio mode) and GET /api/instant/config (ApplyConfig's and the style networks, for the
-// Instant mode); progress comes over server-sent events.
+// Instant mode) and GET /api/video/config (VideoConfig's, StyleConfig's for each frame, the
+// clips and the style networks, for the Video mode); progress comes over server-sent events.
 "use strict";
 
 const state = {
   config: null,          // GET /api/config
   audio: null,           // GET /api/audio/config
   instant: null,         // GET /api/instant/config
-  mode: "image",         // "image", "audio" or "instant"
-  inputs: { content: null, style: null, photo: null },  // {ref, url, name}
+  video: null,           // GET /api/video/config
+  mode: "image",         // "image", "audio", "instant" or "video"
+  inputs: { content: null, style: null, photo: null, vstyle: null, clip: null },  // {ref, url, name}
   model: null,           // the Instant mode's network: its ref
   sounds: { content: null, style: null },  // the Audio mode's inputs, the same shape
   job: null,             // the job shown in the live panel
@@ -19,8 +21,8 @@ const state = {
 
 const $ = (id) => document.getElementById(id);
 const FINISHED = ["done", "failed", "cancelled"];
-const MODES = ["image", "audio", "instant"];
-const ERROR_BOXES = { image: "error", audio: "audio-error", instant: "instant-error" };
+const MODES = ["image", "audio", "instant", "video"];
+const ERROR_BOXES = { image: "error", audio: "audio-error", instant: "instant-error", video: "video-error" };
 
 // -- helpers ---------------------------------------------------------------------------------
 async function api(path, options = {}) {
@@ -131,7 +133,7 @@ function setupPicker(role) {
   const box = $(`${role}-samples`);
   const samples = state.config.samples;
   // Suggested samples first, the others after (the Instant mode's photo: the content ones).
-  const want = role === "photo" ? "content" : role;
+  const want = role === "photo" ? "content" : role === "vstyle" ? "style" : role;
   const sorted = [...samples].sort((a, b) => (b.role === want) - (a.role === want));
   for (const s of sorted) {
     const b = el("button", {
@@ -221,11 +223,14 @@ const WAITING = {
           "The spectrograms (content, style, result) show here when the sound is made."],
   instant: ["No job yet: pick a style network and a photo and press Paint.",
             "The painted photo shows here, in about a second."],
+  video: ["No job yet: pick a clip and a painting (or a style network) and press Start.",
+          "The frame being painted shows here; the finished clip plays here."],
 };
 
 function setMode(mode) {
   if (mode === "audio" && !state.audio) return;
   if (mode === "instant" && !state.instant) return;
+  if (mode === "video" && !state.video) return;
   state.mode = mode;
   document.body.dataset.mode = mode;
   for (const m of MODES) {
@@ -292,6 +297,134 @@ async function refreshModels() {
   renderModels();
 }
 
+// -- Video mode: the clip, the route, the style networks ---------------------------------------
+function chooseClip(input) {
+  state.inputs.clip = input;
+  const v = $("clip-chosen");
+  v.src = input.url;
+  v.hidden = false;
+  $("clip-drop").classList.add("has-image");
+  $("clip-name").textContent = input.name;
+  for (const b of document.querySelectorAll("#clip-samples button")) {
+    b.classList.toggle("selected", b.dataset.ref === input.ref);
+  }
+  showDropError("clip", "");
+  showError("", "video-error");
+}
+
+async function uploadClip(file) {
+  if (!file) return;
+  const limits = state.video.limits;
+  if (file.size > limits.max_upload_bytes) {
+    showDropError("clip", `${file.name} is larger than the limit of ${(limits.max_upload_bytes / 2 ** 20).toFixed(0)} MB`);
+    return;
+  }
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const drop = $("clip-drop");
+  drop.classList.add("busy");
+  try {
+    const up = await api("/api/video/uploads", { method: "POST", body: form });
+    const about = `${up.width}×${up.height}, ${up.frames} frames, ${up.seconds.toFixed(1)} s`;
+    chooseClip({ ref: up.ref, url: up.view_url, name: `${up.name} (${about})` });
+  } catch (e) {
+    showDropError("clip", e.message);
+  } finally {
+    drop.classList.remove("busy");
+  }
+}
+
+function setupClipPicker() {
+  const drop = $("clip-drop");
+  const file = $("clip-file");
+  drop.addEventListener("click", () => file.click());
+  drop.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); file.click(); }
+  });
+  file.addEventListener("change", () => { uploadClip(file.files[0]); file.value = ""; });
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer.files.length) uploadClip(e.dataTransfer.files[0]);
+  });
+  const l = state.video.limits;
+  $("clip-limits").textContent = `at most ${l.max_seconds} s, painted at up to ${l.max_size} px`;
+  for (const c of state.video.clips) {
+    const b = el("button", { type: "button", class: "sample", "data-ref": c.ref, title: c.label, id: `clip-sample-${c.name}` });
+    b.append(el("video", { src: c.url, muted: "", preload: "metadata" }), el("span", {}, c.label));
+    b.addEventListener("click", () => chooseClip({ ref: c.ref, url: c.url, name: c.label }));
+    $("clip-samples").append(b);
+  }
+}
+
+// VideoConfig's fields that only one route reads: shown for that route only.
+const ROUTE_FIELDS = { network: ["deflicker"], optimisation: ["later_steps", "temporal_weight", "fill"] };
+
+function setRoute(route) {
+  $(`route-${route}`).checked = true;
+  for (const [r, names] of Object.entries(ROUTE_FIELDS)) {
+    for (const n of names) $(`v-${n}`).parentElement.hidden = r !== route;
+  }
+  $("video-route-optimisation").hidden = route !== "optimisation";
+  $("video-route-network").hidden = route !== "network";
+  $("video-advanced").hidden = route !== "optimisation";
+}
+
+function renderVideoModels() {
+  const select = $("video-model");
+  const usable = state.video.models.filter((m) => m.usable);
+  select.replaceChildren(...usable.map((m) => el("option", { value: m.ref }, `${m.name} (style ${m.style_name || "?"})`)));
+  const empty = $("video-models-empty");
+  empty.hidden = usable.length > 0;
+  empty.textContent = usable.length ? "" : (state.instant ? state.instant.empty_hint : "No style networks yet.");
+}
+
+async function startVideo(e) {
+  e.preventDefault();
+  showError("", "video-error");
+  const clip = state.inputs.clip;
+  const route = $("route-network").checked ? "network" : "optimisation";
+  const style = state.inputs.vstyle;
+  const model = $("video-model").value;
+  if (!clip) { showError("Pick a clip first.", "video-error"); return; }
+  if (route === "optimisation" && !style) { showError("Pick a style image first.", "video-error"); return; }
+  if (route === "network" && !model) { showError("Pick a style network first.", "video-error"); return; }
+  const form = $("video-settings");
+  const config = readConfig(state.video.fields, form);
+  const body = { clip: clip.ref, config };
+  if (route === "network") body.model = model;
+  else { body.style = style.ref; config.style_config = readConfig(state.video.style_fields, form); }
+  $("video-start").disabled = true;
+  try {
+    const job = await api("/api/video/jobs", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    follow(job);
+    refreshGallery();
+  } catch (err) {
+    showError(err.message, "video-error");
+  } finally {
+    $("video-start").disabled = false;
+  }
+}
+
+function setupVideo() {
+  for (const f of state.video.fields) $("video-fields").append(makeField(f, "v"));
+  for (const f of state.video.style_fields) $("video-style-fields").append(makeField(f, "vs"));
+  setupClipPicker();
+  setupPicker("vstyle");
+  renderVideoModels();
+  setRoute("optimisation");
+  for (const r of ["optimisation", "network"]) $(`route-${r}`).addEventListener("change", () => setRoute(r));
+  $("video-settings").addEventListener("submit", startVideo);
+  $("video-cancel").addEventListener("click", cancel);
+  $("mode-video").addEventListener("click", () => setMode("video"));
+}
+
 // -- the settings form, from StyleConfig's fields -------------------------------------------
 function showValue(field, value) {
   if (value === null || value === undefined) return "";
@@ -314,6 +447,10 @@ function makeField(field, prefix = "f") {
     if (field.name === "size" && prefix === "f") {
       input.min = "16";
       input.max = String(state.config.limits.max_size);
+    } else if (field.name === "size" && prefix === "v") {
+      input.min = "16";
+      input.step = "2";  // H.264 needs even sides
+      input.max = String(state.video.limits.max_size);
     } else if (field.name === "size" && prefix === "i") {
       input.min = String(state.instant.limits.min_size);
       input.max = String(state.instant.limits.max_size);
@@ -485,6 +622,7 @@ async function startInstant(e) {
 function title(job) {
   if (job.kind === "audio" && !job.content) return `texture of ${job.style_name}`;
   if (job.kind === "instant") return `${job.content_name} × network ${job.style_name}`;
+  if (job.kind === "video" && job.route === "network") return `${job.content_name} × network ${job.style_name}`;
   return `${job.content_name} × ${job.style_name}`;
 }
 
@@ -515,6 +653,7 @@ function render(job) {
   const showing = $("showing");
   const audio = job.kind === "audio";
   const instant = job.kind === "instant";
+  const video = job.kind === "video";
   showing.textContent = `Job ${job.id.slice(0, 8)}: ${title(job)}`;
   showing.title = `job ${job.id}`;
   showing.dataset.id = job.id;
@@ -531,7 +670,12 @@ function render(job) {
   $("stat-status").textContent = status;
   $("stat-status").className = `status-${job.status}`;
   $("stat-step").textContent = job.step ? `${job.step} / ${job.total_steps}` : `0 / ${job.total_steps}`;
-  if (instant) {
+  if (video) {
+    const inner = job.frame_steps && !done ? ` (step ${job.frame_step} / ${job.frame_steps})` : "";
+    const at = job.status === "running" && job.frame ? `frame ${job.frame} of ${job.total_steps}` : `${job.step} / ${job.total_steps} frames`;
+    $("stat-step").textContent = at + inner;
+    $("stat-scale").textContent = `${job.config.size} px · ${job.route}`;
+  } else if (instant) {
     $("stat-step").textContent = done ? "one pass" : "–";
     $("stat-scale").textContent = job.config.size ? `${job.config.size} px` : "the photo's size";
   } else if (audio) {
@@ -566,13 +710,21 @@ function render(job) {
     if (soundUrl) player.src = soundUrl; else player.removeAttribute("src");
   }
   player.hidden = !soundUrl;
+  const screen = $("result-video");
+  const clipUrl = video && job.video_url ? job.video_url : null;
+  if (screen.getAttribute("src") !== clipUrl) {
+    if (clipUrl) screen.src = clipUrl; else screen.removeAttribute("src");
+  }
+  screen.hidden = !clipUrl;
+  // The finished clip plays in the preview's place.
+  document.querySelector(".live .canvas").style.display = clipUrl ? "none" : "";
   const err = $("job-error");
   err.textContent = job.error && job.status !== "done" ? job.error : "";
   err.hidden = !err.textContent;
   const dl = $("download");
   if (job.result_url) {
     dl.href = job.result_url;
-    dl.textContent = audio ? "Download WAV" : "Download PNG";
+    dl.textContent = audio ? "Download WAV" : video ? "Download MP4" : "Download PNG";
     dl.hidden = false;
   } else {
     dl.hidden = true;
@@ -581,6 +733,7 @@ function render(job) {
   // Either mode's Cancel stops the job shown, whichever kind it is.
   $("cancel").disabled = FINISHED.includes(job.status);
   $("audio-cancel").disabled = FINISHED.includes(job.status);
+  $("video-cancel").disabled = FINISHED.includes(job.status);
 }
 
 async function cancel() {
@@ -603,6 +756,12 @@ function describe(job) {
   if (job.kind === "instant") {
     const parts = [c.size ? `${c.size}px` : "photo's size", "one pass", `colour ${c.preserve_color}`];
     if (job.seconds) parts.push(fmtPass(job.seconds));
+    parts.push(new Date(job.created * 1000).toLocaleString());
+    return parts.join(" · ");
+  }
+  if (job.kind === "video") {
+    const parts = [`${c.size}px video`, `${job.step}/${job.total_steps} frames`, job.route];
+    if (job.seconds) parts.push(fmtSeconds(job.seconds));
     parts.push(new Date(job.created * 1000).toLocaleString());
     return parts.join(" · ");
   }
@@ -650,6 +809,7 @@ async function refreshGallery() {
     if (job.result_url) {
       dl.href = job.result_url;
       if (job.kind === "audio") dl.textContent = "WAV";
+      if (job.kind === "video") dl.textContent = "MP4";
     } else dl.remove();
     card.querySelector(".view").addEventListener("click", () => {
       follow(job);
@@ -677,6 +837,8 @@ function reuse(job, scroll = true) {
     reuseAudio(job);
   } else if (job.kind === "instant") {
     reuseInstant(job);
+  } else if (job.kind === "video") {
+    reuseVideo(job);
   } else {
     reuseImage(job);
   }
@@ -705,6 +867,27 @@ function reuseInstant(job) {
   const ref = job.style.replace(/^model:/, "");
   if (state.instant.models.some((m) => m.ref === ref && m.usable)) selectModel(ref);
   if (job.content_view_url) choose("photo", { ref: job.content, url: job.content_view_url, name: job.content_name });
+}
+
+function reuseVideo(job) {
+  if (!state.video) return;
+  setMode("video");
+  const form = $("video-settings");
+  for (const f of state.video.fields) {
+    if (f.name in job.config) setField(f, job.config[f.name], null, form);
+  }
+  const sc = job.config.style_config || {};
+  for (const f of state.video.style_fields) {
+    if (f.name in sc) setField(f, sc[f.name], null, form);
+  }
+  if (job.content_view_url) chooseClip({ ref: job.content, url: job.content_view_url, name: job.content_name });
+  if (job.route === "network") {
+    setRoute("network");
+    $("video-model").value = job.style.replace(/^model:/, "");
+  } else {
+    setRoute("optimisation");
+    if (job.style_view_url) choose("vstyle", { ref: job.style, url: job.style_view_url, name: job.style_name });
+  }
 }
 
 function reuseImage(job) {
@@ -744,7 +927,14 @@ async function init() {
     $("mode-instant").disabled = true;
     $("mode-instant").title = `Instant mode unavailable: ${err.message}`;
   }
+  try {
+    state.video = await api("/api/video/config");
+  } catch (err) {
+    $("mode-video").disabled = true;
+    $("mode-video").title = `Video mode unavailable: ${err.message}`;
+  }
   buildForm();
+  if (state.video) setupVideo();
   setupPicker("content");
   setupPicker("style");
   $("settings").addEventListener("submit", start);

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.impasto-installed
 SAMPLES := src/impasto/data/samples
 
-.PHONY: install demo demo-web test lint bench bench-quality bench-memory bench-audio sounds clip gallery clean
+.PHONY: install demo demo-web test lint bench bench-quality bench-memory bench-audio sounds clip gallery models clean
 
 install: $(STAMP)
 
@@ -76,6 +76,32 @@ clip: install
 
 gallery: install
 	$(BIN)/python docs/gallery.py
+
+# The bundled style networks (src/impasto/data/models), retrained from scratch: gathers the
+# training photos from packages (scripts/training_photos.py: Debian's opencv-doc via apt-get
+# download, scikit-image's and matplotlib's data; SOURCES.md beside them), then trains each
+# style in turn for at most MODEL_MINUTES (docs/network.md has the recipe and the timings).
+# MODEL_THREADS=1 helps on a machine that other jobs load (a 2-thread team waits on a busy core).
+MODEL_STYLES ?= starry_night the_scream
+MODEL_MINUTES ?= 15
+MODEL_PHOTOS ?= out/models/photos
+MODEL_CACHE ?= out/cache/opencv-doc
+MODEL_THREADS ?=
+MODEL_FLAGS ?= --steps 3000 --minutes $(MODEL_MINUTES) --batch-size 2 --crop-size 128 \
+	--style-scale 3 --lr 2e-3 --content-weight 40 --validation 2 --preview-every 100 --half --no-checkpoint
+MODELS_DIR := src/impasto/data/models
+
+models: install
+	$(BIN)/pip install --quiet -e '.[models]'
+	$(BIN)/python scripts/training_photos.py $(MODEL_PHOTOS) --opencv-doc $(MODEL_CACHE)
+	mkdir -p $(MODELS_DIR)
+	for style in $(MODEL_STYLES); do \
+		echo "training $$style (at most $(MODEL_MINUTES) min)"; \
+		$(if $(MODEL_THREADS),OMP_NUM_THREADS=$(MODEL_THREADS)) $(BIN)/impasto train \
+			$(SAMPLES)/$$style.jpg --photos $(MODEL_PHOTOS) -o $(MODELS_DIR)/$$style.safetensors \
+			--previews out/models/$${style}_previews --plot out/models/$${style}_loss.png \
+			$(MODEL_FLAGS) || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info

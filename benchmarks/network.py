@@ -1,10 +1,19 @@
-"""Style networks: seconds to apply one 512 px photo under onnxruntime and torch eager, beside
-``impasto stylize`` at the same size; and training throughput (seconds per step, crops/s) with
-the real VGG19 in fp32 and bf16. Prints the CPU and the thread count: figures depend on both.
+"""Style networks, measured side by side in one run on the CPU it runs on:
 
-The networks are freshly initialised (a trained one costs the same arithmetic).
+* apply: seconds to paint one photo (512 px long side by default) with the default network
+  under onnxruntime and torch eager, beside ``impasto stylize``'s default at the same size;
+* quality: on photos that were in neither training nor validation (impasto's tubingen.jpg and
+  golden_gate.jpg), each bundled network's output against ``impasto stylize``'s default,
+  scored by the quality benchmark's content and style distances (benchmarks/_quality_measures.py);
+* training: seconds per step of candidate recipes (batch, crop, deepest style layer, width);
+* ``--table``: docs/images/network-table.png, the photos and each bundled style, with the time
+  per image.
 
-    python benchmarks/network.py [--size 512] [--repeats 5] [--train-steps 3] [--no-stylize]
+    python benchmarks/network.py [--size 512] [--repeats 5] [--no-stylize] [--quality]
+                                 [--candidates] [--table] [--out out/network]
+
+``--quality`` keeps the stylize outputs in ``--out`` and reuses them on the next run (they
+take a minute or more each); ``--fresh`` recomputes them.
 """
 
 from __future__ import annotations
@@ -12,43 +21,25 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from _common import image_path
+from _common import ROOT, SAMPLES
 from impasto.features.device import cpu_model
-from impasto.io.images import load_image
+from impasto.io.images import load_image, save_image
 from impasto.network.config import NetworkConfig, TrainConfig
 from impasto.network.export import onnx_session_for
 from impasto.network.info import NetworkInfo
 from impasto.network.model import build_network
-from impasto.network.modelfile import StyleNetwork
+from impasto.network.modelfile import StyleNetwork, load_network
+from impasto.network.registry import bundled_dir
 from impasto.network.stylizer import Stylizer
 from impasto.preprocess.resize import resize_long_side
 
-
-def cpu_name() -> str:
-    return cpu_model()  # the one /proc/cpuinfo reader, in impasto.features.device
-
-
-def network_gflop(net: StyleNetwork, hw: tuple[int, int]) -> float:
-    """Multiply-adds x 2 of every convolution for one image of ``hw``."""
-    total = 0.0
-    sizes: dict[torch.nn.Module, tuple[int, int]] = {}
-
-    def hook(module: torch.nn.Module, _: object, out: torch.Tensor) -> None:
-        sizes[module] = (out.shape[-2], out.shape[-1])
-
-    handles = [m.register_forward_hook(hook) for m in net.model.modules()
-               if isinstance(m, torch.nn.Conv2d)]  # fmt: skip
-    net.run(torch.rand(1, 3, *hw))
-    for h in handles:
-        h.remove()
-    for m, (oh, ow) in sizes.items():
-        assert isinstance(m, torch.nn.Conv2d)
-        k = m.kernel_size[0] * m.kernel_size[1]
-        total += 2 * m.in_channels * m.out_channels * k * oh * ow
-    return total / 1e9
+NEVER_SEEN = ("tubingen.jpg", "golden_gate.jpg")  # not in the training photos (scripts/)
+TABLE = ROOT / "docs" / "images" / "network-table.png"
 
 
 def seconds(net: Stylizer, x: torch.Tensor, repeats: int) -> float:
@@ -61,78 +52,209 @@ def seconds(net: Stylizer, x: torch.Tensor, repeats: int) -> float:
     return statistics.median(times)
 
 
-def apply_table(size: int, repeats: int) -> dict[str, float]:
-    photo = resize_long_side(load_image(image_path("tubingen.jpg")), size)
-    hw = (photo.shape[-2], photo.shape[-1])
-    print(f"\napply one {hw[1]}x{hw[0]} photo (median of {repeats}):")
-    print("network              GFLOP   torch eager   onnxruntime")
-    out = {}
-    for width in (0.5, 1.0):
-        cfg = NetworkConfig(width=width, blocks=5)
-        net = StyleNetwork(build_network(cfg), NetworkInfo(cfg))
-        t_torch = seconds(net, photo, repeats)
-        t_ort = seconds(onnx_session_for(net), photo, repeats)
-        label = f"width {width:g}, 5 blocks" + (" (default)" if width == 0.5 else "")
-        print(f"{label:<20} {network_gflop(net, hw):6.1f}   {t_torch:9.3f} s   {t_ort:9.3f} s")
-        out[f"torch_{width:g}"], out[f"ort_{width:g}"] = t_torch, t_ort
+def default_network() -> StyleNetwork:
+    """A bundled network when there is one (the same arithmetic as a fresh one)."""
+    files = sorted(bundled_dir().glob("*.safetensors"))
+    if files:
+        return load_network(files[0])
+    cfg = NetworkConfig()
+    return StyleNetwork(build_network(cfg), NetworkInfo(cfg))
+
+
+def apply_times(size: int, repeats: int) -> dict[str, float]:
+    photo = resize_long_side(load_image(SAMPLES / "tubingen.jpg"), size)
+    net = default_network()
+    h, w = photo.shape[-2:]
+    out = {
+        "onnxruntime": seconds(onnx_session_for(net), photo, repeats),
+        "torch": seconds(net, photo, repeats),
+    }
+    print(f"\napply one {w}x{h} photo, default network (width {net.info.network.width:g}, "
+          f"{net.info.network.blocks} blocks), median of {repeats}:")  # fmt: skip
+    for k, v in out.items():
+        print(f"  {k:<12} {v:.3f} s")
     return out
 
 
-def stylize_seconds(size: int) -> float:
+def stylize_image(photo: str, style: str, size: int) -> tuple[torch.Tensor, float]:
     from impasto.api import stylize
     from impasto.config import StyleConfig
 
     start = time.perf_counter()
-    stylize(image_path("tubingen.jpg"), image_path("starry_night.jpg"), StyleConfig(size=size))
-    return time.perf_counter() - start
+    result = stylize(SAMPLES / photo, SAMPLES / style, StyleConfig(size=size))
+    return result.tensor, time.perf_counter() - start
 
 
-def train_table(steps: int) -> None:
+@dataclass(frozen=True)
+class Scored:
+    photo: str
+    style: str
+    method: str
+    content: float
+    style_distance: float
+
+
+def stylize_cached(photo: str, style: str, size: int, out: Path, fresh: bool) -> torch.Tensor:
+    path = out / f"stylize_{Path(photo).stem}_{Path(style).stem}.png"
+    if path.is_file() and not fresh:
+        return load_image(path)
+    image, t = stylize_image(photo, style, size)
+    print(f"  stylize {photo} x {style}: {t:.1f} s")
+    save_image(image, path)
+    return image
+
+
+def quality(size: int, out: Path, fresh: bool) -> list[Scored]:
+    """Each bundled network against stylize's default on the never-seen photos."""
+    sys_path_measures()
+    from _quality_measures import Measures
+    from impasto.features.weights import load_weights
+
+    measures = Measures(load_weights())
+    rows = []
+    for model in sorted(bundled_dir().glob("*.safetensors")):
+        net = load_network(model)
+        style = net.info.style_name
+        painting = load_image(SAMPLES / style)
+        for photo in NEVER_SEEN:
+            image = resize_long_side(load_image(SAMPLES / photo), size)
+            ours = net.stylize(image)
+            save_image(ours, out / f"network_{Path(photo).stem}_{model.stem}.png")
+            ref = stylize_cached(photo, style, size, out, fresh)
+            for method, img in (("network", ours), ("stylize", ref)):
+                rows.append(Scored(photo, style, method, measures.content_distance(img, image),
+                                   measures.style_distance(img, painting)))  # fmt: skip
+    print("\nquality (lower is better; the network's over stylize's in brackets):")
+    print("photo            style              method    content   style")
+    for r in rows:
+        base = next(b for b in rows if (b.photo, b.style, b.method) == (r.photo, r.style,
+                                                                         "stylize"))
+        ratio = f"({r.content / base.content:.2f}x, {r.style_distance / base.style_distance:.2f}x)"
+        print(f"{r.photo:<16} {r.style:<18} {r.method:<9} {r.content:7.3f} "
+              f"{r.style_distance:7.4f}  {ratio if r.method == 'network' else ''}")  # fmt: skip
+    return rows
+
+
+def sys_path_measures() -> None:
+    import sys
+
+    here = str(Path(__file__).parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+
+
+CANDIDATES: tuple[tuple[int, int, str, float], ...] = (
+    # batch, crop, deepest style layer, network width
+    (4, 256, "relu4_1", 0.5),
+    (4, 192, "relu4_1", 0.5),
+    (4, 128, "relu4_1", 0.5),
+    (2, 128, "relu4_1", 0.5),
+    (2, 128, "relu3_1", 0.5),
+    (2, 128, "relu4_1", 0.25),
+)
+
+
+def candidates(steps: int) -> None:
+    """Seconds per training step of each candidate recipe, with the real VGG19 in the
+    precision ``auto`` picks here (bf16 on a CPU where it measured faster)."""
+    from impasto.features.device import arithmetic
     from impasto.features.weights import load_weights
     from impasto.network.checkpoint import TrainInputs
     from impasto.network.photos import PhotoSet
     from impasto.network.train import _Trainer
 
-    cfg = TrainConfig(validation=0)
-    photos = [load_image(image_path(n)) for n in ("tubingen.jpg", "golden_gate.jpg")]
-    side = round(cfg.crop_size * (1 + cfg.scale_jitter))
-    u8 = tuple((resize_long_side(p, side * 2)[0] * 255).round().to(torch.uint8) for p in photos)
-    style = load_image(image_path("starry_night.jpg"))
-    print(
-        f"\ntraining, default settings (batch {cfg.batch_size} x {cfg.crop_size} px crops, "
-        f"style to {cfg.style_layers[-1]}, network width 0.5); {steps} steps after one warm-up:"
-    )
-    for precision in ("fp32", "bf16"):
-        inputs = TrainInputs(
-            cfg, NetworkConfig(), style, "starry_night.jpg", "", "", None, precision
-        )
-        trainer = _Trainer.start(inputs, load_weights(), PhotoSet(u8, ("a", "b"), 0), None)
+    cpu = torch.device("cpu")
+    arith = arithmetic(TrainConfig().precision, cpu)
+    vgg = load_weights()
+    photos = [load_image(SAMPLES / n) for n in NEVER_SEEN]
+    u8 = tuple((resize_long_side(p, 400)[0] * 255).round().to(torch.uint8) for p in photos)
+    style = load_image(SAMPLES / "starry_night.jpg")
+    print(f"\ntraining steps ({arith.name}, {torch.get_num_threads()} threads), "
+          f"median of {steps} after a warm-up:")  # fmt: skip
+    print("batch  crop  deepest   width   s/step   crops/s")
+    all_layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+    for batch, crop, deepest, width in CANDIDATES:
+        layers = all_layers[: all_layers.index(deepest) + 1]
+        cfg = TrainConfig(batch_size=batch, crop_size=crop, style_layers=layers, validation=0)
+        inputs = TrainInputs(cfg, NetworkConfig(width=width), style, "s", "", "", None, arith.name)
+        trainer = _Trainer.start(inputs, vgg, PhotoSet(u8, NEVER_SEEN, 0), None, arith)
         trainer.train_step()
-        start = time.perf_counter()
+        times = []
         for _ in range(steps):
+            start = time.perf_counter()
             trainer.train_step()
-        per = (time.perf_counter() - start) / steps
-        print(f"  {precision}: {per:.2f} s/step, {cfg.batch_size / per:.2f} crops/s; "
-              f"{cfg.steps} steps ≈ {cfg.steps * per / 60:.0f} min")  # fmt: skip
+            times.append(time.perf_counter() - start)
+        per = statistics.median(times)
+        print(f"{batch:5d}  {crop:4d}  {deepest}  {width:5g}  {per:7.2f}  {batch / per:8.2f}")
+
+
+def table(size: int, path: Path = TABLE) -> Path:
+    """The README's picture: a row per never-seen photo, the photo then each bundled style,
+    each labelled with its seconds (torch, this CPU)."""
+    from PIL import Image, ImageDraw
+
+    models = sorted(bundled_dir().glob("*.safetensors"))
+    nets = [load_network(m) for m in models]
+    cell, label = 256, 18
+    sheet = Image.new("RGB", ((1 + len(nets)) * cell, len(NEVER_SEEN) * (cell + label) + label),
+                      "white")  # fmt: skip
+    draw = ImageDraw.Draw(sheet)
+    for j, name in enumerate(["photo", *(m.stem for m in models)]):
+        draw.text((j * cell + 4, 2), name, fill="black")
+    for i, photo in enumerate(NEVER_SEEN):
+        image = resize_long_side(load_image(SAMPLES / photo), size)
+        y = label + i * (cell + label)
+        pics = [(image, "")]
+        for net in nets:
+            seconds_ = seconds(net, image, 1)
+            pics.append((net.stylize(image), f"{seconds_:.2f} s at {size} px"))
+        for j, (pic, text) in enumerate(pics):
+            thumb = _pil(pic)
+            thumb.thumbnail((cell, cell))
+            sheet.paste(thumb, (j * cell, y + label))
+            draw.text((j * cell + 4, y + 2), text or photo, fill="black")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.png")
+    sheet.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def _pil(x: torch.Tensor):  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    arr = (x[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return Image.fromarray(arr)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--train-steps", type=int, default=3)
-    ap.add_argument("--no-stylize", action="store_true", help="skip the impasto stylize run")
+    ap.add_argument("--no-stylize", action="store_true", help="skip the stylize timing")
+    ap.add_argument("--quality", action="store_true", help="score the bundled networks")
+    ap.add_argument("--fresh", action="store_true", help="recompute cached stylize outputs")
+    ap.add_argument("--candidates", type=int, default=0, metavar="STEPS",
+                    help="time the training recipes, STEPS steps each")  # fmt: skip
+    ap.add_argument("--table", action="store_true", help=f"write {TABLE.relative_to(ROOT)}")
+    ap.add_argument("--out", type=Path, default=Path("out/network"))
     args = ap.parse_args()
-    print(f"CPU: {cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"CPU: {cpu_model()}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
           "networks in fp32")  # fmt: skip
-    times = apply_table(args.size, args.repeats)
+    times = apply_times(args.size, args.repeats)
     if not args.no_stylize:
-        t = stylize_seconds(args.size)
-        best = times["ort_0.5"]
-        print(f"impasto stylize, defaults, {args.size} px: {t:.1f} s "
-              f"({t / best:.0f}x the default network under onnxruntime)")  # fmt: skip
-    if args.train_steps:
-        train_table(args.train_steps)
+        image, t = stylize_image("tubingen.jpg", "starry_night.jpg", args.size)
+        save_image(image, args.out / "stylize_tubingen_starry_night.png")  # --quality's too
+        ort, eager = t / times["onnxruntime"], t / times["torch"]
+        print(f"impasto stylize, defaults, {args.size} px, same run: {t:.1f} s "
+              f"({ort:.0f}x onnxruntime, {eager:.0f}x torch)")  # fmt: skip
+    if args.quality:
+        quality(args.size, args.out, args.fresh)
+    if args.candidates:
+        candidates(args.candidates)
+    if args.table:
+        print(f"wrote {table(args.size)}")
 
 
 if __name__ == "__main__":

@@ -122,6 +122,11 @@ def add_parsers(sub: Any) -> None:
     )
     t.add_argument("--animate", metavar="PATH", help="also write the previews as .gif/.webp/.mp4")
     t.add_argument("--plot", metavar="PATH", help="also write the loss curves: .png/.svg/.pdf")
+    t.add_argument(
+        "--half",
+        action="store_true",
+        help="store the weights as float16: half the file (the network computes in float32)",
+    )
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_settings(t.add_argument_group("training"), TrainConfig)
     add_settings(t.add_argument_group("network"), NetworkConfig)
@@ -197,7 +202,7 @@ def _new_job(args: argparse.Namespace) -> tuple[Job, Runner]:
     net: NetworkConfig = settings_from(args, NetworkConfig)
     out = check_writable(args.output, (".safetensors",), "output")
     job = _pictures(args, out)
-    job.update(output=str(out.resolve()), steps=cfg.steps)
+    job.update(output=str(out.resolve()), steps=cfg.steps, half=bool(args.half))
     spec = None
     if not args.no_checkpoint:
         folder = Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt")
@@ -239,8 +244,10 @@ def _resume_job(args: argparse.Namespace) -> tuple[Job, Runner]:
     from impasto.network.checkpoint import load_training
     from impasto.network.train import resume_training
 
-    if args.style or args.photos or args.output:
-        raise ConfigError("--resume takes the style, photos and output from its checkpoint")
+    if args.style or args.photos or args.output or args.half:
+        raise ConfigError(
+            "--resume takes the style, photos, output and --half from its checkpoint"
+        )
     others = [flag_of(n) for n in _SETTINGS if n != "steps" and getattr(args, n) is not None]
     if others:
         raise ConfigError(
@@ -280,7 +287,7 @@ def _finish(job: Job, result: TrainResult, quiet: bool) -> int:
     from impasto.viz.animate import write_animation
     from impasto.viz.plot import plot_losses
 
-    written = [result.save(job["output"])]
+    written = [result.save(job["output"], half=bool(job.get("half")))]
     if job.get("plot"):
         written.append(plot_losses(result.history, job["plot"], title="training losses"))
     if job.get("animate"):

@@ -163,3 +163,23 @@ def test_resume_can_train_longer_but_takes_no_other_setting(
     from impasto.network.modelfile import load_network
 
     assert load_network(model).info.training["steps_run"] == 5
+
+
+def test_bundled_models_by_name(
+    run_cli: CliRunner, content_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a fresh install: `impasto models` lists the bundled networks and `impasto apply
+    starry_night photo -o out.png` finds one by name."""
+    monkeypatch.setenv("IMPASTO_MODELS", str(tmp_path / "none"))
+    code, out, err = run_cli(["models"])
+    assert code == 0, err
+    lines = {line.split("\t")[0]: line for line in out.splitlines()}
+    for name in ("starry_night", "the_scream"):
+        assert "\tbundled\t" in lines[name] and f"style {name}.jpg" in lines[name]
+    target = tmp_path / "out.png"
+    code, _, err = run_cli(["apply", "starry_night", str(content_path), "-o", str(target),
+                            "--size", "64"])  # fmt: skip
+    assert code == 0, err
+    with Image.open(target) as img:
+        assert max(img.size) == 64
+    assert json.loads(read_metadata(target)["impasto"])["model"] == "starry_night.safetensors"

@@ -115,3 +115,21 @@ def test_save_refuses_a_bad_path(tmp_path: Path) -> None:
         net.save(tmp_path / "x.pt")
     with pytest.raises(OutputError, match="does not exist"):
         net.save(tmp_path / "nope" / "x.safetensors")
+
+
+def test_half_storage_halves_the_file_and_loads_as_float32(tmp_path: Path) -> None:
+    """The bundled models are stored as float16: half the bytes, loaded back as a float32
+    network whose output moves by far less than one 8-bit level."""
+    from safetensors import safe_open
+
+    model = build_network(SMALL, seed=4)
+    info = NetworkInfo(SMALL, "painting.png", "ab" * 32)
+    full = save_network(model, tmp_path / "full.safetensors", info)
+    half = save_network(model, tmp_path / "half.safetensors", info, half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    with safe_open(str(half), framework="pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    a, b = load_network(full), load_network(half)
+    assert {p.dtype for p in b.model.parameters()} == {torch.float32}
+    x = torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(0))
+    assert float((a.stylize(x) - b.stylize(x)).abs().max()) < 1 / 255

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+import impasto.features.extractor as extractor
 from impasto.errors import Cancelled, CollapsedError, InvalidImageError
 from impasto.features.weights import VGGWeights
 from impasto.network import train as train_module
@@ -19,6 +20,9 @@ from impasto.network.checkpoint import load_training
 from impasto.network.config import NetworkConfig, TrainConfig
 from impasto.network.train import TrainCheckpointing, TrainEvent, resume_training, train_network
 from impasto.optim.events import StepEvent
+
+# The measuring probe itself, taken before tests/conftest.py's --auto-precision replaces it.
+MEASURED_PROBE = extractor.bf16_is_faster
 
 
 def gradient_array(h: int, w: int) -> np.ndarray:
@@ -211,3 +215,67 @@ def test_degenerate_outputs_are_told_apart() -> None:
     assert degenerate(torch.full((2, 3, 32, 32), 0.01)) == "black"
     assert degenerate(torch.full((2, 3, 32, 32), 0.6) + 0.001 * torch.rand(2, 3, 32, 32)) == "flat"
     assert degenerate(torch.rand(2, 3, 32, 32, generator=g)) == "noise"
+
+
+def test_minutes_stops_the_run_after_the_step_that_used_them(
+    photo_dir: Path, style_file: Path, tiny_weights: VGGWeights
+) -> None:
+    """A time budget (make models' 30-minute runs): the run stops once it is spent, always
+    after at least one step, and the model file says how many steps ran."""
+    result = train_network(
+        style_file, photo_dir, tiny_config(steps=50, minutes=1e-9), SMALL, weights=tiny_weights
+    )
+    assert len(result.history) == 1
+    assert result.network.info.training["steps_run"] == 1
+    assert result.network.info.training["minutes"] == 1e-9
+
+
+# -- `auto` precision: the probe and training following it ----------------------------------
+def _fake_passes(monkeypatch: pytest.MonkeyPatch, fp32: float, bf16: float) -> list[int]:
+    """Fake conv timings (seconds per pass) and a CPU with native bf16; returns the thread
+    counts seen during the passes."""
+    threads: list[int] = []
+
+    def timed(conv: object, x: object, use_bf16: bool) -> float:
+        threads.append(torch.get_num_threads())
+        return bf16 if use_bf16 else fp32
+
+    monkeypatch.setattr(extractor, "_conv_pass_seconds", timed)
+    monkeypatch.setattr(extractor, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(extractor, "bf16_is_faster", MEASURED_PROBE.__wrapped__)
+    return threads
+
+
+@pytest.mark.parametrize(("fp32", "bf16", "picked"), [(0.3, 0.1, "bf16"), (0.1, 0.09, "fp32")])
+def test_training_follows_what_the_probe_measured(
+    photo_dir: Path, style_file: Path, tiny_weights: VGGWeights, monkeypatch: pytest.MonkeyPatch,
+    fp32: float, bf16: float, picked: str,
+) -> None:  # fmt: skip
+    """bf16 3x faster (as measured on the Zen 4 for training): auto trains in bf16; a
+    bf16 only 10% faster is within the probe's margin: fp32. The probe times on one thread
+    and gives the others back."""
+    before = torch.get_num_threads()
+    threads = _fake_passes(monkeypatch, fp32, bf16)
+    result = train_network(
+        style_file, photo_dir, tiny_config(steps=1, precision="auto"), SMALL, weights=tiny_weights
+    )
+    assert result.inputs.precision == picked
+    assert result.network.info.training["precision"] == picked
+    assert threads and set(threads) == {1}
+    assert torch.get_num_threads() == before
+
+
+def test_the_probe_takes_the_fastest_pass_of_each_so_bursts_of_load_do_not_decide() -> None:
+    # bf16 3x faster, but one fp32 pass ran alone while every bf16 pass but one met a burst
+    assert extractor.bf16_wins([0.30, 0.31, 0.90, 0.30], [0.10, 0.95, 0.80, 0.70])
+    assert not extractor.bf16_wins([0.10, 0.60, 0.70], [0.09, 0.09, 0.09])
+    assert not extractor.bf16_wins([], [0.1])
+
+
+def test_a_cpu_without_native_bf16_does_not_measure(monkeypatch: pytest.MonkeyPatch) -> None:
+    def timed(*args: object) -> float:
+        raise AssertionError("no bf16 instructions: nothing to measure")
+
+    monkeypatch.setattr(extractor, "_conv_pass_seconds", timed)
+    monkeypatch.setattr(extractor, "cpu_has_native_bf16", lambda: False)
+    assert MEASURED_PROBE.__wrapped__() is False

@@ -81,6 +81,14 @@ class TrainConfig(Settings):
     steps: int = field(
         default=2000, metadata=setting("training steps (batches)", group="optimisation")
     )
+    minutes: float = field(
+        default=0.0,
+        metadata=setting(
+            "stop after this many minutes of training even before --steps (0: no limit); "
+            "the steps run are recorded in the model file",
+            group="optimisation",
+        ),
+    )
     batch_size: int = field(
         default=4, metadata=setting("photo crops per step", group="optimisation")
     )
@@ -154,7 +162,7 @@ class TrainConfig(Settings):
         _count("seed", self.seed, minimum=0)
         for name in ("lr", "style_scale"):
             _positive(name, getattr(self, name))
-        for name in ("scale_jitter", "content_weight", "style_weight", "tv_weight"):
+        for name in ("minutes", "scale_jitter", "content_weight", "style_weight", "tv_weight"):
             _positive(name, getattr(self, name), allow_zero=True)
         object.__setattr__(self, "flip", _flag("flip", self.flip))
         object.__setattr__(self, "pooling", _choice(Pooling, self.pooling, "pooling"))

@@ -95,9 +95,10 @@ class TrainResult:
             self.model, NetworkInfo(i.network, i.style_name, i.style_sha256, training)
         )
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model file (``.safetensors``) atomically, with its metadata."""
-        return self.network.save(path)
+    def save(self, path: str | os.PathLike[str], half: bool = False) -> Path:
+        """Write the model file (``.safetensors``) atomically, with its metadata; ``half``
+        stores the weights as float16."""
+        return self.network.save(path, half)
 
 
 def _weights(weights: WeightsLike) -> tuple[VGGWeights, str | None]:
@@ -189,7 +190,7 @@ def _train(
     arith = Arithmetic.named(device, str(inputs.precision))
     trainer = _Trainer.start(inputs, vgg, photos, state, arith)
     try:
-        while trainer.step < cfg.steps:
+        while trainer.step < cfg.steps and not trainer.out_of_time():
             event = _step(trainer, device)
             if spec is not None and trainer.step % spec.every == 0:
                 save_training(spec.folder, trainer.checkpoint(spec.every))
@@ -294,6 +295,11 @@ class _Trainer:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
+
+    def out_of_time(self) -> bool:
+        """Whether the run has used its ``minutes`` (wall time, resumed runs included)."""
+        minutes = self.inputs.config.minutes
+        return bool(minutes) and self.step > 0 and self.elapsed() >= 60 * minutes
 
     def train_step(self) -> TrainEvent:
         """One Adam step on a fresh batch of crops; the event of that step."""

@@ -1,0 +1,55 @@
+"""The bundled style networks (src/impasto/data/models, made by `make models`): each loads as an
+impasto network, its metadata names its style and the style file's SHA-256, it is stored small
+(float16), `impasto models` finds it and a 64 px apply runs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from impasto.network.config import NetworkConfig
+from impasto.network.modelfile import StyleNetwork, load_network
+from impasto.network.registry import bundled_dir, find_model, list_models
+
+STYLES = ("starry_night", "the_scream")
+SAMPLES = Path(__file__).resolve().parents[2] / "src" / "impasto" / "data" / "samples"
+
+
+@pytest.mark.parametrize("name", STYLES)
+def test_a_bundled_network_loads_and_names_its_style(name: str) -> None:
+    path = bundled_dir() / f"{name}.safetensors"
+    assert path.is_file(), "run `make models`"
+    net = load_network(path)
+    assert isinstance(net, StyleNetwork)
+    assert net.info.network == NetworkConfig()  # the default shape, measured in docs/network.md
+    assert net.info.style_name == f"{name}.jpg"
+    sample = SAMPLES / f"{name}.jpg"
+    assert net.info.style_sha256 == hashlib.sha256(sample.read_bytes()).hexdigest()
+    training = net.info.training
+    assert training["steps_run"] > 0 and training["seconds"] > 0
+    assert training["precision"] in ("fp32", "bf16")
+    assert path.stat().st_size < 1_000_000  # float16 storage: small enough to commit
+
+
+@pytest.mark.parametrize("name", STYLES)
+def test_a_bundled_network_paints_a_small_photo(name: str) -> None:
+    net = load_network(find_model(name))
+    x = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(0))
+    out = net.stylize(x)
+    assert out.shape == x.shape and out.dtype == torch.float32
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    assert float(out.std()) > 0.02  # a picture, not a flat field
+
+
+def test_impasto_models_lists_the_bundled_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMPASTO_MODELS", str(tmp_path))  # no user models
+    bundled = {e.name: e for e in list_models() if e.bundled}
+    assert set(STYLES) <= set(bundled)
+    for name in STYLES:
+        info = bundled[name].info
+        assert info is not None and info.style_name == f"{name}.jpg"

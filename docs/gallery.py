@@ -5,7 +5,7 @@ weights, at small sizes, with the same settings as the commands that the README 
 so the README always shows what the current code produces. About 3-6 minutes on a 2-core CPU.
 
     python docs/gallery.py                 # all pictures
-    python docs/gallery.py --only grids    # one group: demo, animation, grids, controls
+    python docs/gallery.py --only grids    # one group: demo, animation, grids, controls, video
 """
 
 from __future__ import annotations
@@ -133,11 +133,49 @@ def controls(w: VGGWeights, out: Path) -> None:
     _thumb(SHIPWRECK, out / "shipwreck.jpg", CONTROLS["size"])
 
 
+# `impasto video street.mp4 starry_night.jpg -o opt.gif --frames 0:24 --size 192 --steps 60`
+# and `impasto video street.mp4 --network starry_night -o net.gif --frames 0:24 --size 192`:
+# the bundled clip beside both routes, one GIF (README "Video").
+VIDEO = {"frames": "0:24", "size": 192}
+VIDEO_STEPS = 60
+
+
+def video(w: VGGWeights, out: Path) -> None:
+    import tempfile
+
+    from impasto.config import StyleConfig
+    from impasto.video.config import VideoConfig
+    from impasto.video.frames import VideoWriter, bundled_clip, probe, read_frames
+    from impasto.video.run import stylize_video, stylize_video_network
+
+    clip = bundled_clip()
+    cfg = VideoConfig(**VIDEO, style_config=StyleConfig(steps=VIDEO_STEPS))  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory() as tmp:
+        opt = stylize_video(clip, STYLE, cfg, out=Path(tmp) / "opt.gif", weights=w)
+        net = stylize_video_network(clip, "starry_night", cfg, out=Path(tmp) / "net.gif")
+        _log(
+            f"  video: optimisation {opt.later_seconds:.1f} s/frame after the first "
+            f"({opt.seconds[0]:.0f} s), network {net.seconds_per_frame:.2f} s/frame"
+        )
+        start, stop = (int(v) for v in VIDEO["frames"].split(":"))
+        panels = zip(
+            read_frames(clip, range(start, stop), VIDEO["size"]),
+            read_frames(opt.out),
+            read_frames(net.out),
+            strict=True,
+        )
+        with VideoWriter(out / "video_street.gif", probe(clip).fps) as writer:
+            for a, b, c in panels:
+                sep = torch.ones(1, 3, a.shape[-2], GAP)
+                writer.write(torch.cat([a, sep, b, sep, c], dim=-1))
+
+
 STEPS: dict[str, Callable[[VGGWeights, Path], None]] = {
     "demo": demo,
     "animation": animation,
     "grids": grids,
     "controls": controls,
+    "video": video,
 }
 
 

@@ -339,3 +339,28 @@ def test_a_clip_through_the_network_route_on_ray_is_the_local_one(
     # sums in another order), and x264 was seen to round differently under load.
     assert max(float((a - b).abs().max()) for a, b in zip(ours, theirs, strict=True)) <= 2 / 255
     assert list(out.glob("*.part")) == [] and not list((out / ".impasto-clips").glob("*"))
+
+
+def test_a_clip_by_optimisation_runs_whole_on_one_worker(
+    ray_cluster: str, tmp_path: Path, style_path: Path, weights_file: Path
+) -> None:
+    from impasto.video.frames import probe
+
+    inputs = _photos(tmp_path / "inputs", 1)
+    _clip(inputs / "walk.mp4", frames=3)
+    out = tmp_path / "styled"
+    argv = [sys.executable, "-m", "impasto", "batch", str(inputs), "--style", str(style_path),
+            "-o", str(out), "--weights", str(weights_file), "--size", "48", "--steps", "3",
+            "--scales", "1", "--later-steps", "2", "--temporal-weight", "1e6",
+            "--precision", "fp32", "-q", "--ray", ray_cluster]  # fmt: skip
+    done = subprocess.run(
+        argv, capture_output=True, text=True, env=_ray_env(), timeout=BATCH_LIMIT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 done, 0 failed" in done.stderr
+    rows = _rows(out)
+    assert all(r[0] == "done" and "/" in r[3] for r in rows)  # run by Ray workers
+    clip = next(r for r in rows if r[2].endswith(".mp4"))
+    info = probe(out / clip[2])
+    assert info.frames == 3 and max(info.width, info.height) == 48
+    assert list(out.glob("*.part")) == [] and list(out.glob(".*.part")) == []

@@ -10,6 +10,12 @@ back to the driver, which writes it atomically and only then marks the item done
 A worker that dies (its process killed, its node lost) fails its item's attempt; the item goes
 back in the queue while it has attempts left, and a new worker replaces the dead one. Only the
 impasto package (with torch) must be installed on the workers: ``pip install impasto[ray]``.
+
+A video clip is one item on one worker (:mod:`impasto.batch.clips` says why it is not split):
+the driver sends the clip's bytes and the style image, the worker runs
+:func:`impasto.video.run.stylize_video` into a folder of its own and sends the video's bytes
+back, which the driver writes atomically. Its frames are kept on the worker only, so a clip
+whose worker dies starts again at its first frame (in this process it resumes at the next).
 """
 
 from __future__ import annotations
@@ -33,13 +39,14 @@ from impasto.batch.job import (
     report,
     write_result,
 )
-from impasto.batch.manifest import Item, Manifest, Plan
+from impasto.batch.manifest import Item, Manifest, Plan, is_clip
 from impasto.errors import ConfigError, ImpastoError
 
 if TYPE_CHECKING:
     from impasto.api import Result
     from impasto.config import StyleConfig
     from impasto.features.weights import VGGWeights
+    from impasto.video.config import VideoConfig
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +166,29 @@ class StylizeWorker:
             return stylize(content, config=config, weights=self.weights, prepared=style)
         return stylize(content, style, config, weights=self.weights)
 
+    def run_clip(self, clip: bytes, suffix: str, style: Any, video: VideoConfig) -> ClipDone:
+        """Stylise a whole clip (its file's bytes) by optimisation in a folder of this
+        worker's; returns the video's bytes and each frame's seconds."""
+        import tempfile
+        from pathlib import Path
+
+        from impasto.video.run import stylize_video
+
+        with tempfile.TemporaryDirectory(prefix="impasto-clip-") as folder:
+            source, out = Path(folder) / f"clip{suffix}", Path(folder) / "out.mp4"
+            source.write_bytes(clip)
+            result = stylize_video(source, style, video, out=out, weights=self.weights,
+                                   checkpoint=Path(folder) / "frames")  # fmt: skip
+            return ClipDone(out.read_bytes(), result.seconds)
+
+
+@dataclass(frozen=True)
+class ClipDone:
+    """What a worker sends back for a clip: the written video and each frame's seconds."""
+
+    video: bytes
+    seconds: list[float]
+
 
 def _actor_class(ray: Any, cpus: int, gpus: int = 0) -> Any:
     # A dead worker is not restarted by Ray: the driver sees its item fail and starts a new one.
@@ -241,15 +271,32 @@ class _Driver:
         self.listener.item_started(item, self.started, self.total)
         self.started += 1
         try:
-            content = load_image(item.photo)
-            if item.style not in self.styles:
-                self.styles[item.style] = self.ray.put(self.style(item.style))
+            if is_clip(item.photo):
+                ref = self.submit_clip(item, slot)
+            else:
+                content = load_image(item.photo)
+                if item.style not in self.styles:
+                    self.styles[item.style] = self.ray.put(self.style(item.style))
+                style, cfg = self.styles[item.style], self.job.settings.config
+                ref = slot.actor.run.remote(content, style, cfg)
         except ImpastoError as e:  # an unreadable photo: fails here, as it would there
             self.idle.append(slot)
             self.listener.item_finished(record_failure(self.manifest, item, e, 0.0))
             return
-        ref = slot.actor.run.remote(content, self.styles[item.style], self.job.settings.config)
         self.inflight[ref] = (item_id, slot)
+
+    def submit_clip(self, item: Item, slot: _Slot) -> Any:
+        """A clip to one worker, whole, after the checks its header allows (here, so that a
+        file that is no clip fails as it would in this process)."""
+        from pathlib import Path
+
+        from impasto.io.images import load_image
+        from impasto.video.frames import check_range, probe
+
+        video = self.job.video_config
+        check_range(probe(item.photo), *video.span())
+        data, suffix = Path(item.photo).read_bytes(), Path(item.photo).suffix
+        return slot.actor.run_clip.remote(data, suffix, load_image(item.style), video)
 
     def style(self, path: str) -> Any:
         """What the workers get for a style, once: its targets computed here (each worker
@@ -277,9 +324,12 @@ class _Driver:
             self.worker_lost(item, slot, e)
             return
         self.idle.append(slot)
-        result.sources.update(content=item.photo, style=item.style)  # it saw tensors
         try:
-            done = write_result(self.manifest, item, result, slot.name)
+            if isinstance(result, ClipDone):
+                done = write_clip_bytes(self.manifest, item, result, slot.name)
+            else:
+                result.sources.update(content=item.photo, style=item.style)  # it saw tensors
+                done = write_result(self.manifest, item, result, slot.name)
         except ImpastoError as e:
             done = record_failure(self.manifest, item, e, time.perf_counter() - t0)
         self.listener.item_finished(done)
@@ -305,6 +355,16 @@ class _Driver:
         for item_id, _ in self.inflight.values():
             self.manifest.release(item_id)
         self.inflight.clear()
+
+
+def write_clip_bytes(manifest: Manifest, item: Item, clip: ClipDone, worker: str) -> Item:
+    """Write a clip's video as it came from its worker (atomically), then mark it done."""
+    from impasto.io.atomic import atomic_write
+
+    with atomic_write(manifest.folder / item.output) as f:
+        f.write(clip.video)
+    manifest.finish(item.id, sum(clip.seconds), worker)
+    return manifest.get(item.id)
 
 
 def run_ray(

@@ -135,7 +135,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--net-size", type=int, default=256)
-    ap.add_argument("--frames", type=int, default=24)
+    ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--clip-size", type=int, default=192)
     ap.add_argument("--only", choices=["opt", "network", "video"])
     args = ap.parse_args()

@@ -21,9 +21,9 @@ same as a trained one's) at --net-size px, in this process (photos of one size s
 forward pass, and one per pass) and on a local Ray (a Ray Data actor pool, one actor per CPU).
 
 Video, network route: frames per minute of one short clip (the bundled street clip, its first
---frames frames, 30: all of it, at --clip-size px) through the same network, in this process (a few frames
-per pass, the de-flicker and encoding in order) and on a local Ray (the frames' passes on a
-Ray Data actor pool, the de-flicker and encoding on the driver in frame order).
+--frames frames, 30: all of it, at --clip-size px) through the same network, in this process
+(a few frames per pass, the de-flicker and encoding in order) and on a local Ray (the frames'
+passes on a Ray Data actor pool, the de-flicker and encoding on the driver in frame order).
 
     python benchmarks/batch.py [--photos 32] [--size 128] [--steps 30] [--precision fp32]
                                [--net-size 256] [--frames 24] [--clip-size 192]

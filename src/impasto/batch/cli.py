@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from impasto.optim.events import StepEvent
     from impasto.video.config import VideoConfig
 
+INPUTS_HELP = "photo and video clip folders or files (a clip: .mp4 .webm .mov .mkv .avi .m4v)"
 EXIT_ITEMS_FAILED = 1  # the batch ran, and some items failed (2: it could not start)
 
 
@@ -67,13 +68,7 @@ def add_batch_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentPa
         "A manifest in that folder makes the command resumable: run it again to skip what "
         "is done, retry what failed and add new photos. `impasto batch status OUT` shows it.",
     )
-    p.add_argument(
-        "inputs",
-        nargs="+",
-        metavar="PHOTOS",
-        help="photo and video clip folders or files (a clip: "
-        ".mp4 .webm .mov .mkv .avi .m4v, written as .mp4)",
-    )
+    p.add_argument("inputs", nargs="+", metavar="PHOTOS", help=INPUTS_HELP)
     p.add_argument("-o", "--output", metavar="OUT", help="output folder (made if missing)")
     groups = {name: p.add_argument_group(name) for name in GROUPS}
     groups["styles"].add_argument(

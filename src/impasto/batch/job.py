@@ -182,7 +182,7 @@ def collect_photos(inputs: Sequence[str | os.PathLike[str]], output: Path) -> li
     if not out:
         shown = ", ".join(str(i) for i in inputs)
         looked = ", ".join(PHOTO_SUFFIXES + CLIP_SUFFIXES)
-        raise ConfigError(f"no photos or clips in {shown} (looked for {looked})")
+        raise ConfigError(f"no photos in {shown} (looked for {looked})")
     return out
 
 

@@ -158,3 +158,31 @@ def test_the_network_route_writes_what_impasto_video_writes(tmp_path: Path) -> N
     ours, theirs = _decoded(tmp_path / "out" / clip.output), _decoded(one.out)
     assert ours.shape[0] == 3 and ours.shape == theirs.shape
     assert (ours - theirs).abs().max() <= 2 / 255
+
+
+def test_ctrl_c_in_a_network_clip_puts_it_back(tmp_path: Path) -> None:
+    from impasto.batch.manifest import QUEUED
+    from impasto.errors import Cancelled
+
+    model = save_tiny_network(tmp_path / "m.safetensors")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    clips = [make_clip(folder / "walk.mp4")]
+    job = NetworkJob(NetworkSettings(ApplyConfig(device="cpu")), video=VideoConfig(size=48))
+
+    class Stop(Quiet):
+        polls = 0
+
+        def poll(self) -> None:  # the 1st poll is before the clip, the 2nd after its frame 0
+            self.polls += 1
+            if self.polls == 2:
+                raise Cancelled("stop")
+
+    with Manifest.open(tmp_path / "out") as m:
+        stop = Stop()
+        with pytest.raises(Cancelled):
+            run_network_local(m, plan_batch(m, clips, [model], job), job, stop)
+        assert stop.polls == 2
+        item = m.items()[0]
+        assert item.status == QUEUED and item.attempts == 0
+        assert not (tmp_path / "out" / item.output).exists()

@@ -241,7 +241,11 @@ def _prepare(args: argparse.Namespace, terminal: Terminal) -> tuple[Job, list[Pa
     if video is not None:
         from impasto.video.run import check_config
 
-        check_config(video.replace(style_config=cfg))  # both frame plans, before any work
+        names = tuple(f.name for f in dataclasses.fields(StyleConfig))
+        try:  # both frame plans (the first frame's pyramid, the later ones' single scale)
+            check_config(video.replace(style_config=cfg))
+        except ConfigError as e:
+            raise as_flags(e, (*names, *(f.name for f in _video_fields()))) from None
     check_folder(args.output)
     weights = str(Path(args.weights).resolve()) if args.weights else None
     load_weights(weights)  # a bad weight file is refused here (and cached for the run)

@@ -185,6 +185,8 @@ class _Painter:
             seconds = paint_clip(self.manifest, started, self.network, self.video,
                                  self.listener.poll)  # fmt: skip
             done = finish_clip(self.manifest, started, seconds, self.worker)
+        except (Cancelled, KeyboardInterrupt):
+            raise  # run() puts it back in the queue
         except Exception as e:  # recorded against the clip; the batch goes on
             log.debug("clip item %d failed", item.id, exc_info=True)
             done = record_failure(self.manifest, started, e, None)

@@ -341,13 +341,13 @@ def test_a_clip_through_the_network_route_on_ray_is_the_local_one(
     assert list(out.glob("*.part")) == [] and not list((out / ".impasto-clips").glob("*"))
 
 
-def test_a_clip_by_optimisation_runs_whole_on_one_worker(
+def test_a_clip_by_optimisation_runs_on_a_worker_a_few_frames_a_call(
     ray_cluster: str, tmp_path: Path, style_path: Path, weights_file: Path
 ) -> None:
     from impasto.video.frames import probe
 
     inputs = _photos(tmp_path / "inputs", 1)
-    _clip(inputs / "walk.mp4", frames=3)
+    _clip(inputs / "walk.mp4", frames=5)  # two calls to the worker: 4 frames, then 1
     out = tmp_path / "styled"
     argv = [sys.executable, "-m", "impasto", "batch", str(inputs), "--style", str(style_path),
             "-o", str(out), "--weights", str(weights_file), "--size", "48", "--steps", "3",
@@ -362,5 +362,5 @@ def test_a_clip_by_optimisation_runs_whole_on_one_worker(
     assert all(r[0] == "done" and "/" in r[3] for r in rows)  # run by Ray workers
     clip = next(r for r in rows if r[2].endswith(".mp4"))
     info = probe(out / clip[2])
-    assert info.frames == 3 and max(info.width, info.height) == 48
+    assert info.frames == 5 and max(info.width, info.height) == 48
     assert list(out.glob("*.part")) == [] and list(out.glob(".*.part")) == []

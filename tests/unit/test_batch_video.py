@@ -186,3 +186,38 @@ def test_ctrl_c_in_a_network_clip_puts_it_back(tmp_path: Path) -> None:
         item = m.items()[0]
         assert item.status == QUEUED and item.attempts == 0
         assert not (tmp_path / "out" / item.output).exists()
+
+
+def test_a_clip_a_few_frames_a_call_is_the_whole_run(
+    tmp_path: Path, style_path: Path, tiny_weights: VGGWeights
+) -> None:
+    """What the Ray driver does with a clip (without Ray): a few frames per call, each call
+    continuing from the frames kept, a "worker lost" in between; the video is the whole run's."""
+    from impasto.batch.clips import Frames, clip_progress, keep_frames, optimise_frames, write_kept
+    from impasto.io.images import load_image
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    clips = [make_clip(folder / "walk.mp4", frames=5)]
+    styles = check_styles([style_path])
+    with Manifest.open(tmp_path / "whole") as m:
+        assert run_local(m, plan_batch(m, clips, styles, JOB), JOB, tiny_weights, Quiet()).ok
+        whole = m.items()[0].output
+    video = JOB.video_config
+    with Manifest.open(tmp_path / "out") as m:
+        item = m.get(plan_batch(m, clips, styles, JOB).run[0])
+        style = load_image(item.style)
+        progress = clip_progress(m, item)
+        answers: list[Frames] = []
+        for count in (2, 1, 4):  # 0-1, 2, 3-4
+            if count == 1:  # a lost worker: the next call starts from the kept frames
+                progress = clip_progress(m, item)
+            answer = optimise_frames(Path(item.photo), style, video, tiny_weights, progress,
+                                     count)  # fmt: skip
+            answers.append(answer)
+            progress = keep_frames(m, item, answer, progress)
+        assert [[i for i, _, _ in a.frames] for a in answers] == [[0, 1], [2], [3, 4]]
+        assert progress.done == 5
+        write_kept(m, item, video, progress.done)
+    a, b = _decoded(tmp_path / "whole" / whole), _decoded(tmp_path / "out" / item.output)
+    assert a.shape == b.shape and (a - b).abs().max() <= 2 / 255

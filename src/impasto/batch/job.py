@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from impasto.batch.manifest import (
+    CLIP_SUFFIXES,
     DEFAULT_MAX_ATTEMPTS,
     Item,
+    Keyed,
     Manifest,
     NetworkSettings,
     Plan,
     Settings,
+    is_clip,
 )
 from impasto.batch.painting import MAX_BATCH
 from impasto.errors import ConfigError, ImpastoError, InvalidImageError, OutputError
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
     from impasto.features.weights import VGGWeights
     from impasto.losses.targets import PreparedStyle
     from impasto.optim.events import StepEvent
+    from impasto.video.config import VideoConfig
 
 # The photo files a folder is searched for (Pillow reads them all); a file named on the command
 # line is taken whatever its extension.
@@ -45,6 +49,20 @@ class Job:
     settings: Settings
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     threads: int | None = None
+    video: VideoConfig | None = None  # the clips' settings (None: the defaults)
+
+    @property
+    def clip_settings(self) -> Settings:
+        """The settings a clip's items are keyed by: the photos' and the video's."""
+        return Settings(self.settings.config, self.settings.weights, self.video_config)
+
+    @property
+    def video_config(self) -> VideoConfig:
+        """The clips' :class:`VideoConfig`, with the photos' StyleConfig inside."""
+        from impasto.video.config import VideoConfig
+
+        video = self.video or VideoConfig()
+        return video.replace(style_config=self.settings.config)
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,21 @@ class NetworkJob:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     threads: int | None = None
     max_batch: int = MAX_BATCH
+    video: VideoConfig | None = None  # the clips' frames, size and de-flicker
+
+    @property
+    def clip_settings(self) -> NetworkSettings:
+        return NetworkSettings(self.settings.apply, self.video_config)
+
+    @property
+    def video_config(self) -> VideoConfig:
+        """The clips' :class:`VideoConfig`: the network's colour and device inside."""
+        from impasto.config import StyleConfig
+        from impasto.video.config import VideoConfig
+
+        apply = self.settings.apply
+        inner = StyleConfig(preserve_color=apply.preserve_color, device=apply.device)
+        return (self.video or VideoConfig()).replace(style_config=inner)
 
 
 @dataclass(frozen=True)
@@ -127,9 +160,9 @@ def this_worker() -> str:
 
 
 def collect_photos(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list[Path]:
-    """The photos of ``inputs``: each folder's photo files (not its subfolders or hidden
-    files), sorted by name, and each file as given. The output folder is none of them (its
-    results would become photos of the next run)."""
+    """The photos and clips of ``inputs``: each folder's photo and clip files (not its
+    subfolders or hidden files), sorted by name, and each file as given. The output folder is
+    none of them (its results would become inputs of the next run)."""
     out: list[Path] = []
     for given in inputs:
         p = Path(given)
@@ -139,7 +172,7 @@ def collect_photos(inputs: Sequence[str | os.PathLike[str]], output: Path) -> li
             found = sorted(
                 f
                 for f in p.iterdir()
-                if f.suffix.lower() in PHOTO_SUFFIXES and not f.name.startswith(".")
+                if f.suffix.lower() in PHOTO_SUFFIXES + CLIP_SUFFIXES and not f.name.startswith(".")
             )
             out += [f for f in found if f.is_file()]
         elif p.exists():
@@ -148,7 +181,8 @@ def collect_photos(inputs: Sequence[str | os.PathLike[str]], output: Path) -> li
             raise InvalidImageError(f"no such photo or folder: {p}")
     if not out:
         shown = ", ".join(str(i) for i in inputs)
-        raise ConfigError(f"no photos in {shown} (looked for {', '.join(PHOTO_SUFFIXES)})")
+        looked = ", ".join(PHOTO_SUFFIXES + CLIP_SUFFIXES)
+        raise ConfigError(f"no photos in {shown} (looked for {looked})")
     return out
 
 
@@ -182,10 +216,17 @@ def plan_batch(
     manifest: Manifest, photos: Sequence[Path], styles: Sequence[Path], job: Job | NetworkJob
 ) -> Plan:
     """Hash the inputs and record every photo x style item of ``job`` in ``manifest`` (on the
-    network route, the models are the styles)."""
-    photo_sources = [manifest.source(p) for p in photos]
+    network route, the models are the styles); the clips' items under the clip settings."""
     style_sources = [manifest.source(s) for s in styles]
-    return manifest.plan(photo_sources, style_sources, job.settings, job.max_attempts)
+    plan = Plan((), 0, 0, 0, ())
+    stills = [p for p in photos if not is_clip(p)]
+    clips = [p for p in photos if is_clip(p)]
+    keyed: list[tuple[list[Path], Keyed]] = [(stills, job.settings), (clips, job.clip_settings)]
+    for inputs, settings in keyed:
+        if inputs:
+            sources = [manifest.source(p) for p in inputs]
+            plan = plan + manifest.plan(sources, style_sources, settings, job.max_attempts)
+    return plan
 
 
 def prepare(job: Job, style: str, weights: VGGWeights) -> PreparedStyle | None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from impasto.api import stylize
+from impasto.batch.clips import finish_clip, frame_callback, optimise_clip, paint_clip
 from impasto.batch.job import (
     Job,
     Listener,
@@ -26,7 +27,7 @@ from impasto.batch.job import (
     torch_threads,
     write_result,
 )
-from impasto.batch.manifest import Item, Manifest, Plan
+from impasto.batch.manifest import Item, Manifest, Plan, is_clip
 from impasto.batch.painting import Groups, by_model, paint, to_pil, write_painting
 from impasto.errors import Cancelled, ImpastoError
 from impasto.features.weights import VGGWeights
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from impasto.network.apply import ApplyConfig
     from impasto.network.stylizer import Stylizer
     from impasto.optim.events import StepEvent
+    from impasto.video.config import VideoConfig
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +93,13 @@ def run_item(
     listener.item_started(item, index, total)
     t0 = time.perf_counter()
     try:
-        result = styles.stylize(item, listener.step)
-        item = write_result(manifest, item, result, worker)
+        if is_clip(item.photo):  # a whole clip, resumed at its next frame if it was stopped
+            callback = frame_callback(listener.step, listener.poll)
+            video = optimise_clip(manifest, item, job.video_config, styles.weights, callback)
+            item = finish_clip(manifest, item, sum(video.seconds), worker)
+        else:
+            result = styles.stylize(item, listener.step)
+            item = write_result(manifest, item, result, worker)
     except (Cancelled, KeyboardInterrupt):
         manifest.release(item_id)
         raise
@@ -124,6 +131,7 @@ def run_network_local(
                     listener.item_finished(failed)
                 continue
             painter = _Painter(manifest, network, Path(model).name, cfg, listener, worker, counter)
+            painter.video = job.video_config
             painter.run(items, job.max_batch)
     return report(manifest, plan)
 
@@ -146,12 +154,16 @@ class _Painter:
     worker: str
     counter: _Counter
     open: set[int] = field(default_factory=set)  # started, not yet done or failed
+    video: VideoConfig | None = None  # the clips' settings
 
     def run(self, items: list[Item], max_batch: int) -> None:
         groups: Groups[Item] = Groups(self.config.size, max_batch)
         try:
             for item in items:
                 self.listener.poll()
+                if is_clip(item.photo):
+                    self._clip(item)
+                    continue
                 loaded = self._load(item)
                 for group in groups.add(*loaded) if loaded is not None else ():
                     self._paint(group)
@@ -161,6 +173,24 @@ class _Painter:
             for item_id in self.open:
                 self.manifest.release(item_id)
             raise
+
+    def _clip(self, item: Item) -> None:
+        """A clip: its frames a few per pass, de-flickered and written in frame order."""
+        started = self.manifest.start(item.id, self.worker)
+        self.open.add(item.id)
+        self.listener.item_started(started, self.counter.started, self.counter.total)
+        self.counter.started += 1
+        assert self.video is not None
+        try:
+            seconds = paint_clip(self.manifest, started, self.network, self.video,
+                                 self.listener.poll)  # fmt: skip
+            done = finish_clip(self.manifest, started, seconds, self.worker)
+        except (Cancelled, KeyboardInterrupt):
+            raise  # run() puts it back in the queue
+        except Exception as e:  # recorded against the clip; the batch goes on
+            log.debug("clip item %d failed", item.id, exc_info=True)
+            done = record_failure(self.manifest, started, e, None)
+        self._finished(done)
 
     def _load(self, item: Item) -> tuple[Item, torch.Tensor] | None:
         started = self.manifest.start(item.id, self.worker)

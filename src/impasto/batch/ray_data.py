@@ -27,13 +27,16 @@ import socket
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from impasto.batch.clips import clip_frames, finish_clip, write_clip
 from impasto.batch.job import Listener, NetworkJob, Report, record_failure, report
-from impasto.batch.manifest import Item, Manifest, Plan
+from impasto.batch.manifest import Item, Manifest, Plan, is_clip
 from impasto.batch.painting import Groups, by_model, paint, to_pil, write_painting
 from impasto.batch.ray_runner import RayOptions, connected, gpus_per_worker
 from impasto.errors import Cancelled, ConfigError, ImpastoError
@@ -144,6 +147,61 @@ class NetworkWorker:
         return out
 
 
+class FrameWorker(NetworkWorker):
+    """One actor of a clip's pool: the network's raw output for each frame (the de-flicker,
+    which needs the previous output, runs on the driver in frame order)."""
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Rows in: ``id`` (the frame's index), ``height``, ``width``, ``pixels`` (float32
+        RGB, as read at the working size). Rows out: ``id``, ``raw`` (float32, the same
+        layout, ``out_height`` x ``out_width``), ``error`` ("" when painted), ``worker``."""
+        import torch
+
+        frames = [_tensor(batch["pixels"][i], batch["height"][i], batch["width"][i])
+                  for i in range(len(batch["id"]))]  # fmt: skip
+        try:
+            # One pass for the block, as network_frames paints a few frames per pass.
+            out = paint(self.network, frames, self.config)
+            raw = [o.detach().to(torch.float32).contiguous().numpy().tobytes() for o in out]
+            errors, shape = [""] * len(frames), (int(out.shape[-2]), int(out.shape[-1]))
+        except Exception as e:  # recorded against the clip by the driver
+            raw, errors = [b""] * len(frames), [str(e) if isinstance(e, ImpastoError) else repr(e)]
+            errors, shape = errors * len(frames), (0, 0)
+        return {
+            "id": batch["id"],
+            "raw": np.array(raw, dtype=object),
+            "out_height": np.array([shape[0]] * len(frames)),
+            "out_width": np.array([shape[1]] * len(frames)),
+            "error": np.array(errors, dtype=object),
+            "worker": np.array([self.worker] * len(frames)),
+        }
+
+
+def _tensor(pixels: bytes, height: Any, width: Any) -> torch.Tensor:
+    """(1, 3, H, W) float32 from the bytes of a (3, H, W) float32 frame."""
+    import torch
+
+    array = np.frombuffer(pixels, dtype=np.float32).reshape(3, int(height), int(width))
+    return torch.from_numpy(array.copy()).unsqueeze(0)
+
+
+def _frame_blocks(frames: list[torch.Tensor], size: int) -> list[pyarrow.Table]:
+    """A clip's frames as blocks of ``size`` rows (float32, exactly as read)."""
+    import pyarrow as pa
+    import torch
+
+    blocks = []
+    for start in range(0, len(frames), size):
+        rows: dict[str, list[Any]] = {k: [] for k in ("id", "height", "width", "pixels")}
+        for i, frame in enumerate(frames[start : start + size], start):
+            rows["id"].append(i)
+            rows["height"].append(int(frame.shape[-2]))
+            rows["width"].append(int(frame.shape[-1]))
+            rows["pixels"].append(frame[0].to(torch.float32).contiguous().numpy().tobytes())
+        blocks.append(pa.table(rows))
+    return blocks
+
+
 def _block(items: list[Item], listener: Listener, manifest: Manifest) -> pyarrow.Table | None:
     """Decode ``items``' photos into one block (a table); an unreadable photo fails its item
     here."""
@@ -184,7 +242,11 @@ def run_network_ray(
         pool = _Pool(ray, data, manifest, job, options, listener, workers, gpus)
         pool.total = len(plan.run)
         for model, items in by_model(manifest, plan.run).items():
-            pool.run(Path(model), items)
+            photos = [i for i in items if not is_clip(i.photo)]
+            if photos:
+                pool.run(Path(model), photos)
+            for clip in (i for i in items if is_clip(i.photo)):
+                pool.run_clip(Path(model), clip)
     return report(manifest, plan)
 
 
@@ -233,31 +295,68 @@ class _Pool:
                 failed = record_failure(self.manifest, started, f"Ray Data: {first}", None)
                 self.listener.item_finished(failed)
 
-    def _rows(self, model: Path, refs: list[Any], size: int) -> Any:
+    def run_clip(self, model: Path, item: Item) -> None:
+        """One clip: its frames' network passes spread over the pool, the de-flicker and the
+        encoding here in frame order; the video is written atomically, then the item done."""
+        started = self.manifest.start(item.id, "ray")
+        self.listener.item_started(started, self.index, self.total)
+        self.index += 1
+        video = self.job.video_config
+        t0 = time.perf_counter()
+        try:
+            frames = list(clip_frames(started, video)[1])  # kept for the de-flicker
+            size = max(1, min(self.job.max_batch, math.ceil(len(frames) / self.workers)))
+            refs = [self.ray.put(block) for block in _frame_blocks(frames, size)]
+            # As network_frames: the frames are at the working size already.
+            apply = replace(self.job.settings.apply, size=None)
+            rows = self._rows(model, refs, size, FrameWorker, apply)
+            workers: set[str] = set()
+            pairs = _in_order(frames, rows, workers)
+            write_clip(self.manifest, started, video, pairs, self.listener.poll)
+            done = finish_clip(
+                self.manifest, started, time.perf_counter() - t0, ",".join(sorted(workers))
+            )
+        except (Cancelled, KeyboardInterrupt):
+            self.manifest.release(item.id)
+            raise
+        except Exception as e:  # an unreadable clip, a failed pass, Ray Data gave up
+            log.debug("clip item %d failed", item.id, exc_info=True)
+            done = record_failure(self.manifest, started, _first_line(e), None)
+        self.listener.item_finished(done)
+
+    def _rows(
+        self,
+        model: Path,
+        refs: list[Any],
+        size: int,
+        worker: type[NetworkWorker] = NetworkWorker,
+        apply: ApplyConfig | None = None,
+    ) -> Any:
         threads = self.options.threads or self.options.cpus_per_worker
         dataset = self.data.from_arrow_refs(refs)
         args = ((self.ray.put(model.read_bytes()),), model.suffix, model.name)
+        apply = apply or self.job.settings.apply
         with warnings.catch_warnings():
             # Bounding a block's retries is only possible through ray_remote_args_fn, which
             # Ray 2.60 marks deprecated; without it a photo that kills its worker every time
             # would be retried for ever.
             warnings.simplefilter("ignore", DeprecationWarning)
             painted = dataset.map_batches(
-                NetworkWorker,
+                worker,
                 batch_size=size,
                 compute=self.data.ActorPoolStrategy(
                     size=min(self.workers, len(refs)), max_tasks_in_flight_per_actor=2
                 ),
                 num_cpus=self.options.cpus_per_worker,
                 num_gpus=self.gpus or None,
-                fn_constructor_args=(*args, self.job.settings.apply, threads, size),
+                fn_constructor_args=(*args, apply, threads, size),
                 ray_remote_args_fn=functools.partial(
                     dict, max_task_retries=self.job.max_attempts - 1
                 ),
             )
         return painted.iter_rows()
 
-    def _collect(self, row: dict[str, Any]) -> None:
+    def _collect(self, row: dict[str, Any]) -> None:  # a photo's row
         import json
 
         from PIL import Image
@@ -282,3 +381,33 @@ class _Pool:
             self.manifest.release(item.id)
             raise
         self.listener.item_finished(done)
+
+
+def _first_line(error: BaseException) -> str:
+    if isinstance(error, ImpastoError):
+        return str(error)
+    first = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def _in_order(
+    frames: list[torch.Tensor], rows: Any, workers: set[str]
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(input frame, raw output) in frame order from rows that come in any order (the
+    de-flicker of a frame needs the previous frame's output); a frame's error stops the clip."""
+    import torch
+
+    held: dict[int, torch.Tensor] = {}
+    following = 0
+    for row in rows:
+        if row["error"]:
+            raise ImpastoError(f"frame {int(row['id'])}: {row['error']}")
+        shape = (1, 3, int(row["out_height"]), int(row["out_width"]))
+        raw = np.frombuffer(row["raw"], dtype=np.float32).reshape(shape)
+        held[int(row["id"])] = torch.from_numpy(raw.copy())
+        workers.add(str(row["worker"]))
+        while following in held:
+            yield frames[following], held.pop(following)
+            following += 1
+    if following != len(frames):
+        raise ImpastoError(f"Ray Data returned {following} of {len(frames)} frames")

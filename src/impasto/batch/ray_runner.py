@@ -10,6 +10,14 @@ back to the driver, which writes it atomically and only then marks the item done
 A worker that dies (its process killed, its node lost) fails its item's attempt; the item goes
 back in the queue while it has attempts left, and a new worker replaces the dead one. Only the
 impasto package (with torch) must be installed on the workers: ``pip install impasto[ray]``.
+
+A video clip is one item on one worker at a time (:mod:`impasto.batch.clips` says why it is not
+split): the driver puts the clip's bytes in the object store once and asks the worker for a few
+frames at a time (:data:`~impasto.batch.clips.CHUNK`), each call continuing from the last
+output as :func:`impasto.video.run.resume_video` does; the driver keeps the frames that come
+back under the output folder (the ``stylize_video`` checkpoint), so a clip whose worker dies
+goes on, on its next attempt, from the last frame kept, and writes the video once every frame
+is kept.
 """
 
 from __future__ import annotations
@@ -33,13 +41,15 @@ from impasto.batch.job import (
     report,
     write_result,
 )
-from impasto.batch.manifest import Item, Manifest, Plan
+from impasto.batch.manifest import Item, Manifest, Plan, is_clip
 from impasto.errors import ConfigError, ImpastoError
 
 if TYPE_CHECKING:
     from impasto.api import Result
+    from impasto.batch.clips import Frames
     from impasto.config import StyleConfig
     from impasto.features.weights import VGGWeights
+    from impasto.video.config import VideoConfig
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +169,36 @@ class StylizeWorker:
             return stylize(content, config=config, weights=self.weights, prepared=style)
         return stylize(content, style, config, weights=self.weights)
 
+    def run_frames(
+        self, clip: tuple[Any], suffix: str, style: Any, video: VideoConfig, progress: Any
+    ) -> Frames:
+        """The next frames of a clip (:func:`impasto.batch.clips.optimise_frames`); ``clip``
+        holds the object reference of its file's bytes (in a tuple, so this worker fetches
+        them)."""
+        import tempfile
+        from pathlib import Path
+
+        import ray
+
+        from impasto.batch.clips import optimise_frames
+
+        with tempfile.TemporaryDirectory(prefix="impasto-clip-") as folder:
+            source = Path(folder) / f"clip{suffix}"
+            source.write_bytes(ray.get(clip[0]))
+            return optimise_frames(source, style, video, self.weights, progress)
+
+
+@dataclass
+class _Clip:
+    """A clip item in flight: its bytes in the object store, its style, how far it got."""
+
+    data: Any
+    style: Any
+    total: int
+    progress: Any
+    video: VideoConfig  # after the first answer, with the precision the worker pinned
+    seconds: float = 0.0
+
 
 def _actor_class(ray: Any, cpus: int, gpus: int = 0) -> Any:
     # A dead worker is not restarted by Ray: the driver sees its item fail and starts a new one.
@@ -197,6 +237,7 @@ class _Driver:
     inflight: dict[Any, tuple[int, _Slot]] = field(default_factory=dict)
     idle: list[_Slot] = field(default_factory=list)
     styles: dict[str, Any] = field(default_factory=dict)
+    clips: dict[int, _Clip] = field(default_factory=dict)
     started: int = 0
     total: int = 0
 
@@ -241,15 +282,61 @@ class _Driver:
         self.listener.item_started(item, self.started, self.total)
         self.started += 1
         try:
-            content = load_image(item.photo)
-            if item.style not in self.styles:
-                self.styles[item.style] = self.ray.put(self.style(item.style))
+            if is_clip(item.photo):
+                ref = self.submit_clip(item, slot)
+            else:
+                content = load_image(item.photo)
+                if item.style not in self.styles:
+                    self.styles[item.style] = self.ray.put(self.style(item.style))
+                style, cfg = self.styles[item.style], self.job.settings.config
+                ref = slot.actor.run.remote(content, style, cfg)
         except ImpastoError as e:  # an unreadable photo: fails here, as it would there
             self.idle.append(slot)
             self.listener.item_finished(record_failure(self.manifest, item, e, 0.0))
             return
-        ref = slot.actor.run.remote(content, self.styles[item.style], self.job.settings.config)
         self.inflight[ref] = (item_id, slot)
+
+    def submit_clip(self, item: Item, slot: _Slot) -> Any:
+        """A clip to a worker, a few frames at a time from where earlier attempts left it,
+        after the checks its header allows (here, so that a file that is no clip fails as it
+        would in this process)."""
+        from pathlib import Path
+
+        from impasto.batch.clips import clip_progress
+        from impasto.io.images import load_image
+        from impasto.video.frames import check_range, probe
+
+        total = len(check_range(probe(item.photo), *self.job.video_config.span()))
+        data = (self.ray.put(Path(item.photo).read_bytes()),)
+        progress = clip_progress(self.manifest, item)
+        video = self.job.video_config
+        self.clips[item.id] = _Clip(data, load_image(item.style), total, progress, video)
+        return self.send_frames(item, slot)
+
+    def send_frames(self, item: Item, slot: _Slot) -> Any:
+        from pathlib import Path
+
+        clip = self.clips[item.id]
+        suffix = Path(item.photo).suffix
+        return slot.actor.run_frames.remote(
+            clip.data, suffix, clip.style, clip.video, clip.progress
+        )
+
+    def clip_answer(self, item: Item, slot: _Slot, answer: Frames) -> Item | None:
+        """Keep a worker's frames; send the next ones to it, or write the video once every
+        frame is kept (returns the item then)."""
+        from impasto.batch.clips import finish_clip, keep_frames, write_kept
+
+        clip = self.clips[item.id]
+        clip.progress = keep_frames(self.manifest, item, answer, clip.progress)
+        clip.video = answer.config  # every later frame in the first frames' arithmetic
+        clip.seconds += sum(took for _, _, took in answer.frames)
+        if clip.progress.done < clip.total and answer.frames:
+            self.inflight[self.send_frames(item, slot)] = (item.id, slot)
+            return None
+        del self.clips[item.id]
+        write_kept(self.manifest, item, self.job.video_config, clip.progress.done)
+        return finish_clip(self.manifest, item, clip.seconds, slot.name)
 
     def style(self, path: str) -> Any:
         """What the workers get for a style, once: its targets computed here (each worker
@@ -270,18 +357,27 @@ class _Driver:
             result = self.ray.get(ref)
         except RayTaskError as e:  # stylize raised: the item's own failure
             cause = e.cause if isinstance(e.cause, BaseException) else e
+            self.clips.pop(item_id, None)
             self.idle.append(slot)
             self.listener.item_finished(record_failure(self.manifest, item, cause, None))
             return
         except (RayActorError, self.ray.exceptions.RayError) as e:
+            self.clips.pop(item_id, None)  # its kept frames stay: the retry goes on from them
             self.worker_lost(item, slot, e)
             return
-        self.idle.append(slot)
-        result.sources.update(content=item.photo, style=item.style)  # it saw tensors
         try:
-            done = write_result(self.manifest, item, result, slot.name)
+            if is_clip(item.photo):
+                answer = self.clip_answer(item, slot, result)
+                if answer is None:  # its next frames are on their way
+                    return
+                done = answer
+            else:
+                result.sources.update(content=item.photo, style=item.style)  # it saw tensors
+                done = write_result(self.manifest, item, result, slot.name)
         except ImpastoError as e:
+            self.clips.pop(item.id, None)
             done = record_failure(self.manifest, item, e, time.perf_counter() - t0)
+        self.idle.append(slot)
         self.listener.item_finished(done)
 
     def worker_lost(self, item: Item, slot: _Slot, error: BaseException) -> None:

@@ -11,6 +11,8 @@ import dataclasses
 import json
 import math
 import re
+import types
+import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -592,10 +594,33 @@ class StyleConfig(Settings):
             return None
 
 
-
 def flag_of(name: str) -> str:
     """The command-line flag of a config field: ``style_weight`` → ``--style-weight``."""
     return "--" + name.replace("_", "-")
+
+
+def number_type(tp: Any) -> type | None:
+    """int or float for a field holding one number (or None); None (text) for the rest."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = args[0] if len(args) == 1 else None
+    return tp if tp in (int, float) else None
+
+
+def flag_kwargs(f: dataclasses.Field[Any], hint: Any, prefix: str = "") -> dict[str, Any]:
+    """argparse's keywords for the flag of setting field ``f`` (whose resolved type is
+    ``hint``): its help (after ``prefix``, with the choices first), int/float conversion, and
+    metavar; no argparse default, so a flag not given leaves the dataclass default."""
+    meta = setting_of(f)
+    text = prefix + help_text(f)
+    if meta.choices:
+        text = f"{'|'.join(meta.choices)}: {text}"
+    kwargs: dict[str, Any] = {"help": text}
+    if number_type(hint) is not None:
+        kwargs["type"] = number_type(hint)
+    if meta.metavar is not None:
+        kwargs["metavar"] = meta.metavar
+    return kwargs
 
 
 def as_flags(error: ConfigError, fields: Iterable[str]) -> ConfigError:

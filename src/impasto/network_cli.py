@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from impasto.config import as_flags, flag_of, help_text, setting_of
+from impasto.config import as_flags, flag_kwargs, flag_of
 from impasto.errors import Cancelled, ConfigError, OutputError
 from impasto.network.config import NetworkConfig, TrainConfig
 
@@ -54,30 +53,13 @@ class Interrupt(Protocol):
 
 
 # -- parsers -------------------------------------------------------------------------------------
-def _kind(tp: Any) -> type | None:
-    """int or float for a field holding one number (or None); None (text) for the rest."""
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        tp = args[0] if len(args) == 1 else None
-    return tp if tp in (int, float) else None
-
-
 def add_settings(parser: argparse.ArgumentParser, cls: type) -> tuple[str, ...]:
     """A flag per field of the settings dataclass ``cls``, from its Setting (no argparse
     default: a flag not given leaves the dataclass default). Returns the field names."""
     hints = typing.get_type_hints(cls)
     names = []
     for f in dataclasses.fields(cls):
-        meta = setting_of(f)
-        text = help_text(f)
-        if meta.choices:
-            text = f"{'|'.join(meta.choices)}: {text}"
-        kwargs: dict[str, Any] = {"help": text}
-        if _kind(hints[f.name]) is not None:
-            kwargs["type"] = _kind(hints[f.name])
-        if meta.metavar is not None:
-            kwargs["metavar"] = meta.metavar
-        parser.add_argument(flag_of(f.name), **kwargs)
+        parser.add_argument(flag_of(f.name), **flag_kwargs(f, hints[f.name]))
         names.append(f.name)
     return tuple(names)
 
@@ -245,9 +227,7 @@ def _resume_job(args: argparse.Namespace) -> tuple[Job, Runner]:
     from impasto.network.train import resume_training
 
     if args.style or args.photos or args.output or args.half:
-        raise ConfigError(
-            "--resume takes the style, photos, output and --half from its checkpoint"
-        )
+        raise ConfigError("--resume takes the style, photos, output and --half from its checkpoint")
     others = [flag_of(n) for n in _SETTINGS if n != "steps" and getattr(args, n) is not None]
     if others:
         raise ConfigError(

@@ -20,13 +20,19 @@ import argparse
 import contextlib
 import dataclasses
 import sys
-import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from impasto.config import GROUPS, StyleConfig, as_flags, flag_of, help_text, setting_of
+from impasto.config import (
+    GROUPS,
+    StyleConfig,
+    as_flags,
+    flag_kwargs,
+    flag_of,
+    setting_of,
+)
 from impasto.errors import Cancelled, ConfigError
 
 if TYPE_CHECKING:
@@ -50,14 +56,6 @@ def _video_fields() -> list[dataclasses.Field[Any]]:
     return [f for f in dataclasses.fields(VideoConfig) if f.name != "style_config"]
 
 
-def _number(tp: Any) -> type | None:
-    """int or float for a field holding one number; None (text) for the rest."""
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        tp = args[0] if len(args) == 1 else None
-    return tp if tp in (int, float) else None
-
-
 def add_video_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentParser:
     """Add ``video`` to ``subparsers``: the clip, the style or network, every stylize setting
     (from ``terminal``) and a flag per VideoConfig field."""
@@ -78,16 +76,8 @@ def add_video_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentPa
     terminal.add_setting_flags(groups)
     hints = typing.get_type_hints(VideoConfig)
     for f in _video_fields():  # --size among them: the frames' size, not StyleConfig's
-        meta = setting_of(f)
-        text = help_text(f)
-        if meta.choices:
-            text = f"{'|'.join(meta.choices)}: {text}"
-        kwargs: dict[str, Any] = {"help": text}
-        if _number(hints[f.name]) is not None:
-            kwargs["type"] = _number(hints[f.name])
-        if meta.metavar is not None:
-            kwargs["metavar"] = meta.metavar
-        groups[meta.group].add_argument(flag_of(f.name), **kwargs)
+        group = groups[setting_of(f).group]
+        group.add_argument(flag_of(f.name), **flag_kwargs(f, hints[f.name]))
     groups["network"].add_argument("--weights", help="VGG19 weight file (default: the wheel's)")
     out = p.add_argument_group("output")
     out.add_argument(

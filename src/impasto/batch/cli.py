@@ -19,14 +19,21 @@ import argparse
 import contextlib
 import dataclasses
 import sys
-import types
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from impasto.config import GROUPS, StyleConfig, as_flags, flag_of, help_text, setting_of
+from impasto.config import (
+    GROUPS,
+    StyleConfig,
+    as_flags,
+    flag_kwargs,
+    flag_of,
+    help_text,
+    setting_of,
+)
 from impasto.errors import Cancelled, ConfigError, exit_for
 
 if TYPE_CHECKING:
@@ -133,14 +140,6 @@ def _video_fields() -> list[dataclasses.Field[Any]]:
 NETWORK_VIDEO = ("frames", "deflicker")
 
 
-def _number(tp: Any) -> type | None:
-    """int or float for a field holding one number; None (text) for the rest."""
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        tp = args[0] if len(args) == 1 else None
-    return tp if tp in (int, float) else None
-
-
 def _add_video_flags(groups: dict[str, Any]) -> None:
     """A flag per VideoConfig field (the clips' settings), from its metadata as ``impasto
     video`` builds them."""
@@ -148,16 +147,8 @@ def _add_video_flags(groups: dict[str, Any]) -> None:
 
     hints = typing.get_type_hints(VideoConfig)
     for f in _video_fields():
-        meta = setting_of(f)
-        text = f"clips only: {help_text(f)}"
-        if meta.choices:
-            text = f"{'|'.join(meta.choices)}: {text}"
-        kwargs: dict[str, Any] = {"help": text}
-        if _number(hints[f.name]) is not None:
-            kwargs["type"] = _number(hints[f.name])
-        if meta.metavar is not None:
-            kwargs["metavar"] = meta.metavar
-        groups[meta.group].add_argument(flag_of(f.name), **kwargs)
+        group = groups[setting_of(f).group]
+        group.add_argument(flag_of(f.name), **flag_kwargs(f, hints[f.name], "clips only: "))
 
 
 def video_config(args: argparse.Namespace, photos: list[Path]) -> VideoConfig | None:

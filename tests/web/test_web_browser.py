@@ -50,10 +50,17 @@ def stripes_png(fmt: str = "PNG") -> bytes:
     return buf.getvalue()
 
 
+# The steps of the runs these tests cancel: a 5000-step run of the tiny net at 32 px finished
+# before Cancel was pressed on a quiet machine.
+LONG_RUN = "1000000"
+
+
 @pytest.fixture
 def server(make_app) -> Iterator[str]:
-    """The studio under uvicorn in a thread, on a free port of 127.0.0.1; yields its URL."""
-    with serving(make_app(preview_interval=0.0, poll_interval=0.02)) as url:
+    """The studio under uvicorn in a thread, on a free port of 127.0.0.1; yields its URL. Its
+    step limit admits LONG_RUN, a run no machine finishes while a test looks at it."""
+    app = make_app(preview_interval=0.0, poll_interval=0.02, max_steps=int(LONG_RUN))
+    with serving(app) as url:
         yield url
 
 
@@ -141,7 +148,7 @@ def test_page_runs_a_job_with_live_preview(server: str) -> None:
             expect(card.locator(".card-title")).to_contain_text("T\u00fcbingen \u00d7 Starry Night")
 
             # A long run stops when Cancel is pressed.
-            page.fill("#f-steps", "5000")
+            page.fill("#f-steps", LONG_RUN)
             page.click("#start")
             expect(page.locator("#stat-status")).to_have_text("running")
             expect(page.locator("#cancel")).to_be_enabled()
@@ -208,7 +215,7 @@ def test_page_shows_inputs_and_restores_a_running_job_after_a_reload(server: str
             # A long run, then a reload: the form and the images come back from the job.
             page.click("#style-sample-the_scream")
             page.fill("#f-size", "32")
-            page.fill("#f-steps", "5000")
+            page.fill("#f-steps", LONG_RUN)
             page.fill("#f-seed", "7")
             page.click("#start")
             expect(page.locator("#stat-status")).to_have_text("running")
@@ -218,7 +225,7 @@ def test_page_shows_inputs_and_restores_a_running_job_after_a_reload(server: str
             page.reload()
             page.wait_for_selector("body[data-ready='1']")
             expect(page.locator("#stat-status")).to_have_text("running")
-            expect(page.locator("#f-steps")).to_have_value("5000")
+            expect(page.locator("#f-steps")).to_have_value(LONG_RUN)
             expect(page.locator("#f-seed")).to_have_value("7")
             expect(page.locator("#f-size")).to_have_value("32")
             expect(page.locator("#content-name")).to_have_text("s.tif")

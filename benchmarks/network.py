@@ -190,29 +190,36 @@ def candidates(steps: int) -> None:
 
 def table(size: int, path: Path = TABLE) -> Path:
     """The README's picture: a row per never-seen photo, the photo then each bundled style,
-    each labelled with its seconds (torch, this CPU)."""
+    each labelled with its seconds (torch, this CPU); rows as tall as their pictures."""
     from PIL import Image, ImageDraw
 
     models = sorted(bundled_dir().glob("*.safetensors"))
     nets = [load_network(m) for m in models]
     cell, label = 256, 18
-    sheet = Image.new("RGB", ((1 + len(nets)) * cell, len(NEVER_SEEN) * (cell + label) + label),
-                      "white")  # fmt: skip
-    draw = ImageDraw.Draw(sheet)
-    for j, name in enumerate(["photo", *(m.stem for m in models)]):
-        draw.text((j * cell + 4, 2), name, fill="black")
-    for i, photo in enumerate(NEVER_SEEN):
+    rows = []
+    for photo in NEVER_SEEN:
         image = resize_long_side(load_image(SAMPLES / photo), size)
-        y = label + i * (cell + label)
-        pics = [(image, "")]
+        pics = [(image, photo)]
         for net in nets:
             seconds_ = seconds(net, image, 1)
             pics.append((net.stylize(image), f"{seconds_:.2f} s at {size} px"))
-        for j, (pic, text) in enumerate(pics):
+        thumbs = []
+        for pic, text in pics:
             thumb = _pil(pic)
             thumb.thumbnail((cell, cell))
+            thumbs.append((thumb, text))
+        rows.append(thumbs)
+    height = label + sum(label + max(t.height for t, _ in row) for row in rows)
+    sheet = Image.new("RGB", ((1 + len(nets)) * cell, height), "white")
+    draw = ImageDraw.Draw(sheet)
+    for j, name in enumerate(["photo", *(m.stem for m in models)]):
+        draw.text((j * cell + 4, 2), name, fill="black")
+    y = label
+    for row in rows:
+        for j, (thumb, text) in enumerate(row):
+            draw.text((j * cell + 4, y + 2), text, fill="black")
             sheet.paste(thumb, (j * cell, y + label))
-            draw.text((j * cell + 4, y + 2), text or photo, fill="black")
+        y += label + max(t.height for t, _ in row)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.png")
     sheet.save(tmp)

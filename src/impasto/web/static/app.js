@@ -396,20 +396,7 @@ async function startVideo(e) {
   const body = { clip: clip.ref, config };
   if (route === "network") body.model = model;
   else { body.style = style.ref; config.style_config = readConfig(state.video.style_fields, form); }
-  $("video-start").disabled = true;
-  try {
-    const job = await api("/api/video/jobs", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    follow(job);
-    refreshGallery();
-  } catch (err) {
-    showError(err.message, "video-error");
-  } finally {
-    $("video-start").disabled = false;
-  }
+  await submitJob("/api/video/jobs", body, "video-start", "video-error");
 }
 
 function setupVideo() {
@@ -538,6 +525,25 @@ function readConfig(fields = state.config.fields, form = $("settings")) {
 }
 
 // -- jobs ------------------------------------------------------------------------------------
+// POST a job, then follow it and refresh the gallery. The mode's Start button is off
+// meanwhile, and a refusal shows in ``errorId`` (null: the shown mode's error box).
+async function submitJob(url, body, startId, errorId = null) {
+  $(startId).disabled = true;
+  try {
+    const job = await api(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    follow(job);
+    refreshGallery();
+  } catch (err) {
+    showError(err.message, errorId);
+  } finally {
+    $(startId).disabled = false;
+  }
+}
+
 async function start(e) {
   e.preventDefault();
   showError("");
@@ -546,20 +552,7 @@ async function start(e) {
     showError("Pick a content image and a style image first.");
     return;
   }
-  $("start").disabled = true;
-  try {
-    const job = await api("/api/jobs", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ content: content.ref, style: style.ref, config: readConfig() }),
-    });
-    follow(job);
-    refreshGallery();
-  } catch (err) {
-    showError(err.message);
-  } finally {
-    $("start").disabled = false;
-  }
+  await submitJob("/api/jobs", { content: content.ref, style: style.ref, config: readConfig() }, "start");
 }
 
 async function startAudio(e) {
@@ -578,20 +571,7 @@ async function startAudio(e) {
   } else {
     body.content = content.ref;
   }
-  $("audio-start").disabled = true;
-  try {
-    const job = await api("/api/audio/jobs", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    follow(job);
-    refreshGallery();
-  } catch (err) {
-    showError(err.message, "audio-error");
-  } finally {
-    $("audio-start").disabled = false;
-  }
+  await submitJob("/api/audio/jobs", body, "audio-start", "audio-error");
 }
 
 async function startInstant(e) {
@@ -603,20 +583,7 @@ async function startInstant(e) {
     return;
   }
   const config = readConfig(state.instant.fields, $("instant-settings"));
-  $("instant-start").disabled = true;
-  try {
-    const job = await api("/api/instant/jobs", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ model: state.model, photo: photo.ref, config }),
-    });
-    follow(job);
-    refreshGallery();
-  } catch (err) {
-    showError(err.message, "instant-error");
-  } finally {
-    $("instant-start").disabled = false;
-  }
+  await submitJob("/api/instant/jobs", { model: state.model, photo: photo.ref, config }, "instant-start", "instant-error");
 }
 
 function title(job) {

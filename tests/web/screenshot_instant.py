@@ -9,67 +9,26 @@ Not a test (pytest does not collect it); it needs no VGG weights (no optimisatio
 
 from __future__ import annotations
 
-import argparse
-import io
-import os
-import shutil
-import tempfile
-from pathlib import Path
+from typing import Any
 
-from PIL import Image
-from test_web_browser import CHROMIUM, CHROMIUM_ARGS
-from web_helpers import serving
-
-from impasto.web import create_app
+from screenshots import main
 
 
-def shoot(model: Path, out: Path, size: int) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def drive(page: Any, model: str, size: int) -> None:
+    from playwright.sync_api import expect
 
-    with tempfile.TemporaryDirectory() as tmp:
-        models = Path(tmp) / "models"
-        models.mkdir()
-        shutil.copy(model, models / model.name)
-        os.environ["IMPASTO_MODELS"] = str(models)
-        app = create_app(Path(tmp) / "studio", poll_interval=0.02, device="cpu")
-        with serving(app) as url, sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.set_default_timeout(120_000)
-                page.goto(url + "/")
-                page.wait_for_selector("body[data-ready='1']")
-                page.click("#mode-instant")
-                page.click(f"#instant-models .model[data-ref='user:{model.name}']")
-                page.fill("#i-size", str(size))
-                for done, photo in enumerate(("golden_gate", "tubingen"), start=1):
-                    page.click(f"#photo-sample-{photo}")
-                    page.click("#instant-start")
-                    cards = page.locator("#gallery .card[data-status='done']")
-                    expect(cards).to_have_count(done)
-                    expect(page.locator("#stat-status")).to_have_text("done")
-                page.wait_for_function("document.getElementById('preview').complete")
-                page.wait_for_function(
-                    "[...document.querySelectorAll('#gallery img')].every(i => i.complete)"
-                )
-                shot = page.screenshot(full_page=True)
-            finally:
-                browser.close()
-    # 256 colours: a third of the bytes, and no difference to see in a screenshot of a page.
-    img = Image.open(io.BytesIO(shot)).convert("RGB")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    img.quantize(256, Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(out, optimize=True)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", type=Path, help="a style network (.safetensors or .onnx)")
-    parser.add_argument("output", type=Path, help="the PNG to write")
-    parser.add_argument("--size", type=int, default=512, help="the pictures' long side (px)")
-    args = parser.parse_args()
-    shoot(args.model, args.output, args.size)
-    print(f"wrote {args.output}")
+    page.click("#mode-instant")
+    page.click(f"#instant-models .model[data-ref='user:{model}']")
+    page.fill("#i-size", str(size))
+    for done, photo in enumerate(("golden_gate", "tubingen"), start=1):
+        page.click(f"#photo-sample-{photo}")
+        page.click("#instant-start")
+        cards = page.locator("#gallery .card[data-status='done']")
+        expect(cards).to_have_count(done)
+        expect(page.locator("#stat-status")).to_have_text("done")
+    page.wait_for_function("document.getElementById('preview').complete")
+    page.wait_for_function("[...document.querySelectorAll('#gallery img')].every(i => i.complete)")
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__ or "", drive, 512, "the pictures' long side (px)", 120_000)

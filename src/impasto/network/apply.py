@@ -137,6 +137,22 @@ def stylize_image(network: Stylizer, image: torch.Tensor, config: ApplyConfig) -
     return match_color_stats(out, photo)
 
 
+def paint(
+    network: Stylizer, image: torch.Tensor, config: ApplyConfig
+) -> tuple[torch.Tensor, float]:
+    """:func:`stylize_image` and the seconds it took (the pass and the colour); a device out of
+    memory becomes one :class:`DeviceError` line naming the size."""
+    start = time.perf_counter()
+    try:
+        out = stylize_image(network, image, config)
+    except torch.OutOfMemoryError:
+        h, w = image.shape[-2:]
+        raise DeviceError(
+            f"out of memory on {config.device} at {w}x{h} px: lower size, or use the cpu"
+        ) from None
+    return out, time.perf_counter() - start
+
+
 @dataclass(frozen=True)
 class Applied:
     """What :func:`apply_network` wrote, the inputs it skipped (unreadable), and the seconds
@@ -210,14 +226,7 @@ def _one(
     meta: dict[str, str],
     done: Applied,
 ) -> Applied:
-    start = time.perf_counter()
-    try:
-        out = stylize_image(network, image, cfg)
-    except torch.OutOfMemoryError:
-        h, w = image.shape[-2:]
-        raise DeviceError(
-            f"out of memory on {cfg.device} at {w}x{h} px: lower size, or use the cpu"
-        ) from None
-    done.seconds.append(time.perf_counter() - start)
+    out, seconds = paint(network, image, cfg)
+    done.seconds.append(seconds)
     done.written.append(save_image(out, target, meta))
     return done

@@ -20,14 +20,13 @@ studio starts.
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from impasto.errors import ConfigError, DeviceError, NetworkFileError
+from impasto.errors import ConfigError, NetworkFileError
 from impasto.network.info import NetworkInfo
 from impasto.network.registry import MODEL_EXTENSIONS, bundled_dir, user_dir
 from impasto.network.stylizer import MIN_SIDE
@@ -271,23 +270,13 @@ def run_instant(models: Models, task: InstantTask, folder: Path) -> RunOutcome:
     metadata: the model, its style, the settings, the backend) and ``preview.jpg`` into
     ``folder``. The outcome's seconds are the pass and the colour, as ``impasto apply``
     counts them (not reading the photo or writing the files)."""
-    import torch
-
     from impasto.io.images import load_image, save_image
-    from impasto.network.apply import metadata, stylize_image
+    from impasto.network.apply import metadata, paint
 
     cfg = task.config
     network = models.open(task.model, cfg)
     image = load_image(task.photo)
-    start = time.perf_counter()
-    try:
-        out = stylize_image(network, image, cfg)
-    except torch.OutOfMemoryError:
-        h, w = image.shape[-2:]
-        raise DeviceError(
-            f"out of memory on {cfg.device} at {w}x{h} px: lower size, or use the cpu"
-        ) from None
-    seconds = time.perf_counter() - start
+    out, seconds = paint(network, image, cfg)
     save_image(out, folder / "result.png", metadata(network, cfg, task.model.path.name,
                                                     task.photo_name))  # fmt: skip
     save_image(out, folder / "preview.jpg")

@@ -371,6 +371,10 @@ def test_instant_mode_lists_the_networks_and_paints_a_photo(
 
         page.fill("#i-size", "40")
         page.select_option("#i-preserve_color", "luminance")
+        # The gallery list the Start asks for is held back, so that it lands after the one
+        # the job's "done" asks for (as it may on a busy machine).
+        held: list[Any] = []
+        page.route("**/api/jobs?limit=200", lambda route: held.append(route))
         page.click("#instant-start")
         expect(page.locator("#instant-error")).to_be_hidden()
         expect(page.locator("#download")).to_be_visible()
@@ -385,7 +389,22 @@ def test_instant_mode_lists_the_networks_and_paints_a_photo(
         assert png.ok and png.headers["content-type"] == "image/png"
         assert b"tiny.safetensors" in png.body() and b"luminance" in png.body()
 
+        # The list the "done" asked for draws the card; the Start's, let through last and
+        # saying the job still runs, must not draw over it.
+        for _ in range(200):
+            if len(held) >= 2:
+                break
+            page.wait_for_timeout(50)
+        for route in held[1:]:
+            route.continue_()
         card = page.locator("#gallery .card").first
+        expect(card).to_have_attribute("data-status", "done")
+        stale = held[0].fetch().json()
+        stale["jobs"][0]["status"] = "running"
+        with page.expect_response("**/api/jobs?limit=200"):
+            held[0].fulfill(json=stale)
+        page.unroute("**/api/jobs?limit=200")
+        page.wait_for_timeout(300)
         expect(card).to_have_attribute("data-status", "done")
         expect(card.locator(".card-title")).to_contain_text("T\u00fcbingen \u00d7 network tiny")
 

@@ -739,14 +739,20 @@ function describe(job) {
   return parts.join(" · ");
 }
 
+// Refreshes can overlap (a Start and the job's own "done" event); only the latest one
+// draws, so an answer fetched while the job still ran never overwrites a newer one.
+let galleryGeneration = 0;
+
 async function refreshGallery() {
+  const generation = ++galleryGeneration;
   let data;
   try {
     data = await api("/api/jobs?limit=200");
   } catch (err) {
-    showError(`gallery: ${err.message}`);
+    if (generation === galleryGeneration) showError(`gallery: ${err.message}`);
     return;
   }
+  if (generation !== galleryGeneration) return;
   const grid = $("gallery");
   grid.replaceChildren();
   const tpl = $("card-template");

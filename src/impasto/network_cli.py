@@ -292,14 +292,14 @@ def _apply(args: argparse.Namespace) -> int:
     cfg: ApplyConfig = settings_from(args, ApplyConfig)
     resolve_device(cfg.device)  # a device this machine lacks: refused before any work
     path = find_model(args.model)
-    network = open_network(path, cfg.backend, cfg.device)
+    network = open_network(path, cfg.backend, cfg.device, cfg.precision)
     done = apply_network(network, args.input, args.output, cfg, model=path.name)
     if not args.quiet:
         each = sum(done.seconds) / max(1, len(done.seconds))
         skipped = f"; {len(done.skipped)} unreadable file(s) skipped" if done.skipped else ""
         print(
             f"wrote {len(done.written)} image(s) to {args.output} "
-            f"({each:.2f} s per image on {backend_of(network)}{skipped})",
+            f"({each:.2f} s per image on {backend_of(network)}, {network.precision}{skipped})",
             file=sys.stderr,
         )
     return 0

@@ -64,7 +64,7 @@ def test_outputs_are_what_impasto_apply_writes(tmp_path: Path) -> None:
         plan = plan_batch(m, photos, check_models([model]), job)
         rep = run_network_local(m, plan, job, Quiet())
     assert rep.ok and len(rep.done) == 4
-    network = open_network(model, device="cpu")
+    network = open_network(model, device="cpu", precision=job.settings.apply.precision)
     for item in rep.done:
         out = tmp_path / "out" / item.output
         assert item.output.endswith(".png") and "__starry__" in item.output

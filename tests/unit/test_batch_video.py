@@ -152,7 +152,7 @@ def test_the_network_route_writes_what_impasto_video_writes(tmp_path: Path) -> N
         rep = run_network_local(m, plan_batch(m, inputs, [model], job), job, Quiet())
         assert rep.ok and len(rep.done) == 2
         clip = next(i for i in rep.done if i.output.endswith(".mp4"))
-    network = open_network(model, device="cpu")
+    network = open_network(model, device="cpu", precision=job.settings.apply.precision)
     cfg = video.replace(style_config=StyleConfig(device="cpu"))
     one = stylize_video_network(inputs[1], network, cfg, out=tmp_path / "one.mp4")
     ours, theirs = _decoded(tmp_path / "out" / clip.output), _decoded(one.out)

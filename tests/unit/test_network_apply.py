@@ -128,6 +128,28 @@ def test_open_network_picks_the_backend(
         open_network(tmp_path / "model.pt")
 
 
+def test_open_network_in_bf16_paints_what_fp32_paints_within_a_level_on_average(
+    files: tuple[StyleNetwork, Path, Path], auto_precision: str
+) -> None:
+    from impasto.network.registry import find_model
+
+    bundled = find_model("starry_night")
+    fp32, bf16 = open_network(bundled, precision="fp32"), open_network(bundled, precision="bf16")
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    photo = torch.from_numpy(gradient_array(40, 48)).permute(2, 0, 1).float().div(255)
+    a, b = fp32.stylize(photo), bf16.stylize(photo)
+    assert b.dtype == torch.float32 and b.shape == a.shape
+    assert 0 < (a - b).abs().mean() < 1 / 255  # a lower precision, not another picture
+    # auto is what this session picks; onnxruntime has no bf16 here, and says so.
+    _, model_path, onnx_path = files
+    assert open_network(model_path, precision="auto").precision == auto_precision
+    assert open_network(onnx_path, precision="auto").precision == "fp32"
+    with pytest.raises(ConfigError, match="precision bf16: onnxruntime computes in fp32"):
+        open_network(model_path, "onnxruntime", precision="bf16")
+    with pytest.raises(ConfigError, match="'fp64'"):
+        ApplyConfig(precision="fp64")  # type: ignore[arg-type]
+
+
 def _photo(path: Path, h: int = 36, w: int = 44) -> Path:
     Image.fromarray(gradient_array(h, w)).save(path)
     return path
@@ -146,6 +168,7 @@ def test_apply_one_file_writes_metadata(
         assert img.size == (30, 25)
     record = json.loads(read_metadata(done.written[0])["impasto"])
     assert record["model"] == "s.safetensors" and record["backend"] == "torch"
+    assert record["precision"] == "fp32" and record["apply"]["precision"] == "auto"
     assert record["style_sha256"] == "cd" * 32 and record["apply"]["size"] == 30
 
 

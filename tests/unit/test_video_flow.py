@@ -9,7 +9,14 @@ import torch
 
 from impasto.errors import ConfigError, InvalidImageError
 from impasto.io.images import load_image
-from impasto.video.flow import FramePair, carry, consistency, optical_flow, warp
+from impasto.video.flow import (
+    FramePair,
+    carry,
+    consistency,
+    optical_flow,
+    reliable_flow,
+    warp,
+)
 from impasto.video.synthetic import Motion, SyntheticClip, synthetic_clip
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "impasto" / "data" / "samples"
@@ -76,6 +83,25 @@ def test_consistency_marks_the_uncovered_strip_and_keeps_the_rest(clip: Syntheti
         assert occluded.sum() > 100
         assert ((1 - mask) * occluded).sum() / occluded.sum() > 0.5
         assert (mask * visible).sum() / visible.sum() > 0.9
+
+
+def test_reliable_flow_at_half_the_side_is_the_true_flow_at_full_size(
+    clip: SyntheticClip,
+) -> None:
+    for t in range(1, len(clip.frames)):
+        full = reliable_flow(clip.frames[t], clip.frames[t - 1])
+        forward, mask = reliable_flow(clip.frames[t], clip.frames[t - 1], side=64)
+        assert forward.shape == (1, 2, 96, 128) and mask.shape == (1, 1, 96, 128)
+        assert torch.equal(full[0], optical_flow(clip.frames[t], clip.frames[t - 1]))
+        visible, occluded = clip.visible[t], clip.occluded[t]
+        # Pixels of the full frame, not of the half-size one: the flow was scaled back up.
+        error = (forward - clip.flows[t]).norm(dim=1, keepdim=True)
+        assert (error * visible).sum() / visible.sum() < 0.75
+        assert (mask * visible).sum() / visible.sum() > 0.8
+        assert (mask * occluded).sum() / occluded.sum() < 0.5
+        assert 0.0 <= mask.min() and mask.max() <= 1.0
+    small = reliable_flow(clip.frames[1], clip.frames[0], side=512)  # no larger than asked
+    assert torch.equal(small[0], optical_flow(clip.frames[1], clip.frames[0]))
 
 
 def test_consistency_rules_on_hand_made_flows() -> None:

@@ -174,7 +174,7 @@ def _network_fields() -> tuple[dataclasses.Field[Any], ...]:
 
 
 # The StyleConfig flags that mean the same with --network (ApplyConfig has fields of these names).
-SHARED = ("size", "preserve_color", "device")
+SHARED = ("size", "preserve_color", "device", "precision")
 
 
 def _add_network_flags(group: Any) -> None:

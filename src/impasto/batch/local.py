@@ -124,7 +124,7 @@ def run_network_local(
     with torch_threads(job.threads):
         for model, items in by_model(manifest, plan.run).items():
             try:
-                network = open_network(model, cfg.backend, cfg.device)
+                network = open_network(model, cfg.backend, cfg.device, cfg.precision)
             except ImpastoError as e:  # the file changed since the batch was planned
                 for item in items:
                     failed = record_failure(manifest, manifest.start(item.id, worker), e, None)

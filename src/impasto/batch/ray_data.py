@@ -94,7 +94,7 @@ class NetworkWorker:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"model{suffix}"
             path.write_bytes(ray.get(model[0]))
-            self.network = open_network(path, config.backend, config.device)
+            self.network = open_network(path, config.backend, config.device, config.precision)
         self.name, self.config, self.max_batch = name, config, max_batch
         node = ray.get_runtime_context().get_node_id()
         self.worker = f"{socket.gethostname()}/{node[:8]}:{os.getpid()}"

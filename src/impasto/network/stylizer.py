@@ -29,6 +29,11 @@ class Stylizer(ABC):
     def __init__(self, info: NetworkInfo) -> None:
         self.info = info
 
+    @property
+    def precision(self) -> str:
+        """The arithmetic a pass runs in: "fp32", "bf16" or "fp16"."""
+        return "fp32"
+
     @abstractmethod
     def run(self, batch: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) float32 in [0, 1] → (N, 3, H, W) float32 in [0, 1]."""

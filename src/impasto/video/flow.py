@@ -102,6 +102,28 @@ def consistency(flow_ab: torch.Tensor, flow_ba: torch.Tensor) -> torch.Tensor:
     return (~(occluded | boundary | outside)).to(torch.float32)
 
 
+def reliable_flow(
+    a: torch.Tensor, b: torch.Tensor, side: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The flow ``a`` → ``b`` (1, 2, H, W) and its consistency mask (1, 1, H, W) in [0, 1],
+    computed on the frames scaled down (area) to a long side of ``side`` px when they are
+    larger (None: at their size), then brought back: the flow resized and multiplied by the
+    scale, the mask resized bilinearly (soft at its edges). Half the side costs a quarter of
+    the flows' time (DIS at 240x180: ~4.5 ms against ~17 ms at 480x360)."""
+    h, w = a.shape[-2:]
+    scale = 1.0 if side is None or max(h, w) <= side else side / max(h, w)
+    if scale == 1.0:
+        forward = optical_flow(a, b)
+        return forward, consistency(forward, optical_flow(b, a))
+    small = (max(1, round(h * scale)), max(1, round(w * scale)))
+    sa, sb = (F.interpolate(x, size=small, mode="area") for x in (a, b))
+    forward = optical_flow(sa, sb)
+    mask = consistency(forward, optical_flow(sb, sa))
+    up = F.interpolate(forward, size=(h, w), mode="bilinear", align_corners=True)
+    up = up * torch.tensor([w / small[1], h / small[0]]).view(1, 2, 1, 1)
+    return up, F.interpolate(mask, size=(h, w), mode="bilinear", align_corners=True)
+
+
 @dataclass(frozen=True)
 class FramePair:
     """The previous output warped into the current frame (N, C, H, W), and where that

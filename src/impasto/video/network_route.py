@@ -25,9 +25,14 @@ G (s = 0.03) at a = 0.9 the error falls to 0.33 of raw and the moving pixels sta
 0.020 of raw (no visible ghosting in crops). Hence the defaults a = 0.9, s = 0.03. On a
 synthetic pan with a tiny random network plus per-frame noise it leaves 0.22 of the raw error.
 
-Cost (AMD EPYC, one thread, CPU time): the filter is two DIS flows, the check and two warps,
-~0.04 s per 480x360 frame, a tenth of a width-0.5 network's pass (~0.4 s); the network, not
-the filter, decides the frame rate.
+Cost (benchmarks/video_fps.py, the bundled street clip at 480x360, 30 frames, end to end with
+decoding and H.264 encoding; 2-core AMD EPYC, Zen 4): the filter's two DIS flows, the check and
+the warps take ~40 ms a frame at full size; the network's pass (width 0.5, 5 blocks) ~70 ms in
+bf16, which ``precision auto`` picks there (~150 ms in fp32). The route ran at 3.7 frames/s in
+fp32 with 4 frames a pass and 7.5 in bf16 with one frame a pass (batching made bf16 passes
+slower per frame). Computing the flows at 240 px wide reached 9.4 frames/s but left 0.67 of
+the raw temporal error instead of 0.44 (its soft, coarse mask carries less), so the flows stay
+at full size (``flow_side`` None); the network, not the filter, decides the frame rate.
 """
 
 from __future__ import annotations
@@ -40,11 +45,12 @@ import torch
 from impasto.errors import ConfigError
 from impasto.network.apply import ApplyConfig, stylize_image
 from impasto.network.stylizer import Stylizer
-from impasto.video.flow import consistency, optical_flow, warp
+from impasto.video.flow import reliable_flow, warp
 
 DEFAULT_STRENGTH = 0.9
 DEFAULT_TOLERANCE = 0.03  # s: an input change of 0.03 (8 of 255) keeps e^-1 of the carry
-DEFAULT_BATCH = 4  # frames per network pass: batching amortises per-call overhead on a CPU
+DEFAULT_BATCH = 1  # frames per network pass: on a CPU larger batches were slower per frame
+FLOW_SIDE: int | None = None  # the filter's flows at full size (see the docstring)
 
 
 def check_strength(strength: float) -> float:
@@ -72,16 +78,19 @@ class Deflicker:
     input frame and the network's raw output for it, in order; it returns the output."""
 
     def __init__(
-        self, strength: float = DEFAULT_STRENGTH, tolerance: float = DEFAULT_TOLERANCE
+        self,
+        strength: float = DEFAULT_STRENGTH,
+        tolerance: float = DEFAULT_TOLERANCE,
+        flow_side: int | None = FLOW_SIDE,
     ) -> None:
         self.strength = check_strength(strength)
         self.tolerance = check_tolerance(tolerance)
+        self.flow_side = flow_side
         self.previous: tuple[torch.Tensor, torch.Tensor] | None = None  # (frame, output)
 
     def weight(self, frame: torch.Tensor, before: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The flow frame → ``before`` and the blend weight a * M * G, (1, 1, H, W)."""
-        forward = optical_flow(frame, before)
-        mask = consistency(forward, optical_flow(before, frame))
+        forward, mask = reliable_flow(frame, before, self.flow_side)
         change = (frame - warp(before, forward)).abs().mean(dim=1, keepdim=True)
         gate = torch.exp(-((change / self.tolerance) ** 2))
         return forward, self.strength * mask * gate
@@ -141,11 +150,12 @@ def stylize_frames(
     tolerance: float = DEFAULT_TOLERANCE,
     batch: int = DEFAULT_BATCH,
     config: ApplyConfig | None = None,
+    flow_side: int | None = FLOW_SIDE,
 ) -> Iterator[torch.Tensor]:
     """The network route: each frame through ``network``, de-flickered with ``strength`` and
-    ``tolerance`` (strength 0: the raw outputs). Frames in, (1, 3, H, W) outputs out, one for
-    one, lazily, so a writer can take each as it comes. The settings are checked here, before
-    the first frame is read."""
-    deflicker = Deflicker(strength, tolerance)
+    ``tolerance`` (strength 0: the raw outputs; ``flow_side`` the filter's flow size). Frames
+    in, (1, 3, H, W) outputs out, one for one, lazily, so a writer can take each as it comes.
+    The settings are checked here, before the first frame is read."""
+    deflicker = Deflicker(strength, tolerance, flow_side)
     pairs = network_frames(network, frames, batch=batch, config=config)
     return (deflicker(frame, raw) for frame, raw in pairs)

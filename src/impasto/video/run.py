@@ -209,7 +209,8 @@ def stylize_video_network(
     device = cfg.style_config.device
     apply = ApplyConfig(preserve_color=cfg.style_config.preserve_color, device=device)
     if isinstance(network, (str, os.PathLike)):
-        network = open_network(find_model(network), device=device)
+        precision = cfg.style_config.precision
+        network = open_network(find_model(network), device=device, precision=precision)
     reader = read_frames(clip, frames, cfg.size)
     outputs = network_route.stylize_frames(network, reader, strength=strength, config=apply)
     audio = clip if info.has_audio else None

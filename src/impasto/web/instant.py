@@ -118,7 +118,7 @@ class Models:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._about: dict[FileKey, tuple[NetworkInfo | None, str | None]] = {}
-        self._open: OrderedDict[tuple[FileKey, str, str], Stylizer] = OrderedDict()
+        self._open: OrderedDict[tuple[FileKey, str, str, str], Stylizer] = OrderedDict()
 
     def found(self) -> list[StudioModel]:
         """Every model file, bundled first, then the user's, each by name."""
@@ -173,14 +173,14 @@ class Models:
         from impasto.network.apply import open_network
 
         try:
-            key = (_key(model.path), config.backend.value, config.device)
+            key = (_key(model.path), config.backend.value, config.device, config.precision.value)
         except OSError as e:  # removed (or made unreadable) since the job was submitted
             raise NetworkFileError(f"cannot read {model.path.name}: {e.strerror or e}") from None
         with self._lock:
             if key in self._open:
                 self._open.move_to_end(key)
                 return self._open[key]
-        network = open_network(model.path, config.backend, config.device)
+        network = open_network(model.path, config.backend, config.device, config.precision)
         with self._lock:
             self._open[key] = network
             while len(self._open) > MAX_OPEN:

@@ -136,7 +136,7 @@ def test_the_result_is_what_impasto_apply_writes(
     photo = tmp_path / "garden.png"
     photo.write_bytes(gradient_png())
     cfg = ApplyConfig(size=40, preserve_color=colour, device="cpu")
-    network = open_network(models / "tiny.safetensors", cfg.backend, cfg.device)
+    network = open_network(models / "tiny.safetensors", cfg.backend, cfg.device, cfg.precision)
     theirs = apply_network(network, photo, tmp_path / "apply.png", cfg, model="tiny.safetensors")
     a, b = (np.asarray(Image.open(p)) for p in (ours, theirs.written[0]))
     assert a.shape == (33, 40, 3) and np.array_equal(a, b)
@@ -191,9 +191,13 @@ def test_the_onnx_export_runs_on_onnxruntime(instant: TestClient, models: Path) 
     assert listed["user:tiny.onnx"]["usable"] and listed["user:tiny.onnx"]["format"] == "onnx"
     assert listed["user:tiny.onnx"]["style_name"] == "painting.png"
     ort = paint(instant, "sample:tubingen", model="user:tiny.onnx", size=32)
-    torch_job = paint(instant, "sample:tubingen", size=32)
+    torch_job = paint(instant, "sample:tubingen", size=32, precision="fp32")
     a, b = (np.asarray(_png(instant, j), dtype=np.int16) for j in (ort, torch_job))
     assert np.abs(a - b).max() <= 2  # the export's own tolerance, in 8-bit steps
+    # The studio passes the precision on: bf16 is refused for onnxruntime, as by impasto apply.
+    message = refused(instant, {"model": "user:tiny.onnx", "photo": "sample:tubingen",
+                                "config": {"size": 32, "precision": "bf16"}})  # fmt: skip
+    assert "onnxruntime computes in fp32" in message
     meta = json.loads(_png(instant, ort).text["impasto"])  # type: ignore[attr-defined]
     assert meta["backend"] == "onnxruntime" and meta["model"] == "tiny.onnx"
     message = refused(

@@ -107,6 +107,12 @@ class ApplyConfig(Settings):
         object.__setattr__(self, "precision", _choice(Precision, self.precision, "precision"))
 
 
+def check_onnx_precision(onnx: bool, precision: Precision) -> None:
+    """onnxruntime (its CPU build) computes in fp32: asking it for bf16 is refused."""
+    if onnx and precision is Precision.BF16:
+        raise ConfigError("precision bf16: onnxruntime computes in fp32 here; use torch")
+
+
 def open_network(
     path: str | os.PathLike[str],
     backend: Backend | str = Backend.AUTO,
@@ -123,8 +129,7 @@ def open_network(
     arith = _choice(Precision, precision, "precision")
     where = resolve_device(check_device(device))  # refused before the file is read
     onnx = backend is Backend.ONNXRUNTIME or Path(path).suffix.lower() == ".onnx"
-    if onnx and arith is Precision.BF16:
-        raise ConfigError("precision bf16: onnxruntime computes in fp32 here; use torch")
+    check_onnx_precision(onnx, arith)
     if onnx and where.type != "cpu":
         if device != "auto":
             raise ConfigError(f"device {device}: onnxruntime runs on the CPU here; use torch")

@@ -221,8 +221,8 @@ def build_apply_config(data: Any, *, max_size: int, device: str = "auto") -> App
 def check_backend(model: StudioModel, config: ApplyConfig) -> None:
     """Refuse, before any work, what ``open_network`` would refuse for this model on this
     backend and device: torch for an ONNX export, or onnxruntime (CPU only) when the studio
-    computes on a named GPU."""
-    from impasto.network.apply import Backend
+    computes on a named GPU, or in bf16."""
+    from impasto.network.apply import Backend, check_onnx_precision
 
     onnx_file = model.path.suffix.lower() == ".onnx"
     if onnx_file and config.backend is Backend.TORCH:
@@ -231,6 +231,7 @@ def check_backend(model: StudioModel, config: ApplyConfig) -> None:
             "onnxruntime"
         )
     onnx = onnx_file or config.backend is Backend.ONNXRUNTIME
+    check_onnx_precision(onnx, config.precision)
     if onnx and config.device not in ("auto", "cpu"):
         raise ConfigError(
             f"backend onnxruntime runs on the CPU, but this studio computes on {config.device}; "

@@ -104,15 +104,16 @@ def stylize_cached(photo: str, style: str, size: int, out: Path, fresh: bool) ->
     return image
 
 
-def quality(size: int, out: Path, fresh: bool) -> list[Scored]:
-    """Each bundled network against stylize's default on the never-seen photos."""
+def quality(size: int, out: Path, fresh: bool, models: list[Path] | None = None) -> list[Scored]:
+    """Each bundled network (or each of ``models``) against stylize's default on the
+    never-seen photos."""
     sys_path_measures()
     from _quality_measures import Measures
     from impasto.features.weights import load_weights
 
     measures = Measures(load_weights())
     rows = []
-    for model in sorted(bundled_dir().glob("*.safetensors")):
+    for model in models or sorted(bundled_dir().glob("*.safetensors")):
         net = load_network(model)
         style = net.info.style_name
         painting = load_image(SAMPLES / style)
@@ -240,6 +241,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-stylize", action="store_true", help="skip the stylize timing")
     ap.add_argument("--quality", action="store_true", help="score the bundled networks")
+    ap.add_argument("--models", type=Path, nargs="+", help="with --quality: score these instead")
     ap.add_argument("--fresh", action="store_true", help="recompute cached stylize outputs")
     ap.add_argument("--candidates", type=int, default=0, metavar="STEPS",
                     help="time the training recipes, STEPS steps each")  # fmt: skip
@@ -257,7 +259,7 @@ def main() -> None:
         print(f"impasto stylize, defaults, {args.size} px, same run: {t:.1f} s "
               f"({ort:.0f}x onnxruntime, {eager:.0f}x torch)")  # fmt: skip
     if args.quality:
-        quality(args.size, args.out, args.fresh)
+        quality(args.size, args.out, args.fresh, args.models)
     if args.candidates:
         candidates(args.candidates)
     if args.table:

@@ -192,3 +192,38 @@ def test_a_bad_size_is_refused_at_the_call(tmp_path: Path) -> None:
     for size in (0, 1, -5, 2.5, True):
         with pytest.raises(ConfigError, match="size must be"):
             read_frames(tmp_path / "missing.mp4", size=size)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("rotation", "corner"), [(-90, (0, -1)), (90, (-1, 0)), (180, (-1, -1))])
+def test_a_clip_with_a_display_rotation_is_read_as_it_is_shown(
+    tmp_path: Path, rotation: int, corner: tuple[int, int]
+) -> None:
+    """A phone stores a portrait clip sideways with a display matrix; FFmpeg's players turn
+    it. -90 (counter-clockwise, as PyAV writes it) is the usual "rotate 90" of a phone."""
+    stored = np.zeros((32, 64, 3), np.uint8)
+    stored[:8, :8] = 255  # a white square in the stored frame's top-left corner
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
+        stream.set_display_rotation(rotation)
+        for _ in range(2):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    info = probe(path)
+    sideways = rotation % 180 != 0
+    assert (info.width, info.height) == ((32, 64) if sideways else (64, 32))
+    assert info.rotation == rotation % 360
+    frames = list(read_frames(path))
+    assert len(frames) == 2 and frames[0].shape[-2:] == (info.height, info.width)
+    # The square is in the corner where the display puts it (clockwise for -90), and the
+    # opposite corner is dark.
+    y, x = corner
+    h, w = info.height, info.width
+    ys = slice(0, 6) if y == 0 else slice(h - 6, h)
+    xs = slice(0, 6) if x == 0 else slice(w - 6, w)
+    oy = slice(h - 6, h) if y == 0 else slice(0, 6)
+    ox = slice(w - 6, w) if x == 0 else slice(0, 6)
+    assert frames[0][0, :, ys, xs].mean() > 0.9 and frames[0][0, :, oy, ox].mean() < 0.1

@@ -46,8 +46,10 @@ AUDIO_CODECS = {".mp4": ("aac", None), ".webm": ("libopus", 48000)}
 
 @dataclass(frozen=True)
 class ClipInfo:
-    """What :func:`probe` found: the first video stream's size, frame rate, frame count and
-    codec, and whether the file has an audio track."""
+    """What :func:`probe` found: the first video stream's size as shown (a phone's portrait
+    clip, stored sideways with a display rotation, is taller than wide), frame rate, frame
+    count and codec, whether the file has an audio track, and the rotation the frames are
+    given on reading (degrees counter-clockwise, a multiple of 90)."""
 
     path: Path
     width: int
@@ -56,6 +58,7 @@ class ClipInfo:
     frames: int
     has_audio: bool
     codec: str
+    rotation: int = 0
 
     @property
     def seconds(self) -> float:
@@ -120,7 +123,22 @@ def probe(path: str | os.PathLike[str]) -> ClipInfo:
             raise InvalidVideoError(f"{p} has a video stream with no frames")
         has_audio = len(container.streams.audio) > 0
         frames = stream.frames or _count_frames(path)
-        return ClipInfo(p, first.width, first.height, float(rate), frames, has_audio, codec)
+        turns = _quarter_turns(first)
+        w, h = (first.height, first.width) if turns % 2 else (first.width, first.height)
+        return ClipInfo(p, w, h, float(rate), frames, has_audio, codec, 90 * turns)
+
+
+def _quarter_turns(frame: av.VideoFrame) -> int:
+    """Counter-clockwise quarter turns that show ``frame`` as its display matrix asks
+    (FFmpeg's autorotation; a rotation between quarter turns is rounded to the nearest)."""
+    return round((frame.rotation or 0) / 90) % 4
+
+
+def _upright(frame: av.VideoFrame) -> np.ndarray:
+    """The frame as (H, W, 3) uint8 RGB, turned as it is shown."""
+    rgb = frame.to_ndarray(format="rgb24")
+    turns = _quarter_turns(frame)
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
 def _count_frames(path: str | os.PathLike[str]) -> int:
@@ -179,7 +197,7 @@ def _read(
                 break
             if frames is not None and index not in frames:
                 continue
-            rgb = frame.to_ndarray(format="rgb24")
+            rgb = _upright(frame)
             x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).to(torch.float32) / 255.0
             yield _fit(x, size)
 

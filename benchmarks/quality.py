@@ -7,6 +7,8 @@ washes and spray) it runs
 * **plain**: ``impasto.stylize(..., scales=1, steps=N, tol=0)``, one scale, L-BFGS from the
   photo with no early stop, at several style weights (multiples of the default beta/alpha);
 * **default**: ``impasto.stylize`` with its defaults, only the size set;
+* **candidates** (``--candidate NAME:KEY=VALUE,...``, repeatable): the default with those
+  StyleConfig settings changed, each a point beside the default's;
 
 and scores every output with two measures that are not the objective it optimised
 (benchmarks/_quality_measures.py): a content distance (VGG19 relu3_2 features against the
@@ -19,7 +21,7 @@ distance, one curve per method, one panel per pair) and a contact sheet of the o
 
     python benchmarks/quality.py [--quick] [--size 512] [--plain-steps 500]
         [--pairs tubingen:starry_night,golden_gate:the_scream,tubingen:shipwreck]
-        [--weights 0.3,1,3,10]
+        [--weights 0.3,1,3,10] [--candidate NAME:KEY=VALUE,... ...]
         [--out-dir out/bench/quality] [--plot docs/images/quality_tradeoff.png]
         [--sheet docs/images/quality_sheet.jpg] [--table out/bench/quality/table.md]
 """
@@ -81,6 +83,32 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def candidate(text: str) -> tuple[str, dict[str, Any]]:
+    """``NAME:KEY=VALUE,...`` as (NAME, {KEY: VALUE}), the values parsed by StyleConfig's own
+    field types (a bad key or value is refused here, before any run)."""
+    import typing
+
+    from impasto.config import number_type
+    from impasto.errors import ConfigError
+
+    name, _, spec = text.partition(":")
+    hints = typing.get_type_hints(StyleConfig)
+    settings: dict[str, Any] = {}
+    for item in filter(None, spec.split(",")):
+        key, _, value = item.partition("=")
+        if key not in hints:
+            raise argparse.ArgumentTypeError(f"{key!r} is not a StyleConfig setting")
+        parse = number_type(hints[key])
+        settings[key] = parse(value) if parse else value
+    if not name or not settings:
+        raise argparse.ArgumentTypeError(f"use NAME:KEY=VALUE,..., got {text!r}")
+    try:
+        StyleConfig(**settings)  # a value out of range: refused before any run
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return name, settings
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="first look: 192 px, 150 plain steps")
@@ -88,6 +116,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--plain-steps", type=int, default=None, help="plain run steps (default 500)")
     p.add_argument("--pairs", default=DEFAULT_PAIRS, help="content:style,... (sample names)")
     p.add_argument("--weights", default=DEFAULT_WEIGHTS, help="plain style weights, x default")
+    p.add_argument(
+        "--candidate",
+        action="append",
+        default=[],
+        type=candidate,
+        metavar="NAME:KEY=VALUE,...",
+        help="the default with these StyleConfig settings changed (repeatable), e.g. "
+        "more-fine:final_steps=200",
+    )
     p.add_argument("--projections", type=int, default=128, help="SWD random directions")
     p.add_argument(
         "--redraw",
@@ -116,6 +153,7 @@ def run_pair(
     photo, painting = load_image(_file(content)), load_image(_file(style))
     base = StyleConfig()
     runs: list[tuple[str, float, dict[str, Any]]] = [("default", 1.0, {})]
+    runs += [(name, 1.0, settings) for name, settings in args.candidate]
     for w in (float(x) for x in args.weights.split(",")):
         overrides = {
             "scales": 1,
@@ -128,6 +166,7 @@ def run_pair(
     for method, w, overrides in runs:
         res = impasto.stylize(photo, painting, size=args.size, weights=vgg, **overrides)
         name = f"{content}_{style}_{method}" + (f"_x{w:g}" if method == "plain" else "")
+        name = name.replace("/", "_").replace(" ", "_")
         path = args.out_dir / f"{name}.png"
         res.save(path)
         row = Row(

@@ -29,21 +29,24 @@ def test_quality_benchmark_writes_table_plot_and_sheet(quality: Any, tmp_path: P
     plot, sheet = tmp_path / "tradeoff.png", tmp_path / "sheet.jpg"
     argv = ["--size", "48", "--plain-steps", "2", "--pairs", "tubingen:starry_night"]
     argv += ["--weights", "1,10", "--projections", "8", "--out-dir", str(tmp_path)]
+    argv += ["--candidate", "one-scale:scales=1,steps=3,tol=0"]
     argv += ["--plot", str(plot), "--sheet", str(sheet)]
     quality.main(argv)
 
     rows = json.loads((tmp_path / "rows.json").read_text())
     assert [(r["method"], r["style_weight"]) for r in rows] == [
         ("default", 1.0),
+        ("one-scale", 1.0),
         ("plain", 1.0),
         ("plain", 10.0),
     ]
-    assert [r["steps"] for r in rows][1:] == [2, 2]
+    assert [r["steps"] for r in rows][1:] == [3, 2, 2]
     assert all(r["content_distance"] > 0 and r["style_distance"] > 0 for r in rows)
     table = (tmp_path / "table.md").read_text()
     pair = f"tubingen {quality.TIMES} starry_night"
     assert f"| {pair} | photo (the start) |" in table
     assert table.count(f"| {pair} | plain |") == 2
+    assert f"| {pair} | one-scale | {quality.TIMES}1 |" in table
     for path, fmt in ((plot, "PNG"), (sheet, "JPEG")):
         with Image.open(path) as im:
             assert im.format == fmt
@@ -52,3 +55,16 @@ def test_quality_benchmark_writes_table_plot_and_sheet(quality: Any, tmp_path: P
     (tmp_path / "table.md").unlink()
     quality.main([*argv, "--redraw"])
     assert (tmp_path / "table.md").read_text() == table
+
+
+def test_a_bad_candidate_is_refused_before_any_run(
+    quality: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for bad, says in (
+        ("x:brush=3", "'brush' is not a StyleConfig setting"),
+        ("x:steps=-4", "steps"),
+        ("x", "use NAME:KEY=VALUE"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            quality.parse_args(["--candidate", bad])
+        assert exit_.value.code == 2 and says in capsys.readouterr().err

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from impasto.errors import ConfigError, NetworkFileError, OutputError
-from impasto.io.images import read_metadata
+from impasto.io.images import load_image, read_metadata
 from impasto.network.apply import ApplyConfig, apply_network, open_network
 from impasto.network.config import NetworkConfig
 from impasto.network.export import OnnxNetwork, export_onnx, load_onnx
@@ -21,6 +21,8 @@ from impasto.network.info import NetworkInfo
 from impasto.network.model import build_network
 from impasto.network.modelfile import StyleNetwork, save_network
 from impasto.preprocess.color import rgb_to_yiq
+
+SAMPLES = Path(__file__).resolve().parents[2] / "src" / "impasto" / "data" / "samples"
 
 
 def gradient_array(h: int, w: int) -> np.ndarray:
@@ -136,8 +138,8 @@ def test_open_network_in_bf16_paints_what_fp32_paints_within_a_level_on_average(
     bundled = find_model("starry_night")
     fp32, bf16 = open_network(bundled, precision="fp32"), open_network(bundled, precision="bf16")
     assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
-    photo = torch.from_numpy(gradient_array(40, 48)).permute(2, 0, 1).float().div(255)
-    a, b = fp32.stylize(photo), bf16.stylize(photo)
+    photo = load_image(SAMPLES / "tubingen.jpg")  # a photo, not a synthetic gradient
+    a, b = fp32.stylize(photo, 96), bf16.stylize(photo, 96)
     assert b.dtype == torch.float32 and b.shape == a.shape
     assert 0 < (a - b).abs().mean() < 1 / 255  # a lower precision, not another picture
     # auto is what this session picks; onnxruntime has no bf16 here, and says so.

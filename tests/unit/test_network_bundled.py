@@ -53,3 +53,29 @@ def test_impasto_models_lists_the_bundled_ones(
     for name in STYLES:
         info = bundled[name].info
         assert info is not None and info.style_name == f"{name}.jpg"
+
+
+def _recipe(name: str) -> dict[str, str]:
+    """The Makefile's MODEL_FLAGS and MODEL_RECIPE_<name>, flag by flag (the later wins)."""
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    joined = makefile.replace("\\\n", " ")
+    words: list[str] = []
+    for variable in ("MODEL_FLAGS", f"MODEL_RECIPE_{name}"):
+        (line,) = [ln for ln in joined.splitlines() if ln.startswith(f"{variable} ?=")]
+        words += line.split("?=", 1)[1].split()
+    flags: dict[str, str] = {}
+    for i, word in enumerate(words):
+        if word.startswith("--"):
+            following = words[i + 1] if i + 1 < len(words) else ""
+            flags[word[2:].replace("-", "_")] = "" if following.startswith("--") else following
+    return flags
+
+
+@pytest.mark.parametrize("name", STYLES)
+def test_a_bundled_network_was_trained_by_the_makefiles_recipe(name: str) -> None:
+    """What `make models` would run is what the shipped file records having run."""
+    training = load_network(bundled_dir() / f"{name}.safetensors").info.training
+    recipe = _recipe(name)
+    for key in ("batch_size", "crop_size", "style_scale", "content_weight", "lr", "minutes"):
+        assert float(training[key]) == float(recipe[key]), key
+    assert training["validation"] == int(recipe["validation"])

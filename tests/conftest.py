@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+import impasto.data
 from impasto.features.weights import TORCHVISION_INDEX, VGGWeights, random_weights
 
 TINY_WIDTH = 1 / 16
@@ -60,6 +61,12 @@ def auto_precision(_forced_auto_precision: None) -> str:
 
 
 # -- networks ------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    """The bundled sample photos and paintings (src/impasto/data/samples)."""
+    return Path(impasto.data.__file__).parent / "samples"
+
+
 @pytest.fixture(scope="session")
 def tiny_weights() -> VGGWeights:
     """A seeded, randomly initialised VGG19-shaped net, 1/16 of the real width."""

@@ -3,8 +3,6 @@ works on the paper's own pair of images."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -19,7 +17,6 @@ from impasto.preprocess.resize import fit_long_side, resize, resize_long_side
 
 pytestmark = pytest.mark.slow
 
-SAMPLES = Path(impasto.__file__).parent / "data" / "samples"
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +25,13 @@ def vgg():
 
 
 @pytest.fixture(scope="module")
-def tubingen():
-    return load_image(SAMPLES / "tubingen.jpg")
+def tubingen(samples_dir):
+    return load_image(samples_dir / "tubingen.jpg")
 
 
 @pytest.fixture(scope="module")
-def starry():
-    return load_image(SAMPLES / "starry_night.jpg")
+def starry(samples_dir):
+    return load_image(samples_dir / "starry_night.jpg")
 
 
 def test_weights_load_from_the_quantised_file_once_with_vgg19_shapes(monkeypatch):
@@ -112,7 +109,7 @@ def test_30_lbfgs_steps_halve_the_style_loss_and_keep_the_content(vgg, tubingen,
     assert result.tensor.shape == (1, 3, *hw)
 
 
-def test_cli_on_real_weights_writes_png_with_settings(tmp_path):
+def test_cli_on_real_weights_writes_png_with_settings(tmp_path, samples_dir):
     from impasto.cli import main
     from impasto.io.images import read_metadata
 
@@ -120,8 +117,8 @@ def test_cli_on_real_weights_writes_png_with_settings(tmp_path):
     code = main(
         [
             "stylize",
-            str(SAMPLES / "tubingen.jpg"),
-            str(SAMPLES / "the_scream.jpg"),
+            str(samples_dir / "tubingen.jpg"),
+            str(samples_dir / "the_scream.jpg"),
             "-o",
             str(out),
             "--size",

@@ -22,8 +22,6 @@ from impasto.network.model import build_network
 from impasto.network.modelfile import StyleNetwork, save_network
 from impasto.preprocess.color import rgb_to_yiq
 
-SAMPLES = Path(__file__).resolve().parents[2] / "src" / "impasto" / "data" / "samples"
-
 
 def gradient_array(h: int, w: int) -> np.ndarray:
     """A smooth colour gradient, like an out-of-focus photo: (H, W, 3) uint8."""
@@ -131,14 +129,14 @@ def test_open_network_picks_the_backend(
 
 
 def test_open_network_in_bf16_paints_what_fp32_paints_within_a_level_on_average(
-    files: tuple[StyleNetwork, Path, Path], auto_precision: str
+    files: tuple[StyleNetwork, Path, Path], auto_precision: str, samples_dir: Path
 ) -> None:
     from impasto.network.registry import find_model
 
     bundled = find_model("starry_night")
     fp32, bf16 = open_network(bundled, precision="fp32"), open_network(bundled, precision="bf16")
     assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
-    photo = load_image(SAMPLES / "tubingen.jpg")  # a photo, not a synthetic gradient
+    photo = load_image(samples_dir / "tubingen.jpg")  # a photo, not a synthetic gradient
     a, b = fp32.stylize(photo, 96), bf16.stylize(photo, 96)
     assert b.dtype == torch.float32 and b.shape == a.shape
     assert 0 < (a - b).abs().mean() < 1 / 255  # a lower precision, not another picture

@@ -15,18 +15,17 @@ from impasto.network.modelfile import StyleNetwork, load_network
 from impasto.network.registry import bundled_dir, find_model, list_models
 
 STYLES = ("starry_night", "the_scream")
-SAMPLES = Path(__file__).resolve().parents[2] / "src" / "impasto" / "data" / "samples"
 
 
 @pytest.mark.parametrize("name", STYLES)
-def test_a_bundled_network_loads_and_names_its_style(name: str) -> None:
+def test_a_bundled_network_loads_and_names_its_style(name: str, samples_dir: Path) -> None:
     path = bundled_dir() / f"{name}.safetensors"
     assert path.is_file(), "run `make models`"
     net = load_network(path)
     assert isinstance(net, StyleNetwork)
     assert net.info.network == NetworkConfig()  # the default shape, measured in docs/network.md
     assert net.info.style_name == f"{name}.jpg"
-    sample = SAMPLES / f"{name}.jpg"
+    sample = samples_dir / f"{name}.jpg"
     assert net.info.style_sha256 == hashlib.sha256(sample.read_bytes()).hexdigest()
     training = net.info.training
     assert training["steps_run"] > 0 and training["seconds"] > 0

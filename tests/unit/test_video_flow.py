@@ -19,13 +19,12 @@ from impasto.video.flow import (
 )
 from impasto.video.synthetic import Motion, SyntheticClip, synthetic_clip
 
-SAMPLES = Path(__file__).resolve().parents[2] / "src" / "impasto" / "data" / "samples"
 MOTION = Motion(pan=(3.0, 1.0), zoom=1.02, square=24, speed=(-5, 1))
 
 
 @pytest.fixture(scope="module")
-def clip() -> SyntheticClip:
-    photo = load_image(SAMPLES / "tubingen.jpg")
+def clip(samples_dir: Path) -> SyntheticClip:
+    photo = load_image(samples_dir / "tubingen.jpg")
     return synthetic_clip(photo, frames=4, size=(96, 128), motion=MOTION)
 
 

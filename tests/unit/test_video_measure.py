@@ -12,11 +12,9 @@ from impasto.io.images import load_image
 from impasto.video.measure import input_motion, temporal_error, temporal_errors
 from impasto.video.synthetic import Motion, synthetic_clip
 
-SAMPLES = Path(__file__).resolve().parents[2] / "src" / "impasto" / "data" / "samples"
 
-
-def test_temporal_error_separates_motion_from_flicker() -> None:
-    photo = load_image(SAMPLES / "tubingen.jpg")
+def test_temporal_error_separates_motion_from_flicker(samples_dir: Path) -> None:
+    photo = load_image(samples_dir / "tubingen.jpg")
     clip = synthetic_clip(photo, frames=5, size=(48, 64), motion=Motion(pan=(2.0, 1.0)))
     motion = input_motion(clip.frames)
     assert len(motion.flows) == len(motion.masks) == 4

@@ -20,7 +20,6 @@ from impasto.video.measure import input_motion, temporal_error
 from impasto.video.network_route import Deflicker, network_frames, stylize_frames
 from impasto.video.synthetic import Motion, SyntheticClip, synthetic_clip
 
-SAMPLES = Path(__file__).resolve().parents[2] / "src" / "impasto" / "data" / "samples"
 SMALL = NetworkConfig(width=0.125, blocks=1)
 
 
@@ -45,8 +44,8 @@ class Flickering(Stylizer):
 
 
 @pytest.fixture(scope="module")
-def clip() -> SyntheticClip:
-    photo = load_image(SAMPLES / "tubingen.jpg")
+def clip(samples_dir: Path) -> SyntheticClip:
+    photo = load_image(samples_dir / "tubingen.jpg")
     return synthetic_clip(photo, frames=6, size=(64, 96), motion=Motion(square=16, speed=(-4, 0)))
 
 

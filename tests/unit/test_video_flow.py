@@ -13,6 +13,7 @@ from impasto.video.flow import (
     FramePair,
     carry,
     consistency,
+    flows_both_ways,
     optical_flow,
     reliable_flow,
     warp,
@@ -141,3 +142,21 @@ def test_synthetic_clip_refuses_a_camera_that_leaves_the_photo() -> None:
         synthetic_clip(photo, frames=20, size=(32, 32), motion=Motion(pan=(4.0, 0.0)))
     with pytest.raises(InvalidImageError, match="differ in shape"):
         optical_flow(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 10))
+
+
+def test_a_reused_flow_object_gives_what_a_fresh_one_gives(clip: SyntheticClip) -> None:
+    import cv2
+
+    from impasto.video import flow as flow_module
+
+    a, b = clip.frames[1], clip.frames[0]
+    fresh = cv2.DISOpticalFlow.create(flow_module.PRESET)
+    expected = torch.from_numpy(
+        fresh.calc(flow_module._gray(a), flow_module._gray(b), None)
+    ).permute(2, 0, 1)
+    for _ in range(2):  # the second call reuses this thread's object
+        forward, backward = flows_both_ways(a, b)
+        assert torch.equal(forward[0], expected)
+        assert torch.equal(backward, optical_flow(b, a))
+    with pytest.raises(InvalidImageError, match="differ in shape"):
+        flows_both_ways(a, b[..., :-2])

@@ -11,6 +11,7 @@ A flow is (1, 2, H, W) float32 in pixels, channel 0 the x (column) and 1 the y (
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -36,17 +37,42 @@ def _gray(image: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray((luma * 255.0).round().to(torch.uint8).numpy())
 
 
+_THREAD = threading.local()  # one DIS object per thread: creating one costs ~1.5 ms a flow
+
+
+def _dis() -> cv2.DISOpticalFlow:
+    """This thread's DIS object. Its ``calc`` keeps no state between calls (no initial flow
+    is used), so reusing it gives the flow a fresh one gives (tested)."""
+    dis = getattr(_THREAD, "dis", None)
+    if dis is None:
+        dis = _THREAD.dis = cv2.DISOpticalFlow.create(PRESET)
+    return dis
+
+
+def _flow(gray_a: np.ndarray, gray_b: np.ndarray) -> torch.Tensor:
+    flow = np.asarray(_dis().calc(gray_a, gray_b, None))  # (H, W, 2): I_a(x) ≈ I_b(x + flow(x))
+    return torch.from_numpy(flow).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
 def optical_flow(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Dense flow from frame ``a`` to frame ``b`` (both (1, 3, H, W) in [0, 1]), as
     (1, 2, H, W) pixels: pixel p of ``a`` matches p + flow[p] in ``b``, so
     ``warp(b, flow)`` ≈ ``a``."""
+    _same_shape(a, b)
+    return _flow(_gray(a), _gray(b))
+
+
+def _same_shape(a: torch.Tensor, b: torch.Tensor) -> None:
     if a.shape != b.shape:
         raise InvalidImageError(f"frames differ in shape: {tuple(a.shape)} and {tuple(b.shape)}")
-    dis = cv2.DISOpticalFlow.create(PRESET)
-    h, w = a.shape[-2:]
-    flow = np.zeros((h, w, 2), np.float32)
-    flow = np.asarray(dis.calc(_gray(a), _gray(b), flow))  # (H, W, 2): I_a(x) ≈ I_b(x + flow(x))
-    return torch.from_numpy(flow).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def flows_both_ways(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The flows ``a`` → ``b`` and ``b`` → ``a`` (each as :func:`optical_flow`), with each
+    frame turned grey once."""
+    _same_shape(a, b)
+    gray_a, gray_b = _gray(a), _gray(b)
+    return _flow(gray_a, gray_b), _flow(gray_b, gray_a)
 
 
 def _grid(flow: torch.Tensor) -> torch.Tensor:
@@ -113,12 +139,12 @@ def reliable_flow(
     h, w = a.shape[-2:]
     scale = 1.0 if side is None or max(h, w) <= side else side / max(h, w)
     if scale == 1.0:
-        forward = optical_flow(a, b)
-        return forward, consistency(forward, optical_flow(b, a))
+        forward, backward = flows_both_ways(a, b)
+        return forward, consistency(forward, backward)
     small = (max(1, round(h * scale)), max(1, round(w * scale)))
     sa, sb = (F.interpolate(x, size=small, mode="area") for x in (a, b))
-    forward = optical_flow(sa, sb)
-    mask = consistency(forward, optical_flow(sb, sa))
+    forward, backward = flows_both_ways(sa, sb)
+    mask = consistency(forward, backward)
     up = F.interpolate(forward, size=(h, w), mode="bilinear", align_corners=True)
     up = up * torch.tensor([w / small[1], h / small[0]]).view(1, 2, 1, 1)
     return up, F.interpolate(mask, size=(h, w), mode="bilinear", align_corners=True)
@@ -138,6 +164,5 @@ def carry(
 ) -> FramePair:
     """Carry ``previous_output`` (the result for ``previous_frame``) into ``frame``: the flow
     from ``frame`` to ``previous_frame`` warps it, and the flow back checks it."""
-    forward = optical_flow(frame, previous_frame)
-    backward = optical_flow(previous_frame, frame)
+    forward, backward = flows_both_ways(frame, previous_frame)
     return FramePair(warp(previous_output, forward), consistency(forward, backward))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from impasto.errors import InvalidImageError
-from impasto.video.flow import consistency, optical_flow, warp
+from impasto.video.flow import consistency, flows_both_ways, warp
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,9 @@ def input_motion(inputs: Sequence[torch.Tensor]) -> InputMotion:
     """Flows and masks of consecutive input frames (1, 3, H, W)."""
     flows, masks = [], []
     for before, frame in itertools.pairwise(inputs):
-        forward = optical_flow(frame, before)
+        forward, backward = flows_both_ways(frame, before)
         flows.append(forward)
-        masks.append(consistency(forward, optical_flow(before, frame)))
+        masks.append(consistency(forward, backward))
     return InputMotion(flows, masks)
 
 

@@ -120,6 +120,7 @@ def main() -> None:
     frames = list(read_frames(bundled_clip(), range(args.frames), args.size))
     h, w = frames[0].shape[-2:]
     print(f"clip: street.mp4, frames 0:{args.frames} at {w}x{h}; CPU: {cpu_model()}")
+    print(f"  later frames: {cfg.later_step_count} steps at the full size")
     rows = optimisation_rows(frames, cfg) + network_rows(frames, args.network, cfg.deflicker)
     motion = input_motion(frames)
     print(f"\nsettings: {cfg.to_json()}\n")

@@ -8,7 +8,13 @@ import torch
 
 from impasto.config import StyleConfig
 from impasto.errors import ConfigError
-from impasto.video.config import Fill, VideoConfig
+from impasto.video.config import (
+    LATER_OVERHEAD,
+    Fill,
+    VideoConfig,
+    first_frame_work,
+    later_steps_for,
+)
 from impasto.video.flow import FramePair, consistency, optical_flow, warp
 from impasto.video.optimise import FrameEvent, make_engine, stylize_frames, warm_start
 from impasto.video.synthetic import Motion, synthetic_clip
@@ -117,6 +123,7 @@ def test_warm_start_fills_where_the_mask_is_zero(fill: Fill) -> None:
         ({"size": 8}, "size"),
         ({"size": 385}, "385"),
         ({"later_steps": 0}, "later_steps"),
+        ({"later_steps": 2.5}, "later_steps"),
         ({"temporal_weight": -1.0}, "temporal_weight"),
         ({"deflicker": 1.5}, "deflicker strength must be in"),
         ({"fill": "blur"}, "'blur'"),
@@ -136,3 +143,30 @@ def test_settings_round_trip_and_the_frame_configs() -> None:
     assert cfg.later.size == 96 and cfg.later.scales == 1 and cfg.later.steps == 12
     with pytest.raises(ConfigError, match="unknown setting"):
         VideoConfig.from_dict({"sise": 3})
+
+
+@pytest.mark.parametrize("size", [64, 192, 256, 384, 512, 768, 1024])
+def test_by_default_a_later_frame_is_under_a_third_of_the_first_frames_work(size) -> None:
+    cfg = VideoConfig(size=size)
+    assert cfg.later_steps is None
+    steps = cfg.later.steps
+    assert steps == later_steps_for(cfg.first) >= 1
+    # Its steps and their overhead, in full-size evaluations, against the first frame's pyramid.
+    assert (steps + LATER_OVERHEAD) <= first_frame_work(cfg.first) / 3
+    # One step more would take it past 0.3 of the first frame.
+    assert steps + 1 + LATER_OVERHEAD > 0.3 * first_frame_work(cfg.first)
+
+
+def test_the_first_frames_work_counts_each_scale_by_its_pixels() -> None:
+    # 256 px from 128 px in two scales, 30 steps spread 20 and 10 by 1/size.
+    first = StyleConfig(size=256, scales=2, min_size=128, steps=30)
+    assert first_frame_work(first) == pytest.approx(20 * 0.25 + 10)
+    assert first_frame_work(first.replace(scales=1)) == 30
+    # Larger frames: a smaller share of the pyramid at the full size, so fewer later steps.
+    counts = [VideoConfig(size=s).later_step_count for s in (256, 384, 512, 1024)]
+    assert counts == sorted(counts, reverse=True) and counts[0] > counts[-1]
+
+
+def test_an_explicit_later_steps_is_kept_and_a_tiny_first_frame_still_leaves_one() -> None:
+    assert VideoConfig(size=512, later_steps=12).later.steps == 12
+    assert VideoConfig(size=48, style_config=FP32.replace(steps=3)).later.steps == 1

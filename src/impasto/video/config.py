@@ -9,6 +9,7 @@ generated from it, as ``impasto stylize``'s are from StyleConfig.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -16,6 +17,7 @@ from typing import Any
 
 from impasto.config import Settings, StyleConfig, _choice, _positive, setting
 from impasto.errors import ConfigError
+from impasto.preprocess.resize import plan_steps, pyramid_sizes
 from impasto.video.network_route import DEFAULT_STRENGTH, check_strength
 
 _RANGE = re.compile(r"\s*(\d*)\s*:\s*(\d*)\s*")
@@ -28,6 +30,28 @@ class Fill(str, Enum):
     CONTENT = "content"  # the content frame itself: what the first frame starts from
     PREVIOUS = "previous"  # the previous output at the same place, not warped
     WARPED = "warped"  # the warped previous output everywhere (Ruder et al.'s prevWarped)
+
+
+LATER_SHARE = 0.3  # of the first frame's work a later frame may take (issue target: 1/3)
+LATER_OVERHEAD = 2.0  # full-size evaluations a later frame costs besides its steps
+
+
+def first_frame_work(first: StyleConfig) -> float:
+    """The first frame's pyramid run in full-size evaluations: each scale's steps times its
+    pixels over the full size's (a step costs a forward and a backward pass, in proportion to
+    the pixels). The default at 384 px is 40.0, at 512 px 29.9, at 1024 px 15.0."""
+    sizes = pyramid_sizes(first.size, first.scales, first.min_size)
+    steps = plan_steps(first.steps, sizes, first.final_steps)
+    return sum(n * (s / first.size) ** 2 for n, s in zip(steps, sizes, strict=True))
+
+
+def later_steps_for(first: StyleConfig) -> int:
+    """Steps for a later frame so that it costs at most LATER_SHARE of the first frame: its
+    steps plus LATER_OVERHEAD (L-BFGS evaluates the start once more than it steps, and the
+    frame's content targets, flow and warm start cost about another evaluation; measured at
+    512 px in docs/video.md). At least 1: at 2048 px the first frame's pyramid is itself
+    only ~8 full-size evaluations."""
+    return max(1, math.floor(LATER_SHARE * first_frame_work(first) - LATER_OVERHEAD))
 
 
 @dataclass(frozen=True)
@@ -49,12 +73,14 @@ class VideoConfig(Settings):
         default=384,
         metadata=setting("long side of the output frames, in pixels", group="size"),
     )
-    later_steps: int = field(
-        default=12,  # about 1/3 of the first frame's time at the default pyramid (docs/video.md)
+    later_steps: int | None = field(
+        default=None,  # derived from the first frame's plan: later_step_count (docs/video.md)
         metadata=setting(
             "optimisation steps of every frame after the first, at the full size only; the "
             "first frame gets --steps over all the scales",
             group="optimisation",
+            metavar="N",
+            default_text="what keeps a later frame under 1/3 of the first frame's time",
         ),
     )
     temporal_weight: float = field(
@@ -91,7 +117,8 @@ class VideoConfig(Settings):
             # H.264 and VP9 store colour at half resolution (yuv420p): even sides only.
             raise ConfigError(f"size must be an even number of pixels, at least 16, got {size!r}")
         steps = self.later_steps
-        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        bad = not isinstance(steps, int) or isinstance(steps, bool) or steps < 1
+        if steps is not None and bad:
             raise ConfigError(f"later_steps must be a positive integer, got {steps!r}")
         _positive("temporal_weight", self.temporal_weight, allow_zero=True)
         check_strength(self.deflicker)
@@ -119,9 +146,16 @@ class VideoConfig(Settings):
         return self.style_config.replace(size=self.size)
 
     @property
+    def later_step_count(self) -> int:
+        """``later_steps``, or where it is None the count derived from the first frame's plan
+        (:func:`later_steps_for`)."""
+        return self.later_steps if self.later_steps is not None else later_steps_for(self.first)
+
+    @property
     def later(self) -> StyleConfig:
-        """A later frame's settings: ``later_steps`` at the full size only, from a warm start."""
-        return self.first.replace(scales=1, steps=self.later_steps, final_steps=None)
+        """A later frame's settings: ``later_step_count`` steps at the full size only, from a
+        warm start."""
+        return self.first.replace(scales=1, steps=self.later_step_count, final_steps=None)
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()

@@ -158,7 +158,7 @@ def build_video_config(
         raise ConfigError(
             f"size must be at most {max_video_size} px for a video in this studio, got {cfg.size}"
         )
-    if cfg.later_steps > max_steps:
+    if cfg.later_steps is not None and cfg.later_steps > max_steps:
         raise ConfigError(f"later_steps must be at most {max_steps} in this studio")
     check_config(cfg)
     return cfg

@@ -10,12 +10,13 @@ ratio against it, run side by side in this process. Beside the speed: the tempor
 over 1 px (higher: more of the previous frame smeared onto moving things, i.e. ghosting).
 Target (issue 15): at least 10 frames per second at 360p on 2 cores.
 
-    python benchmarks/video_fps.py [--frames 30] [--size 480] [--network starry_night]
+    python benchmarks/video_fps.py [--frames 30] [--size 480] [--network starry_night] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -39,15 +40,17 @@ class Variant:
     precision: str = "auto"
     batch: int = network_route.DEFAULT_BATCH
     flow_side: int | None = network_route.FLOW_SIDE
+    overlap: bool = True
 
 
 VARIANTS = [
-    Variant("baseline: torch fp32, batch 4, full-size flow", "torch", "fp32", 4, None),
+    Variant("baseline: torch fp32, batch 4, full-size flow, one thread", "torch", "fp32", 4,
+            None, False),  # fmt: skip
     Variant("torch auto, batch 4, full-size flow", batch=4, flow_side=None),
     Variant("torch auto, batch 1, flow at 320 px", batch=1, flow_side=320),
-    Variant("torch auto, batch 1, flow at 240 px", batch=1, flow_side=240),
     Variant("onnxruntime fp32, batch 1, full-size flow", "onnxruntime", "fp32", 1, None),
-    Variant("default: torch auto, batch 1, full-size flow"),
+    Variant("torch auto, batch 1, full-size flow, one thread", overlap=False),
+    Variant("default: torch auto, batch 1, full-size flow, flows on a second thread"),
 ]
 
 
@@ -59,7 +62,7 @@ def run(variant: Variant, model: Path, frames: range, size: int, out: Path) -> t
     began = time.perf_counter()
     reader = read_frames(clip, frames, size)
     outputs = network_route.stylize_frames(
-        network, reader, batch=variant.batch, flow_side=variant.flow_side
+        network, reader, batch=variant.batch, flow_side=variant.flow_side, overlap=variant.overlap
     )
     with VideoWriter(out, probe(clip).fps) as writer:
         for output in outputs:
@@ -84,6 +87,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--size", type=int, default=480, help="long side; 480 is 480x360")
     ap.add_argument("--network", default="starry_night")
+    ap.add_argument("--rounds", type=int, default=3, help="runs of each variant, in turns")
     args = ap.parse_args()
     model = find_model(args.network)
     frames = range(args.frames)
@@ -96,19 +100,29 @@ def main() -> None:
     raw = [quantised(o) for o in network_route.stylize_frames(raw_net, inputs, strength=0.0)]
     moving = [(f.norm(dim=1, keepdim=True) > 1.0).float() for f in motion.flows]
     print(f"raw network (fp32) temporal error: {temporal_error(raw, motion):.4f}\n")
+    print(f"each variant's ms/frame: the median of {args.rounds} rounds, the variants taking "
+          "turns within a round (this machine's speed drifts by 10-20% over minutes)\n")  # fmt: skip
     print("| variant | precision | ms/frame | frames/s | x baseline | temporal error | ghosting |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    base = None
+    times: dict[str, list[float]] = {v.name: [] for v in VARIANTS}
+    kept: dict[str, Frames] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for v in VARIANTS:
             run(v, model, range(min(4, args.frames)), args.size, Path(tmp) / "warm.mp4")
-            seconds, outs = run(v, model, frames, args.size, Path(tmp) / "out.mp4")
-            base = base or seconds
-            prec = open_network(model, v.backend, "cpu", v.precision).precision
-            print(f"| {v.name} | {prec} | {seconds * 1000:.0f} | {1 / seconds:.1f} | "
-                  f"{base / seconds:.2f} | {temporal_error(outs, motion):.4f} | "
-                  f"{ghosting(outs, raw, moving):.4f} |", flush=True)  # fmt: skip
-
+        for _ in range(args.rounds):
+            for v in VARIANTS:
+                seconds, kept[v.name] = run(v, model, frames, args.size, Path(tmp) / "out.mp4")
+                times[v.name].append(seconds)
+    base = statistics.median(times[VARIANTS[0].name])
+    for v in VARIANTS:
+        seconds, outs = statistics.median(times[v.name]), kept[v.name]
+        prec = open_network(model, v.backend, "cpu", v.precision).precision
+        print(f"| {v.name} | {prec} | {seconds * 1000:.0f} | {1 / seconds:.1f} | "
+              f"{base / seconds:.2f} | {temporal_error(outs, motion):.4f} | "
+              f"{ghosting(outs, raw, moving):.4f} |", flush=True)  # fmt: skip
+    print("\nms/frame of every round, in order:")
+    for v in VARIANTS:
+        print(f"  {v.name}: {', '.join(f'{t * 1000:.0f}' for t in times[v.name])}")
 
 if __name__ == "__main__":
     main()

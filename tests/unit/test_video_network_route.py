@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from impasto.errors import ConfigError
+from impasto.errors import ConfigError, InvalidImageError
 from impasto.io.images import load_image
 from impasto.network.apply import ApplyConfig
 from impasto.network.config import NetworkConfig
@@ -113,3 +113,35 @@ def test_bad_settings_are_refused_before_any_frame(kwargs: dict[str, object], wo
 
     with pytest.raises(ConfigError, match=words):
         stylize_frames(_network(), frames(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_overlapped_carries_give_the_same_outputs_as_one_thread(clip: SyntheticClip) -> None:
+    network = Flickering()
+    ahead = list(stylize_frames(network, clip.frames, overlap=True))
+    network.noise.manual_seed(0)
+    serial = list(stylize_frames(network, clip.frames, overlap=False))
+    assert len(ahead) == len(clip.frames)
+    assert all(torch.equal(a, b) for a, b in zip(ahead, serial, strict=True))
+    # The filter's halves called apart are the filter.
+    network.noise.manual_seed(0)
+    pairs = list(network_frames(network, clip.frames))
+    whole, halves = Deflicker(), Deflicker()
+    for (frame, raw), out in zip(pairs, ahead, strict=True):
+        assert torch.equal(whole(frame, raw), out)
+        assert torch.equal(halves.blend(raw, halves.carry(frame)), out)
+
+
+def test_a_frame_that_cannot_be_read_stops_the_route_with_its_own_error(
+    clip: SyntheticClip,
+) -> None:
+    def frames():  # type: ignore[no-untyped-def]
+        yield from clip.frames[:3]
+        raise InvalidImageError("frame 3 is corrupt")
+
+    outputs = stylize_frames(_network(), frames())
+    with pytest.raises(InvalidImageError, match="frame 3 is corrupt"):
+        list(outputs)
+    # Closing early waits for the frame in flight and ends quietly.
+    early = stylize_frames(_network(), iter(clip.frames))
+    next(early)
+    early.close()  # type: ignore[attr-defined]

@@ -39,7 +39,8 @@ frame rate.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -74,9 +75,24 @@ def check_tolerance(tolerance: float) -> float:
     return float(tolerance)
 
 
+@dataclass(frozen=True)
+class Carry:
+    """How frame t takes the previous output: the flow t → t-1 and the blend weight
+    a * M * G (1, 1, H, W). It depends on the input frames only, so it can be computed
+    while the network paints frame t."""
+
+    flow: torch.Tensor
+    weight: torch.Tensor
+
+
+Carried = list[tuple[torch.Tensor, Carry | None]]  # frames, each with its carry
+
+
 class Deflicker:
     """The flicker filter of the module docstring, one frame at a time: call it with each
-    input frame and the network's raw output for it, in order; it returns the output."""
+    input frame and the network's raw output for it, in order; it returns the output. The
+    two halves can also be called apart, :meth:`carry` for each input frame in order (on any
+    one thread) and :meth:`blend` for each raw output in the same order."""
 
     def __init__(
         self,
@@ -87,7 +103,8 @@ class Deflicker:
         self.strength = check_strength(strength)
         self.tolerance = check_tolerance(tolerance)
         self.flow_side = flow_side
-        self.previous: tuple[torch.Tensor, torch.Tensor] | None = None  # (frame, output)
+        self.before: torch.Tensor | None = None  # the last input frame carry() saw
+        self.previous: torch.Tensor | None = None  # the last output blend() gave
 
     def weight(self, frame: torch.Tensor, before: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The flow frame → ``before`` and the blend weight a * M * G, (1, 1, H, W)."""
@@ -96,15 +113,25 @@ class Deflicker:
         gate = torch.exp(-((change / self.tolerance) ** 2))
         return forward, self.strength * mask * gate
 
-    def __call__(self, frame: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
-        if self.previous is None or self.strength == 0.0:
+    def carry(self, frame: torch.Tensor) -> Carry | None:
+        """Frame t's :class:`Carry` from frame t-1 (None for the first frame, or at strength
+        0: the raw output is kept)."""
+        before, self.before = self.before, frame
+        if before is None or self.strength == 0.0:
+            return None
+        return Carry(*self.weight(frame, before))
+
+    def blend(self, raw: torch.Tensor, carry: Carry | None) -> torch.Tensor:
+        """Frame t's output from its raw output and its carry."""
+        if carry is None or self.previous is None:
             out = raw
         else:
-            before, previous_output = self.previous
-            forward, weight = self.weight(frame, before)
-            out = raw + weight * (warp(previous_output, forward) - raw)
-        self.previous = (frame, out)
+            out = raw + carry.weight * (warp(self.previous, carry.flow) - raw)
+        self.previous = out
         return out
+
+    def __call__(self, frame: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        return self.blend(raw, self.carry(frame))
 
 
 def _batches(frames: Iterable[torch.Tensor], size: int) -> Iterator[list[torch.Tensor]]:
@@ -129,10 +156,14 @@ def network_frames(
     pass. ``config`` keeps the colours as asked (its size is ignored: the frames are already
     at the working size, and the flow needs outputs of the same size). The settings are
     checked here, before the first frame is read."""
+    return _network_frames(network, frames, batch, _settings(batch, config))
+
+
+def _settings(batch: int, config: ApplyConfig | None) -> ApplyConfig:
+    """``config`` for frames already at the working size, once ``batch`` is checked."""
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch must be a whole number of frames, at least 1, got {batch!r}")
-    settings = replace(config or ApplyConfig(), size=None)
-    return _network_frames(network, frames, batch, settings)
+    return replace(config or ApplyConfig(), size=None)
 
 
 def _network_frames(
@@ -152,11 +183,41 @@ def stylize_frames(
     batch: int = DEFAULT_BATCH,
     config: ApplyConfig | None = None,
     flow_side: int | None = FLOW_SIDE,
+    overlap: bool = True,
 ) -> Iterator[torch.Tensor]:
     """The network route: each frame through ``network``, de-flickered with ``strength`` and
     ``tolerance`` (strength 0: the raw outputs; ``flow_side`` the filter's flow size). Frames
     in, (1, 3, H, W) outputs out, one for one, lazily, so a writer can take each as it comes.
-    The settings are checked here, before the first frame is read."""
+    With ``overlap`` the next frames are read and their flows computed on a second thread
+    while the network paints (the same outputs; docs/video.md has the gain). The settings
+    are checked here, before the first frame is read."""
     deflicker = Deflicker(strength, tolerance, flow_side)
-    pairs = network_frames(network, frames, batch=batch, config=config)
-    return (deflicker(frame, raw) for frame, raw in pairs)
+    settings = _settings(batch, config)
+    carried = _carried(frames, deflicker, batch)
+    return _painted(network, _ahead(carried) if overlap else carried, deflicker, settings)
+
+
+def _carried(frames: Iterable[torch.Tensor], deflicker: Deflicker, batch: int) -> Iterator[Carried]:
+    """Groups of ``batch`` frames, each with its carry (the input-only half of the filter)."""
+    for group in _batches(frames, batch):
+        yield [(frame, deflicker.carry(frame)) for frame in group]
+
+
+def _painted(
+    network: Stylizer, groups: Iterable[Carried], deflicker: Deflicker, settings: ApplyConfig
+) -> Iterator[torch.Tensor]:
+    for group in groups:
+        raw = stylize_image(network, torch.cat([frame for frame, _ in group]), settings)
+        for out, (_, carry) in zip(raw.split(1), group, strict=True):
+            yield deflicker.blend(out, carry)
+
+
+def _ahead(groups: Iterator[Carried]) -> Iterator[Carried]:
+    """``groups`` computed one ahead on a worker thread: while the caller works on one, the
+    next is read and carried. Its errors surface here, in order; closing the iterator early
+    waits for the item in flight and stops."""
+    with ThreadPoolExecutor(1, thread_name_prefix="impasto-carry") as pool:
+        pending = pool.submit(next, groups, None)
+        while (group := pending.result()) is not None:
+            pending = pool.submit(next, groups, None)
+            yield group

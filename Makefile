@@ -82,8 +82,10 @@ gallery: install
 # download, scikit-image's and matplotlib's data; SOURCES.md beside them), then trains each
 # style in turn with MODEL_FLAGS and its own MODEL_RECIPE_<style> (docs/network.md has the
 # recipes, why they differ, and the timings); MODEL_MINUTES, when given, caps every run.
+# A model's painting is samples/<name>.jpg unless MODEL_PAINTING_<name> names another sample
+# (starry_night_fast: The Starry Night again, a quarter-width network for real-time video).
 # MODEL_THREADS=1 helps on a machine that other jobs load (a 2-thread team waits on a busy core).
-MODEL_STYLES ?= starry_night the_scream
+MODEL_STYLES ?= starry_night the_scream starry_night_fast
 MODEL_MINUTES ?=
 MODEL_PHOTOS ?= out/models/photos
 MODEL_CACHE ?= out/cache/opencv-doc
@@ -92,10 +94,12 @@ MODEL_FLAGS ?= --steps 5000 --batch-size 2 --lr 2e-3 --validation 2 --preview-ev
 	--no-checkpoint
 MODEL_RECIPE_starry_night ?= --minutes 30 --crop-size 256 --style-scale 2 --content-weight 10
 MODEL_RECIPE_the_scream ?= --minutes 15 --crop-size 128 --style-scale 3 --content-weight 40
+MODEL_RECIPE_starry_night_fast ?= $(MODEL_RECIPE_starry_night) --width 0.25
+MODEL_PAINTING_starry_night_fast ?= starry_night
 MODELS_DIR := src/impasto/data/models
 train_style = echo "training $(1): $(MODEL_RECIPE_$(1))" && \
 	$(if $(MODEL_THREADS),OMP_NUM_THREADS=$(MODEL_THREADS)) $(BIN)/impasto train \
-	$(SAMPLES)/$(1).jpg --photos $(MODEL_PHOTOS) -o $(MODELS_DIR)/$(1).safetensors \
+	$(SAMPLES)/$(or $(MODEL_PAINTING_$(1)),$(1)).jpg --photos $(MODEL_PHOTOS) -o $(MODELS_DIR)/$(1).safetensors \
 	--previews out/models/$(1)_previews --plot out/models/$(1)_loss.png \
 	$(MODEL_FLAGS) $(MODEL_RECIPE_$(1)) $(if $(MODEL_MINUTES),--minutes $(MODEL_MINUTES))
 

@@ -175,7 +175,9 @@ def test_bundled_models_by_name(
     assert code == 0, err
     lines = {line.split("\t")[0]: line for line in out.splitlines()}
     for name in ("starry_night", "the_scream"):
-        assert "\tbundled\t" in lines[name] and f"style {name}.jpg" in lines[name]
+        assert "\tbundled\t" in lines[name] and f"style {name}.jpg, width 0.5" in lines[name]
+    fast = lines["starry_night_fast"]  # the video network: The Starry Night at a quarter width
+    assert "\tbundled\t" in fast and "style starry_night.jpg, width 0.25" in fast
     target = tmp_path / "out.png"
     code, _, err = run_cli(["apply", "starry_night", str(content_path), "-o", str(target),
                             "--size", "64"])  # fmt: skip

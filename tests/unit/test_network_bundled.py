@@ -14,7 +14,12 @@ from impasto.network.config import NetworkConfig
 from impasto.network.modelfile import StyleNetwork, load_network
 from impasto.network.registry import bundled_dir, find_model, list_models
 
-STYLES = ("starry_night", "the_scream")
+STYLES = ("starry_night", "the_scream", "starry_night_fast")
+PAINTING = {"starry_night_fast": "starry_night"}  # the Makefile's MODEL_PAINTING_<name>
+
+
+def _painting(name: str) -> str:
+    return f"{PAINTING.get(name, name)}.jpg"
 
 
 @pytest.mark.parametrize("name", STYLES)
@@ -23,9 +28,11 @@ def test_a_bundled_network_loads_and_names_its_style(name: str, samples_dir: Pat
     assert path.is_file(), "run `make models`"
     net = load_network(path)
     assert isinstance(net, StyleNetwork)
-    assert net.info.network == NetworkConfig()  # the default shape, measured in docs/network.md
-    assert net.info.style_name == f"{name}.jpg"
-    sample = samples_dir / f"{name}.jpg"
+    # The default shape (measured in docs/network.md), or the width its recipe asks for.
+    width = float(_recipe(name).get("width", NetworkConfig().width))
+    assert net.info.network == NetworkConfig(width=width)
+    assert net.info.style_name == _painting(name)
+    sample = samples_dir / _painting(name)
     assert net.info.style_sha256 == hashlib.sha256(sample.read_bytes()).hexdigest()
     training = net.info.training
     assert training["steps_run"] > 0 and training["seconds"] > 0
@@ -51,17 +58,21 @@ def test_impasto_models_lists_the_bundled_ones(
     assert set(STYLES) <= set(bundled)
     for name in STYLES:
         info = bundled[name].info
-        assert info is not None and info.style_name == f"{name}.jpg"
+        assert info is not None and info.style_name == _painting(name)
 
 
 def _recipe(name: str) -> dict[str, str]:
-    """The Makefile's MODEL_FLAGS and MODEL_RECIPE_<name>, flag by flag (the later wins)."""
+    """The Makefile's MODEL_FLAGS and MODEL_RECIPE_<name>, flag by flag (the later wins;
+    a $(VARIABLE) inside is expanded)."""
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
-    joined = makefile.replace("\\\n", " ")
-    words: list[str] = []
-    for variable in ("MODEL_FLAGS", f"MODEL_RECIPE_{name}"):
-        (line,) = [ln for ln in joined.splitlines() if ln.startswith(f"{variable} ?=")]
-        words += line.split("?=", 1)[1].split()
+    lines = makefile.replace("\\\n", " ").splitlines()
+
+    def value(variable: str) -> list[str]:
+        (line,) = [ln for ln in lines if ln.startswith(f"{variable} ?=")]
+        words = line.split("?=", 1)[1].split()
+        return [w for word in words for w in (value(word[2:-1]) if word[:2] == "$(" else [word])]
+
+    words = value("MODEL_FLAGS") + value(f"MODEL_RECIPE_{name}")
     flags: dict[str, str] = {}
     for i, word in enumerate(words):
         if word.startswith("--"):
@@ -78,3 +89,12 @@ def test_a_bundled_network_was_trained_by_the_makefiles_recipe(name: str) -> Non
     for key in ("batch_size", "crop_size", "style_scale", "content_weight", "lr", "minutes"):
         assert float(training[key]) == float(recipe[key]), key
     assert training["validation"] == int(recipe["validation"])
+
+
+def test_make_models_trains_every_bundled_network_on_its_painting() -> None:
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text().splitlines()
+    settings = dict(ln.split(" ?= ", 1) for ln in makefile if " ?= " in ln)
+    assert settings["MODEL_STYLES"].split() == list(STYLES)
+    for name in STYLES:
+        painting = settings.get(f"MODEL_PAINTING_{name}", name)
+        assert f"{painting}.jpg" == _painting(name)

@@ -122,17 +122,17 @@ def quality(size: int, out: Path, fresh: bool, models: list[Path] | None = None)
             ours = net.stylize(image)
             save_image(ours, out / f"network_{Path(photo).stem}_{model.stem}.png")
             ref = stylize_cached(photo, style, size, out, fresh)
-            for method, img in (("network", ours), ("stylize", ref)):
+            for method, img in ((model.stem, ours), ("stylize", ref)):
                 rows.append(Scored(photo, style, method, measures.content_distance(img, image),
                                    measures.style_distance(img, painting)))  # fmt: skip
     print("\nquality (lower is better; the network's over stylize's in brackets):")
-    print("photo            style              method    content   style")
+    print("photo            style              method             content   style")
     for r in rows:
         base = next(b for b in rows if (b.photo, b.style, b.method) == (r.photo, r.style,
                                                                          "stylize"))
         ratio = f"({r.content / base.content:.2f}x, {r.style_distance / base.style_distance:.2f}x)"
-        print(f"{r.photo:<16} {r.style:<18} {r.method:<9} {r.content:7.3f} "
-              f"{r.style_distance:7.4f}  {ratio if r.method == 'network' else ''}")  # fmt: skip
+        print(f"{r.photo:<16} {r.style:<18} {r.method:<18} {r.content:7.3f} "
+              f"{r.style_distance:7.4f}  {ratio if r.method != 'stylize' else ''}")  # fmt: skip
     return rows
 
 

@@ -41,16 +41,19 @@ class Variant:
     batch: int = network_route.DEFAULT_BATCH
     flow_side: int | None = network_route.FLOW_SIDE
     overlap: bool = True
+    model: str | None = None  # another network than --network's
 
 
 VARIANTS = [
-    Variant("baseline: torch fp32, batch 4, full-size flow, one thread", "torch", "fp32", 4,
-            None, False),  # fmt: skip
+    Variant(
+        "baseline: torch fp32, batch 4, full-size flow, one thread", "torch", "fp32", 4, None, False
+    ),
     Variant("torch auto, batch 4, full-size flow", batch=4, flow_side=None),
     Variant("torch auto, batch 1, flow at 320 px", batch=1, flow_side=320),
     Variant("onnxruntime fp32, batch 1, full-size flow", "onnxruntime", "fp32", 1, None),
     Variant("torch auto, batch 1, full-size flow, one thread", overlap=False),
     Variant("default: torch auto, batch 1, full-size flow, flows on a second thread"),
+    Variant("default route, the quarter-width network", model="starry_night_fast"),
 ]
 
 
@@ -89,40 +92,57 @@ def main() -> None:
     ap.add_argument("--network", default="starry_night")
     ap.add_argument("--rounds", type=int, default=3, help="runs of each variant, in turns")
     args = ap.parse_args()
-    model = find_model(args.network)
     frames = range(args.frames)
     inputs = list(read_frames(bundled_clip(), frames, args.size))
     h, w = inputs[0].shape[-2:]
-    print(f"clip: street.mp4, frames 0:{args.frames} at {w}x{h}; network {model.name}; "
+    models = {v.name: find_model(v.model or args.network) for v in VARIANTS}
+    print(f"clip: street.mp4, frames 0:{args.frames} at {w}x{h}; network {args.network}; "
           f"CPU: {cpu_model()}, {torch.get_num_threads()} threads")  # fmt: skip
     motion = input_motion(inputs)
-    raw_net = open_network(model, "torch", "cpu", "fp32")
-    raw = [quantised(o) for o in network_route.stylize_frames(raw_net, inputs, strength=0.0)]
     moving = [(f.norm(dim=1, keepdim=True) > 1.0).float() for f in motion.flows]
-    print(f"raw network (fp32) temporal error: {temporal_error(raw, motion):.4f}\n")
+    raws: dict[Path, Frames] = {}
+    for model in sorted(set(models.values())):
+        raw_net = open_network(model, "torch", "cpu", "fp32")
+        outs = network_route.stylize_frames(raw_net, inputs, strength=0.0)
+        raws[model] = [quantised(o) for o in outs]
+        print(f"raw {model.stem} (fp32) temporal error: {temporal_error(raws[model], motion):.4f}")
+    print()
+    times, kept = timed(models, frames, args)
     print(f"each variant's ms/frame: the median of {args.rounds} rounds, the variants taking "
-          "turns within a round (this machine's speed drifts by 10-20% over minutes)\n")  # fmt: skip
+          "turns within a round (the speed here drifts 10-20% in minutes)\n")  # fmt: skip
     print("| variant | precision | ms/frame | frames/s | x baseline | temporal error | ghosting |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
+    base = statistics.median(times[VARIANTS[0].name])
+    for v in VARIANTS:
+        seconds, outs, model = statistics.median(times[v.name]), kept[v.name], models[v.name]
+        prec = open_network(model, v.backend, "cpu", v.precision).precision
+        error = temporal_error(outs, motion)
+        share = error / temporal_error(raws[model], motion)
+        print(f"| {v.name} | {prec} | {seconds * 1000:.0f} | {1 / seconds:.1f} | "
+              f"{base / seconds:.2f} | {error:.4f} ({share:.2f} of raw) | "
+              f"{ghosting(outs, raws[model], moving):.4f} |", flush=True)  # fmt: skip
+    print("\nms/frame of every round, in order:")
+    for v in VARIANTS:
+        print(f"  {v.name}: {', '.join(f'{t * 1000:.0f}' for t in times[v.name])}")
+
+
+def timed(
+    models: dict[str, Path], frames: range, args: argparse.Namespace
+) -> tuple[dict[str, list[float]], dict[str, Frames]]:
+    """Each variant's seconds per frame in every round (after one warm-up each), and its
+    outputs of the last round."""
     times: dict[str, list[float]] = {v.name: [] for v in VARIANTS}
     kept: dict[str, Frames] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for v in VARIANTS:
-            run(v, model, range(min(4, args.frames)), args.size, Path(tmp) / "warm.mp4")
+            run(v, models[v.name], range(min(4, args.frames)), args.size, Path(tmp) / "warm.mp4")
         for _ in range(args.rounds):
             for v in VARIANTS:
-                seconds, kept[v.name] = run(v, model, frames, args.size, Path(tmp) / "out.mp4")
+                out = Path(tmp) / "out.mp4"
+                seconds, kept[v.name] = run(v, models[v.name], frames, args.size, out)
                 times[v.name].append(seconds)
-    base = statistics.median(times[VARIANTS[0].name])
-    for v in VARIANTS:
-        seconds, outs = statistics.median(times[v.name]), kept[v.name]
-        prec = open_network(model, v.backend, "cpu", v.precision).precision
-        print(f"| {v.name} | {prec} | {seconds * 1000:.0f} | {1 / seconds:.1f} | "
-              f"{base / seconds:.2f} | {temporal_error(outs, motion):.4f} | "
-              f"{ghosting(outs, raw, moving):.4f} |", flush=True)  # fmt: skip
-    print("\nms/frame of every round, in order:")
-    for v in VARIANTS:
-        print(f"  {v.name}: {', '.join(f'{t * 1000:.0f}' for t in times[v.name])}")
+    return times, kept
+
 
 if __name__ == "__main__":
     main()

@@ -27,13 +27,13 @@ synthetic pan with a tiny random network plus per-frame noise it leaves 0.22 of 
 
 Cost (benchmarks/video_fps.py, the bundled street clip at 480x360, 30 frames, end to end with
 decoding and H.264 encoding; 2-core AMD EPYC, Zen 4; docs/video.md has the table): the filter's
-two DIS flows, the check and the warps take ~40 ms a frame at full size; the network's pass
-(width 0.5, 5 blocks) 50-90 ms in bf16, which ``precision auto`` picks there (~150 ms in fp32).
-The route ran at 4.2 frames/s in fp32 with 4 frames a pass and 8.6 in bf16 with one frame a
-pass (batching made bf16 passes slower per frame). Computing the flows at 240 px wide gained 5%
-but left 0.55 of the raw temporal error instead of 0.34 (its soft, coarse mask carries less), so
-the flows stay at full size (``flow_side`` None); the network, not the filter, decides the
-frame rate.
+two DIS flows, the check and the warps take ~35 ms a frame at full size, and run on a second
+thread while the network paints (``overlap``); the network's pass (width 0.5, 5 blocks) ~80 ms
+in bf16, which ``precision auto`` picks there (~150 ms in fp32). The route ran at 4.0 frames/s
+in fp32 with 4 frames a pass, 8.3-10.7 in bf16 with one frame a pass, and 14.5 with the
+quarter-width ``starry_night_fast``. Computing the flows at 240 px wide gained 5% but left 0.55
+of the raw temporal error instead of 0.34 (its soft, coarse mask carries less), so the flows
+stay at full size (``flow_side`` None); the network, not the filter, decides the frame rate.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ class VideoConfig(Settings):
             "first frame gets --steps over all the scales",
             group="optimisation",
             metavar="N",
-            default_text="what keeps a later frame under 1/3 of the first frame's time",
+            default_text="derived from the first frame's plan, under 1/3 of its time",
         ),
     )
     temporal_weight: float = field(

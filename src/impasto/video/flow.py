@@ -50,7 +50,9 @@ def _dis() -> cv2.DISOpticalFlow:
 
 
 def _flow(gray_a: np.ndarray, gray_b: np.ndarray) -> torch.Tensor:
-    flow = np.asarray(_dis().calc(gray_a, gray_b, None))  # (H, W, 2): I_a(x) ≈ I_b(x + flow(x))
+    # (H, W, 2): I_a(x) ≈ I_b(x + flow(x)). None lets OpenCV allocate the output (its stubs
+    # type the argument as an array only).
+    flow = np.asarray(_dis().calc(gray_a, gray_b, None))  # type: ignore[call-overload]
     return torch.from_numpy(flow).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 

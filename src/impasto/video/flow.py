@@ -11,7 +11,6 @@ A flow is (1, 2, H, W) float32 in pixels, channel 0 the x (column) and 1 the y (
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import cv2
@@ -37,22 +36,13 @@ def _gray(image: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray((luma * 255.0).round().to(torch.uint8).numpy())
 
 
-_THREAD = threading.local()  # one DIS object per thread: creating one costs ~1.5 ms a flow
-
-
-def _dis() -> cv2.DISOpticalFlow:
-    """This thread's DIS object. Its ``calc`` keeps no state between calls (no initial flow
-    is used), so reusing it gives the flow a fresh one gives (tested)."""
-    dis = getattr(_THREAD, "dis", None)
-    if dis is None:
-        dis = _THREAD.dis = cv2.DISOpticalFlow.create(PRESET)
-    return dis
-
-
 def _flow(gray_a: np.ndarray, gray_b: np.ndarray) -> torch.Tensor:
+    # A fresh DIS object each time: a reused one carries state from its earlier calls (its
+    # flows then depend on what it computed before; measured, tests/unit/test_video_flow.py).
     # (H, W, 2): I_a(x) ≈ I_b(x + flow(x)). None lets OpenCV allocate the output (its stubs
     # type the argument as an array only).
-    flow = np.asarray(_dis().calc(gray_a, gray_b, None))  # type: ignore[call-overload]
+    dis = cv2.DISOpticalFlow.create(PRESET)
+    flow = np.asarray(dis.calc(gray_a, gray_b, None))  # type: ignore[call-overload]
     return torch.from_numpy(flow).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 

@@ -30,7 +30,7 @@ decoding and H.264 encoding; 2-core AMD EPYC, Zen 4; docs/video.md has the table
 two DIS flows, the check and the warps take ~35 ms a frame at full size, and run on a second
 thread while the network paints (``overlap``); the network's pass (width 0.5, 5 blocks) ~80 ms
 in bf16, which ``precision auto`` picks there (~150 ms in fp32). The route ran at 4.0 frames/s
-in fp32 with 4 frames a pass, 8.3-10.7 in bf16 with one frame a pass, and 14.5 with the
+in fp32 with 4 frames a pass, 8.1-10.7 in bf16 with one frame a pass, and 12.3-14.5 with the
 quarter-width ``starry_night_fast``. Computing the flows at 240 px wide gained 5% but left 0.55
 of the raw temporal error instead of 0.34 (its soft, coarse mask carries less), so the flows
 stay at full size (``flow_side`` None); the network, not the filter, decides the frame rate.

@@ -37,8 +37,9 @@ def _gray(image: torch.Tensor) -> np.ndarray:
 
 
 def _flow(gray_a: np.ndarray, gray_b: np.ndarray) -> torch.Tensor:
-    # A fresh DIS object each time: a reused one carries state from its earlier calls (its
-    # flows then depend on what it computed before; measured, tests/unit/test_video_flow.py).
+    # A fresh DIS object each time: one reused per thread gave other flows for the same frames
+    # once the rest of the test suite had used it (a fresh clone's make test; not reproduced
+    # in isolation), and a flow must not depend on what was computed before.
     # (H, W, 2): I_a(x) ≈ I_b(x + flow(x)). None lets OpenCV allocate the output (its stubs
     # type the argument as an array only).
     dis = cv2.DISOpticalFlow.create(PRESET)

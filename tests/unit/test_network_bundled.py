@@ -61,15 +61,19 @@ def test_impasto_models_lists_the_bundled_ones(
         assert info is not None and info.style_name == _painting(name)
 
 
+def _makefile() -> dict[str, str]:
+    """The Makefile's ``NAME ?= value`` settings, continuation lines joined."""
+    text = (Path(__file__).resolve().parents[2] / "Makefile").read_text().replace("\\\n", " ")
+    return dict(ln.split(" ?= ", 1) for ln in text.splitlines() if " ?= " in ln)
+
+
 def _recipe(name: str) -> dict[str, str]:
     """The Makefile's MODEL_FLAGS and MODEL_RECIPE_<name>, flag by flag (the later wins;
     a $(VARIABLE) inside is expanded)."""
-    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
-    lines = makefile.replace("\\\n", " ").splitlines()
+    settings = _makefile()
 
     def value(variable: str) -> list[str]:
-        (line,) = [ln for ln in lines if ln.startswith(f"{variable} ?=")]
-        words = line.split("?=", 1)[1].split()
+        words = settings[variable].split()
         return [w for word in words for w in (value(word[2:-1]) if word[:2] == "$(" else [word])]
 
     words = value("MODEL_FLAGS") + value(f"MODEL_RECIPE_{name}")
@@ -92,8 +96,7 @@ def test_a_bundled_network_was_trained_by_the_makefiles_recipe(name: str) -> Non
 
 
 def test_make_models_trains_every_bundled_network_on_its_painting() -> None:
-    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text().splitlines()
-    settings = dict(ln.split(" ?= ", 1) for ln in makefile if " ?= " in ln)
+    settings = _makefile()
     assert settings["MODEL_STYLES"].split() == list(STYLES)
     for name in STYLES:
         painting = settings.get(f"MODEL_PAINTING_{name}", name)

@@ -69,6 +69,9 @@ class Row:
     steps: int
     precision: str
     image: str
+    # The run's full settings (StyleConfig's fields as JSON): what --reuse matches on, so a
+    # changed default is run again rather than taken from an older run.
+    config: str = ""
 
 
 def cpu_name() -> str:
@@ -94,7 +97,7 @@ def candidate(text: str) -> tuple[str, dict[str, Any]]:
     name, _, spec = text.partition(":")
     hints = typing.get_type_hints(StyleConfig)
     settings: dict[str, Any] = {}
-    for item in filter(None, spec.split(",")):
+    for item in _items(spec):
         key, _, value = item.partition("=")
         if key not in hints:
             raise argparse.ArgumentTypeError(f"{key!r} is not a StyleConfig setting")
@@ -107,6 +110,19 @@ def candidate(text: str) -> tuple[str, dict[str, Any]]:
     except ConfigError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return name, settings
+
+
+def _items(spec: str) -> list[str]:
+    """``KEY=VALUE`` items of a comma-separated spec, where a value may itself hold commas
+    (one step count per scale: ``steps=40,30,30,60,tol=0``): a piece without ``=`` belongs
+    to the item before it."""
+    items: list[str] = []
+    for piece in filter(None, spec.split(",")):
+        if "=" in piece or not items:
+            items.append(piece)
+        else:
+            items[-1] += f",{piece}"
+    return items
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -131,6 +147,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="no runs: table and figures from OUT/rows.json (give the same size and steps)",
     )
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="take a run from OUT/rows.json instead of running it again when its pair, "
+        "method and full settings match and its output is still there",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the SWD directions")
     p.add_argument("--out-dir", type=Path, default=ROOT / "out" / "bench" / "quality")
     p.add_argument("--table", type=Path, default=None, help="markdown table (default OUT/table.md)")
@@ -147,10 +169,8 @@ def _file(name: str) -> Path:
     return image_path(name if "." in name else f"{name}.jpg")
 
 
-def run_pair(
-    content: str, style: str, args: argparse.Namespace, vgg: Any, measures: Measures
-) -> list[Row]:
-    photo, painting = load_image(_file(content)), load_image(_file(style))
+def _runs(args: argparse.Namespace) -> list[tuple[str, float, dict[str, Any]]]:
+    """(method, style weight, StyleConfig overrides) of every run of a pair."""
     base = StyleConfig()
     runs: list[tuple[str, float, dict[str, Any]]] = [("default", 1.0, {})]
     runs += [(name, 1.0, settings) for name, settings in args.candidate]
@@ -162,28 +182,71 @@ def run_pair(
             "style_weight": base.style_weight * w,
         }
         runs.append(("plain", w, overrides))
+    return runs
+
+
+def config_key(size: int, overrides: dict[str, Any]) -> str:
+    """A run's full settings as JSON: the defaults as they are now, with its overrides."""
+    cfg = StyleConfig(size=size, **overrides)
+    return json.dumps(asdict(cfg), sort_keys=True, default=str)
+
+
+def _cached(args: argparse.Namespace) -> list[Row]:
+    path = args.out_dir / "runs.json"
+    return [Row(**r) for r in json.loads(path.read_text())] if path.exists() else []
+
+
+def _keep(args: argparse.Namespace, row: Row) -> None:
+    """Add a finished run to OUT/runs.json, every run that ever finished there: what --reuse
+    takes from (rows.json holds only the last invocation's runs, for --redraw)."""
+    rows = [
+        r
+        for r in _cached(args)
+        if (r.pair, r.method, r.config) != (row.pair, row.method, row.config)
+    ]
+    with atomic_write(args.out_dir / "runs.json") as f:
+        f.write(json.dumps([asdict(r) for r in [*rows, row]], indent=1).encode())
+
+
+def _earlier(args: argparse.Namespace) -> dict[tuple[str, str, str], Row]:
+    """--reuse: the finished runs whose outputs are still there, by (pair, method, settings)."""
+    if not args.reuse:
+        return {}
+    return {(r.pair, r.method, r.config): r for r in _cached(args) if Path(r.image).exists()}
+
+
+def run_pair(
+    content: str, style: str, args: argparse.Namespace, vgg: Any, measures: Measures
+) -> list[Row]:
+    photo, painting = load_image(_file(content)), load_image(_file(style))
+    earlier = _earlier(args)
+    pair = f"{content} {TIMES} {style}"
     rows = []
-    for method, w, overrides in runs:
-        res = impasto.stylize(photo, painting, size=args.size, weights=vgg, **overrides)
-        name = f"{content}_{style}_{method}" + (f"_x{w:g}" if method == "plain" else "")
-        name = name.replace("/", "_").replace(" ", "_")
-        path = args.out_dir / f"{name}.png"
-        res.save(path)
-        row = Row(
-            pair=f"{content} {TIMES} {style}",
-            method=method,
-            style_weight=w,
-            content_distance=measures.content_distance(res.tensor, photo),
-            style_distance=measures.style_distance(res.tensor, painting),
-            seconds=res.seconds,
-            steps=len(res.history),
-            precision=res.sources.get("precision", "?"),
-            image=str(path),
-        )
+    for method, w, overrides in _runs(args):
+        key = config_key(args.size, overrides)
+        row = earlier.get((pair, method, key))
+        if row is None:
+            res = impasto.stylize(photo, painting, size=args.size, weights=vgg, **overrides)
+            name = f"{content}_{style}_{method}" + (f"_x{w:g}" if method == "plain" else "")
+            path = args.out_dir / f"{name.replace('/', '_').replace(' ', '_')}.png"
+            res.save(path)
+            row = Row(
+                pair=pair,
+                method=method,
+                style_weight=w,
+                content_distance=measures.content_distance(res.tensor, photo),
+                style_distance=measures.style_distance(res.tensor, painting),
+                seconds=res.seconds,
+                steps=len(res.history),
+                precision=res.sources.get("precision", "?"),
+                image=str(path),
+                config=key,
+            )
+            _keep(args, row)
         print(
             f"  {row.pair:28s} {_weight(row):11s} content {row.content_distance:.4f}  "
             f"style {row.style_distance:.4f}  {row.seconds:6.1f} s  {row.steps} steps "
-            f"({row.precision})",
+            f"({row.precision}){'  (reused)' if row in earlier.values() else ''}",
             flush=True,
         )
         rows.append(row)
@@ -204,7 +267,7 @@ def photo_rows(rows: list[Row], args: argparse.Namespace, measures: Measures) ->
 
 
 def _weight(r: Row) -> str:
-    return "default" if r.method == "default" else f"plain {TIMES}{r.style_weight:g}"
+    return f"plain {TIMES}{r.style_weight:g}" if r.method == "plain" else r.method
 
 
 def table(rows: list[Row], cpu: str, args: argparse.Namespace) -> str:

@@ -68,3 +68,43 @@ def test_a_bad_candidate_is_refused_before_any_run(
         with pytest.raises(SystemExit) as exit_:
             quality.parse_args(["--candidate", bad])
         assert exit_.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_reuse_takes_finished_runs_and_runs_changed_settings_again(
+    quality: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["--size", "40", "--plain-steps", "2", "--pairs", "tubingen:starry_night"]
+    argv += ["--weights", "1", "--projections", "8", "--out-dir", str(tmp_path)]
+    argv += ["--plot", str(tmp_path / "p.png"), "--sheet", str(tmp_path / "s.jpg")]
+    quality.main(argv)
+    first = json.loads((tmp_path / "rows.json").read_text())
+
+    ran: list[dict[str, Any]] = []
+    real = quality.impasto.stylize
+
+    def counting(*args: Any, **overrides: Any) -> Any:
+        ran.append(overrides)
+        return real(*args, **overrides)
+
+    monkeypatch.setattr(quality.impasto, "stylize", counting)
+    # Same settings: nothing runs, and the rows are the same runs (scores, seconds, images).
+    quality.main([*argv, "--reuse"])
+    assert ran == []
+    assert json.loads((tmp_path / "rows.json").read_text()) == first
+    # A candidate (with commas in a value) and another plain weight are new runs.
+    quality.main(
+        [
+            *argv,
+            "--reuse",
+            "--weights",
+            "1,3",
+            "--candidate",
+            "c:style_layers=relu1_1,relu2_1,steps=3",
+        ]
+    )
+    assert [o.get("style_layers") for o in ran] == ["relu1_1,relu2_1", None]
+    assert [o["style_weight"] for o in ran[1:]] == [3.0]
+    # Without --reuse everything runs again.
+    ran.clear()
+    quality.main(argv)
+    assert len(ran) == 2

@@ -29,6 +29,7 @@ distance, one curve per method, one panel per pair) and a contact sheet of the o
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import subprocess
@@ -266,6 +267,10 @@ def photo_rows(rows: list[Row], args: argparse.Namespace, measures: Measures) ->
     return out
 
 
+def pairs(rows: list[Row]) -> list[str]:
+    return list(dict.fromkeys(r.pair for r in rows))
+
+
 def _weight(r: Row) -> str:
     return f"plain {TIMES}{r.style_weight:g}" if r.method == "plain" else r.method
 
@@ -294,16 +299,51 @@ def table(rows: list[Row], cpu: str, args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plain_content_at(plain: list[Row], style: float) -> float | None:
+    """The plain curve's content distance at this style distance, read off the straight line
+    between the two plain points on either side of it; None outside the curve's range."""
+    pts = sorted((r.style_distance, r.content_distance) for r in plain)
+    for (s0, c0), (s1, c1) in itertools.pairwise(pts):
+        if s0 <= style <= s1:
+            return c0 if s1 == s0 else c0 + (c1 - c0) * (style - s0) / (s1 - s0)
+    return None
+
+
+def verdict(rows: list[Row], pair: str) -> str:
+    """Issue 13's targets for one pair, as a line: which plain points dominate the default
+    (lower on both distances), whether the default lies below the plain curve at its own style
+    distance, and its time against the plain runs'."""
+    default = next(r for r in rows if r.pair == pair and r.method == "default")
+    plain = [r for r in rows if r.pair == pair and r.method == "plain"]
+    worse = [
+        f"{TIMES}{r.style_weight:g}"
+        for r in plain
+        if r.content_distance < default.content_distance
+        and r.style_distance < default.style_distance
+    ]
+    at = plain_content_at(plain, default.style_distance)
+    curve = (
+        "outside the plain curve's style range"
+        if at is None
+        else f"plain curve at its style distance: content {at:.4f}, the default "
+        + ("dominates it" if default.content_distance < at else "does not dominate it")
+    )
+    share = default.seconds / (sum(r.seconds for r in plain) / len(plain)) if plain else 0.0
+    return (
+        f"- {pair}: dominated by {', '.join(worse) or 'no plain point'}; {curve}; "
+        f"time {share:.2f} of a plain run"
+    )
+
+
 def plot(rows: list[Row], path: Path, title: str) -> None:
     """Content distance against style distance, one panel per pair, one curve per method."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    pairs = list(dict.fromkeys(r.pair for r in rows))
-    fig = Figure(figsize=(5.2 * len(pairs), 4.6), dpi=100, layout="constrained")
+    fig = Figure(figsize=(5.2 * len(pairs(rows)), 4.6), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(pairs), squeeze=False)[0]
-    for ax, pair in zip(axes, pairs, strict=True):
+    axes = fig.subplots(1, len(pairs(rows)), squeeze=False)[0]
+    for ax, pair in zip(axes, pairs(rows), strict=True):
         mine = [r for r in rows if r.pair == pair]
         for k, method in enumerate(dict.fromkeys(r.method for r in mine)):
             pts = sorted((r for r in mine if r.method == method), key=lambda r: r.style_weight)
@@ -411,6 +451,8 @@ def main(argv: list[str] | None = None) -> None:
     # Each pair's photo row first, then its runs.
     ordered = [r for ref in refs for r in (ref, *(x for x in rows if x.pair == ref.pair))]
     md = table(ordered, cpu, args)
+    if any(r.method == "default" for r in rows) and any(r.method == "plain" for r in rows):
+        md += "\nIssue 13's targets:\n\n" + "\n".join(verdict(rows, p) for p in pairs(rows)) + "\n"
     print()
     print(md)
     with atomic_write(args.table) as f:

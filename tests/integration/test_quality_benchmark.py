@@ -108,3 +108,19 @@ def test_reuse_takes_finished_runs_and_runs_changed_settings_again(
     ran.clear()
     quality.main(argv)
     assert len(ran) == 2
+
+
+def test_the_targets_line_reads_domination_and_the_curve(quality: Any) -> None:
+    def row(method: str, w: float, content: float, style: float, seconds: float) -> Any:
+        return quality.Row("p", method, w, content, style, seconds, 1, "fp32", "x.png")
+
+    plain = [row("plain", 1, 1.8, 0.008, 400), row("plain", 3, 2.0, 0.004, 400)]
+    assert quality.plain_content_at(plain, 0.006) == pytest.approx(1.9)
+    assert quality.plain_content_at(plain, 0.002) is None
+    below = quality.verdict([row("default", 1, 1.7, 0.006, 80), *plain], "p")
+    assert "dominated by no plain point" in below and "dominates it" in below
+    assert "does not" not in below and "time 0.20 of a plain run" in below
+    above = quality.verdict([row("default", 1, 1.95, 0.009, 40), *plain], "p")
+    assert f"dominated by {quality.TIMES}1;" in above and "outside the plain curve" in above
+    on_curve_above = quality.verdict([row("default", 1, 1.95, 0.006, 40), *plain], "p")
+    assert "does not dominate it" in on_curve_above

@@ -29,6 +29,7 @@ distance, one curve per method, one panel per pair) and a contact sheet of the o
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import platform
@@ -229,7 +230,10 @@ def run_pair(
         if row is None:
             res = impasto.stylize(photo, painting, size=args.size, weights=vgg, **overrides)
             name = f"{content}_{style}_{method}" + (f"_x{w:g}" if method == "plain" else "")
-            path = args.out_dir / f"{name.replace('/', '_').replace(' ', '_')}.png"
+            # The settings' hash in the name: a changed default does not overwrite the output
+            # of an earlier run that --reuse may still take.
+            tag = hashlib.sha256(key.encode()).hexdigest()[:8]
+            path = args.out_dir / f"{name.replace('/', '_').replace(' ', '_')}_{tag}.png"
             res.save(path)
             row = Row(
                 pair=pair,

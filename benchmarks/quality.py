@@ -34,7 +34,7 @@ import itertools
 import json
 import platform
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -201,57 +201,85 @@ def _cached(args: argparse.Namespace) -> list[Row]:
 def _keep(args: argparse.Namespace, row: Row) -> None:
     """Add a finished run to OUT/runs.json, every run that ever finished there: what --reuse
     takes from (rows.json holds only the last invocation's runs, for --redraw)."""
-    rows = [
-        r
-        for r in _cached(args)
-        if (r.pair, r.method, r.config) != (row.pair, row.method, row.config)
-    ]
+    rows = [r for r in _cached(args) if (r.pair, r.config) != (row.pair, row.config)]
     with atomic_write(args.out_dir / "runs.json") as f:
         f.write(json.dumps([asdict(r) for r in [*rows, row]], indent=1).encode())
 
 
-def _earlier(args: argparse.Namespace) -> dict[tuple[str, str, str], Row]:
-    """--reuse: the finished runs whose outputs are still there, by (pair, method, settings)."""
+def _earlier(args: argparse.Namespace) -> dict[tuple[str, str], Row]:
+    """--reuse: the finished runs whose outputs are still there, by (pair, settings): a run is
+    its settings, whatever name a candidate had then."""
     if not args.reuse:
         return {}
-    return {(r.pair, r.method, r.config): r for r in _cached(args) if Path(r.image).exists()}
+    return {(r.pair, r.config): r for r in _cached(args) if Path(r.image).exists()}
+
+
+@dataclass(frozen=True)
+class Pair:
+    content: str
+    style: str
+    photo: torch.Tensor
+    painting: torch.Tensor
+
+    @property
+    def label(self) -> str:
+        return f"{self.content} {TIMES} {self.style}"
+
+
+@dataclass(frozen=True)
+class Tools:
+    """What every run of the benchmark shares: the weights, the measures, the arguments."""
+
+    vgg: Any
+    measures: Measures
+    args: argparse.Namespace
+
+
+def _run(pair: Pair, method: str, w: float, overrides: dict[str, Any], key: str, t: Tools) -> Row:
+    """One run, scored and kept in OUT/runs.json."""
+    args = t.args
+    res = impasto.stylize(pair.photo, pair.painting, size=args.size, weights=t.vgg, **overrides)
+    name = f"{pair.content}_{pair.style}_{method}" + (f"_x{w:g}" if method == "plain" else "")
+    # The settings' hash in the name: a changed default does not overwrite the output of an
+    # earlier run that --reuse may still take.
+    tag = hashlib.sha256(key.encode()).hexdigest()[:8]
+    path = args.out_dir / f"{name.replace('/', '_').replace(' ', '_')}_{tag}.png"
+    res.save(path)
+    row = Row(
+        pair=pair.label,
+        method=method,
+        style_weight=w,
+        content_distance=t.measures.content_distance(res.tensor, pair.photo),
+        style_distance=t.measures.style_distance(res.tensor, pair.painting),
+        seconds=res.seconds,
+        steps=len(res.history),
+        precision=res.sources.get("precision", "?"),
+        image=str(path),
+        config=key,
+    )
+    _keep(args, row)
+    return row
 
 
 def run_pair(
     content: str, style: str, args: argparse.Namespace, vgg: Any, measures: Measures
 ) -> list[Row]:
-    photo, painting = load_image(_file(content)), load_image(_file(style))
+    pair = Pair(content, style, load_image(_file(content)), load_image(_file(style)))
+    tools = Tools(vgg, measures, args)
     earlier = _earlier(args)
-    pair = f"{content} {TIMES} {style}"
     rows = []
     for method, w, overrides in _runs(args):
         key = config_key(args.size, overrides)
-        row = earlier.get((pair, method, key))
-        if row is None:
-            res = impasto.stylize(photo, painting, size=args.size, weights=vgg, **overrides)
-            name = f"{content}_{style}_{method}" + (f"_x{w:g}" if method == "plain" else "")
-            # The settings' hash in the name: a changed default does not overwrite the output
-            # of an earlier run that --reuse may still take.
-            tag = hashlib.sha256(key.encode()).hexdigest()[:8]
-            path = args.out_dir / f"{name.replace('/', '_').replace(' ', '_')}_{tag}.png"
-            res.save(path)
-            row = Row(
-                pair=pair,
-                method=method,
-                style_weight=w,
-                content_distance=measures.content_distance(res.tensor, photo),
-                style_distance=measures.style_distance(res.tensor, painting),
-                seconds=res.seconds,
-                steps=len(res.history),
-                precision=res.sources.get("precision", "?"),
-                image=str(path),
-                config=key,
-            )
-            _keep(args, row)
+        found = earlier.get((pair.label, key))
+        row = (
+            _run(pair, method, w, overrides, key, tools)
+            if found is None
+            else replace(found, method=method, style_weight=w)
+        )
         print(
             f"  {row.pair:28s} {_weight(row):11s} content {row.content_distance:.4f}  "
             f"style {row.style_distance:.4f}  {row.seconds:6.1f} s  {row.steps} steps "
-            f"({row.precision}){'  (reused)' if row in earlier.values() else ''}",
+            f"({row.precision}){'' if found is None else '  (reused)'}",
             flush=True,
         )
         rows.append(row)

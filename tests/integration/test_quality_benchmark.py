@@ -104,6 +104,14 @@ def test_reuse_takes_finished_runs_and_runs_changed_settings_again(
     )
     assert [o.get("style_layers") for o in ran] == ["relu1_1,relu2_1", None]
     assert [o["style_weight"] for o in ran[1:]] == [3.0]
+    # A run is its settings: the same candidate under another name is taken, not run again.
+    ran.clear()
+    quality.main(
+        [*argv, "--reuse", "--candidate", "other-name:style_layers=relu1_1,relu2_1,steps=3"]
+    )
+    assert ran == []
+    rows = json.loads((tmp_path / "rows.json").read_text())
+    assert [r["method"] for r in rows] == ["default", "other-name", "plain"]
     # Without --reuse everything runs again.
     ran.clear()
     quality.main(argv)

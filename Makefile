@@ -50,11 +50,11 @@ bench: install
 
 # Quality: the default against the plain method's style-weight curve, scored by a content and a
 # style distance that are not the objective (docs/quality.md). 512 px, 500 plain steps, 3 pairs x
-# (default + 4 plain weights). Not yet run in full: on a 2-core AMD EPYC (bf16) a 12-step plain
-# probe at 512 px took 1.5 s a step and a default run 40 s, so about 2.5 hours (12 plain runs of
-# about 12 minutes). `benchmarks/quality.py --quick` (192 px, 150 steps) took 6 minutes there.
+# (default + 4 plain weights). On a 2-core AMD EPYC (bf16) a plain run takes 450-460 s and the
+# default about 75 s, so about 1.5 hours; --reuse (kept in out/bench/quality/runs.json) runs only
+# what changed. `benchmarks/quality.py --quick` (192 px, 150 steps) took 6 minutes there.
 bench-quality: install
-	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/quality.py --reuse
 
 # Peak memory and time per output size, 512 to 4096 px (long: the 4096 px run takes a while).
 bench-memory: install

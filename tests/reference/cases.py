@@ -32,6 +32,7 @@ def _halves(h: int, w: int, left: RGB, right: RGB) -> torch.Tensor:
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 FP32 = {"precision": "fp32", "tol": 0.0}
+CONTENT = {"init": "content"}  # the default init when these were recorded (issue 13 changed it)
 
 
 def _pyramid_noise_lbfgs(w: VGGWeights) -> Result:
@@ -45,6 +46,7 @@ def _adam_luminance_layer_weights(w: VGGWeights) -> Result:
     return stylize(
         _pattern(32, 40, 3), _pattern(40, 32, 4), weights=w, size=40, scales=1, steps=8,
         optimizer="adam", preserve_color="luminance", style_layer_weights=(1, 2, 3, 4, 5), **FP32,
+        **CONTENT,
     )
 
 
@@ -61,6 +63,7 @@ def _masks_and_scale_mix(w: VGGWeights) -> Result:
         _pattern(48, 48, 8), Style(_pattern(48, 48, 9), mask=_halves(48, 48, RED, BLUE)),
         weights=w, content_mask=_halves(48, 48, BLUE, RED), coarse_style=_pattern(48, 48, 10),
         size=48, scales=2, min_size=32, steps=(4, 4), pooling="max", padding="zeros", **FP32,
+        **CONTENT,
     )
 
 
@@ -72,7 +75,7 @@ def _regions_tiled(w: VGGWeights) -> Result:
             Style(_pattern(64, 64, 13), region="#0000ff"),
         ],
         weights=w, content_mask=_halves(96, 128, RED, BLUE), size=128, scales=1, steps=4,
-        tile=64, style_layers="upto2", content_layers="relu2_1", **FP32,
+        tile=64, style_layers="upto2", content_layers="relu2_1", **FP32, **CONTENT,
     )
 
 

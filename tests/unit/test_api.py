@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -11,10 +12,16 @@ from PIL import Image
 
 import impasto
 from impasto import Cancelled, ConfigError, ImpastoError, InvalidImageError, StepEvent, stylize
-from impasto.api import Result, initial_image
+from impasto.api import Result, Style, initial_image
 from impasto.config import StyleConfig
 from impasto.io.images import read_metadata
-from impasto.preprocess.resize import gaussian_blur, plan_steps
+from impasto.preprocess.color import match_color_stats
+from impasto.preprocess.resize import (
+    default_final_steps,
+    gaussian_blur,
+    plan_steps,
+    spread_steps,
+)
 
 # Small and quick: 32 px, a few steps.
 FAST = {"size": 32, "steps": 4}
@@ -94,7 +101,38 @@ def test_seed_determinism(tiny_weights, content_tensor, style_tensor) -> None:
     assert float((a - c).abs().mean()) > 0.01
 
 
-@pytest.mark.parametrize("init", ["content", "noise", "blur", "path"])
+def _adam_start(**settings: Any) -> dict[str, Any]:
+    """Adam with a tiny learning rate barely moves the pixels: the result shows the start."""
+    return {"seed": 5, "optimizer": "adam", "lr": 1e-6, "size": 32, "steps": 2, **settings}
+
+
+def test_palette_init_takes_the_heaviest_style_and_keeps_the_photo_where_asked(
+    tiny_weights, content_tensor, style_tensor
+) -> None:
+    red = torch.zeros_like(style_tensor)
+    red[:, 0] = torch.linspace(0.5, 1, red.shape[-1])
+    heavy = [Style(style_tensor, 1.0), Style(red, 3.0)]
+    x = stylize(content_tensor, heavy, weights=tiny_weights, **_adam_start()).tensor
+    torch.testing.assert_close(
+        x, match_color_stats(content_tensor, red, mode="histogram"), atol=1e-4, rtol=0
+    )
+    # preserve_color=luminance keeps the photo's colours: the start is the photo's luminance,
+    # as with init=content.
+    kept = [
+        stylize(
+            content_tensor,
+            style_tensor,
+            weights=tiny_weights,
+            init=init,
+            preserve_color="luminance",
+            **_adam_start(),
+        ).tensor
+        for init in ("palette", "content")
+    ]
+    torch.testing.assert_close(kept[0], kept[1], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("init", ["palette", "content", "noise", "blur", "path"])
 def test_init_modes(tiny_weights, content_tensor, style_tensor, tmp_path: Path, init: str) -> None:
     if init == "path":
         start = tmp_path / "start.png"
@@ -116,6 +154,12 @@ def test_init_modes(tiny_weights, content_tensor, style_tensor, tmp_path: Path, 
     assert x.shape == (1, 3, 32, 32)
     if init == "content":
         expected = content_tensor
+    elif init == "palette":
+        # the photo with the painting's per-channel histograms: its colours, the photo's shapes
+        expected = match_color_stats(content_tensor, style_tensor, mode="histogram")
+        means = [t.mean(dim=(0, 2, 3)) for t in (x, style_tensor, content_tensor)]
+        assert float((means[0] - means[1]).abs().max()) < 0.02
+        assert float((means[2] - means[1]).abs().max()) > 0.05
     elif init == "noise":
         # white noise as in the paper, from a CPU generator seeded with the config's seed
         expected = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(5))
@@ -264,24 +308,32 @@ def test_multi_scale_with_default_layers_at_min_size_16(
     assert res.tensor.shape == (1, 3, 32, 32)
 
 
-def test_plan_steps_gives_small_scales_more_steps() -> None:
+def test_plan_steps_gives_the_full_size_a_third_and_small_scales_more_of_the_rest() -> None:
     assert plan_steps(7, [64]) == [7]
     plan = plan_steps(301, [128, 181, 256, 362, 512])
-    assert sum(plan) == 301
-    assert plan == sorted(plan, reverse=True)
-    assert plan[0] > 3 * plan[-1]
+    assert sum(plan) == 301 and plan[-1] == 100
+    assert plan[:-1] == sorted(plan[:-1], reverse=True) and plan[0] > 2 * plan[-2]
     assert min(plan_steps(5, [16, 32, 64, 128, 256])) >= 1
+    assert plan_steps(5, [16, 32, 64, 128, 256])[-1] == 1  # the smaller scales keep one each
     assert plan_steps((3, 2), [16, 32]) == [3, 2]
     with pytest.raises(ConfigError, match="2 scales"):
         plan_steps((3, 2, 1), [16, 32])
 
 
+def test_above_512_px_the_full_size_gets_the_time_of_a_third_at_512() -> None:
+    """A full-size step at twice 512 px costs four times as much: a quarter of the steps."""
+    assert plan_steps(180, [128, 203, 323, 512])[-1] == 60
+    assert plan_steps(180, [128, 256, 512, 1024])[-1] == 15
+    assert plan_steps(180, [128, 256, 512, 1024, 2048])[-1] == 4
+    assert default_final_steps(180, [128, 256, 512, 1024]) == 15
+
+
 def test_plan_steps_with_final_steps() -> None:
     sizes = [128, 256, 512, 1024, 2048]
-    assert plan_steps(120, sizes)[-1] == 4  # by size alone the full size gets few steps
+    assert plan_steps(120, sizes)[-1] == 2  # the default share at 2048 px: 40 / 16
     plan = plan_steps(120, sizes, 16)
     assert plan[-1] == 16 and sum(plan) == 120
-    assert plan[:-1] == plan_steps(104, sizes[:-1])  # the rest spread as before
+    assert plan[:-1] == spread_steps(104, sizes[:-1])  # the rest spread by size
     assert plan_steps(5, [16, 32], 4) == [1, 4]
     with pytest.raises(ConfigError, match="final_steps 5 leaves 0"):
         plan_steps(5, [16, 32], 5)

@@ -285,7 +285,7 @@ def test_final_steps_is_checked_against_the_run() -> None:
     with pytest.raises(ConfigError, match=r"only one \(512 px\)"):
         check_settings(StyleConfig(scales=1, final_steps=10))
     with pytest.raises(ConfigError, match="final_steps 118 leaves 2 of the 120 steps for the 3"):
-        check_settings(StyleConfig(final_steps=118))
+        check_settings(StyleConfig(steps=120, final_steps=118))
     # survives the round trip through the saved settings (checkpoints, PNG metadata)
     cfg = StyleConfig(size=1024, final_steps=16)
     assert StyleConfig.from_dict(cfg.to_dict()) == cfg

@@ -36,7 +36,7 @@ VARY_KINDS: tuple[str, ...] = ("ratio", "layers", "init", "optimizer", "pooling"
 DEFAULT_VALUES: dict[str, tuple[str, ...]] = {
     "ratio": ("0.01", "0.1", "1", "10", "100"),
     "layers": tuple(LAYER_PRESETS),
-    "init": tuple(m.value for m in (Init.NOISE, Init.CONTENT, Init.BLUR)),
+    "init": tuple(m.value for m in (Init.NOISE, Init.CONTENT, Init.PALETTE, Init.BLUR)),
     "optimizer": tuple(m.value for m in Optimizer),
     "pooling": tuple(m.value for m in Pooling),
 }

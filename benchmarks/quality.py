@@ -4,8 +4,9 @@ For each content x style pair (by default the two pairs of the README and tubing
 so that each bundled painting is in one: van Gogh's swirls, Munch's long bands, Turner's broad
 washes and spray) it runs
 
-* **plain**: ``impasto.stylize(..., scales=1, steps=N, tol=0)``, one scale, L-BFGS from the
-  photo with no early stop, at several style weights (multiples of the default beta/alpha);
+* **plain**: ``impasto.stylize(..., scales=1, steps=N, tol=0, init="content")``, one scale,
+  L-BFGS from the photo with no early stop, at several style weights (multiples of the default
+  beta/alpha);
 * **default**: ``impasto.stylize`` with its defaults, only the size set;
 * **candidates** (``--candidate NAME:KEY=VALUE,...``, repeatable): the default with those
   StyleConfig settings changed, each a point beside the default's;
@@ -182,6 +183,7 @@ def _runs(args: argparse.Namespace) -> list[tuple[str, float, dict[str, Any]]]:
             "steps": args.plain_steps,
             "tol": 0.0,
             "style_weight": base.style_weight * w,
+            "init": "content",  # the plain method starts from the photo, whatever the default
         }
         runs.append(("plain", w, overrides))
     return runs
@@ -341,28 +343,34 @@ def plain_content_at(plain: list[Row], style: float) -> float | None:
     return None
 
 
+def _dominates(a: Row, b: Row) -> bool:
+    """a is lower than b on both distances: nearer the photo and nearer the painting."""
+    return a.content_distance < b.content_distance and a.style_distance < b.style_distance
+
+
 def verdict(rows: list[Row], pair: str) -> str:
-    """Issue 13's targets for one pair, as a line: which plain points dominate the default
-    (lower on both distances), whether the default lies below the plain curve at its own style
-    distance, and its time against the plain runs'."""
+    """Issue 13's targets for one pair, as a line: which plain points dominate the default and
+    which it dominates, where it lies against the plain curve at its own style distance, and
+    its time against the plain runs'."""
     default = next(r for r in rows if r.pair == pair and r.method == "default")
     plain = [r for r in rows if r.pair == pair and r.method == "plain"]
-    worse = [
-        f"{TIMES}{r.style_weight:g}"
-        for r in plain
-        if r.content_distance < default.content_distance
-        and r.style_distance < default.style_distance
-    ]
+
+    def names(points: list[Row]) -> str:
+        return ", ".join(f"{TIMES}{r.style_weight:g}" for r in points) or "no plain point"
+
     at = plain_content_at(plain, default.style_distance)
-    curve = (
-        "outside the plain curve's style range"
-        if at is None
-        else f"plain curve at its style distance: content {at:.4f}, the default "
-        + ("dominates it" if default.content_distance < at else "does not dominate it")
-    )
+    if at is not None:
+        curve = f"the plain curve at its style distance: content {at:.4f}, " + (
+            "below it" if default.content_distance < at else "not below it"
+        )
+    elif plain and default.style_distance < min(r.style_distance for r in plain):
+        curve = "nearer the painting than every plain point"
+    else:
+        curve = "farther from the painting than every plain point"
     share = default.seconds / (sum(r.seconds for r in plain) / len(plain)) if plain else 0.0
     return (
-        f"- {pair}: dominated by {', '.join(worse) or 'no plain point'}; {curve}; "
+        f"- {pair}: dominated by {names([r for r in plain if _dominates(r, default)])}; "
+        f"dominates {names([r for r in plain if _dominates(default, r)])}; {curve}; "
         f"time {share:.2f} of a plain run"
     )
 

@@ -126,9 +126,12 @@ def test_the_targets_line_reads_domination_and_the_curve(quality: Any) -> None:
     assert quality.plain_content_at(plain, 0.006) == pytest.approx(1.9)
     assert quality.plain_content_at(plain, 0.002) is None
     below = quality.verdict([row("default", 1, 1.7, 0.006, 80), *plain], "p")
-    assert "dominated by no plain point" in below and "dominates it" in below
-    assert "does not" not in below and "time 0.20 of a plain run" in below
+    assert f"dominated by no plain point; dominates {quality.TIMES}1;" in below
+    assert "content 1.9000, below it" in below and "time 0.20 of a plain run" in below
     above = quality.verdict([row("default", 1, 1.95, 0.009, 40), *plain], "p")
-    assert f"dominated by {quality.TIMES}1;" in above and "outside the plain curve" in above
+    assert f"dominated by {quality.TIMES}1;" in above
+    assert "farther from the painting than every plain point" in above
+    beyond = quality.verdict([row("default", 1, 1.9, 0.003, 40), *plain], "p")
+    assert f"dominates {quality.TIMES}3;" in beyond and "nearer the painting than every" in beyond
     on_curve_above = quality.verdict([row("default", 1, 1.95, 0.006, 40), *plain], "p")
-    assert "does not dominate it" in on_curve_above
+    assert "not below it" in on_curve_above

@@ -115,9 +115,9 @@ def build_config(
         raise ConfigError("config must be a JSON object of StyleConfig fields")
     if "device" in data:
         raise ConfigError(f"device: {NOT_IN_STUDIO['device']}")
-    init = data.get("init", Init.CONTENT.value)
+    init = data.get("init")  # absent: the config's default
     keywords = [m.value for m in Init]
-    if not isinstance(init, str) or init.lower() not in keywords:
+    if init is not None and (not isinstance(init, str) or init.lower() not in keywords):
         raise ConfigError(f"init must be one of {', '.join(keywords)} in the studio, got {init!r}")
     _check_json_types(data)
     try:

@@ -113,6 +113,7 @@ def quality(size: int, out: Path, fresh: bool, models: list[Path] | None = None)
 
     measures = Measures(load_weights())
     rows = []
+    refs: dict[tuple[str, str], torch.Tensor] = {}  # --fresh recomputes each once a run
     for model in models or sorted(bundled_dir().glob("*.safetensors")):
         net = load_network(model)
         style = net.info.style_name
@@ -121,7 +122,9 @@ def quality(size: int, out: Path, fresh: bool, models: list[Path] | None = None)
             image = resize_long_side(load_image(SAMPLES / photo), size)
             ours = net.stylize(image)
             save_image(ours, out / f"network_{Path(photo).stem}_{model.stem}.png")
-            ref = stylize_cached(photo, style, size, out, fresh)
+            if (photo, style) not in refs:
+                refs[photo, style] = stylize_cached(photo, style, size, out, fresh)
+            ref = refs[photo, style]
             for method, img in ((model.stem, ours), ("stylize", ref)):
                 rows.append(Scored(photo, style, method, measures.content_distance(img, image),
                                    measures.style_distance(img, painting)))  # fmt: skip

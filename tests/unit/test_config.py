@@ -31,7 +31,7 @@ def test_defaults_are_valid_and_the_papers() -> None:
     assert cfg.optimizer is Optimizer.LBFGS
     assert cfg.pooling is Pooling.AVG
     assert cfg.padding is Padding.REFLECT
-    assert cfg.init == "content" and cfg.init_kind is Init.CONTENT
+    assert cfg.init == "palette" and cfg.init_kind is Init.PALETTE  # issue 13
     assert cfg.layer_weights == pytest.approx((0.2,) * 5)
     assert math.isclose(sum(cfg.layer_weights), 1.0)
     assert cfg.learning_rate == 1.0

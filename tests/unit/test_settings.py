@@ -83,7 +83,7 @@ def test_help_reads_well_outside_a_terminal() -> None:
 def test_cli_help_shows_choices_and_defaults() -> None:
     actions = _flags("stylize")
     assert actions["optimizer"].help == "lbfgs|adam: how the pixels are optimised (default lbfgs)"
-    assert str(actions["init"].help).startswith("content|noise|blur or an image path: ")
+    assert str(actions["init"].help).startswith("palette|content|noise|blur or an image path: ")
     assert actions["size"].type is int and actions["lr"].type is float
     assert actions["steps"].type is None and actions["final_steps"].type is int
 

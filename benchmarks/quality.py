@@ -153,8 +153,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--reuse",
         action="store_true",
-        help="take a run from OUT/rows.json instead of running it again when its pair, "
-        "method and full settings match and its output is still there",
+        help="take a run from OUT/runs.json instead of running it again when its pair and "
+        "full settings match (whatever a candidate is named) and its output is still there",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the SWD directions")
     p.add_argument("--out-dir", type=Path, default=ROOT / "out" / "bench" / "quality")
@@ -292,7 +292,7 @@ def photo_rows(rows: list[Row], args: argparse.Namespace, measures: Measures) ->
     """The photo itself, resized to the run's size, scored as an output: content distance 0,
     and the style distance every run starts from (a yardstick for the table, not plotted)."""
     out = []
-    for pair in dict.fromkeys(r.pair for r in rows):
+    for pair in pairs(rows):
         content, style = (s.strip() for s in pair.split(TIMES))
         photo = resize_long_side(load_image(_file(content)), args.size)
         painting = load_image(_file(style))
@@ -302,6 +302,7 @@ def photo_rows(rows: list[Row], args: argparse.Namespace, measures: Measures) ->
 
 
 def pairs(rows: list[Row]) -> list[str]:
+    """The pairs of these rows, in the order they first appear."""
     return list(dict.fromkeys(r.pair for r in rows))
 
 
@@ -380,10 +381,11 @@ def plot(rows: list[Row], path: Path, title: str) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5.2 * len(pairs(rows)), 4.6), dpi=100, layout="constrained")
+    panels = pairs(rows)
+    fig = Figure(figsize=(5.2 * len(panels), 4.6), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(pairs(rows)), squeeze=False)[0]
-    for ax, pair in zip(axes, pairs(rows), strict=True):
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, pair in zip(axes, panels, strict=True):
         mine = [r for r in rows if r.pair == pair]
         for k, method in enumerate(dict.fromkeys(r.method for r in mine)):
             pts = sorted((r for r in mine if r.method == method), key=lambda r: r.style_weight)
@@ -440,7 +442,7 @@ def _cell(img: Image.Image) -> Image.Image:
 def sheet(rows: list[Row], path: Path, args: argparse.Namespace) -> None:
     """One contact sheet per pair (photo and painting above), stacked into one JPEG."""
     parts = []
-    for pair in dict.fromkeys(r.pair for r in rows):
+    for pair in pairs(rows):
         mine = [r for r in rows if r.pair == pair]
         content, style = (s.strip() for s in pair.split(TIMES))
         cells = [_cell(_open(r.image)) for r in mine]

@@ -183,3 +183,13 @@ def test_a_model_that_is_not_a_network_is_refused_before_any_work(
         check_models([fake])
     with pytest.raises(NetworkFileError, match="no model file or model named 'nope'"):
         check_models(["nope"])
+
+
+def test_a_clips_crf_is_in_its_key_only_where_given() -> None:
+    from impasto.video.config import VideoConfig
+
+    apply = ApplyConfig(device="cpu")
+    plain = NetworkSettings(apply, video=VideoConfig())
+    assert "crf" not in plain.to_json()  # the keys of batches written before --crf still match
+    lossless = NetworkSettings(apply, video=VideoConfig(crf=0))
+    assert lossless.hash != plain.hash != NetworkSettings(apply, video=VideoConfig(crf=28)).hash

@@ -227,3 +227,41 @@ def test_a_clip_with_a_display_rotation_is_read_as_it_is_shown(
     oy = slice(h - 6, h) if y == 0 else slice(0, 6)
     ox = slice(w - 6, w) if x == 0 else slice(0, 6)
     assert frames[0][0, :, ys, xs].mean() > 0.9 and frames[0][0, :, oy, ox].mean() < 0.1
+
+
+def _textured(n: int = 6) -> list[torch.Tensor]:
+    """A photo with fine texture panned under a moving square: what x264 finds hard."""
+    from impasto.video.synthetic import Motion, synthetic_clip
+
+    g = torch.Generator().manual_seed(0)
+    photo = torch.nn.functional.interpolate(torch.rand(1, 3, 24, 32, generator=g), (72, 96))
+    return synthetic_clip(photo, n, (48, 64), Motion(pan=(1.5, 0.0), square=8)).frames
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".webm"])
+def test_crf_0_is_lossless_and_the_default_is_smaller(tmp_path: Path, suffix: str) -> None:
+    frames = _textured()
+    exact = _write(tmp_path / f"exact{suffix}", frames, crf=0)
+    lossy = _write(tmp_path / f"lossy{suffix}", frames)
+    # yuv420p keeps colour at half resolution, so RGB comes back near, not equal: what a
+    # lossless encode keeps is the yuv420p picture, the same as FFmpeg's own conversion gives.
+    yuv = [av.VideoFrame.from_ndarray(_rgb(f), format="rgb24").reformat(format="yuv420p")
+           for f in frames]  # fmt: skip
+    stored = [torch.from_numpy(y.to_ndarray(format="rgb24")) for y in yuv]
+    back = [(f[0].permute(1, 2, 0) * 255).round() for f in read_frames(exact)]
+    assert all(torch.equal(a.float(), b) for a, b in zip(stored, back, strict=True))
+    assert lossy.stat().st_size < exact.stat().st_size / 2
+
+
+def _rgb(frame: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray((frame[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy())
+
+
+@pytest.mark.parametrize("crf", [-1, 52, 1.5, True, "18"])
+def test_a_bad_crf_is_refused_naming_it(tmp_path: Path, crf: object) -> None:
+    from impasto.video.config import VideoConfig
+
+    with pytest.raises(ConfigError, match=f"crf must be a whole number from 0 to 51, got {crf!r}"):
+        VideoConfig(crf=crf)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="crf"):
+        VideoWriter(tmp_path / "a.mp4", 10.0, crf=crf)  # type: ignore[arg-type]

@@ -137,7 +137,7 @@ def _video_fields() -> list[dataclasses.Field[Any]]:
 
 
 # The VideoConfig settings the network route uses (the rest are the optimisation's).
-NETWORK_VIDEO = ("frames", "deflicker")
+NETWORK_VIDEO = ("frames", "deflicker", "crf")
 
 
 def _add_video_flags(groups: dict[str, Any]) -> None:

@@ -123,7 +123,7 @@ def write_clip(
     deflicker = Deflicker(video.deflicker)
     t0 = time.perf_counter()
     out = manifest.folder / item.output
-    with VideoWriter(out, info.fps, audio_from=audio, audio_range=span) as writer:
+    with VideoWriter(out, info.fps, audio_from=audio, audio_range=span, crf=video.crf) as writer:
         for frame, raw in pairs:
             writer.write(quantised(deflicker(frame, raw)))
             poll()
@@ -245,6 +245,6 @@ def write_kept(manifest: Manifest, item: Item, video: VideoConfig, done: int) ->
     span = (frames.start / info.fps, frames.stop / info.fps)
     folder = checkpoint_folder(manifest, item)
     with VideoWriter(manifest.folder / item.output, info.fps, audio_from=audio,
-                     audio_range=span) as writer:  # fmt: skip
+                     audio_range=span, crf=video.crf) as writer:  # fmt: skip
         for index in range(done):
             writer.write(load_frame(folder, index))

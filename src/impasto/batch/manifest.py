@@ -143,6 +143,8 @@ class NetworkSettings:
         if self.video is not None:  # only what the network route uses of it
             v = self.video
             data["video"] = {"frames": v.frames, "size": v.size, "deflicker": v.deflicker}
+            if v.crf is not None:  # absent at the default: the keys are as before --crf
+                data["video"]["crf"] = v.crf
         return json.dumps(data, sort_keys=True)
 
     @property

@@ -18,6 +18,7 @@ from typing import Any
 from impasto.config import Settings, StyleConfig, _choice, _positive, setting
 from impasto.errors import ConfigError
 from impasto.preprocess.resize import plan_steps, pyramid_sizes
+from impasto.video.frames import check_crf
 from impasto.video.network_route import DEFAULT_STRENGTH, check_strength
 
 _RANGE = re.compile(r"\s*(\d*)\s*:\s*(\d*)\s*")
@@ -73,6 +74,17 @@ class VideoConfig(Settings):
         default=384,
         metadata=setting("long side of the output frames, in pixels", group="size"),
     )
+    crf: int | None = field(
+        default=None,  # the format's own: CRF 18 for .mp4, 30 for .webm (video.frames)
+        metadata=setting(
+            "the encoder's constant rate factor, 0-51: lower keeps more and writes more bytes; "
+            "0 is lossless (.mp4 then needs a player that reads H.264's lossless profile); "
+            ".gif has none",
+            group="size",
+            metavar="N",
+            default_text="18 for .mp4, 30 for .webm",
+        ),
+    )
     later_steps: int | None = field(
         default=None,  # derived from the first frame's plan: later_step_count (docs/video.md)
         metadata=setting(
@@ -116,6 +128,7 @@ class VideoConfig(Settings):
         if not isinstance(size, int) or isinstance(size, bool) or size < 16 or size % 2:
             # H.264 and VP9 store colour at half resolution (yuv420p): even sides only.
             raise ConfigError(f"size must be an even number of pixels, at least 16, got {size!r}")
+        check_crf(self.crf)
         steps = self.later_steps
         bad = not isinstance(steps, int) or isinstance(steps, bool) or steps < 1
         if steps is not None and bad:

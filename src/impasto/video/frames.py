@@ -42,6 +42,26 @@ VIDEO_CODECS: dict[str, tuple[str, dict[str, str]]] = {
 # at packet boundaries, and the source's codec may not fit the container (PCM in MP4, AAC in
 # WebM). Opus runs at 48 kHz only.
 AUDIO_CODECS = {".mp4": ("aac", None), ".webm": ("libopus", 48000)}
+MAX_CRF = 51  # x264's scale; VP9's goes to 63, but one range for both formats
+
+
+def check_crf(crf: int | None) -> None:
+    """Refuse a constant rate factor outside 0-MAX_CRF (None: the format's default)."""
+    bad = not isinstance(crf, int) or isinstance(crf, bool) or not 0 <= crf <= MAX_CRF
+    if crf is not None and bad:
+        raise ConfigError(f"crf must be a whole number from 0 to {MAX_CRF}, got {crf!r}")
+
+
+def codec_options(suffix: str, crf: int | None) -> tuple[str, dict[str, str]]:
+    """The encoder and its options for ``suffix`` (.mp4 or .webm) at ``crf`` (None: the
+    format's default). CRF 0 is lossless: x264 stores the frames exactly (in yuv420p), and
+    VP9 needs its own lossless switch, where its CRF 0 is merely the best lossy quality."""
+    codec, options = VIDEO_CODECS[suffix]
+    if crf is None:
+        return codec, dict(options)
+    if codec == "libvpx-vp9" and crf == 0:
+        return codec, {**options, "lossless": "1", "crf": "0"}
+    return codec, {**options, "crf": str(crf)}
 
 
 @dataclass(frozen=True)
@@ -231,7 +251,8 @@ class VideoWriter:
 
     On a clean exit the file appears at once (temp file + rename), with ``audio_from``'s audio
     for ``audio_range`` seconds (default: from 0 for as long as the frames written) in MP4 and
-    WebM; on an exception nothing is left behind.
+    WebM; on an exception nothing is left behind. ``crf``: the encoder's constant rate factor
+    (:func:`codec_options`; None: the format's default, 0: lossless).
     """
 
     def __init__(
@@ -241,6 +262,7 @@ class VideoWriter:
         *,
         audio_from: str | os.PathLike[str] | None = None,
         audio_range: tuple[float, float] | None = None,
+        crf: int | None = None,
     ) -> None:
         p = Path(path)
         self.suffix = p.suffix.lower()
@@ -253,6 +275,8 @@ class VideoWriter:
             raise ConfigError(
                 f"audio range {audio_range} must be (start, stop) seconds, 0 <= start <= stop"
             )
+        check_crf(crf)
+        self.crf = crf
         self.path = check_writable(p, FORMATS, "output")
         if audio_from is not None:
             _open(audio_from)[1].close()  # a missing or unreadable source fails before any work
@@ -303,7 +327,7 @@ class VideoWriter:
         h, w = size
         if h % 2 or w % 2:
             raise ConfigError(f"frames of {w}x{h} px: {self.suffix} needs even sides")
-        codec, options = VIDEO_CODECS[self.suffix]
+        codec, options = codec_options(self.suffix, self.crf)
         self._container = av.open(str(self._tmp), mode="w", format=self.suffix[1:])
         rate = Fraction(self.fps).limit_denominator(1001)
         self._stream = self._container.add_stream(codec, rate=rate, options=options)

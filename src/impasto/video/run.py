@@ -117,7 +117,7 @@ def check_video(
     work: the clip is a readable video, the range is inside it, the output's format and
     folder are usable, the device exists. Returns the clip's info and the frame range."""
     check_config(config)
-    VideoWriter(out, 25.0)  # the output's suffix and folder; nothing is created yet
+    VideoWriter(out, 25.0, crf=config.crf)  # the output's suffix and folder; nothing is created
     info = probe(clip)
     return info, check_range(info, *config.span())
 
@@ -218,7 +218,7 @@ def stylize_video_network(
     written: list[torch.Tensor] = []
     seconds: list[float] = []
     began = time.perf_counter()
-    with VideoWriter(out, info.fps, audio_from=audio, audio_range=span) as writer:
+    with VideoWriter(out, info.fps, audio_from=audio, audio_range=span, crf=cfg.crf) as writer:
         for index, output in enumerate(outputs):
             writer.write(quantised(output))
             seconds.append(time.perf_counter() - began - sum(seconds))
@@ -253,7 +253,9 @@ def _optimise(
     audio = inputs.clip if info.has_audio else None
     span = (frames.start / info.fps, frames.stop / info.fps)
     try:
-        with VideoWriter(inputs.out, info.fps, audio_from=audio, audio_range=span) as writer:
+        with VideoWriter(
+            inputs.out, info.fps, audio_from=audio, audio_range=span, crf=inputs.config.crf
+        ) as writer:
             for index in range(done):
                 assert folder is not None
                 kept = load_frame(folder, index)

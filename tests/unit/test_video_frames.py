@@ -265,3 +265,9 @@ def test_a_bad_crf_is_refused_naming_it(tmp_path: Path, crf: object) -> None:
         VideoConfig(crf=crf)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="crf"):
         VideoWriter(tmp_path / "a.mp4", 10.0, crf=crf)  # type: ignore[arg-type]
+
+
+def test_a_crf_for_a_gif_is_refused_before_any_frame(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"a crf does not apply to .gif \(a.gif\)"):
+        VideoWriter(tmp_path / "a.gif", 10.0, crf=0)
+    assert list(tmp_path.iterdir()) == []

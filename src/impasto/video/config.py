@@ -79,7 +79,7 @@ class VideoConfig(Settings):
         metadata=setting(
             "the encoder's constant rate factor, 0-51: lower keeps more and writes more bytes; "
             "0 is lossless (.mp4 then needs a player that reads H.264's lossless profile); "
-            ".gif has none",
+            "not for .gif",
             group="size",
             metavar="N",
             default_text="18 for .mp4, 30 for .webm",

@@ -276,6 +276,8 @@ class VideoWriter:
                 f"audio range {audio_range} must be (start, stop) seconds, 0 <= start <= stop"
             )
         check_crf(crf)
+        if crf is not None and self.suffix == ".gif":
+            raise ConfigError(f"a crf does not apply to .gif ({p.name}); write .mp4 or .webm")
         self.crf = crf
         self.path = check_writable(p, FORMATS, "output")
         if audio_from is not None:

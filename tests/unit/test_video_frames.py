@@ -14,6 +14,7 @@ import torch
 from impasto.errors import ConfigError, InvalidVideoError, OutputError
 from impasto.video.frames import (
     VideoWriter,
+    _to_rgb24,
     bundled_clip,
     check_range,
     frame_size,
@@ -245,16 +246,12 @@ def test_crf_0_is_lossless_and_the_default_is_smaller(tmp_path: Path, suffix: st
     lossy = _write(tmp_path / f"lossy{suffix}", frames)
     # yuv420p keeps colour at half resolution, so RGB comes back near, not equal: what a
     # lossless encode keeps is the yuv420p picture, the same as FFmpeg's own conversion gives.
-    yuv = [av.VideoFrame.from_ndarray(_rgb(f), format="rgb24").reformat(format="yuv420p")
+    yuv = [av.VideoFrame.from_ndarray(_to_rgb24(f), format="rgb24").reformat(format="yuv420p")
            for f in frames]  # fmt: skip
     stored = [torch.from_numpy(y.to_ndarray(format="rgb24")) for y in yuv]
     back = [(f[0].permute(1, 2, 0) * 255).round() for f in read_frames(exact)]
     assert all(torch.equal(a.float(), b) for a, b in zip(stored, back, strict=True))
     assert lossy.stat().st_size < exact.stat().st_size / 2
-
-
-def _rgb(frame: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray((frame[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy())
 
 
 @pytest.mark.parametrize("crf", [-1, 52, 1.5, True, "18"])

@@ -2,7 +2,8 @@
 
 Endpoints (every error is JSON ``{"error": message, "status": code}``):
 
-- ``GET /`` the page; ``GET /static/...`` its script, style sheet and icon (also at
+- ``GET /`` the page; ``GET /static/...`` its scripts (ES modules, no build step: ``app.js``
+  over ``shared.js`` and one module per mode), style sheet and icon (also at
   ``/favicon.ico``); ``GET /openapi.json`` the API's schema (no /docs: it needs a CDN)
 - ``GET /api/config`` the settings form (from StyleConfig), the limits and the samples
 - ``GET /api/samples/{name}`` a bundled sample image, by name from a fixed list

@@ -1,0 +1,107 @@
+// The gallery: every job the studio keeps, newest first, each with View, Reuse settings,
+// its download and Delete; and the queue's status line.
+import { $, FINISHED, api, el, fmtPass, fmtSeconds, modes, showError } from "./shared.js";
+import { follow, title } from "./live.js";
+
+function describe(job) {
+  const c = job.config;
+  const when = new Date(job.created * 1000).toLocaleString();
+  if (job.kind === "instant") {
+    const parts = [c.size ? `${c.size}px` : "photo's size", "one pass", `colour ${c.preserve_color}`];
+    if (job.seconds) parts.push(fmtPass(job.seconds));
+    return [...parts, when].join(" · ");
+  }
+  if (job.kind === "video") {
+    const parts = [`${c.size}px video`, `${job.step}/${job.total_steps} frames`, job.route];
+    if (job.seconds) parts.push(fmtSeconds(job.seconds));
+    return [...parts, when].join(" · ");
+  }
+  const head = job.kind === "audio" ? `${c.sample_rate / 1000} kHz sound` : `${c.size}px`;
+  const parts = [head, `${job.step}/${job.total_steps} steps`, `seed ${c.seed}`];
+  if (job.seconds) parts.push(fmtSeconds(job.seconds));
+  return [...parts, when].join(" · ");
+}
+
+// Reuse settings: the job's mode, inputs and settings back in the form.
+export function reuse(job, scroll = true) {
+  const mode = modes[job.kind || "image"];
+  if (mode && mode.available()) mode.reuse(job);
+  if (scroll) window.scrollTo({ top: 0, behavior: "smooth" });
+}
+
+function card(job) {
+  const node = $("card-template").content.firstElementChild.cloneNode(true);
+  node.dataset.id = job.id;
+  node.dataset.status = job.status;
+  node.classList.add(`status-${job.status}`, `kind-${job.kind || "image"}`);
+  const img = node.querySelector(".thumb img");
+  if (job.preview_url) {
+    img.src = job.preview_url;
+    img.alt = job.kind === "audio"
+      ? `spectrograms of ${title(job)}`
+      : `${job.content_name} in the style of ${job.style_name}`;
+  } else {
+    img.remove();
+    node.querySelector(".thumb").textContent = job.status;
+  }
+  node.querySelector(".card-title").textContent = title(job);
+  const badge = el("span", { class: `badge status-${job.status}` }, job.status);
+  node.querySelector(".card-title").append(" ", badge);
+  node.querySelector(".card-meta").textContent = describe(job);
+  const err = node.querySelector(".card-error");
+  if (job.error && job.status !== "done") err.textContent = job.error;
+  else err.remove();
+  const dl = node.querySelector("a.download");
+  if (job.result_url) {
+    dl.href = job.result_url;
+    if (job.kind === "audio") dl.textContent = "WAV";
+    if (job.kind === "video") dl.textContent = "MP4";
+  } else dl.remove();
+  cardActions(node, job);
+  return node;
+}
+
+function cardActions(node, job) {
+  node.querySelector(".view").addEventListener("click", () => {
+    follow(job);
+    window.scrollTo({ top: 0, behavior: "smooth" });
+  });
+  node.querySelector(".reuse").addEventListener("click", () => reuse(job));
+  const del = node.querySelector(".delete");
+  if (!FINISHED.includes(job.status)) del.remove();
+  else del.addEventListener("click", async () => {
+    try {
+      await api(`/api/jobs/${job.id}`, { method: "DELETE" });
+      refreshGallery();
+    } catch (e2) {
+      showError(e2.message);
+    }
+  });
+}
+
+// Refreshes can overlap (a Start and the job's own "done" event); only the latest one
+// draws, so an answer fetched while the job still ran never overwrites a newer one.
+let galleryGeneration = 0;
+
+export async function refreshGallery() {
+  const generation = ++galleryGeneration;
+  let data;
+  try {
+    data = await api("/api/jobs?limit=200");
+  } catch (err) {
+    if (generation === galleryGeneration) showError(`gallery: ${err.message}`);
+    return;
+  }
+  if (generation !== galleryGeneration) return;
+  $("gallery").replaceChildren(...data.jobs.map(card));
+  $("gallery-empty").hidden = data.jobs.length > 0;
+  refreshStatus();
+}
+
+async function refreshStatus() {
+  try {
+    const s = await api("/api/status");
+    $("queue-status").textContent =
+      `${s.running} running · ${s.queued} waiting · ${s.workers} worker${s.workers === 1 ? "" : "s"}`;
+  } catch (_) { /* the status line is a nicety */ }
+}

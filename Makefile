@@ -30,7 +30,7 @@ demo: install
 # impasto studio on http://127.0.0.1:8000/ (the bundled samples are one click away; jobs and
 # pictures are kept in out/studio).
 demo-web: install
-	$(BIN)/python -m impasto.web --data-dir out/studio
+	$(BIN)/impasto serve --data-dir out/studio
 
 # `--precision auto` picks bf16 or fp32 by measuring this CPU; the suite runs with that choice
 # forced both ways, so both paths are tested on any machine (the slow and studio tests once).

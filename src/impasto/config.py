@@ -615,12 +615,14 @@ def number_type(tp: Any) -> type | None:
 
 def flag_kwargs(f: dataclasses.Field[Any], hint: Any, prefix: str = "") -> dict[str, Any]:
     """argparse's keywords for the flag of setting field ``f`` (whose resolved type is
-    ``hint``): its help (after ``prefix``, with the choices first), int/float conversion, and
-    metavar; no argparse default, so a flag not given leaves the dataclass default."""
+    ``hint``): its help (after ``prefix``, with the choices, and what else it takes, first),
+    int/float conversion, and metavar; no argparse default, so a flag not given leaves the
+    dataclass default."""
     meta = setting_of(f)
     text = prefix + help_text(f)
     if meta.choices:
-        text = f"{'|'.join(meta.choices)}: {text}"
+        also = f" or {meta.other}" if meta.other else ""
+        text = f"{'|'.join(meta.choices)}{also}: {text}"
     kwargs: dict[str, Any] = {"help": text}
     if number_type(hint) is not None:
         kwargs["type"] = number_type(hint)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import impasto.cli
+import impasto.cli.network
 from impasto.io.images import read_metadata
 
 CliRunner = Callable[[Sequence[str]], tuple[int, str, str]]
@@ -104,7 +104,7 @@ def test_ctrl_c_saves_and_resume_finishes(
 ) -> None:  # fmt: skip
     model = tmp_path / "m.safetensors"
     with monkeypatch.context() as m:
-        m.setattr(impasto.cli, "_Interrupt", _CtrlC)
+        m.setattr(impasto.cli.network, "Interrupt", _CtrlC)
         code, _, err = run_cli(_train(style_path, photos, model, weights_file))
     assert code == 130
     assert err.strip() == f"impasto: stopped at step 1; checkpoint saved in {tmp_path / 'm.ckpt'}"

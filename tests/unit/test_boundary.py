@@ -101,7 +101,7 @@ def test_a_command_without_checkpoints_gets_no_resume_hint() -> None:
 def test_no_shell_prints_its_own_error_lines() -> None:
     """Every shell goes through exit_for: none formats "impasto: error:" from an exception."""
     src = Path(impasto.__file__).parent
-    for shell in ("cli.py", "viz/cli.py", "web/cli.py"):
+    for shell in ("cli/shell.py",):
         text = (src / shell).read_text()
         assert "exit_for(" in text, shell
         assert 'f"impasto: error: {e}"' not in text, shell

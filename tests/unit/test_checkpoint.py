@@ -199,7 +199,7 @@ def test_resume_writes_the_animation_and_plot_the_command_asked_for(
     with every frame, the ones from before the stop included, as an uninterrupted run does."""
     from PIL import Image, ImageSequence
 
-    from impasto.viz import cli as viz_cli
+    from impasto.cli import pictures as viz_cli
 
     def args(tag: str) -> list[str]:
         return [

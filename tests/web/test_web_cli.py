@@ -8,9 +8,15 @@ from typing import Any
 
 import pytest
 
-from impasto.web import cli as web_cli
-from impasto.web.__main__ import main as module_main
+from impasto.cli import main as impasto_main
+from impasto.cli import serve as web_cli
 from impasto.web.app import LOOPBACK_HOSTS
+
+
+def module_main(argv: list[str]) -> int:
+    """``python -m impasto serve ...`` (it was ``python -m impasto.web``: the studio's package
+    does not import the command line above it)."""
+    return impasto_main(["serve", *argv])
 
 
 def parse(*argv: str) -> argparse.Namespace:

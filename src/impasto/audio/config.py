@@ -123,3 +123,28 @@ class AudioConfig(Settings):
         """Frequency bins of the spectrogram: the channels of the 1-D signal."""
         return self.n_fft // 2 + 1
 
+
+D = AudioConfig()
+# The help of each field, read by the ``impasto audio`` flags and the studio's audio form.
+HELP: dict[str, str] = {
+    "sample_rate": f"working sample rate in Hz; inputs are resampled (default {D.sample_rate})",
+    "n_fft": f"STFT window in samples (default {D.n_fft})",
+    "hop": "STFT hop in samples (default 0: n_fft / 4)",
+    "filters": f"random convolution filters (default {D.filters})",
+    "width": f"filter width in STFT frames (default {D.width})",
+    "content_weight": f"weight of the content loss (default {D.content_weight:g})",
+    "style_weight": f"weight of the style loss; higher: more of the style (default "
+    f"{D.style_weight:g})",
+    "steps": f"optimisation steps (default {D.steps})",
+    "optimizer": f"lbfgs|adam (default {D.optimizer.value})",
+    "init": f"{'|'.join(m.value for m in AudioInit)}: start of a transfer (default {D.init.value})",
+    "griffin_lim_iters": f"Griffin-Lim phase iterations (default {D.griffin_lim_iters})",
+    "seed": f"seed of the random filters, the noise and the phase (default {D.seed})",
+    "precision": f"{'|'.join(m.value for m in AudioPrecision)}: arithmetic of the convolution "
+    f"(default {D.precision.value})",
+    "device": "where to compute: auto (a CUDA GPU, then Apple's MPS, then the CPU), cpu, cuda, "
+    f"cuda:N or mps (default {D.device})",
+    "max_seconds": f"longest input or texture accepted, in seconds (default {D.max_seconds:g})",
+    "tol": f"stop when the loss improves less than this fraction in 10 steps (default {D.tol:g})",
+}
+TYPES: dict[str, Any] = {"optimizer": str, "init": str, "precision": str}

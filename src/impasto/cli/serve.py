@@ -1,13 +1,5 @@
-"""``impasto serve``: the studio's command line, kept apart from impasto.cli so the main CLI
-needs none of the web extra until ``serve`` runs.
-
-Wiring (impasto/cli.py)::
-
-    from impasto.web.cli import add_serve_parser, run_serve
-    add_serve_parser(sub)                  # in build_parser()
-    if args.command == "serve":            # in main()
-        return run_serve(args)
-"""
+"""``impasto serve``: the studio's command line. Only the standard library is imported until
+``serve`` runs, so the rest of the command line needs none of the web extra."""
 
 from __future__ import annotations
 
@@ -19,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from impasto.errors import ConfigError, ImpastoError, exit_for
+from impasto.cli.shell import report_error
+from impasto.errors import ConfigError, ImpastoError
 
 EXTRA_HINT = "install the web extra: pip install 'impasto[web]'"
 
@@ -145,9 +138,7 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         return _serve(args)
     except ImpastoError as e:
-        out = exit_for(e)
-        print(out.message, file=sys.stderr)
-        return out.status
+        return report_error(e)
 
 
 def _check_serve_arguments(args: argparse.Namespace) -> None:

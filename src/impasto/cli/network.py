@@ -1,16 +1,9 @@
 """The style-network commands: ``impasto train``, ``apply``, ``export`` and ``models``.
 
-A shell beside the studio (``impasto.web``), below :mod:`impasto.cli`, which wires it in::
-
-    network_cli.add_parsers(sub)                                   # in build_parser()
-    if args.command in network_cli.COMMANDS:                       # in _dispatch()
-        return network_cli.run(args, _Progress, _Interrupt)
-
-It takes the main CLI's progress bar and Ctrl-C guard as arguments (it may not import
-impasto.cli, which imports it), builds the settings from the fields of TrainConfig,
-NetworkConfig and ApplyConfig, calls impasto.network, and writes what comes back. Errors leave
-as ImpastoErrors through impasto.cli's one boundary. The pictures of a run (previews, their
-animation, the loss plot) come from impasto.viz.
+Builds the settings from the fields of TrainConfig, NetworkConfig and ApplyConfig (with
+:mod:`impasto.cli.shell`, as every command does), calls impasto.network, and writes what comes
+back. Errors leave as ImpastoErrors through the one boundary in :mod:`impasto.cli.root`. The
+pictures of a run (previews, their animation, the loss plot) come from impasto.viz.
 """
 
 from __future__ import annotations
@@ -18,12 +11,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from impasto.config import as_flags, flag_kwargs, flag_of
+from impasto.cli.shell import Bar, Interrupt, add_settings, losses_text, settings_from
+from impasto.config import flag_of
 from impasto.errors import Cancelled, ConfigError, OutputError
 from impasto.network.config import NetworkConfig, TrainConfig
 
@@ -34,44 +27,6 @@ if TYPE_CHECKING:
 
 COMMANDS = ("train", "apply", "export", "models")
 CHECKPOINT_EVERY = 100
-
-
-class Progress(Protocol):
-    """impasto.cli's progress bar."""
-
-    def update(self, step: int, losses: dict[str, float], scale: str) -> None: ...
-    def close(self) -> None: ...
-
-
-class Interrupt(Protocol):
-    """impasto.cli's Ctrl-C guard: ``requested`` turns true on the first Ctrl-C."""
-
-    requested: bool
-
-    def __enter__(self) -> Any: ...
-    def __exit__(self, *exc: object) -> None: ...
-
-
-# -- parsers -------------------------------------------------------------------------------------
-def add_settings(parser: argparse.ArgumentParser, cls: type) -> tuple[str, ...]:
-    """A flag per field of the settings dataclass ``cls``, from its Setting (no argparse
-    default: a flag not given leaves the dataclass default). Returns the field names."""
-    hints = typing.get_type_hints(cls)
-    names = []
-    for f in dataclasses.fields(cls):
-        parser.add_argument(flag_of(f.name), **flag_kwargs(f, hints[f.name]))
-        names.append(f.name)
-    return tuple(names)
-
-
-def settings_from(args: argparse.Namespace, cls: type) -> Any:
-    """``cls`` built from the flags given; errors name the flags."""
-    names = tuple(f.name for f in dataclasses.fields(cls))
-    given = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
-    try:
-        return cls(**given)
-    except ConfigError as e:
-        raise as_flags(e, names) from None
 
 
 def add_parsers(sub: Any) -> None:
@@ -132,14 +87,10 @@ def add_parsers(sub: Any) -> None:
 
 
 # -- runners -------------------------------------------------------------------------------------
-def run(
-    args: argparse.Namespace,
-    progress: Callable[[int, bool], Progress],
-    interrupt: Callable[[], Interrupt],
-) -> int:
-    """Run one of COMMANDS with impasto.cli's progress bar and Ctrl-C guard."""
+def run(args: argparse.Namespace) -> int:
+    """Run one of COMMANDS."""
     if args.command == "train":
-        return _train(args, progress, interrupt)
+        return _train(args)
     if args.command == "apply":
         return _apply(args)
     if args.command == "export":
@@ -151,17 +102,13 @@ Job = dict[str, Any]
 Runner = Callable[[Callable[["TrainEvent"], None]], "TrainResult"]
 
 
-def _train(
-    args: argparse.Namespace,
-    progress: Callable[[int, bool], Progress],
-    interrupt: Callable[[], Interrupt],
-) -> int:
+def _train(args: argparse.Namespace) -> int:
     job, runner = _resume_job(args) if args.resume else _new_job(args)
-    bar = progress(int(job["steps"]), args.quiet)
-    with interrupt() as guard:
+    bar = Bar(int(job["steps"]), "step", args.quiet)
+    with Interrupt() as guard:
 
         def callback(event: TrainEvent) -> None:
-            bar.update(event.step, event.losses, f"{event.size[1]}px crops")
+            bar.show(event.step, losses_text(f"{event.size[1]}px crops", event.losses))
             _keep_preview(job, event.step, event.preview)
             if guard.requested:
                 raise Cancelled(f"interrupted at step {event.step}")

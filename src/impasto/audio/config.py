@@ -8,11 +8,11 @@ written into the output file's metadata, so a sound says how it was made.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from impasto.config import Optimizer, Settings, check_device
+from impasto.config import Optimizer, Settings, check_device, setting
 from impasto.errors import ConfigError
 
 
@@ -77,25 +77,107 @@ class AudioConfig(Settings):
     of ``width`` frames, ReLU, drawn from ``seed``, never trained) gives the features whose
     Gram matrix is the style and whose values are the content. ``hop`` is in samples
     (0: ``n_fft // 4``, the 75 % overlap Griffin-Lim needs). ``max_seconds`` bounds the inputs
-    and a texture's length.
+    and a texture's length. Each field's help, placeholder and choices are its
+    :func:`~impasto.config.setting` metadata, read by ``impasto audio``'s flags and the
+    studio's audio form.
     """
 
-    sample_rate: int = 22050
-    n_fft: int = 2048
-    hop: int = 0
-    filters: int = 4096
-    width: int = 11
-    content_weight: float = 1.0
-    style_weight: float = 5.0
-    steps: int = 20
-    optimizer: Optimizer = Optimizer.LBFGS
-    init: AudioInit = AudioInit.CONTENT
-    griffin_lim_iters: int = 100
-    seed: int = 0
-    precision: AudioPrecision = AudioPrecision.BF16
-    device: str = "auto"  # auto (a CUDA GPU, then MPS, then the CPU), cpu, cuda, cuda:N, mps
-    max_seconds: float = 60.0
-    tol: float = 1e-3  # stop when the loss improved less than this (relative) in 10 steps
+    sample_rate: int = field(
+        default=22050,
+        metadata=setting(
+            "working sample rate in Hz; inputs are resampled", group="size", metavar="RATE"
+        ),
+    )
+    n_fft: int = field(
+        default=2048, metadata=setting("STFT window in samples", group="size", metavar="FFT")
+    )
+    hop: int = field(
+        default=0,
+        metadata=setting(
+            "STFT hop in samples", group="size", metavar="HOP", default_text="0: n_fft / 4"
+        ),
+    )
+    filters: int = field(
+        default=4096,
+        metadata=setting("random convolution filters", group="network", metavar="FILTERS"),
+    )
+    width: int = field(
+        default=11,
+        metadata=setting("filter width in STFT frames", group="network", metavar="WIDTH"),
+    )
+    content_weight: float = field(
+        default=1.0,
+        metadata=setting("weight of the content loss", group="losses", metavar="WEIGHT"),
+    )
+    style_weight: float = field(
+        default=5.0,
+        metadata=setting(
+            "weight of the style loss; higher: more of the style",
+            group="losses",
+            metavar="WEIGHT",
+            main=True,
+        ),
+    )
+    steps: int = field(
+        default=20,
+        metadata=setting("optimisation steps", group="optimisation", metavar="STEPS", main=True),
+    )
+    optimizer: Optimizer = field(
+        default=Optimizer.LBFGS,
+        # The choices are its whole help (the form offers them from the Enum).
+        metadata=setting("lbfgs|adam", group="optimisation", metavar="OPTIMIZER"),
+    )
+    init: AudioInit = field(
+        default=AudioInit.CONTENT,
+        metadata=setting(
+            "start of a transfer", group="optimisation", metavar="INIT", choices=AudioInit
+        ),
+    )
+    griffin_lim_iters: int = field(
+        default=100,
+        metadata=setting("Griffin-Lim phase iterations", group="optimisation", metavar="ITERS"),
+    )
+    seed: int = field(
+        default=0,
+        metadata=setting(
+            "seed of the random filters, the noise and the phase",
+            group="optimisation",
+            metavar="SEED",
+            main=True,
+        ),
+    )
+    precision: AudioPrecision = field(
+        default=AudioPrecision.BF16,
+        metadata=setting(
+            "arithmetic of the convolution",
+            group="network",
+            metavar="PRECISION",
+            choices=AudioPrecision,
+        ),
+    )
+    device: str = field(
+        default="auto",
+        metadata=setting(
+            "where to compute: auto (a CUDA GPU, then Apple's MPS, then the CPU), cpu, cuda, "
+            "cuda:N or mps",
+            group="network",
+            metavar="DEVICE",
+        ),
+    )
+    max_seconds: float = field(
+        default=60.0,
+        metadata=setting(
+            "longest input or texture accepted, in seconds", group="size", metavar="SECONDS"
+        ),
+    )
+    tol: float = field(
+        default=1e-3,
+        metadata=setting(
+            "stop when the loss improves less than this fraction in 10 steps",
+            group="optimisation",
+            metavar="TOL",
+        ),
+    )
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -123,28 +205,3 @@ class AudioConfig(Settings):
         """Frequency bins of the spectrogram: the channels of the 1-D signal."""
         return self.n_fft // 2 + 1
 
-
-D = AudioConfig()
-# The help of each field, read by the ``impasto audio`` flags and the studio's audio form.
-HELP: dict[str, str] = {
-    "sample_rate": f"working sample rate in Hz; inputs are resampled (default {D.sample_rate})",
-    "n_fft": f"STFT window in samples (default {D.n_fft})",
-    "hop": "STFT hop in samples (default 0: n_fft / 4)",
-    "filters": f"random convolution filters (default {D.filters})",
-    "width": f"filter width in STFT frames (default {D.width})",
-    "content_weight": f"weight of the content loss (default {D.content_weight:g})",
-    "style_weight": f"weight of the style loss; higher: more of the style (default "
-    f"{D.style_weight:g})",
-    "steps": f"optimisation steps (default {D.steps})",
-    "optimizer": f"lbfgs|adam (default {D.optimizer.value})",
-    "init": f"{'|'.join(m.value for m in AudioInit)}: start of a transfer (default {D.init.value})",
-    "griffin_lim_iters": f"Griffin-Lim phase iterations (default {D.griffin_lim_iters})",
-    "seed": f"seed of the random filters, the noise and the phase (default {D.seed})",
-    "precision": f"{'|'.join(m.value for m in AudioPrecision)}: arithmetic of the convolution "
-    f"(default {D.precision.value})",
-    "device": "where to compute: auto (a CUDA GPU, then Apple's MPS, then the CPU), cpu, cuda, "
-    f"cuda:N or mps (default {D.device})",
-    "max_seconds": f"longest input or texture accepted, in seconds (default {D.max_seconds:g})",
-    "tol": f"stop when the loss improves less than this fraction in 10 steps (default {D.tol:g})",
-}
-TYPES: dict[str, Any] = {"optimizer": str, "init": str, "precision": str}

@@ -12,11 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from impasto.audio.config import HELP, TYPES, AudioConfig
-from impasto.cli.shell import Bar, naming_flags, settings_from
+from impasto.audio.config import AudioConfig
+from impasto.cli.shell import Bar, add_settings, naming_flags, settings_from
 from impasto.errors import ConfigError
 
-D = AudioConfig()
 
 def add_audio_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``audio`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
@@ -35,22 +34,13 @@ def add_audio_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output file: .wav, .flac or .ogg")
     p.add_argument("--plot", metavar="PNG", help="also draw the spectrograms (.png/.svg/.pdf)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    g = p.add_argument_group("settings")
-    for f in dataclasses.fields(AudioConfig):
-        kind = TYPES.get(f.name) or type(getattr(D, f.name))
-        g.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f"audio_{f.name}",
-            metavar=f.name.split("_")[-1].upper(),
-            type=kind,
-            help=HELP[f.name],
-        )
+    add_settings(p.add_argument_group("settings"), AudioConfig)
     return p
 
 
 def audio_config(args: argparse.Namespace) -> AudioConfig:
     """The config from the flags given (the rest keep AudioConfig's defaults)."""
-    return settings_from(args, AudioConfig, prefix="audio_")
+    return settings_from(args, AudioConfig)
 
 
 class _Progress:

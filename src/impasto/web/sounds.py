@@ -8,10 +8,7 @@ the studio starts.
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from dataclasses import dataclass
-from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -51,8 +48,11 @@ UPPER: dict[str, float] = {
     "style_weight": 1e30,
 }
 MIN_HOP = 64  # a hop of a few samples would make hundreds of thousands of frames
-# The studio's own limit (--max-audio-seconds) and device (--device), not a job's settings.
-NOT_IN_FORM = ("max_seconds", "device")
+# The studio's own limit and device, not a job's settings.
+NOT_IN_FORM: dict[str, str] = {
+    "max_seconds": "the studio's limit, `impasto serve --max-audio-seconds`",
+    "device": "every job runs on the device given to `impasto serve --device`",
+}
 
 
 def sound_label(name: str) -> str:
@@ -96,34 +96,14 @@ def check_sound(path: Path, name: str, max_seconds: float) -> CheckedSound:
 
 
 # -- the settings form ---------------------------------------------------------------------------
-def _kind(tp: Any) -> dict[str, Any]:
-    if isinstance(tp, type) and issubclass(tp, Enum):
-        return {"kind": "choice", "choices": [m.value for m in tp]}
-    return {"kind": "int" if tp is int else "float"}
-
-
 @lru_cache(maxsize=1)
 def audio_form_fields() -> list[dict[str, Any]]:
-    """One entry per AudioConfig field (but max_seconds): name, label, kind, choices, default,
-    help and main, from the field itself and the help the ``impasto audio`` flags show."""
-    from impasto.audio.config import HELP  # the flags' help: written once, for both shells
+    """One entry per AudioConfig field (but NOT_IN_FORM's), from the field and its metadata,
+    as the image form is from StyleConfig's (:func:`impasto.web.form.settings_form`) and the
+    ``impasto audio`` flags are."""
+    from impasto.web.form import settings_form
 
-    hints = typing.get_type_hints(AudioConfig)
-    defaults = AudioConfig().to_dict()
-    main = ("style_weight", "steps", "seed")
-    return [
-        {
-            "name": f.name,
-            "label": f.name.replace("_", " ").capitalize(),
-            **_kind(hints[f.name]),
-            "nullable": False,
-            "default": defaults[f.name],
-            "help": HELP.get(f.name, ""),
-            "main": f.name in main,
-        }
-        for f in dataclasses.fields(AudioConfig)
-        if f.name not in NOT_IN_FORM
-    ]
+    return settings_form(AudioConfig, NOT_IN_FORM)
 
 
 def build_audio_config(

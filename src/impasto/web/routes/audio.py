@@ -17,9 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from impasto.errors import ConfigError
-from impasto.web.jobs import QueueFull
 from impasto.web.routes.results import stem
-from impasto.web.routes.state import Studio, StudioDep, error, media, refusals
+from impasto.web.routes.state import Studio, StudioDep, media, refusals
 from impasto.web.sounds import (
     AUDIO_FORMATS,
     SOUND_ROLES,
@@ -92,24 +91,18 @@ async def create_audio_job(req: AudioJobRequest, studio: StudioDep) -> Response:
     content = None if req.content is None else studio.resolve(req.content, "content", AUDIO)
     style = studio.resolve(req.style, "style", AUDIO)
     limits = studio.limits
-    try:
-        cfg = build_audio_config(
-            req.config,
-            max_seconds=limits.max_audio_seconds,
-            max_steps=limits.max_steps,
-            device=limits.device,
+    cfg = build_audio_config(
+        req.config,
+        max_seconds=limits.max_audio_seconds,
+        max_steps=limits.max_steps,
+        device=limits.device,
+    )
+    if content is not None and req.seconds is not None:
+        raise ConfigError(
+            "seconds is for a texture (no content); a transfer has the content's length"
         )
-        if content is not None and req.seconds is not None:
-            raise ConfigError(
-                "seconds is for a texture (no content); a transfer has the content's length"
-            )
-        seconds = check_texture_seconds(req.seconds, cfg)
-    except ConfigError as e:
-        return error(422, str(e))
-    try:
-        job = studio.manager.submit_audio(content, style, cfg, seconds)
-    except QueueFull as e:
-        return error(429, str(e), {"Retry-After": "10"})
+    seconds = check_texture_seconds(req.seconds, cfg)
+    job = studio.manager.submit_audio(content, style, cfg, seconds)
     return JSONResponse(studio.present(job), status_code=202)
 
 

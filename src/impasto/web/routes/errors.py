@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
+from impasto.errors import ConfigError
+from impasto.web.jobs import QueueFull
 from impasto.web.routes.state import error
 
 Scope = MutableMapping[str, Any]
@@ -57,9 +59,22 @@ async def validation_error(_: Request, exc: Exception) -> Response:
     return error(422, "; ".join(parts) or "invalid request")
 
 
+async def config_error(_: Request, exc: Exception) -> Response:
+    """A bad setting, model, clip or photo a job route found before anything ran: 422."""
+    return error(422, str(exc))
+
+
+async def queue_full(_: Request, exc: Exception) -> Response:
+    """The queue holds ``queue_size`` jobs already (or the server is stopping): 429."""
+    return error(429, str(exc), {"Retry-After": "10"})
+
+
 def add_error_handlers(app: FastAPI) -> None:
+    """Every refusal as ``{"error", "status"}``: the routes raise, these answer."""
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(ConfigError, config_error)
+    app.add_exception_handler(QueueFull, queue_full)
 
 
 def _headers(scope: Scope) -> dict[str, str]:

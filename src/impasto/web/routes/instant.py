@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from impasto.errors import ConfigError
 from impasto.network.registry import user_dir
 from impasto.network.stylizer import MIN_SIDE
 from impasto.web.inputs import header_size
@@ -28,8 +27,8 @@ from impasto.web.instant import (
     instant_form_fields,
     train_hint,
 )
-from impasto.web.jobs import QueueFull, Source
-from impasto.web.routes.state import Studio, StudioDep, error, refusals
+from impasto.web.jobs import Source
+from impasto.web.routes.state import Studio, StudioDep, refusals
 
 router = APIRouter()
 
@@ -77,13 +76,7 @@ def _task(req: InstantJobRequest, studio: Studio, photo: Source) -> InstantTask:
 @router.post("/api/instant/jobs", status_code=202, responses=refusals(422, 429))
 async def create_instant_job(req: InstantJobRequest, studio: StudioDep) -> Response:
     photo = studio.resolve(req.photo, "photo")
-    try:
-        task = await run_in_threadpool(_task, req, studio, photo)
-    except ConfigError as e:
-        return error(422, str(e))
+    task = await run_in_threadpool(_task, req, studio, photo)
     model = Source(f"model:{task.model.ref}", task.model.name, task.model.path)
-    try:
-        job = studio.manager.submit_instant(photo, model, task)
-    except QueueFull as e:
-        return error(429, str(e), {"Retry-After": "10"})
+    job = studio.manager.submit_instant(photo, model, task)
     return JSONResponse(studio.present(job), status_code=202)

@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 
 from impasto.errors import ConfigError
 from impasto.web.form import build_config
-from impasto.web.jobs import QueueFull
 from impasto.web.routes.state import Studio, StudioDep, error, refusals
 from impasto.web.store import ACTIVE
 
@@ -55,11 +54,8 @@ async def create_job(req: JobRequest, studio: StudioDep) -> Response:
             req.config, max_size=limits.max_size, max_steps=limits.max_steps, device=limits.device
         )
     except ConfigError as e:
-        return error(422, _naming_the_field(req.config, e, studio))
-    try:
-        job = studio.manager.submit(content, style, cfg)
-    except QueueFull as e:
-        return error(429, str(e), {"Retry-After": "10"})
+        raise ConfigError(_naming_the_field(req.config, e, studio)) from None
+    job = studio.manager.submit(content, style, cfg)
     return JSONResponse(studio.present(job), status_code=202)
 
 

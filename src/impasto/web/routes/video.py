@@ -17,10 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from impasto.errors import ConfigError
 from impasto.web.form import form_fields
 from impasto.web.instant import check_backend
-from impasto.web.jobs import QueueFull, Source
+from impasto.web.jobs import Source
 from impasto.web.routes.results import stem
 from impasto.web.routes.state import Studio, StudioDep, error, media, refusals
 from impasto.web.store import VIDEO
@@ -119,17 +118,11 @@ async def create_video_job(req: VideoJobRequest, studio: StudioDep) -> Response:
         return error(422, "give a style image (style, optimisation) or a model (network), not both")
     clip = studio.resolve(req.clip, "clip", VIDEO)
     style = None if req.style is None else studio.resolve(req.style, "style")
-    try:
-        task = await run_in_threadpool(_task, req, studio, clip, style)
-    except ConfigError as e:
-        return error(422, str(e))
+    task = await run_in_threadpool(_task, req, studio, clip, style)
     if task.model is not None:
         style = Source(f"model:{task.model.ref}", task.model.name, task.model.path)
     assert style is not None
-    try:
-        job = studio.manager.submit_video(clip, style, task)
-    except QueueFull as e:
-        return error(429, str(e), {"Retry-After": "10"})
+    job = studio.manager.submit_video(clip, style, task)
     return JSONResponse(studio.present(job), status_code=202)
 
 

@@ -331,7 +331,7 @@ def test_a_schema_1_database_gains_the_kind_columns(tmp_path: Path) -> None:
     db.close()
     store = Store(tmp_path)
     job = store.get_job("a" * 32)
-    assert job is not None and job["kind"] == "image"
+    assert job is not None and job.kind == "image"
 
 
 def test_the_schema_documents_the_audio_routes(client: TestClient) -> None:

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,7 @@ from impasto.web.store import (
     QUEUED,
     RUNNING,
     VIDEO,
+    JobRecord,
     Store,
     new_id,
 )
@@ -82,7 +83,7 @@ class LiveJob:
     """A queued or running job in memory: ``record`` is what the API shows (the database row
     and the live progress); its inputs and its cancel flag are for the worker only."""
 
-    record: dict[str, Any]
+    record: JobRecord
     content: Source | None  # None: a sound texture (it has a style only)
     style: Source
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -97,7 +98,7 @@ class LiveJob:
 
 def new_record(
     content: Source | None, style: Source, config: StyleConfig | AudioConfig | ApplyConfig
-) -> dict[str, Any]:
+) -> JobRecord:
     """A new job's record: its row in the database and, while it runs, its progress. An
     Instant-mode job (ApplyConfig) is one pass: one step."""
     if isinstance(config, StyleConfig):
@@ -106,33 +107,20 @@ def new_record(
         kind, total = AUDIO, config.steps
     else:
         kind, total = INSTANT, 1
-    return {
-        "id": new_id(),
-        "kind": kind,
-        "created": time.time(),
-        "started": None,
-        "finished": None,
-        "status": QUEUED,
-        "content": "" if content is None else content.ref,
-        "style": style.ref,
-        "content_name": "" if content is None else content.name,
-        "style_name": style.name,
-        "config": config.to_dict(),
-        "step": 0,
-        "total_steps": total,
-        "losses": None,
-        "seconds": None,
-        "error": None,
-        "has_preview": False,
-        "has_result": False,
-        # Live only (not stored):
-        "scale": 0,
-        "scales": None,
-        "size": None,
-        "elapsed": 0.0,
-        "eta": None,
-        "preview_version": 0,
-    }
+    return JobRecord(
+        id=new_id(),
+        kind=kind,
+        created=time.time(),
+        status=QUEUED,
+        content="" if content is None else content.ref,
+        style=style.ref,
+        content_name="" if content is None else content.name,
+        style_name=style.name,
+        config=config.to_dict(),
+        total_steps=total,
+        scale=0,
+        elapsed=0.0,
+    )
 
 
 class JobManager:
@@ -199,7 +187,7 @@ class JobManager:
             t.join(max(0.0, deadline - time.monotonic()))
 
     # -- the API's operations --------------------------------------------------------------------
-    def submit(self, content: Source, style: Source, config: StyleConfig) -> dict[str, Any]:
+    def submit(self, content: Source, style: Source, config: StyleConfig) -> JobRecord:
         """Queue an image job; QueueFull when ``queue_size`` jobs wait already."""
         return self._enqueue(LiveJob(new_record(content, style, config), content, style))
 
@@ -209,7 +197,7 @@ class JobManager:
         style: Source,
         config: AudioConfig,
         seconds: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> JobRecord:
         """Queue an Audio-mode job: a transfer, or a texture of ``seconds`` (None: the
         style's length) when ``content`` is None. Same queue, workers and store as images."""
         names = {"style": style.name}
@@ -221,20 +209,24 @@ class JobManager:
         record = new_record(content, style, config)
         return self._enqueue(LiveJob(record, content, style, audio=task))
 
-    def submit_instant(self, photo: Source, model: Source, task: InstantTask) -> dict[str, Any]:
+    def submit_instant(self, photo: Source, model: Source, task: InstantTask) -> JobRecord:
         """Queue an Instant-mode job (``model`` names the network as the gallery shows it), in
         its own lane: it never waits behind an optimisation."""
         record = new_record(photo, model, task.config)
         return self._enqueue(LiveJob(record, photo, model, instant=task))
 
-    def submit_video(self, clip: Source, style: Source, task: VideoTask) -> dict[str, Any]:
+    def submit_video(self, clip: Source, style: Source, task: VideoTask) -> JobRecord:
         """Queue a Video-mode job (``style`` the style image, or the network as the gallery
         shows it); its steps are the clip's frames."""
-        record = new_record(clip, style, task.config.style_config)
-        record.update(kind=VIDEO, config=task.config.to_dict(), total_steps=task.frames)
+        record = replace(
+            new_record(clip, style, task.config.style_config),
+            kind=VIDEO,
+            config=task.config.to_dict(),
+            total_steps=task.frames,
+        )
         return self._enqueue(LiveJob(record, clip, style, video=task))
 
-    def _enqueue(self, live: LiveJob) -> dict[str, Any]:
+    def _enqueue(self, live: LiveJob) -> JobRecord:
         with self._cond:
             if self._stopping:
                 raise QueueFull("the server is shutting down")
@@ -246,24 +238,25 @@ class JobManager:
                 )
             job = live.record
             self.store.add_job(job)
-            self._live[job["id"]] = live
-            pending.append(job["id"])
+            self._live[job.id] = live
+            pending.append(job.id)
             self._cond.notify_all()  # the lanes' workers share the condition
-            return dict(job)
+            return replace(job)
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
+    # A live record changes under the lock: readers get a copy.
+    def get(self, job_id: str) -> JobRecord | None:
         with self._cond:
             live = self._live.get(job_id)
             if live is not None:
-                return dict(live.record)
+                return replace(live.record)
         return self.store.get_job(job_id)
 
-    def list_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
+    def list_jobs(self, limit: int = 100) -> list[JobRecord]:
         jobs = self.store.list_jobs(limit)
         with self._cond:
-            return [dict(self._live[j["id"]].record) if j["id"] in self._live else j for j in jobs]
+            return [replace(self._live[j.id].record) if j.id in self._live else j for j in jobs]
 
-    def cancel(self, job_id: str) -> dict[str, Any] | None:
+    def cancel(self, job_id: str) -> JobRecord | None:
         """Cancel a job: a waiting one at once, a running one at its next step."""
         with self._cond:
             live = self._live.get(job_id)
@@ -286,7 +279,7 @@ class JobManager:
 
     def counts(self) -> dict[str, int]:
         with self._cond:
-            running = sum(1 for j in self._live.values() if j.record["status"] == RUNNING)
+            running = sum(1 for j in self._live.values() if j.record.status == RUNNING)
             return {"queued": sum(map(len, self._lanes.values())), "running": running}
 
     # -- workers ---------------------------------------------------------------------------------
@@ -301,9 +294,9 @@ class JobManager:
                 job_id = pending.popleft()
                 live = self._live[job_id]
                 job = live.record
-                job["status"] = RUNNING
-                job["started"] = time.time()
-            self.store.update_job(job_id, status=RUNNING, started=job["started"])
+                job.status = RUNNING
+                job.started = time.time()
+            self.store.update_job(job_id, status=RUNNING, started=job.started)
             try:
                 self._run(job_id, live)
             except Exception:  # never let a worker die: the next job must still run
@@ -326,36 +319,31 @@ class JobManager:
         """The run's callback: records each step, writes a preview every ``preview_interval``
         seconds (and at the last step; none for a sound: ``preview`` None), and stops the run
         once the job is cancelled."""
-        job, job_id, cancel = live.record, live.record["id"], live.cancel
+        job, job_id, cancel = live.record, live.record.id, live.cancel
         last_preview = [-math.inf]
 
         def callback(event: StepEvent) -> None:
             from impasto.io.images import save_image
 
-            eta = event.eta
-            update: dict[str, Any] = {
-                "step": event.step,
-                "total_steps": event.total_steps,
-                "scale": event.scale,
-                "scales": event.scales,
-                "size": list(event.size),
-                "losses": dict(event.losses),
-                "elapsed": event.elapsed,
-                "eta": eta if math.isfinite(eta) else None,
-            }
+            losses = dict(event.losses)
+            saved = False
             now = time.monotonic()
             if now - last_preview[0] >= self.preview_interval or event.step >= event.total_steps:
                 last_preview[0] = now
-                row: dict[str, Any] = {"step": event.step, "losses": update["losses"]}
                 if preview is not None:
                     save_image(event.image, preview)  # atomic: the page never sees half a file
-                    update["has_preview"] = True
-                    row["has_preview"] = 1
-                self.store.update_job(job_id, **row)
+                    saved = True
+                    self.store.update_job(job_id, step=event.step, losses=losses, has_preview=1)
+                else:
+                    self.store.update_job(job_id, step=event.step, losses=losses)
             with self._cond:
-                job.update(update)
-                if update.get("has_preview"):
-                    job["preview_version"] += 1
+                job.step, job.total_steps = event.step, event.total_steps
+                job.scale, job.scales, job.size = event.scale, event.scales, list(event.size)
+                job.losses, job.elapsed = losses, event.elapsed
+                job.eta = event.eta if math.isfinite(event.eta) else None
+                if saved:
+                    job.has_preview = True
+                    job.preview_version += 1
             if cancel.is_set():
                 raise Cancelled(f"cancelled at step {event.step}", step=event.step)
 
@@ -370,13 +358,13 @@ class JobManager:
         callback = self._progress(live, preview)
         job = live.record
         assert live.content is not None
-        cfg = StyleConfig.from_dict(job["config"])
+        cfg = StyleConfig.from_dict(job.config)
         weights = self._load_weights()
         content, style = live.content.path, live.style.path
         result = stylize(content, style, cfg, weights=weights, callback=callback)
         # Sources name what the person picked, not the server's file layout.
-        result.sources["content"] = job["content_name"]
-        result.sources["style"] = job["style_name"]
+        result.sources["content"] = job.content_name
+        result.sources["style"] = job.style_name
         result.save(folder / "result.png")  # PNG with the settings in its metadata
         save_image(result.tensor, preview)
         return RunOutcome(result.seconds, result.losses, len(result.history))
@@ -386,26 +374,26 @@ class JobManager:
         current frame's preview every ``preview_interval`` seconds and at each frame's end,
         and stops the run once the job is cancelled (no video is left: the writer's temp
         file is removed)."""
-        from impasto.web.video import frame_update
+        from impasto.web.video import frame_done, show_frame
 
-        job, job_id, cancel = live.record, live.record["id"], live.cancel
+        job, job_id, cancel = live.record, live.record.id, live.cancel
         last_preview = [-math.inf]
 
         def callback(event: FrameEvent, image: Any) -> None:
             from impasto.io.images import save_image
 
-            update = frame_update(event)
             now = time.monotonic()
             due = now - last_preview[0] >= self.preview_interval or event.step is None
-            if image is not None and due:
+            saved = image is not None and due
+            if saved:
                 last_preview[0] = now
                 save_image(image, preview)  # atomic: the page never sees half a file
-                update["has_preview"] = True
-                self.store.update_job(job_id, step=update["step"], has_preview=1)
+                self.store.update_job(job_id, step=frame_done(event), has_preview=1)
             with self._cond:
-                job.update(update)
-                if update.get("has_preview"):
-                    job["preview_version"] += 1
+                show_frame(job, event)
+                if saved:
+                    job.has_preview = True
+                    job.preview_version += 1
             if cancel.is_set():
                 raise Cancelled(f"cancelled at frame {event.frame + 1} of {event.frames}")
 
@@ -450,31 +438,36 @@ class JobManager:
             self._finish(job_id, FAILED, error=str(e))
             return
         with self._cond:
-            job["preview_version"] += 1
-            job["losses"] = outcome.losses or job["losses"]
-            job["step"] = outcome.steps
-            job["eta"] = 0.0
-        self._finish(job_id, DONE, seconds=outcome.seconds, has_result=True, has_preview=True)
+            job.preview_version += 1
+            job.losses = outcome.losses or job.losses
+            job.step = outcome.steps
+            job.eta = 0.0
+            job.seconds, job.has_result, job.has_preview = outcome.seconds, True, True
+        self._finish(job_id, DONE)
 
-    def _finish(self, job_id: str, status: str, **values: Any) -> None:
-        """Record a job's end in SQLite, then drop its live state (readers fall back to the
-        database, which already holds the end)."""
+    def _finish(self, job_id: str, status: str, error: str | None = None) -> None:
+        """Record a job's end (and ``error``, why it did not finish) in SQLite, then drop its
+        live state (readers fall back to the database, which already holds the end)."""
         assert status in FINISHED
         with self._cond:
             live = self._live.get(job_id)
-            job = live.record if live is not None else {}
-            job.update(values)
-            row = {
-                "status": status,
-                "finished": time.time(),
-                "step": job.get("step", 0),
-                "losses": job.get("losses"),
-                "error": job.get("error"),
-                "seconds": job.get("seconds"),
-                "has_preview": int(bool(job.get("has_preview"))),
-                "has_result": int(bool(job.get("has_result"))),
-            }
-            self.store.update_job(job_id, **row)
+            if live is None:  # not live (any more): its end is all there is to write
+                self.store.update_job(job_id, status=status, finished=time.time(), error=error)
+                return
+            job = live.record
+            if error is not None:
+                job.error = error
+            self.store.update_job(
+                job_id,
+                status=status,
+                finished=time.time(),
+                step=job.step,
+                losses=job.losses,
+                error=job.error,
+                seconds=job.seconds,
+                has_preview=int(job.has_preview),
+                has_result=int(job.has_result),
+            )
             self._live.pop(job_id, None)
 
 

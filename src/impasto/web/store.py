@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,58 @@ ACTIVE = (QUEUED, RUNNING)
 FINISHED = (DONE, FAILED, CANCELLED)
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """An upload's row: an image (``width`` and ``height``), a sound (``kind`` AUDIO, size 0,
+    ``seconds`` its length) or a clip (``kind`` VIDEO, its size and length)."""
+
+    id: str
+    created: float
+    name: str
+    format: str
+    width: int
+    height: int
+    bytes: int
+    kind: str = IMAGE
+    seconds: float | None = None
+
+
+@dataclass
+class JobRecord:
+    """A job: its row in the database (the fields down to ``has_result``; ``config`` is its
+    settings class's ``to_dict``) and, while it is queued or running, its live progress (the
+    fields after, never stored: a finished job read back has their defaults)."""
+
+    id: str
+    kind: str
+    created: float
+    status: str
+    content: str  # the ref the client gave ("" for a sound texture: a style only)
+    style: str
+    content_name: str
+    style_name: str
+    config: dict[str, Any]
+    total_steps: int
+    started: float | None = None
+    finished: float | None = None
+    step: int = 0
+    losses: dict[str, float] | None = None
+    seconds: float | None = None
+    error: str | None = None
+    has_preview: bool = False
+    has_result: bool = False
+    # Live only: the pyramid's level, time, preview count; a video job's frame and its steps.
+    scale: int | None = None
+    scales: int | None = None
+    size: list[int] | None = None  # (H, W) of the level being optimised
+    elapsed: float | None = None
+    eta: float | None = None
+    preview_version: int = 0
+    frame: int | None = None  # 1-based
+    frame_step: int | None = None
+    frame_steps: int | None = None
 
 
 def new_id() -> str:
@@ -152,12 +205,12 @@ class Store:
                 (upload_id, time.time(), name, fmt, size[0], size[1], n, kind, seconds),
             )
 
-    def get_upload(self, upload_id: str) -> dict[str, Any] | None:
+    def get_upload(self, upload_id: str) -> UploadRecord | None:
         if not is_id(upload_id):
             return None
         with self._lock:
             row = self._db.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
-        return dict(row) if row else None
+        return UploadRecord(**dict(row)) if row else None
 
     def prune_uploads(self, older_than: float) -> int:
         """Delete the uploads made more than ``older_than`` seconds ago that no job uses (as
@@ -180,22 +233,22 @@ class Store:
         assert is_id(job_id)
         return self.jobs_dir / job_id
 
-    def add_job(self, job: dict[str, Any]) -> None:
+    def add_job(self, job: JobRecord) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO jobs (id, created, status, content, style, content_name, "
                 "style_name, config, total_steps, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    job["id"],
-                    job["created"],
-                    job["status"],
-                    job["content"],
-                    job["style"],
-                    job["content_name"],
-                    job["style_name"],
-                    json.dumps(job["config"], sort_keys=True),
-                    job["total_steps"],
-                    job.get("kind", IMAGE),
+                    job.id,
+                    job.created,
+                    job.status,
+                    job.content,
+                    job.style,
+                    job.content_name,
+                    job.style_name,
+                    json.dumps(job.config, sort_keys=True),
+                    job.total_steps,
+                    job.kind,
                 ),
             )
 
@@ -206,14 +259,14 @@ class Store:
         with self._tx() as db:
             db.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*values.values(), job_id))
 
-    def get_job(self, job_id: str) -> dict[str, Any] | None:
+    def get_job(self, job_id: str) -> JobRecord | None:
         if not is_id(job_id):
             return None
         with self._lock:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _job(row) if row else None
 
-    def list_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
+    def list_jobs(self, limit: int = 100) -> list[JobRecord]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,)
@@ -234,10 +287,13 @@ class Store:
             return cur.rowcount
 
 
-def _job(row: sqlite3.Row) -> dict[str, Any]:
-    d = dict(row)
+_STORED = {f.name for f in fields(JobRecord)}
+
+
+def _job(row: sqlite3.Row) -> JobRecord:
+    d = {k: row[k] for k in row.keys() if k in _STORED}
     d["config"] = json.loads(d["config"])
     d["losses"] = json.loads(d["losses"]) if d["losses"] else None
     d["has_preview"] = bool(d["has_preview"])
     d["has_result"] = bool(d["has_result"])
-    return d
+    return JobRecord(**d)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from impasto.video.frames import ClipInfo
     from impasto.video.optimise import FrameEvent
     from impasto.web.instant import Models, StudioModel
+    from impasto.web.store import JobRecord
 
 CLIPS_DIR = Path(impasto.data.__file__).parent / "clips"
 # The fixed list of bundled clips a client may name; nothing it sends is joined to a path.
@@ -260,26 +261,20 @@ def run_video(
     return VideoOutcome(sum(result.seconds), result.frames, losses[0] if losses else None)
 
 
-def frame_update(event: FrameEvent) -> dict[str, Any]:
+def frame_done(event: FrameEvent) -> int:
+    """The frames a video event says are done (a job's ``step``; its steps are the frames)."""
+    return event.frame + (1 if event.step is None else 0)
+
+
+def show_frame(job: JobRecord, event: FrameEvent) -> None:
     """A job record's live fields for a video event: frames done of the range (``step`` and
     ``total_steps``), and the steps within the current frame."""
-    done = event.frame + (1 if event.step is None else 0)
-    eta = event.eta
-    update: dict[str, Any] = {
-        "step": done,
-        "total_steps": event.frames,
-        "frame": min(event.frame + 1, event.frames),
-        "elapsed": event.elapsed,
-        "eta": eta if math.isfinite(eta) else None,
-    }
+    job.step, job.total_steps = frame_done(event), event.frames
+    job.frame = min(event.frame + 1, event.frames)
+    job.elapsed = event.elapsed
+    job.eta = event.eta if math.isfinite(event.eta) else None
     if event.step is not None:
         s = event.step
-        update.update(
-            frame_step=s.step,
-            frame_steps=s.total_steps,
-            scale=s.scale,
-            scales=s.scales,
-            size=list(s.size),
-            losses=dict(s.losses),
-        )
-    return update
+        job.frame_step, job.frame_steps = s.step, s.total_steps
+        job.scale, job.scales, job.size = s.scale, s.scales, list(s.size)
+        job.losses = dict(s.losses)

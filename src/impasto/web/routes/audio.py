@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from impasto.errors import ConfigError
 from impasto.web.routes.results import stem
-from impasto.web.routes.state import Studio, StudioDep, media, refusals
+from impasto.web.routes.state import JobView, Studio, StudioDep, media, refusals
 from impasto.web.sounds import (
     AUDIO_FORMATS,
     SOUND_ROLES,
@@ -28,7 +28,7 @@ from impasto.web.sounds import (
     check_texture_seconds,
     sound_label,
 )
-from impasto.web.store import AUDIO
+from impasto.web.store import AUDIO, JobRecord
 
 router = APIRouter()
 
@@ -87,7 +87,7 @@ class AudioJobRequest(BaseModel):
 
 
 @router.post("/api/audio/jobs", status_code=202, responses=refusals(422, 429))
-async def create_audio_job(req: AudioJobRequest, studio: StudioDep) -> Response:
+async def create_audio_job(req: AudioJobRequest, studio: StudioDep) -> JobView:
     content = None if req.content is None else studio.resolve(req.content, "content", AUDIO)
     style = studio.resolve(req.style, "style", AUDIO)
     limits = studio.limits
@@ -103,14 +103,14 @@ async def create_audio_job(req: AudioJobRequest, studio: StudioDep) -> Response:
         )
     seconds = check_texture_seconds(req.seconds, cfg)
     job = studio.manager.submit_audio(content, style, cfg, seconds)
-    return JSONResponse(studio.present(job), status_code=202)
+    return studio.present(job)
 
 
-def _audio_file(studio: Studio, job_id: str, name: str) -> tuple[dict[str, Any], Path]:
+def _audio_file(studio: Studio, job_id: str, name: str) -> tuple[JobRecord, Path]:
     job = studio.find_job(job_id)
     path = studio.store.job_dir(job_id) / name
-    if job.get("kind") != AUDIO or not job["has_result"] or not path.is_file():
-        raise HTTPException(404, f"job {job_id} has no {name} ({job['status']})")
+    if job.kind != AUDIO or not job.has_result or not path.is_file():
+        raise HTTPException(404, f"job {job_id} has no {name} ({job.status})")
     return job, path
 
 
@@ -121,7 +121,7 @@ def _audio_file(studio: Studio, job_id: str, name: str) -> tuple[dict[str, Any],
 )
 async def result_wav(job_id: str, studio: StudioDep) -> Response:
     job, path = _audio_file(studio, job_id, "result.wav")
-    parts = [stem(job, k) for k in ("content", "style") if job[k]]
+    parts = [stem(job, k) for k in ("content", "style") if getattr(job, k)]
     filename = f"impasto-{'-'.join(parts)}-{job_id[:8]}.wav"
     return FileResponse(path, media_type="audio/wav", filename=filename)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -28,7 +27,7 @@ from impasto.web.instant import (
     train_hint,
 )
 from impasto.web.jobs import Source
-from impasto.web.routes.state import Studio, StudioDep, refusals
+from impasto.web.routes.state import JobView, Studio, StudioDep, refusals
 
 router = APIRouter()
 
@@ -74,9 +73,9 @@ def _task(req: InstantJobRequest, studio: Studio, photo: Source) -> InstantTask:
 
 
 @router.post("/api/instant/jobs", status_code=202, responses=refusals(422, 429))
-async def create_instant_job(req: InstantJobRequest, studio: StudioDep) -> Response:
+async def create_instant_job(req: InstantJobRequest, studio: StudioDep) -> JobView:
     photo = studio.resolve(req.photo, "photo")
     task = await run_in_threadpool(_task, req, studio, photo)
     model = Source(f"model:{task.model.ref}", task.model.name, task.model.path)
     job = studio.manager.submit_instant(photo, model, task)
-    return JSONResponse(studio.present(job), status_code=202)
+    return studio.present(job)

@@ -6,13 +6,13 @@ import shutil
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from impasto.errors import ConfigError
 from impasto.web.form import build_config
-from impasto.web.routes.state import Studio, StudioDep, error, refusals
+from impasto.web.routes.state import JobList, JobView, Studio, StudioDep, error, refusals
 from impasto.web.store import ACTIVE
 
 router = APIRouter()
@@ -45,7 +45,7 @@ def _naming_the_field(config: dict[str, Any], err: ConfigError, studio: Studio) 
 
 
 @router.post("/api/jobs", status_code=202, responses=refusals(422, 429))
-async def create_job(req: JobRequest, studio: StudioDep) -> Response:
+async def create_job(req: JobRequest, studio: StudioDep) -> JobView:
     content = studio.resolve(req.content, "content")
     style = studio.resolve(req.style, "style")
     limits = studio.limits
@@ -56,22 +56,22 @@ async def create_job(req: JobRequest, studio: StudioDep) -> Response:
     except ConfigError as e:
         raise ConfigError(_naming_the_field(req.config, e, studio)) from None
     job = studio.manager.submit(content, style, cfg)
-    return JSONResponse(studio.present(job), status_code=202)
+    return studio.present(job)
 
 
 @router.get("/api/jobs", responses=refusals(422))
-async def list_jobs(studio: StudioDep, limit: int = 100) -> dict[str, Any]:
+async def list_jobs(studio: StudioDep, limit: int = 100) -> JobList:
     limit = max(1, min(limit, 500))
-    return {"jobs": [studio.present(j) for j in studio.manager.list_jobs(limit)]}
+    return JobList(jobs=[studio.present(j) for j in studio.manager.list_jobs(limit)])
 
 
 @router.get("/api/jobs/{job_id}", responses=refusals(404, 422))
-async def get_job(job_id: str, studio: StudioDep) -> dict[str, Any]:
+async def get_job(job_id: str, studio: StudioDep) -> JobView:
     return studio.present(studio.find_job(job_id))
 
 
 @router.post("/api/jobs/{job_id}/cancel", responses=refusals(404, 422))
-async def cancel_job(job_id: str, studio: StudioDep) -> dict[str, Any]:
+async def cancel_job(job_id: str, studio: StudioDep) -> JobView:
     studio.find_job(job_id)
     job = studio.manager.cancel(job_id)
     assert job is not None
@@ -83,8 +83,8 @@ async def cancel_job(job_id: str, studio: StudioDep) -> dict[str, Any]:
 )
 async def delete_job(job_id: str, studio: StudioDep) -> Response:
     job = studio.find_job(job_id)
-    if job["status"] in ACTIVE:
-        return error(409, f"job {job_id} is {job['status']}; cancel it first")
+    if job.status in ACTIVE:
+        return error(409, f"job {job_id} is {job.status}; cancel it first")
     studio.store.delete_job(job_id)
     await run_in_threadpool(shutil.rmtree, studio.store.job_dir(job_id), True)
     return Response(status_code=204)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
@@ -14,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from impasto.web.routes.state import Studio, StudioDep, media, refusals
-from impasto.web.store import FINISHED
+from impasto.web.store import FINISHED, JobRecord
 
 router = APIRouter()
 
@@ -46,16 +44,20 @@ async def preview(job_id: str, studio: StudioDep) -> Response:
 async def result(job_id: str, studio: StudioDep) -> Response:
     job = studio.find_job(job_id)
     path = studio.store.job_dir(job_id) / "result.png"
-    if not job["has_result"] or not path.is_file():
-        raise HTTPException(404, f"job {job_id} has no result ({job['status']})")
+    if not job.has_result or not path.is_file():
+        raise HTTPException(404, f"job {job_id} has no result ({job.status})")
     name = "-".join(stem(job, k) for k in ("content", "style"))
     return FileResponse(path, media_type="image/png", filename=f"impasto-{name}-{job_id[:8]}.png")
 
 
-def stem(job: dict[str, Any], which: str) -> str:
-    """A file-name part for an input: a sample's key, or an upload's name, in ASCII."""
-    kind, _, key = job[which].partition(":")
-    name = key if kind in ("sample", "sound") else job[f"{which}_name"]
+def stem(job: JobRecord, which: str) -> str:
+    """A file-name part for an input (``which``: content or style): a sample's key, or an
+    upload's name, in ASCII."""
+    ref, label = (
+        (job.content, job.content_name) if which == "content" else (job.style, job.style_name)
+    )
+    kind, _, key = ref.partition(":")
+    name = key if kind in ("sample", "sound") else label
     return "".join(c if c.isascii() and c.isalnum() else "_" for c in name)[:24]
 
 
@@ -68,7 +70,7 @@ async def _stream(studio: Studio, job_id: str, request: Request) -> AsyncIterato
         if job is None:  # deleted meanwhile
             yield "event: gone\ndata: {}\n\n"
             return
-        data = json.dumps(studio.present(job), allow_nan=False)
+        data = studio.present(job).model_dump_json()
         now = time.monotonic()
         if data != last:
             yield f"data: {data}\n\n"
@@ -76,7 +78,7 @@ async def _stream(studio: Studio, job_id: str, request: Request) -> AsyncIterato
         elif now - last_sent > KEEP_ALIVE:
             yield ": keep-alive\n\n"
             last_sent = now
-        if job["status"] in FINISHED or await request.is_disconnected():
+        if job.status in FINISHED or await request.is_disconnected():
             return
         await asyncio.sleep(studio.poll_interval)
 

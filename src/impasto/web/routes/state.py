@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from impasto.web.inputs import SAMPLES
 from impasto.web.jobs import JobManager, Source, sample_source, sound_source
 from impasto.web.sounds import SOUNDS
-from impasto.web.store import AUDIO, IMAGE, QUEUED, VIDEO, Store, is_id
+from impasto.web.store import AUDIO, IMAGE, QUEUED, VIDEO, JobRecord, Store, is_id
 from impasto.web.video import (
     CLIPS,
     DEFAULT_MAX_VIDEO_SECONDS,
@@ -27,18 +27,55 @@ from impasto.web.video import (
 
 log = logging.getLogger("impasto.web")
 
-# What a running job reports beyond its database row (a finished job shows these).
-LIVE_DEFAULTS: dict[str, Any] = {
-    "scale": None,
-    "scales": None,
-    "size": None,
-    "elapsed": None,
-    "eta": None,
-    "preview_version": 0,
-    "frame": None,  # a video job's: the frame being worked on (1-based) and its steps
-    "frame_step": None,
-    "frame_steps": None,
-}
+
+class JobView(BaseModel):
+    """A job as the API shows it (``GET /api/jobs/{id}``, each of ``GET /api/jobs`` and of its
+    event stream): its record (a NaN loss shown as null), where its files are, its place in
+    the queue."""
+
+    id: str
+    kind: str = Field(description="image, audio, instant or video")
+    created: float
+    started: float | None
+    finished: float | None
+    status: str = Field(description="queued, running, done, failed or cancelled")
+    content: str = Field(description='the content\'s ref ("" for a sound texture)')
+    style: str = Field(description='the style\'s ref ("model:REF" for a style network)')
+    content_name: str
+    style_name: str
+    config: dict[str, Any] = Field(description="the settings, as the mode's config names them")
+    step: int
+    total_steps: int = Field(description="steps (a video: frames; Instant: 1)")
+    losses: dict[str, float | None] | None
+    seconds: float | None
+    error: str | None
+    has_preview: bool
+    has_result: bool
+    scale: int | None = Field(description="live: the pyramid level (0-based) of scales")
+    scales: int | None
+    size: list[int] | None = Field(description="live: the level's (height, width)")
+    elapsed: float | None
+    eta: float | None = Field(description="live: seconds left (estimated)")
+    preview_version: int
+    frame: int | None = Field(description="live, a video job: the frame (1-based) and its steps")
+    frame_step: int | None
+    frame_steps: int | None
+    preview_url: str | None
+    result_url: str | None
+    spectrogram_url: str | None
+    video_url: str | None
+    route: str | None = Field(description="a video job: optimisation or network")
+    content_url: str | None
+    style_url: str | None
+    content_view_url: str | None
+    style_view_url: str | None
+    position: int | None = Field(description="a queued job: how many wait before it")
+
+
+class JobList(BaseModel):
+    """``GET /api/jobs``: the newest first."""
+
+    jobs: list[JobView]
 
 
 @dataclass(frozen=True)
@@ -75,35 +112,35 @@ class Studio:
                 hours = self.keep_uploads / 3600
                 log.info("deleted %d unused upload(s) older than %g h", gone, hours)
 
-    def present(self, job: dict[str, Any]) -> dict[str, Any]:
+    def present(self, job: JobRecord) -> JobView:
         """A job as the API shows it: its record, its live state and the URLs of its images."""
-        out = {**LIVE_DEFAULTS, **job}
-        jid = job["id"]
-        version = job.get("preview_version") or int(job.get("finished") or 0)
-        out["preview_url"] = (
-            f"/api/jobs/{jid}/preview.jpg?v={version}" if job["has_preview"] else None
+        jid, done = job.id, job.has_result
+        version = job.preview_version or int(job.finished or 0)
+        preview = f"/api/jobs/{jid}/preview.jpg?v={version}" if job.has_preview else None
+        result = f"/api/jobs/{jid}/result.png" if done else None
+        spectrogram = video = route = None
+        if job.kind == AUDIO:  # the result is a sound; its spectrograms are the picture
+            spectrogram = f"/api/jobs/{jid}/spectrogram.png?v={version}" if done else None
+            preview = spectrogram
+            result = f"/api/jobs/{jid}/result.wav" if done else None
+        if job.kind == VIDEO:  # the result is a clip; the preview its current frame
+            route = "network" if job.style.startswith("model:") else "optimisation"
+            result = video = f"/api/jobs/{jid}/{RESULT}" if done else None
+        return JobView(
+            **finite(asdict(job)),
+            preview_url=preview,
+            result_url=result,
+            spectrogram_url=spectrogram,
+            video_url=video,
+            route=route,
+            content_url=source_url(job.content),
+            style_url=source_url(job.style),
+            content_view_url=view_url(job.content),
+            style_view_url=view_url(job.style),
+            position=self.manager.position(jid) if job.status == QUEUED else None,
         )
-        out["result_url"] = f"/api/jobs/{jid}/result.png" if job["has_result"] else None
-        out["spectrogram_url"] = None
-        if job.get("kind") == AUDIO:  # the result is a sound; its spectrograms are the picture
-            picture = f"/api/jobs/{jid}/spectrogram.png?v={version}"
-            out["preview_url"] = picture if job["has_result"] else None
-            out["spectrogram_url"] = picture if job["has_result"] else None
-            out["result_url"] = f"/api/jobs/{jid}/result.wav" if job["has_result"] else None
-        out["video_url"] = None
-        out["route"] = None
-        if job.get("kind") == VIDEO:  # the result is a clip; the preview its current frame
-            out["route"] = "network" if job["style"].startswith("model:") else "optimisation"
-            out["result_url"] = f"/api/jobs/{jid}/{RESULT}" if job["has_result"] else None
-            out["video_url"] = out["result_url"]
-        out["content_url"] = source_url(job["content"])
-        out["style_url"] = source_url(job["style"])
-        out["content_view_url"] = view_url(job["content"])
-        out["style_view_url"] = view_url(job["style"])
-        out["position"] = self.manager.position(jid) if job["status"] == QUEUED else None
-        return finite(out)
 
-    def find_job(self, job_id: str) -> dict[str, Any]:
+    def find_job(self, job_id: str) -> JobRecord:
         job = self.manager.get(job_id)
         if job is None:
             raise HTTPException(404, f"no job {job_id!r}")
@@ -158,10 +195,10 @@ class Studio:
         rec = self.store.get_upload(key)
         if rec is None or not self.store.upload_path(key).is_file():
             raise HTTPException(422, f"no upload {key!r} for {what}; upload it again")
-        if rec.get("kind", IMAGE) != media:
-            have, want = MEDIA_NAMES[rec.get("kind", IMAGE)], MEDIA_NAMES[media]
+        if rec.kind != media:
+            have, want = MEDIA_NAMES[rec.kind], MEDIA_NAMES[media]
             raise HTTPException(422, f"upload {key!r} is {have}; {what} must be {want}")
-        return Source(ref, rec["name"], self.store.upload_path(key))
+        return Source(ref, rec.name, self.store.upload_path(key))
 
 
 MEDIA_NAMES = {IMAGE: "an image", AUDIO: "a sound", VIDEO: "a video"}

@@ -25,7 +25,7 @@ from impasto.web.inputs import (
 )
 from impasto.web.routes.state import Studio, StudioDep, error, refusals
 from impasto.web.sounds import AUDIO_MEDIA_TYPES, check_sound
-from impasto.web.store import AUDIO, VIDEO, new_id
+from impasto.web.store import AUDIO, VIDEO, UploadRecord, new_id
 from impasto.web.video import VIDEO_MEDIA_TYPES, check_clip
 
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file
@@ -210,7 +210,7 @@ async def upload_clip(request: Request, studio: StudioDep) -> Response:
         return error(e.status, e.message)
 
 
-def _find_upload(studio: Studio, upload_id: str) -> dict[str, Any]:
+def _find_upload(studio: Studio, upload_id: str) -> UploadRecord:
     rec = studio.store.get_upload(upload_id)
     if rec is None or not studio.store.upload_path(upload_id).is_file():
         raise HTTPException(404, f"no upload {upload_id!r}")
@@ -229,10 +229,10 @@ async def uploaded(upload_id: str, studio: StudioDep) -> Response:
     return FileResponse(store.upload_path(upload_id), media_type=_media_type(rec))
 
 
-def _media_type(rec: dict[str, Any]) -> str:
+def _media_type(rec: UploadRecord) -> str:
     by_kind = {AUDIO: AUDIO_MEDIA_TYPES, VIDEO: VIDEO_MEDIA_TYPES}
-    types = by_kind.get(str(rec.get("kind")), MEDIA_TYPES)
-    return types.get(rec["format"], "application/octet-stream")
+    types = by_kind.get(rec.kind, MEDIA_TYPES)
+    return types.get(rec.format, "application/octet-stream")
 
 
 @router.get(
@@ -245,7 +245,7 @@ async def view(upload_id: str, studio: StudioDep) -> Response:
     rendition (TIFF)."""
     rec = _find_upload(studio, upload_id)
     path = studio.store.upload_path(upload_id)
-    if rec["format"] in BROWSER_FORMATS or rec.get("kind") in (AUDIO, VIDEO):  # played as sent
+    if rec.format in BROWSER_FORMATS or rec.kind in (AUDIO, VIDEO):  # played as sent
         return FileResponse(path, media_type=_media_type(rec))
     data = await run_in_threadpool(render_png, path)
     return Response(data, media_type="image/png", headers={"Cache-Control": "max-age=3600"})

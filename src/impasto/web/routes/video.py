@@ -12,16 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from impasto.errors import ConfigError
 from impasto.web.form import form_fields
 from impasto.web.instant import check_backend
 from impasto.web.jobs import Source
 from impasto.web.routes.results import stem
-from impasto.web.routes.state import Studio, StudioDep, error, media, refusals
+from impasto.web.routes.state import JobView, Studio, StudioDep, media, refusals
 from impasto.web.store import VIDEO
 from impasto.web.video import (
     CLIPS,
@@ -113,9 +114,9 @@ def _task(req: VideoJobRequest, studio: Studio, clip: Source, style: Source | No
 
 
 @router.post("/api/video/jobs", status_code=202, responses=refusals(422, 429))
-async def create_video_job(req: VideoJobRequest, studio: StudioDep) -> Response:
+async def create_video_job(req: VideoJobRequest, studio: StudioDep) -> JobView:
     if (req.style is None) == (req.model is None):
-        return error(422, "give a style image (style, optimisation) or a model (network), not both")
+        raise ConfigError("give a style image (style, optimisation) or a model (network), not both")
     clip = studio.resolve(req.clip, "clip", VIDEO)
     style = None if req.style is None else studio.resolve(req.style, "style")
     task = await run_in_threadpool(_task, req, studio, clip, style)
@@ -123,7 +124,7 @@ async def create_video_job(req: VideoJobRequest, studio: StudioDep) -> Response:
         style = Source(f"model:{task.model.ref}", task.model.name, task.model.path)
     assert style is not None
     job = studio.manager.submit_video(clip, style, task)
-    return JSONResponse(studio.present(job), status_code=202)
+    return studio.present(job)
 
 
 @router.get(
@@ -134,7 +135,7 @@ async def create_video_job(req: VideoJobRequest, studio: StudioDep) -> Response:
 async def result_video(job_id: str, studio: StudioDep) -> Response:
     job = studio.find_job(job_id)
     path = studio.store.job_dir(job_id) / RESULT
-    if job.get("kind") != VIDEO or not job["has_result"] or not path.is_file():
-        raise HTTPException(404, f"job {job_id} has no {RESULT} ({job['status']})")
+    if job.kind != VIDEO or not job.has_result or not path.is_file():
+        raise HTTPException(404, f"job {job_id} has no {RESULT} ({job.status})")
     name = "-".join(stem(job, k) for k in ("content", "style"))
     return FileResponse(path, media_type="video/mp4", filename=f"impasto-{name}-{job_id[:8]}.mp4")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 import types
 import typing
@@ -18,11 +17,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
 
+import impasto.validate as validate
 from impasto.errors import ConfigError
 from impasto.layers import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
-    LAYER_NAMES,
     LAYER_PRESETS,
 )
 
@@ -75,48 +74,12 @@ class Padding(str, Enum):
     REPLICATE = "replicate"
 
 
-def _choice(enum: type[Enum], value: Any, what: str) -> Any:
-    if isinstance(value, enum):
-        return value
-    try:
-        return enum(str(value).lower())
-    except ValueError:
-        allowed = ", ".join(str(m.value) for m in enum)
-        raise ConfigError(f"unknown {what} {value!r}; choose one of: {allowed}") from None
-
-
-# Devices by name; whether the machine has the one named is features.device's question.
-DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # torch.Generator.manual_seed takes a signed 64-bit seed.
 MAX_SEED = 2**63 - 1
 # Loss weights above this are refused: the weighted terms are float32 (at most 3.4e38), and 1e30
 # leaves eight orders of magnitude for the loss a weight multiplies. (A run whose loss still
 # overflows stops with DivergedError naming the weight.)
 MAX_WEIGHT = 1e30
-
-
-def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and math.isfinite(value)
-    ok = ok and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        kind = "a non-negative" if allow_zero else "a positive"
-        raise ConfigError(f"{name} must be {kind} number, got {value!r}")
-
-
-def _layers(name: str, layers: Any) -> tuple[str, ...]:
-    if isinstance(layers, str):
-        layers = [s for s in layers.split(",")]
-    if not isinstance(layers, (list, tuple)) or not all(isinstance(s, str) for s in layers):
-        raise ConfigError(f"{name} must be layer names, got {layers!r}")
-    out = tuple(s.strip() for s in layers)
-    if not out or any(not s for s in out):
-        raise ConfigError(f"{name} must name at least one layer, got {','.join(out)!r}")
-    for s in out:
-        if s not in LAYER_NAMES:
-            raise ConfigError(
-                f"unknown layer {s!r} in {name}; valid layers: {', '.join(LAYER_NAMES)}"
-            )
-    return out
 
 
 SETTING = "impasto.setting"  # the key of a StyleConfig field's Setting in its metadata
@@ -501,15 +464,15 @@ class StyleConfig(Settings):
             raise ConfigError(
                 f"seed must be a non-negative integer up to 2^63 - 1 ({MAX_SEED}), got {seed!r}"
             )
-        _positive("style_scale", self.style_scale)
+        validate.number("style_scale", self.style_scale)
         for name in ("content_weight", "style_weight", "tv_weight"):
-            _positive(name, getattr(self, name), allow_zero=True)
+            validate.number(name, getattr(self, name), allow_zero=True)
             if getattr(self, name) > MAX_WEIGHT:
                 raise ConfigError(
                     f"{name} must be at most {MAX_WEIGHT:g} (larger overflows the float32 "
                     f"loss), got {getattr(self, name)!r}"
                 )
-        _positive("tol", self.tol, allow_zero=True)
+        validate.number("tol", self.tol, allow_zero=True)
         if not isinstance(self.tile, int) or isinstance(self.tile, bool) or self.tile < 0:
             raise ConfigError(
                 f"tile must be 0 (automatic) or a tile size in pixels, got {self.tile!r}"
@@ -517,24 +480,24 @@ class StyleConfig(Settings):
         if 0 < self.tile < 64:
             raise ConfigError(f"tile must be at least 64 pixels, got {self.tile}")
         if self.lr is not None:
-            _positive("lr", self.lr)
+            validate.number("lr", self.lr)
 
     def _check_choices(self) -> None:
-        self._set("optimizer", _choice(Optimizer, self.optimizer, "optimizer"))
-        self._set("pooling", _choice(Pooling, self.pooling, "pooling"))
-        self._set("padding", _choice(Padding, self.padding, "padding"))
-        self._set("precision", _choice(Precision, self.precision, "precision"))
-        colour = _choice(ColorPreservation, self.preserve_color, "preserve_color")
+        self._set("optimizer", validate.choice(Optimizer, self.optimizer, "optimizer"))
+        self._set("pooling", validate.choice(Pooling, self.pooling, "pooling"))
+        self._set("padding", validate.choice(Padding, self.padding, "padding"))
+        self._set("precision", validate.choice(Precision, self.precision, "precision"))
+        colour = validate.choice(ColorPreservation, self.preserve_color, "preserve_color")
         self._set("preserve_color", colour)
-        self._set("device", check_device(self.device))
+        self._set("device", validate.device(self.device))
 
     def _check_layers(self) -> None:
-        self._set("coarse_from", _layers("coarse_from", self.coarse_from)[0])
-        self._set("content_layers", _layers("content_layers", self.content_layers))
+        self._set("coarse_from", validate.layer_names("coarse_from", self.coarse_from)[0])
+        self._set("content_layers", validate.layer_names("content_layers", self.content_layers))
         style_layers = self.style_layers
         if isinstance(style_layers, str) and style_layers in LAYER_PRESETS:
             style_layers = LAYER_PRESETS[style_layers]
-        self._set("style_layers", _layers("style_layers", style_layers))
+        self._set("style_layers", validate.layer_names("style_layers", style_layers))
 
     def _check_init(self) -> None:
         init = str(self.init)
@@ -567,7 +530,7 @@ class StyleConfig(Settings):
                 f"{len(self.style_layers)} style layers ({','.join(self.style_layers)})"
             )
         for x in w:
-            _positive("each style layer weight", x, allow_zero=True)
+            validate.number("each style layer weight", x, allow_zero=True)
         if sum(w) <= 0:
             raise ConfigError("style_layer_weights must not all be zero")
         self._set("style_layer_weights", w)
@@ -638,15 +601,6 @@ def as_flags(error: ConfigError, fields: Iterable[str]) -> ConfigError:
     for name in sorted(fields, key=len, reverse=True):
         msg = re.sub(rf"(?<![\w-]){name}\b", flag_of(name), msg)
     return ConfigError(msg)
-
-
-def check_device(value: Any) -> str:
-    """A device name, lower-cased: auto, cpu, cuda, cuda:N or mps (whether this machine has
-    it is features.device's question, asked before any work)."""
-    device = value.lower() if isinstance(value, str) else value
-    if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
-        raise ConfigError(f"unknown device {value!r}; choose auto, cpu, cuda, cuda:N or mps")
-    return device
 
 
 DataT = TypeVar("DataT")

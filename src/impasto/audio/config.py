@@ -7,12 +7,11 @@ written into the output file's metadata, so a sound says how it was made.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
-from impasto.config import Optimizer, Settings, check_device, setting
+import impasto.validate as validate
+from impasto.config import Optimizer, Settings, setting
 from impasto.errors import ConfigError
 
 
@@ -28,33 +27,6 @@ class AudioInit(str, Enum):
 
     CONTENT = "content"  # the content's spectrogram: fewest steps to a result that keeps it
     NOISE = "noise"  # small noise, as in the paper's notebook
-
-
-def _choice(enum: type[Enum], value: Any, what: str) -> Any:
-    if isinstance(value, enum):
-        return value
-    try:
-        return enum(str(value).lower())
-    except ValueError:
-        allowed = ", ".join(str(m.value) for m in enum)
-        raise ConfigError(f"unknown {what} {value!r}; choose one of: {allowed}") from None
-
-
-def _number(name: str, value: Any, *, allow_zero: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        kind = "a non-negative" if allow_zero else "a positive"
-        raise ConfigError(f"{name} must be {kind} number, got {value!r}")
-
-
-def _integer(name: str, value: Any, low: int) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        what = "a positive integer" if low == 1 else f"an integer >= {low}"
-        raise ConfigError(f"{name} must be {what}, got {value!r}")
-    return value
 
 
 INTEGERS: dict[str, int] = {  # field -> smallest allowed value
@@ -181,19 +153,19 @@ class AudioConfig(Settings):
 
     def __post_init__(self) -> None:
         s = object.__setattr__
-        for name, low in INTEGERS.items():
-            s(self, name, _integer(name, getattr(self, name), low))
-        s(self, "hop", _integer("hop", self.hop, 0))
+        for name, low in (*INTEGERS.items(), ("hop", 0)):
+            what = "" if low == 1 else f"an integer >= {low}"
+            s(self, name, validate.integer(name, getattr(self, name), low, what=what))
         if self.hop > self.n_fft:
             raise ConfigError(f"hop must be at most n_fft ({self.n_fft}), got {self.hop}")
-        _number("content_weight", self.content_weight, allow_zero=True)
-        _number("style_weight", self.style_weight, allow_zero=True)
-        _number("max_seconds", self.max_seconds)
-        _number("tol", self.tol, allow_zero=True)
-        s(self, "optimizer", _choice(Optimizer, self.optimizer, "optimizer"))
-        s(self, "init", _choice(AudioInit, self.init, "init"))
-        s(self, "precision", _choice(AudioPrecision, self.precision, "precision"))
-        s(self, "device", check_device(self.device))
+        validate.number("content_weight", self.content_weight, allow_zero=True)
+        validate.number("style_weight", self.style_weight, allow_zero=True)
+        validate.number("max_seconds", self.max_seconds)
+        validate.number("tol", self.tol, allow_zero=True)
+        s(self, "optimizer", validate.choice(Optimizer, self.optimizer, "optimizer"))
+        s(self, "init", validate.choice(AudioInit, self.init, "init"))
+        s(self, "precision", validate.choice(AudioPrecision, self.precision, "precision"))
+        s(self, "device", validate.device(self.device))
 
     # -- derived values ---------------------------------------------------------------------
     @property

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
-from impasto.config import DEVICE_PATTERN, Precision
+from impasto.config import Precision
 from impasto.errors import ConfigError
+from impasto.validate import DEVICE_PATTERN
 
 
 def _mps_available() -> bool:

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import torch
 
+import impasto.validate as validate
 from impasto.config import (
     ColorPreservation,
     Precision,
     Settings,
-    _choice,
-    check_device,
     setting,
 )
 from impasto.errors import (
@@ -100,11 +99,12 @@ class ApplyConfig(Settings):
             raise ConfigError(
                 f"size must be an integer of at least {MIN_SIDE} px, got {self.size!r}"
             )
-        object.__setattr__(self, "backend", _choice(Backend, self.backend, "backend"))
-        colour = _choice(ColorPreservation, self.preserve_color, "preserve_color")
-        object.__setattr__(self, "preserve_color", colour)
-        object.__setattr__(self, "device", check_device(self.device))
-        object.__setattr__(self, "precision", _choice(Precision, self.precision, "precision"))
+        s = object.__setattr__
+        s(self, "backend", validate.choice(Backend, self.backend, "backend"))
+        colour = validate.choice(ColorPreservation, self.preserve_color, "preserve_color")
+        s(self, "preserve_color", colour)
+        s(self, "device", validate.device(self.device))
+        s(self, "precision", validate.choice(Precision, self.precision, "precision"))
 
 
 def check_onnx_precision(onnx: bool, precision: Precision) -> None:
@@ -125,9 +125,9 @@ def open_network(
     asking it for a GPU or a lower precision is refused, and ``auto`` then means those."""
     from impasto.network.export import load_onnx, onnx_session_for
 
-    backend = _choice(Backend, backend, "backend")
-    arith = _choice(Precision, precision, "precision")
-    where = resolve_device(check_device(device))  # refused before the file is read
+    backend = validate.choice(Backend, backend, "backend")
+    arith = validate.choice(Precision, precision, "precision")
+    where = resolve_device(validate.device(device))  # refused before the file is read
     onnx = backend is Backend.ONNXRUNTIME or Path(path).suffix.lower() == ".onnx"
     check_onnx_precision(onnx, arith)
     if onnx and where.type != "cpu":

@@ -8,16 +8,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+import impasto.validate as validate
 from impasto.config import (
     Padding,
     Pooling,
     Precision,
     Settings,
     StyleConfig,
-    _choice,
-    _layers,
-    _positive,
-    check_device,
     setting,
 )
 from impasto.errors import ConfigError
@@ -51,7 +48,7 @@ class NetworkConfig(Settings):
     )
 
     def __post_init__(self) -> None:
-        _positive("width", self.width)
+        validate.number("width", self.width)
         if self.width > 4:
             raise ConfigError(f"width must be at most 4, got {self.width!r}")
         if not isinstance(self.blocks, int) or isinstance(self.blocks, bool) or self.blocks < 0:
@@ -64,6 +61,11 @@ class NetworkConfig(Settings):
         return (c1, c2, c3)
 
 
+
+# The whole-number fields of TrainConfig and their least values.
+COUNTS: dict[str, int] = {
+    "steps": 1, "batch_size": 1, "crop_size": 1, "validation": 0, "preview_every": 0, "seed": 0,
+}  # fmt: skip
 
 _STYLE = StyleConfig()  # the engine's defaults, where a training setting means the same thing
 
@@ -153,40 +155,23 @@ class TrainConfig(Settings):
     )
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "crop_size"):
-            _count(name, getattr(self, name), minimum=1)
+        s = object.__setattr__
+        for name, low in COUNTS.items():
+            s(self, name, validate.integer(name, getattr(self, name), low))
         if self.crop_size < 16:
             raise ConfigError(f"crop_size must be at least 16 pixels, got {self.crop_size}")
-        _count("validation", self.validation, minimum=0)
-        _count("preview_every", self.preview_every, minimum=0)
-        _count("seed", self.seed, minimum=0)
         for name in ("lr", "style_scale"):
-            _positive(name, getattr(self, name))
+            validate.number(name, getattr(self, name))
         for name in ("minutes", "scale_jitter", "content_weight", "style_weight", "tv_weight"):
-            _positive(name, getattr(self, name), allow_zero=True)
-        object.__setattr__(self, "flip", _flag("flip", self.flip))
-        object.__setattr__(self, "pooling", _choice(Pooling, self.pooling, "pooling"))
-        object.__setattr__(self, "padding", _choice(Padding, self.padding, "padding"))
-        object.__setattr__(self, "precision", _choice(Precision, self.precision, "precision"))
-        object.__setattr__(self, "device", check_device(self.device))
+            validate.number(name, getattr(self, name), allow_zero=True)
+        s(self, "flip", validate.boolean("flip", self.flip))
+        s(self, "pooling", validate.choice(Pooling, self.pooling, "pooling"))
+        s(self, "padding", validate.choice(Padding, self.padding, "padding"))
+        s(self, "precision", validate.choice(Precision, self.precision, "precision"))
+        s(self, "device", validate.device(self.device))
         for name in ("content_layers", "style_layers"):
-            object.__setattr__(self, name, _layers(name, getattr(self, name)))
+            s(self, name, validate.layer_names(name, getattr(self, name)))
 
     @property
     def layers(self) -> tuple[str, ...]:
         return self.content_layers + self.style_layers
-
-
-
-def _count(name: str, value: Any, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        kind = "a positive" if minimum > 0 else "a non-negative"
-        raise ConfigError(f"{name} must be {kind} integer, got {value!r}")
-
-
-def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
-        return value.lower() in ("true", "yes", "1")
-    raise ConfigError(f"{name} must be true or false, got {value!r}")

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from impasto.config import Settings, StyleConfig, _choice, _positive, setting
+import impasto.validate as validate
+from impasto.config import Settings, StyleConfig, setting
 from impasto.errors import ConfigError
 from impasto.preprocess.resize import plan_steps, pyramid_sizes
 from impasto.video.frames import check_crf
@@ -133,9 +134,9 @@ class VideoConfig(Settings):
         bad = not isinstance(steps, int) or isinstance(steps, bool) or steps < 1
         if steps is not None and bad:
             raise ConfigError(f"later_steps must be a positive integer, got {steps!r}")
-        _positive("temporal_weight", self.temporal_weight, allow_zero=True)
+        validate.number("temporal_weight", self.temporal_weight, allow_zero=True)
         check_strength(self.deflicker)
-        object.__setattr__(self, "fill", _choice(Fill, self.fill, "fill"))
+        object.__setattr__(self, "fill", validate.choice(Fill, self.fill, "fill"))
         if not isinstance(self.style_config, StyleConfig):
             raise ConfigError("style_config must be a StyleConfig")
 

@@ -102,3 +102,25 @@ def test_run_serve_refuses_bad_arguments(
 def test_python_m_impasto_web(uvicorn_calls: list[dict[str, Any]], tmp_path: Path) -> None:
     assert module_main(["--port", "9001", "--data-dir", str(tmp_path)]) == 0
     assert uvicorn_calls[0]["port"] == 9001
+
+
+def test_the_docs_show_the_studio_limits_the_code_has() -> None:
+    """docs/studio.md's option table shows impasto serve's defaults, which are the studio's
+    Limits (web/limits.py): each figure is written once in code and checked here."""
+    import re
+
+    from impasto.web.limits import DEFAULTS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "studio.md").read_text()
+    rows = dict(re.findall(r"^\| `(--[a-z-]+)` \| `([^`]*)` \|", doc, re.MULTILINE))
+    defaults = vars(parse())
+    checked = 0
+    for flag, shown in rows.items():
+        value = defaults[flag[2:].replace("-", "_")]
+        if value is not None:
+            assert shown == (f"{value:g}" if isinstance(value, float) else str(value)), flag
+            checked += 1
+    assert checked >= 12
+    assert f"at most {DEFAULTS.max_steps} steps" in doc
+    assert "`--workers 0` is refused" in doc  # as run_serve does (test above)
+    assert defaults["max_audio_seconds"] == DEFAULTS.max_audio_seconds

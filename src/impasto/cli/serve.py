@@ -13,6 +13,7 @@ from typing import Any
 
 from impasto.cli.shell import report_error
 from impasto.errors import ConfigError, ImpastoError
+from impasto.web.limits import DEFAULTS as D
 
 EXTRA_HINT = "install the web extra: pip install 'impasto[web]'"
 
@@ -54,13 +55,18 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument(
         "--device",
-        default="auto",
+        default=D.device,
         help="where every job computes: auto (a CUDA GPU, then MPS, then the CPU), cpu, cuda, "
         "cuda:N or mps (default auto)",
     )
-    p.add_argument("--workers", type=int, default=1, help="jobs run at once (default 1)")
     p.add_argument(
-        "--queue-size", type=int, default=8, help="jobs that may wait for a worker (default 8)"
+        "--workers", type=int, default=D.workers, help=f"jobs run at once (default {D.workers})"
+    )
+    p.add_argument(
+        "--queue-size",
+        type=int,
+        default=D.queue_size,
+        help=f"jobs that may wait for a worker (default {D.queue_size})",
     )
     p.add_argument(
         "--data-dir",
@@ -78,43 +84,51 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
 
 def _add_limit_arguments(p: argparse.ArgumentParser) -> None:
     """The studio's limits: uploads, outputs, sounds, how long uploads are kept; the log."""
+    mb, megapixels = D.max_upload_bytes / 2**20, D.max_pixels / 1e6
     p.add_argument(
-        "--max-upload-mb", type=float, default=20.0, help="largest upload in MB (default 20)"
+        "--max-upload-mb", type=float, default=mb, help=f"largest upload in MB (default {mb:g})"
     )
     p.add_argument(
         "--max-megapixels",
         type=float,
-        default=25.0,
-        help="largest upload in megapixels (default 25)",
+        default=megapixels,
+        help=f"largest upload in megapixels (default {megapixels:g})",
     )
     p.add_argument(
-        "--max-size", type=int, default=2048, help="largest output long side a job may ask for"
+        "--max-size",
+        type=int,
+        default=D.max_size,
+        help="largest output long side a job may ask for",
     )
     p.add_argument(
         "--max-audio-seconds",
         type=float,
-        default=60.0,
-        help="Audio mode: longest sound upload, input or texture in seconds (default 60)",
+        default=D.max_audio_seconds,
+        help="Audio mode: longest sound upload, input or texture in seconds "
+        f"(default {D.max_audio_seconds:g})",
     )
     p.add_argument(
         "--max-video-seconds",
         type=float,
-        default=10.0,
-        help="Video mode: longest clip upload, or frame range of a job, in seconds (default 10)",
+        default=D.max_video_seconds,
+        help="Video mode: longest clip upload, or frame range of a job, in seconds "
+        f"(default {D.max_video_seconds:g})",
     )
     p.add_argument(
         "--max-video-size",
         type=int,
-        default=512,
-        help="Video mode: largest long side of a video job's frames, in pixels (default 512)",
+        default=D.max_video_size,
+        help="Video mode: largest long side of a video job's frames, in pixels "
+        f"(default {D.max_video_size})",
     )
+    hours = -1.0 if D.keep_uploads is None else D.keep_uploads / 3600  # negative: for ever
     p.add_argument(
         "--keep-uploads",
         type=float,
-        default=24.0,
+        default=hours,
         metavar="HOURS",
-        help="delete uploads that no job uses after this many hours (default 24; a negative "
-        "value keeps them for ever)",
+        help=f"delete uploads that no job uses after this many hours (default {hours:g}; a "
+        "negative value keeps them for ever)",
     )
     p.add_argument(
         "--log-level",

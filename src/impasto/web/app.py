@@ -50,19 +50,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from impasto.web.jobs import JobManager
+from impasto.web.limits import DEFAULTS as D
+from impasto.web.limits import Limits
 from impasto.web.routes import ROUTERS
 from impasto.web.routes.errors import BodyCap, Guard, HostCheck, add_error_handlers
 from impasto.web.routes.pages import STATIC_DIR
-from impasto.web.routes.state import Limits, Studio, refusals
+from impasto.web.routes.state import Studio, refusals
 from impasto.web.store import Store
-from impasto.web.video import DEFAULT_MAX_VIDEO_SECONDS, DEFAULT_MAX_VIDEO_SIZE
 
-DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-DEFAULT_MAX_PIXELS = 25_000_000  # a 6000x4000 camera photo
-DEFAULT_MAX_SIZE = 2048
-DEFAULT_MAX_STEPS = 5000
-DEFAULT_MAX_AUDIO_SECONDS = 60.0  # the longest sound upload, input or texture (Audio mode)
-DEFAULT_KEEP_UPLOADS = 24 * 3600.0  # seconds an upload no job uses is kept
 MAX_BODY_BYTES = 16 * 1024  # a request body that is not an upload (a job is ~1 KB of JSON)
 
 API_DESCRIPTION = (
@@ -78,23 +73,24 @@ LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 def create_app(
     data_dir: Path | str,
     *,
-    workers: int = 1,
-    queue_size: int = 8,
+    workers: int = D.workers,
+    queue_size: int = D.queue_size,
     weights: Any = None,
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    max_size: int = DEFAULT_MAX_SIZE,
-    max_steps: int = DEFAULT_MAX_STEPS,
+    max_upload_bytes: int = D.max_upload_bytes,
+    max_pixels: int = D.max_pixels,
+    max_size: int = D.max_size,
+    max_steps: int = D.max_steps,
     preview_interval: float = 0.75,
     allowed_hosts: list[str] | None = None,
     poll_interval: float = 0.1,
-    keep_uploads: float | None = DEFAULT_KEEP_UPLOADS,
-    device: str = "auto",
-    max_audio_seconds: float = DEFAULT_MAX_AUDIO_SECONDS,
-    max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
-    max_video_size: int = DEFAULT_MAX_VIDEO_SIZE,
+    keep_uploads: float | None = D.keep_uploads,
+    device: str = D.device,
+    max_audio_seconds: float = D.max_audio_seconds,
+    max_video_seconds: float = D.max_video_seconds,
+    max_video_size: int = D.max_video_size,
 ) -> FastAPI:
-    """The studio app, keeping its database and images in ``data_dir``.
+    """The studio app, keeping its database and images in ``data_dir``. The limits' defaults
+    are :mod:`impasto.web.limits`'s, as ``impasto serve``'s flags'.
 
     Args:
         workers: jobs run at once (worker threads; 0 accepts jobs but runs none, for tests).
@@ -125,18 +121,19 @@ def create_app(
         preview_interval=preview_interval,
     )
     limits = Limits(
-        max_upload_bytes,
-        max_pixels,
-        max_size,
-        max_steps,
-        queue_size,
-        workers,
-        max_audio_seconds,
-        device,
-        max_video_seconds,
-        max_video_size,
+        max_upload_bytes=max_upload_bytes,
+        max_pixels=max_pixels,
+        max_size=max_size,
+        max_steps=max_steps,
+        queue_size=queue_size,
+        workers=workers,
+        max_audio_seconds=max_audio_seconds,
+        device=device,
+        max_video_seconds=max_video_seconds,
+        max_video_size=max_video_size,
+        keep_uploads=keep_uploads,
     )
-    studio = Studio(store, manager, limits, poll_interval, keep_uploads)
+    studio = Studio(store, manager, limits, poll_interval)
     studio.prune()
     return _make_app(studio, allowed_hosts)
 

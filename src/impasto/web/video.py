@@ -47,8 +47,6 @@ CLIPS_DIR = Path(impasto.data.__file__).parent / "clips"
 CLIPS: dict[str, Path] = {p.stem: p for p in sorted(CLIPS_DIR.glob("*.mp4"))}
 CLIP_LABELS: dict[str, str] = {"street": "Street (vtest.avi)"}
 RESULT = "result.mp4"
-DEFAULT_MAX_VIDEO_SECONDS = 10.0
-DEFAULT_MAX_VIDEO_SIZE = 512
 
 # FFmpeg's container names as a browser's media type (what `GET /api/uploads/{id}` answers).
 VIDEO_MEDIA_TYPES: dict[str, str] = {

@@ -15,15 +15,10 @@ from starlette.exceptions import HTTPException
 
 from impasto.web.inputs import SAMPLES
 from impasto.web.jobs import JobManager, Source, sample_source, sound_source
+from impasto.web.limits import Limits
 from impasto.web.sounds import SOUNDS
 from impasto.web.store import AUDIO, IMAGE, QUEUED, VIDEO, JobRecord, Store, is_id
-from impasto.web.video import (
-    CLIPS,
-    DEFAULT_MAX_VIDEO_SECONDS,
-    DEFAULT_MAX_VIDEO_SIZE,
-    RESULT,
-    clip_label,
-)
+from impasto.web.video import CLIPS, RESULT, clip_label
 
 log = logging.getLogger("impasto.web")
 
@@ -79,22 +74,6 @@ class JobList(BaseModel):
 
 
 @dataclass(frozen=True)
-class Limits:
-    """The studio's limits, as ``create_app`` was given them (``GET /api/config`` shows them)."""
-
-    max_upload_bytes: int
-    max_pixels: int
-    max_size: int
-    max_steps: int
-    queue_size: int
-    workers: int
-    max_audio_seconds: float = 60.0
-    device: str = "auto"  # where every job computes (impasto serve --device)
-    max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS  # the frames a video job stylises
-    max_video_size: int = DEFAULT_MAX_VIDEO_SIZE  # a video job's long side, in pixels
-
-
-@dataclass(frozen=True)
 class Studio:
     """The state the routes share (one per app, in ``app.state.studio``)."""
 
@@ -102,14 +81,14 @@ class Studio:
     manager: JobManager
     limits: Limits
     poll_interval: float
-    keep_uploads: float | None
 
     def prune(self) -> None:
-        """Delete the uploads no job uses that are older than ``keep_uploads``."""
-        if self.keep_uploads is not None:
-            gone = self.store.prune_uploads(self.keep_uploads)
+        """Delete the uploads no job uses that are older than ``limits.keep_uploads``."""
+        keep = self.limits.keep_uploads
+        if keep is not None:
+            gone = self.store.prune_uploads(keep)
             if gone:
-                hours = self.keep_uploads / 3600
+                hours = keep / 3600
                 log.info("deleted %d unused upload(s) older than %g h", gone, hours)
 
     def present(self, job: JobRecord) -> JobView:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import pickle
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import torch
 
@@ -21,11 +22,47 @@ from impasto.config import StyleConfig
 from impasto.errors import CheckpointError, ConfigError
 from impasto.io.atomic import atomic_write
 from impasto.losses.targets import RegionMap, StyleSource, TargetSources
+from impasto.optim.loop import OptimizerState
 from impasto.optim.pyramid import Progress
 from impasto.preprocess.masks import RGB
 
 FILE = "checkpoint.pt"
 FORMAT = 1
+
+
+# The layout on disk (format 1), written once: what to_dict writes and from_dict reads.
+class MaskState(TypedDict):
+    masks: torch.Tensor  # (N, H, W), one plane per region
+    colors: list[list[int]]  # each region's RGB in the mask image
+
+
+class StyleState(TypedDict):
+    image: torch.Tensor
+    weight: float
+    name: str
+    masks: NotRequired[torch.Tensor]  # a style with its own regions (MaskState's keys)
+    colors: NotRequired[list[list[int]]]
+    region: NotRequired[list[int]]  # the content region (RGB) the style paints
+
+
+class CheckpointState(TypedDict):
+    format: int
+    config: dict[str, Any]  # StyleConfig.to_dict()
+    content: torch.Tensor | None
+    canvas: list[int]  # (H, W)
+    styles: list[StyleState]
+    coarse: list[StyleState]
+    init: torch.Tensor | None
+    weights_path: str | None
+    sources: dict[str, str]
+    extra: dict[str, Any]  # the caller's
+    precision: str | None  # absent in checkpoints written before it was kept
+    level: int  # Progress.scale
+    optimizer: OptimizerState | None
+    history: list[dict[str, float]]
+    elapsed: float
+    every: int
+    content_mask: NotRequired[MaskState]
 
 
 @dataclass(frozen=True)
@@ -59,9 +96,9 @@ class Checkpoint:
     progress: Progress
     every: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> CheckpointState:
         i, p = self.inputs, self.progress
-        out: dict[str, Any] = {
+        out: CheckpointState = {
             "format": FORMAT,
             "config": i.config.to_dict(),
             "content": i.content,
@@ -84,7 +121,7 @@ class Checkpoint:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
+    def from_dict(cls, data: CheckpointState) -> Checkpoint:
         """The checkpoint ``to_dict`` wrote; CheckpointError names what is missing or wrong."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise CheckpointError(f"not an impasto checkpoint of format {FORMAT}")
@@ -124,11 +161,11 @@ def _precision(value: Any) -> str | None:
     raise CheckpointError(f"unknown precision {value!r} (fp32 or bf16)")
 
 
-def _mask_dict(mask: RegionMap) -> dict[str, Any]:
+def _mask_dict(mask: RegionMap) -> MaskState:
     return {"masks": mask.masks, "colors": [list(c) for c in mask.colors]}
 
 
-def _region_map(data: dict[str, Any]) -> RegionMap:
+def _region_map(data: MaskState | StyleState) -> RegionMap:
     return RegionMap(data["masks"], tuple(_rgb(c) for c in data["colors"]))
 
 
@@ -137,23 +174,26 @@ def _rgb(values: Any) -> RGB:
     return (r, g, b)
 
 
-def _style_dict(s: StyleSource) -> dict[str, Any]:
-    out: dict[str, Any] = {"image": s.image, "weight": s.weight, "name": s.name}
+def _style_dict(s: StyleSource) -> StyleState:
+    out: StyleState = {"image": s.image, "weight": s.weight, "name": s.name}
     if s.mask is not None:
-        out.update(_mask_dict(s.mask))
+        out["masks"], out["colors"] = s.mask.masks, [list(c) for c in s.mask.colors]
     if s.region is not None:
         out["region"] = list(s.region)
     return out
 
 
-def _style_source(data: dict[str, Any]) -> StyleSource:
+def _style_source(data: StyleState) -> StyleSource:
     mask = _region_map(data) if "masks" in data else None
     region = _rgb(data["region"]) if "region" in data else None
     return StyleSource(data["image"], float(data["weight"]), str(data["name"]), mask, region)
 
 
-def write_state(folder: str | os.PathLike[str], data: dict[str, Any], name: str = FILE) -> Path:
-    """Write ``data`` (plain values and tensors) atomically to folder/``name``; returns it."""
+def write_state(
+    folder: str | os.PathLike[str], data: Mapping[str, object], name: str = FILE
+) -> Path:
+    """Write ``data`` (a checkpoint's state: plain values and tensors) atomically to
+    folder/``name``; returns it."""
     d = Path(folder)
     d.mkdir(parents=True, exist_ok=True)
     target = d / name

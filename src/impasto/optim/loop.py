@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import torch
 
@@ -34,6 +34,26 @@ class Differentiable(Protocol):
 
 Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]] | Differentiable
 OnStep = Callable[[int, dict[str, float], torch.Tensor], None]
+
+
+class OptimizerState(TypedDict):
+    """:class:`PixelOptimizer`'s state, as a checkpoint keeps it (plain values and tensors)."""
+
+    x: torch.Tensor
+    steps: int
+    evaluations: int
+    scale: float
+    losses: list[float]
+    f: torch.Tensor | None
+    g: torch.Tensor | None
+    terms: dict[str, float]
+    s: list[torch.Tensor]
+    y: list[torch.Tensor]
+    h_diag: float
+    adam: dict[str, Any] | None  # torch.optim.Adam's own state_dict
+    shown: torch.Tensor
+    best: torch.Tensor
+    best_f: float
 
 
 class PixelOptimizer:
@@ -241,7 +261,7 @@ class PixelOptimizer:
         return old - new < tol * abs(new)
 
     # -- checkpoints -----------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> OptimizerState:
         return {
             "x": self.x,
             "steps": self.steps,
@@ -260,7 +280,7 @@ class PixelOptimizer:
             "best_f": self.best_f,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: OptimizerState) -> None:
         self.x = state["x"].clone()
         self.steps = int(state["steps"])
         self.evaluations = int(state["evaluations"])

@@ -26,7 +26,7 @@ from impasto.losses.memory import tile_for
 from impasto.losses.objective import LossWeights, make_objective
 from impasto.losses.targets import ScaleTargets
 from impasto.optim.events import Callback, StepEvent
-from impasto.optim.loop import PixelOptimizer
+from impasto.optim.loop import OptimizerState, PixelOptimizer
 from impasto.preprocess.resize import fit_long_side, plan_steps, pyramid_sizes, resize
 
 
@@ -69,7 +69,7 @@ class Progress:
     """Where a run stands: enough to continue it to the same image as an uninterrupted run."""
 
     scale: int = 0  # index of the scale being optimised
-    optimizer: dict[str, Any] | None = None  # PixelOptimizer.state_dict() at that scale
+    optimizer: OptimizerState | None = None  # PixelOptimizer.state_dict() at that scale
     history: list[dict[str, float]] = field(default_factory=list)  # weighted terms per step
     elapsed: float = 0.0  # seconds spent so far
 

@@ -15,6 +15,8 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
+from typing_extensions import NotRequired, TypedDict  # pydantic reads it (Python < 3.12)
+
 from impasto.api import check_settings
 from impasto.config import Init, StyleConfig, help_text, setting_of
 from impasto.errors import ConfigError
@@ -28,11 +30,31 @@ NOT_IN_STUDIO: dict[str, str] = {
 }
 
 
+class FieldKind(TypedDict):
+    """A field's type as the page needs it."""
+
+    kind: str  # int, float, bool, choice, text or list
+    nullable: bool
+    choices: NotRequired[list[str]]  # a choice's values; a layer list's layer names
+    item: NotRequired[str]  # a list's items: int, float, str or layer
+    presets: NotRequired[dict[str, list[str]]]  # a layer list's named presets
+
+
+class FormField(FieldKind):
+    """One input of a settings form (``GET /api/config`` and each mode's config list them)."""
+
+    name: str
+    label: str
+    default: Any  # as the settings class's to_dict writes it
+    help: str
+    main: bool  # shown at once; else under "Advanced settings"
+
+
 def _label(f: dataclasses.Field[Any]) -> str:
     return setting_of(f).label or f.name.replace("_", " ").capitalize()
 
 
-def _describe(tp: Any) -> dict[str, Any]:
+def _describe(tp: Any) -> FieldKind:
     """A field's type as the page needs it: kind, nullable, choices."""
     args = typing.get_args(tp)
     origin = typing.get_origin(tp)
@@ -59,7 +81,7 @@ def _describe(tp: Any) -> dict[str, Any]:
     return {"kind": "text", "nullable": False}
 
 
-def _spec(f: dataclasses.Field[Any], tp: Any) -> dict[str, Any]:
+def _spec(f: dataclasses.Field[Any], tp: Any) -> FieldKind:
     """The field's kind and choices: from its type, narrowed by its Setting."""
     meta = setting_of(f)
     spec = _describe(tp)
@@ -77,7 +99,7 @@ def _spec(f: dataclasses.Field[Any], tp: Any) -> dict[str, Any]:
     return spec
 
 
-def settings_form(cls: type, leave_out: Mapping[str, str]) -> list[dict[str, Any]]:
+def settings_form(cls: type, leave_out: Mapping[str, str]) -> list[FormField]:
     """One entry per field of the settings dataclass ``cls`` (but ``leave_out``'s): name,
     label, kind, nullable, choices, default, help, main; all read from the field and its
     Setting. The studio's forms (StyleConfig's, Instant mode's ApplyConfig's) are built from
@@ -99,7 +121,7 @@ def settings_form(cls: type, leave_out: Mapping[str, str]) -> list[dict[str, Any
 
 
 @lru_cache(maxsize=1)
-def form_fields() -> list[dict[str, Any]]:
+def form_fields() -> list[FormField]:
     """StyleConfig's form (but NOT_IN_STUDIO): see :func:`settings_form`."""
     return settings_form(StyleConfig, NOT_IN_STUDIO)
 

@@ -31,7 +31,7 @@ from impasto.network.info import NetworkInfo
 from impasto.network.registry import MODEL_EXTENSIONS, bundled_dir, user_dir
 from impasto.network.stylizer import MIN_SIDE
 from impasto.preprocess.resize import fit_long_side
-from impasto.web.form import settings_form
+from impasto.web.form import FormField, settings_form
 from impasto.web.sounds import RunOutcome
 
 if TYPE_CHECKING:
@@ -68,22 +68,6 @@ class StudioModel:
     bundled: bool
     info: NetworkInfo | None
     problem: str | None
-
-    def describe(self) -> dict[str, Any]:
-        """The model as ``GET /api/instant/config`` lists it."""
-        info = self.info
-        return {
-            "ref": self.ref,
-            "name": self.name,
-            "file": self.path.name,
-            "bundled": self.bundled,
-            "format": self.path.suffix.lower().lstrip("."),
-            "style_name": info.style_name if info is not None else None,
-            "width": info.network.width if info is not None else None,
-            "blocks": info.network.blocks if info is not None else None,
-            "usable": self.problem is None,
-            "problem": self.problem,
-        }
 
 
 def _key(path: Path) -> FileKey:
@@ -190,7 +174,7 @@ class Models:
 
 # -- the settings form ---------------------------------------------------------------------------
 @lru_cache(maxsize=1)
-def instant_form_fields() -> list[dict[str, Any]]:
+def instant_form_fields() -> list[FormField]:
     """ApplyConfig's form (but NOT_IN_INSTANT), as the image form is StyleConfig's."""
     from impasto.network.apply import ApplyConfig
 

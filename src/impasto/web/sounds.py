@@ -11,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import impasto.data
 from impasto.audio.config import AudioConfig
 from impasto.errors import ConfigError, InvalidAudioError
 from impasto.web.inputs import UploadError
+
+if TYPE_CHECKING:
+    from impasto.web.form import FormField
 
 SOUNDS_DIR = Path(impasto.data.__file__).parent / "sounds"
 
@@ -97,7 +100,7 @@ def check_sound(path: Path, name: str, max_seconds: float) -> CheckedSound:
 
 # -- the settings form ---------------------------------------------------------------------------
 @lru_cache(maxsize=1)
-def audio_form_fields() -> list[dict[str, Any]]:
+def audio_form_fields() -> list[FormField]:
     """One entry per AudioConfig field (but NOT_IN_FORM's), from the field and its metadata,
     as the image form is from StyleConfig's (:func:`impasto.web.form.settings_form`) and the
     ``impasto audio`` flags are."""

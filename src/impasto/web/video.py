@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import impasto.data
 from impasto.errors import ConfigError, InvalidVideoError
 from impasto.network.stylizer import Stylizer
-from impasto.web.form import build_config, settings_form
+from impasto.web.form import FormField, build_config, settings_form
 from impasto.web.inputs import UploadError
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def check_clip(path: Path, name: str, max_seconds: float, max_pixels: int) -> Ch
 
 
 @lru_cache(maxsize=1)
-def video_form_fields() -> list[dict[str, Any]]:
+def video_form_fields() -> list[FormField]:
     """VideoConfig's form (but NOT_IN_VIDEO), as the image form is StyleConfig's."""
     from impasto.video.config import VideoConfig
 

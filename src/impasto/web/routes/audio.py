@@ -18,7 +18,8 @@ from starlette.exceptions import HTTPException
 
 from impasto.errors import ConfigError
 from impasto.web.routes.results import stem
-from impasto.web.routes.state import JobView, Studio, StudioDep, media, refusals
+from impasto.web.routes.state import Studio, StudioDep, media, refusals
+from impasto.web.routes.views import AudioConfigView, AudioLimits, JobView, Sample
 from impasto.web.sounds import (
     AUDIO_FORMATS,
     SOUND_ROLES,
@@ -34,28 +35,28 @@ router = APIRouter()
 
 
 @router.get("/api/audio/config")
-async def audio_config(studio: StudioDep) -> dict[str, Any]:
+async def audio_config(studio: StudioDep) -> AudioConfigView:
     """The Audio mode's form (AudioConfig's fields), its limits and the bundled sounds."""
     limits = studio.limits
-    return {
-        "fields": audio_form_fields(),
-        "limits": {
-            "max_upload_bytes": limits.max_upload_bytes,
-            "max_seconds": limits.max_audio_seconds,
-            "max_steps": limits.max_steps,
-            "formats": list(AUDIO_FORMATS),
-        },
-        "sounds": [
-            {
-                "name": name,
-                "label": sound_label(name),
-                "ref": f"sound:{name}",
-                "url": f"/api/sounds/{name}",
-                "role": SOUND_ROLES.get(name, "any"),
-            }
+    return AudioConfigView(
+        fields=audio_form_fields(),
+        limits=AudioLimits(
+            max_upload_bytes=limits.max_upload_bytes,
+            max_seconds=limits.max_audio_seconds,
+            max_steps=limits.max_steps,
+            formats=list(AUDIO_FORMATS),
+        ),
+        sounds=[
+            Sample(
+                name=name,
+                label=sound_label(name),
+                ref=f"sound:{name}",
+                url=f"/api/sounds/{name}",
+                role=SOUND_ROLES.get(name, "any"),
+            )
             for name in SOUNDS
         ],
-    }
+    )
 
 
 @router.get(

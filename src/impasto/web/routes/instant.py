@@ -27,25 +27,26 @@ from impasto.web.instant import (
     train_hint,
 )
 from impasto.web.jobs import Source
-from impasto.web.routes.state import JobView, Studio, StudioDep, refusals
+from impasto.web.routes.state import Studio, StudioDep, refusals
+from impasto.web.routes.views import InstantConfigView, InstantLimits, JobView, model_view
 
 router = APIRouter()
 
 
 @router.get("/api/instant/config")
-async def instant_config(studio: StudioDep) -> dict[str, Any]:
+async def instant_config(studio: StudioDep) -> InstantConfigView:
     """Instant mode's form (ApplyConfig's fields but ``device``), its limits, and the style
     networks: bundled ones first, then the user's, each with its style's name (a file that is
     not an impasto network is listed, unusable, with the reason)."""
     models = await run_in_threadpool(studio.manager.models.found)
-    return {
-        "fields": instant_form_fields(),
-        "not_in_form": NOT_IN_INSTANT,
-        "limits": {"min_size": MIN_SIDE, "max_size": studio.limits.max_size},
-        "models": [m.describe() for m in models],
-        "user_dir": str(user_dir()),
-        "empty_hint": f"No style networks yet: {train_hint()}.",
-    }
+    return InstantConfigView(
+        fields=instant_form_fields(),
+        not_in_form=NOT_IN_INSTANT,
+        limits=InstantLimits(min_size=MIN_SIDE, max_size=studio.limits.max_size),
+        models=[model_view(m) for m in models],
+        user_dir=str(user_dir()),
+        empty_hint=f"No style networks yet: {train_hint()}.",
+    )
 
 
 class InstantJobRequest(BaseModel):

@@ -12,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from impasto.errors import ConfigError
 from impasto.web.form import build_config
-from impasto.web.routes.state import JobList, JobView, Studio, StudioDep, error, refusals
+from impasto.web.routes.state import Studio, StudioDep, error, refusals
+from impasto.web.routes.views import JobList, JobView
 from impasto.web.store import ACTIVE
 
 router = APIRouter()

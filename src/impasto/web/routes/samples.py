@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 from starlette.exceptions import HTTPException
@@ -11,41 +9,48 @@ from starlette.exceptions import HTTPException
 from impasto.web.form import form_fields
 from impasto.web.inputs import ALLOWED_FORMATS, SAMPLE_ROLES, SAMPLES, sample_label
 from impasto.web.routes.state import StudioDep, media, refusals
+from impasto.web.routes.views import ConfigView, ImageLimits, Sample, StatusView
 
 router = APIRouter()
 
 
 @router.get("/api/config")
-async def config(studio: StudioDep) -> dict[str, Any]:
+async def config(studio: StudioDep) -> ConfigView:
     limits = studio.limits
-    return {
-        "fields": form_fields(),
-        "limits": {
-            "max_upload_bytes": limits.max_upload_bytes,
-            "max_pixels": limits.max_pixels,
-            "max_size": limits.max_size,
-            "max_steps": limits.max_steps,
-            "queue_size": limits.queue_size,
-            "workers": limits.workers,
-            "formats": list(ALLOWED_FORMATS),
-        },
-        "samples": [
-            {
-                "name": name,
-                "label": sample_label(name),
-                "ref": f"sample:{name}",
-                "url": f"/api/samples/{name}",
-                "role": SAMPLE_ROLES.get(name, "any"),
-            }
+    return ConfigView(
+        fields=form_fields(),
+        limits=ImageLimits(
+            max_upload_bytes=limits.max_upload_bytes,
+            max_pixels=limits.max_pixels,
+            max_size=limits.max_size,
+            max_steps=limits.max_steps,
+            queue_size=limits.queue_size,
+            workers=limits.workers,
+            formats=list(ALLOWED_FORMATS),
+        ),
+        samples=[
+            Sample(
+                name=name,
+                label=sample_label(name),
+                ref=f"sample:{name}",
+                url=f"/api/samples/{name}",
+                role=SAMPLE_ROLES.get(name, "any"),
+            )
             for name in SAMPLES
         ],
-    }
+    )
 
 
 @router.get("/api/status")
-async def status(studio: StudioDep) -> dict[str, Any]:
+async def status(studio: StudioDep) -> StatusView:
     limits = studio.limits
-    return {**studio.manager.counts(), "workers": limits.workers, "queue_size": limits.queue_size}
+    counts = studio.manager.counts()
+    return StatusView(
+        queued=counts["queued"],
+        running=counts["running"],
+        workers=limits.workers,
+        queue_size=limits.queue_size,
+    )
 
 
 @router.get(

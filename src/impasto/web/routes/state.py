@@ -16,61 +16,12 @@ from starlette.exceptions import HTTPException
 from impasto.web.inputs import SAMPLES
 from impasto.web.jobs import JobManager, Source, sample_source, sound_source
 from impasto.web.limits import Limits
+from impasto.web.routes.views import JobView
 from impasto.web.sounds import SOUNDS
 from impasto.web.store import AUDIO, IMAGE, QUEUED, VIDEO, JobRecord, Store, is_id
 from impasto.web.video import CLIPS, RESULT, clip_label
 
 log = logging.getLogger("impasto.web")
-
-
-class JobView(BaseModel):
-    """A job as the API shows it (``GET /api/jobs/{id}``, each of ``GET /api/jobs`` and of its
-    event stream): its record (a NaN loss shown as null), where its files are, its place in
-    the queue."""
-
-    id: str
-    kind: str = Field(description="image, audio, instant or video")
-    created: float
-    started: float | None
-    finished: float | None
-    status: str = Field(description="queued, running, done, failed or cancelled")
-    content: str = Field(description='the content\'s ref ("" for a sound texture)')
-    style: str = Field(description='the style\'s ref ("model:REF" for a style network)')
-    content_name: str
-    style_name: str
-    config: dict[str, Any] = Field(description="the settings, as the mode's config names them")
-    step: int
-    total_steps: int = Field(description="steps (a video: frames; Instant: 1)")
-    losses: dict[str, float | None] | None
-    seconds: float | None
-    error: str | None
-    has_preview: bool
-    has_result: bool
-    scale: int | None = Field(description="live: the pyramid level (0-based) of scales")
-    scales: int | None
-    size: list[int] | None = Field(description="live: the level's (height, width)")
-    elapsed: float | None
-    eta: float | None = Field(description="live: seconds left (estimated)")
-    preview_version: int
-    frame: int | None = Field(description="live, a video job: the frame (1-based) and its steps")
-    frame_step: int | None
-    frame_steps: int | None
-    preview_url: str | None
-    result_url: str | None
-    spectrogram_url: str | None
-    video_url: str | None
-    route: str | None = Field(description="a video job: optimisation or network")
-    content_url: str | None
-    style_url: str | None
-    content_view_url: str | None
-    style_view_url: str | None
-    position: int | None = Field(description="a queued job: how many wait before it")
-
-
-class JobList(BaseModel):
-    """``GET /api/jobs``: the newest first."""
-
-    jobs: list[JobView]
 
 
 @dataclass(frozen=True)
@@ -247,11 +198,15 @@ REFUSALS: dict[int, str] = {
 }
 
 
-def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
+# What FastAPI's ``responses=`` takes: OpenAPI response objects by status code.
+Responses = dict[int | str, dict[str, Any]]
+
+
+def refusals(*codes: int) -> Responses:
     """OpenAPI ``responses`` for the refusals a route can answer with."""
     return {code: {"model": ErrorBody, "description": REFUSALS[code]} for code in codes}
 
 
-def media(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
+def media(media_type: str, what: str) -> Responses:
     """OpenAPI ``responses`` for a route that answers with ``media_type`` (not JSON)."""
     return {200: {"content": {media_type: {}}, "description": what}}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -23,7 +23,8 @@ from impasto.web.inputs import (
     display_name,
     render_png,
 )
-from impasto.web.routes.state import Studio, StudioDep, error, refusals
+from impasto.web.routes.state import Responses, Studio, StudioDep, error, refusals
+from impasto.web.routes.views import ClipUpload, ImageUpload, SoundUpload, Upload
 from impasto.web.sounds import AUDIO_MEDIA_TYPES, check_sound
 from impasto.web.store import AUDIO, VIDEO, UploadRecord, new_id
 from impasto.web.video import VIDEO_MEDIA_TYPES, check_clip
@@ -33,13 +34,13 @@ FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file
 router = APIRouter()
 
 # An upload is an image or a sound: its GET answers with either media type.
-AS_SENT: dict[int | str, dict[str, Any]] = {
+AS_SENT: Responses = {
     200: {
         "content": {"image/*": {}, "audio/*": {}, "video/*": {}},
         "description": "the upload as sent",
     }
 }
-AS_SHOWN: dict[int | str, dict[str, Any]] = {
+AS_SHOWN: Responses = {
     200: {
         "content": {"image/*": {}, "audio/*": {}, "video/*": {}},
         "description": "the upload as the page shows (or plays) it",
@@ -107,21 +108,20 @@ async def _checked_copy(
     return upload_id, checked
 
 
-def _answer(upload_id: str, file: _File, fields: dict[str, Any]) -> JSONResponse:
-    """The 201 describing a kept upload: its id and URLs, its name and size, and ``fields``."""
-    body = {
-        "id": upload_id,
-        "ref": f"upload:{upload_id}",
-        "name": file.name,
-        **fields,
-        "bytes": len(file.content),
-        "url": f"/api/uploads/{upload_id}",
-        "view_url": f"/api/uploads/{upload_id}/view",
-    }
-    return JSONResponse(body, status_code=201)
+def _kept(upload_id: str, file: _File, fmt: str) -> Upload:
+    """What every kept upload's 201 says: its id and URLs, its name, format and size."""
+    return Upload(
+        id=upload_id,
+        ref=f"upload:{upload_id}",
+        name=file.name,
+        format=fmt,
+        bytes=len(file.content),
+        url=f"/api/uploads/{upload_id}",
+        view_url=f"/api/uploads/{upload_id}/view",
+    )
 
 
-async def _keep(studio: Studio, file: _File) -> JSONResponse:
+async def _keep(studio: Studio, file: _File) -> ImageUpload:
     """Check the image and keep it under a new id; the answer describes it."""
     limit = studio.limits.max_pixels
     upload_id, checked = await _checked_copy(
@@ -130,12 +130,17 @@ async def _keep(studio: Studio, file: _File) -> JSONResponse:
     size = (checked.width, checked.height)
     studio.store.add_upload(upload_id, file.name, checked.format, size, len(file.content))
     await run_in_threadpool(studio.prune)
-    fields = {"format": checked.format, "width": checked.width, "height": checked.height}
-    return _answer(upload_id, file, fields)
+    kept = _kept(upload_id, file, checked.format).model_dump()
+    return ImageUpload(**kept, width=checked.width, height=checked.height)
 
 
-@router.post("/api/uploads", status_code=201, responses=refusals(413, 415, 422))
-async def upload(request: Request, studio: StudioDep) -> Response:
+@router.post(
+    "/api/uploads",
+    status_code=201,
+    response_model=ImageUpload,
+    responses=refusals(413, 415, 422),
+)
+async def upload(request: Request, studio: StudioDep) -> ImageUpload | Response:
     try:
         file = await _read_file(request, studio.limits.max_upload_bytes)
         return await _keep(studio, file)
@@ -143,7 +148,7 @@ async def upload(request: Request, studio: StudioDep) -> Response:
         return error(e.status, e.message)
 
 
-async def _keep_sound(studio: Studio, file: _File) -> JSONResponse:
+async def _keep_sound(studio: Studio, file: _File) -> SoundUpload:
     """Check the sound (by decoding it) and keep it under a new id; the answer describes it."""
     limit = studio.limits.max_audio_seconds
     upload_id, checked = await _checked_copy(
@@ -154,18 +159,22 @@ async def _keep_sound(studio: Studio, file: _File) -> JSONResponse:
         kind=AUDIO, seconds=checked.seconds,
     )  # fmt: skip
     await run_in_threadpool(studio.prune)
-    fields = {
-        "kind": AUDIO,
-        "format": checked.format,
-        "seconds": checked.seconds,
-        "sample_rate": checked.sample_rate,
-        "channels": checked.channels,
-    }
-    return _answer(upload_id, file, fields)
+    return SoundUpload(
+        **_kept(upload_id, file, checked.format).model_dump(),
+        kind=AUDIO,
+        seconds=checked.seconds,
+        sample_rate=checked.sample_rate,
+        channels=checked.channels,
+    )
 
 
-@router.post("/api/audio/uploads", status_code=201, responses=refusals(413, 415, 422))
-async def upload_sound(request: Request, studio: StudioDep) -> Response:
+@router.post(
+    "/api/audio/uploads",
+    status_code=201,
+    response_model=SoundUpload,
+    responses=refusals(413, 415, 422),
+)
+async def upload_sound(request: Request, studio: StudioDep) -> SoundUpload | Response:
     """A sound (WAV, FLAC, OGG or MP3, by its bytes), at most ``--max-audio-seconds`` long."""
     try:
         file = await _read_file(request, studio.limits.max_upload_bytes)
@@ -174,7 +183,7 @@ async def upload_sound(request: Request, studio: StudioDep) -> Response:
         return error(e.status, e.message)
 
 
-async def _keep_clip(studio: Studio, file: _File) -> JSONResponse:
+async def _keep_clip(studio: Studio, file: _File) -> ClipUpload:
     """Check the clip (its header and first frame) and keep it under a new id."""
     limits = studio.limits
     upload_id, checked = await _checked_copy(
@@ -187,21 +196,25 @@ async def _keep_clip(studio: Studio, file: _File) -> JSONResponse:
         len(file.content), kind=VIDEO, seconds=checked.seconds,
     )  # fmt: skip
     await run_in_threadpool(studio.prune)
-    fields = {
-        "kind": VIDEO,
-        "format": checked.format,
-        "width": checked.width,
-        "height": checked.height,
-        "fps": checked.fps,
-        "frames": checked.frames,
-        "seconds": checked.seconds,
-        "has_audio": checked.has_audio,
-    }
-    return _answer(upload_id, file, fields)
+    return ClipUpload(
+        **_kept(upload_id, file, checked.format).model_dump(),
+        kind=VIDEO,
+        width=checked.width,
+        height=checked.height,
+        fps=checked.fps,
+        frames=checked.frames,
+        seconds=checked.seconds,
+        has_audio=checked.has_audio,
+    )
 
 
-@router.post("/api/video/uploads", status_code=201, responses=refusals(413, 422))
-async def upload_clip(request: Request, studio: StudioDep) -> Response:
+@router.post(
+    "/api/video/uploads",
+    status_code=201,
+    response_model=ClipUpload,
+    responses=refusals(413, 422),
+)
+async def upload_clip(request: Request, studio: StudioDep) -> ClipUpload | Response:
     """A clip (anything FFmpeg reads, by its bytes), at most ``--max-video-seconds`` long."""
     try:
         file = await _read_file(request, studio.limits.max_upload_bytes)

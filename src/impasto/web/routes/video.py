@@ -22,7 +22,8 @@ from impasto.web.form import form_fields
 from impasto.web.instant import check_backend
 from impasto.web.jobs import Source
 from impasto.web.routes.results import stem
-from impasto.web.routes.state import JobView, Studio, StudioDep, media, refusals
+from impasto.web.routes.state import Studio, StudioDep, media, refusals
+from impasto.web.routes.views import Bundled, JobView, VideoConfigView, VideoLimits, model_view
 from impasto.web.store import VIDEO
 from impasto.web.video import (
     CLIPS,
@@ -40,27 +41,27 @@ router = APIRouter()
 
 
 @router.get("/api/video/config")
-async def video_config(studio: StudioDep) -> dict[str, Any]:
+async def video_config(studio: StudioDep) -> VideoConfigView:
     """Video mode's form (VideoConfig's fields), the optimisation's form (StyleConfig's, sent
     as ``style_config``), the limits, the bundled clips and the style networks."""
     limits = studio.limits
     models = await run_in_threadpool(studio.manager.models.found)
-    return {
-        "fields": video_form_fields(),
-        "style_fields": [f for f in form_fields() if f["name"] not in NOT_IN_VIDEO_STYLE],
-        "not_in_form": NOT_IN_VIDEO,
-        "limits": {
-            "max_upload_bytes": limits.max_upload_bytes,
-            "max_seconds": limits.max_video_seconds,
-            "max_size": limits.max_video_size,
-            "max_steps": limits.max_steps,
-        },
-        "clips": [
-            {"name": n, "label": clip_label(n), "ref": f"clip:{n}", "url": f"/api/clips/{n}"}
+    return VideoConfigView(
+        fields=video_form_fields(),
+        style_fields=[f for f in form_fields() if f["name"] not in NOT_IN_VIDEO_STYLE],
+        not_in_form=NOT_IN_VIDEO,
+        limits=VideoLimits(
+            max_upload_bytes=limits.max_upload_bytes,
+            max_seconds=limits.max_video_seconds,
+            max_size=limits.max_video_size,
+            max_steps=limits.max_steps,
+        ),
+        clips=[
+            Bundled(name=n, label=clip_label(n), ref=f"clip:{n}", url=f"/api/clips/{n}")
             for n in CLIPS
         ],
-        "models": [m.describe() for m in models],
-    }
+        models=[model_view(m) for m in models],
+    )
 
 
 @router.get(

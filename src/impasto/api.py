@@ -29,6 +29,7 @@ from impasto.losses.targets import (
     StyleKey,
     StyleSource,
     TargetSources,
+    fit_masks,
     scale_targets,
     style_targets_at,
 )
@@ -44,8 +45,20 @@ from impasto.optim.pyramid import (
     plan_scales,
     run_pyramid,
 )
-from impasto.preprocess.color import luminance_only, match_color_stats, recombine_luminance
-from impasto.preprocess.masks import check_mask_size, parse_color, parse_color_mask, to_hex
+from impasto.preprocess.color import (
+    luminance_only,
+    match_color_stats,
+    match_region_colors,
+    recombine_luminance,
+)
+from impasto.preprocess.masks import (
+    check_mask_size,
+    match_mask_palettes,
+    parse_color,
+    parse_color_mask,
+    to_hex,
+)
+from impasto.preprocess.matting import affine_smooth, matting_laplacian
 from impasto.preprocess.resize import fit_long_side, gaussian_blur, pyramid_sizes, resize
 
 WeightsLike = VGGWeights | str | os.PathLike[str] | None
@@ -239,11 +252,20 @@ def _prepare(
         if content is None:
             raise ConfigError("a content mask needs a content image")
         mask = _load_mask(content_mask, content, "content mask")
+        _check_pairing(mask, loaded.styles + loaded.coarse)
         return TargetSources(loaded.styles, loaded.coarse, mask)
     masked = any(e.region is not None or e.mask is not None for e in loaded.styles + loaded.coarse)
     if masked and not regions:
         raise ConfigError("style masks and style regions need a content mask (--content-mask)")
     return loaded
+
+
+def _check_pairing(content_mask: RegionMap, styles: list[StyleSource]) -> None:
+    """Refuse, before any work, a content-mask colour that a masked style lacks (its one-line
+    message names the colour). Colours only in a style's mask are not used."""
+    for s in styles:
+        if s.mask is not None and s.region is None:
+            match_mask_palettes(content_mask.colors, s.mask.colors)
 
 
 def stylize(
@@ -316,6 +338,68 @@ def stylize(
         extra=dict(checkpoint.extra) if checkpoint else {},
     )
     return _run(inputs, vgg, callback, checkpoint, prepared=prepared, warm=warm)
+
+
+# Photo mode's start blends neighbouring regions' colour maps over long side / this many px,
+# then is made locally affine with this strength (preprocess.matting.affine_smooth).
+PHOTO_FEATHER = 200.0
+PHOTO_SMOOTH = 10.0
+# What `impasto photo` and photo() change from StyleConfig's painterly defaults (docs/photo.md
+# has the measurements behind each).
+PHOTO_DEFAULTS: dict[str, Any] = {
+    "photo_weight": 1e4,
+    "tv_weight": 0.0,
+    "steps": 120,
+}
+
+
+def photo_config(**overrides: Any) -> StyleConfig:
+    """The settings of a photo-to-photo transfer: StyleConfig with :data:`PHOTO_DEFAULTS`,
+    then ``overrides``."""
+    return _config(StyleConfig(), {**PHOTO_DEFAULTS, **overrides})
+
+
+def photo(
+    photo: ImageLike,
+    reference: ImageLike,
+    config: StyleConfig | None = None,
+    *,
+    content_mask: ImageLike | None = None,
+    style_mask: ImageLike | None = None,
+    weights: WeightsLike = None,
+    callback: Callback | None = None,
+    checkpoint: Checkpointing | None = None,
+    **overrides: Any,
+) -> Result:
+    """Give ``photo`` the look (colours, light, local contrast) of the photograph
+    ``reference`` and keep it a photograph (Luan et al. 2017, "Deep Photo Style Transfer").
+
+    :func:`stylize` with the photorealism term (``photo_weight``: the photo's matting
+    Laplacian) and, with the two region maps, region-matched style; it starts from the photo
+    recoloured region by region to the reference's colours.
+
+    Args:
+        photo, reference: images as for :func:`stylize`.
+        config: the settings; by default :func:`photo_config` (``overrides`` replace fields).
+        content_mask, style_mask: colour-coded region maps of the photo and the reference,
+            one flat colour per kind of region (the same colour, the same kind); both or
+            neither (then the whole picture is one region). A colour of the photo's map that
+            the reference's lacks is refused; colours only in the reference's are not used.
+        weights, callback, checkpoint: as for :func:`stylize`; :func:`resume` continues.
+    """
+    if (content_mask is None) != (style_mask is None):
+        raise ConfigError("give both region maps (the photo's and the reference's) or neither")
+    cfg = photo_config() if config is None else config
+    cfg = _config(cfg, overrides)
+    return stylize(
+        photo,
+        Style(reference, mask=style_mask),
+        cfg,
+        weights=weights,
+        callback=callback,
+        checkpoint=checkpoint,
+        content_mask=content_mask,
+    )
 
 
 def prepare_style(
@@ -610,9 +694,33 @@ def _start(
 ) -> torch.Tensor:
     """The image the first scale starts from; noise is drawn from the run's seed."""
     content = _content_at(inputs, hw, luminance)
+    if cfg.photo_weight > 0 and cfg.init_kind is Init.PALETTE and content is not None:
+        if not luminance and inputs.targets.styles:
+            return _region_palette(inputs, content)
     generator = torch.Generator().manual_seed(cfg.seed)
     like = content if content is not None else torch.zeros(1, 3, *hw)
     return initial_image(cfg, like, inputs.init, generator, _palette(inputs, luminance))
+
+
+def _region_palette(inputs: RunInputs, content: torch.Tensor) -> torch.Tensor:
+    """Photo mode's start: the photo with each region recoloured to the same region of the
+    reference (one affine colour map per region, :func:`match_region_colors`), which the
+    photorealism term accepts inside every region. Without region maps, one region."""
+    style = max(inputs.targets.styles, key=lambda s: s.weight)
+    hw = (content.shape[-2], content.shape[-1])
+    sh, sw = style.image.shape[-2:]
+    regions, mask = inputs.targets.content_mask, style.mask
+    if regions is not None and mask is not None:
+        pairs = match_mask_palettes(regions.colors, mask.colors)
+        mine = fit_masks(regions.masks, hw)
+        theirs = fit_masks(mask.masks, (sh, sw))[pairs]
+    else:
+        mine, theirs = torch.ones(1, *hw), torch.ones(1, sh, sw)
+    feather = max(1.0, max(hw) / PHOTO_FEATHER)
+    start = match_region_colors(content, style.image, mine, theirs, feather=feather)
+    # Seams and halos where the maps miss the photo's edges are spread along the photo's own
+    # edges (docs/photo.md: measured against the unsmoothed start).
+    return affine_smooth(start, matting_laplacian(content), PHOTO_SMOOTH)
 
 
 def _palette(inputs: RunInputs, luminance: bool) -> torch.Tensor | None:

@@ -269,6 +269,17 @@ class StyleConfig(Settings):
             label="Smoothness (TV weight)",
         ),
     )
+    # Luan et al. 2017's photorealism term (the photo's matting Laplacian, Levin et al. 2008);
+    # 0 leaves it out (painterly transfer). `impasto photo` sets it (api.photo's defaults).
+    photo_weight: float = field(
+        default=0.0,
+        metadata=setting(
+            "weight of the photorealism term (Luan et al. 2017): above 0 the output stays, in "
+            "every 3x3 window, an affine recolouring of the photo, so a photograph stays one",
+            group="losses",
+            content_only=True,
+        ),
+    )
     optimizer: Optimizer = field(
         default=Optimizer.LBFGS,
         metadata=setting("how the pixels are optimised", group="optimisation", choices=Optimizer),
@@ -465,7 +476,7 @@ class StyleConfig(Settings):
                 f"seed must be a non-negative integer up to 2^63 - 1 ({MAX_SEED}), got {seed!r}"
             )
         validate.number("style_scale", self.style_scale)
-        for name in ("content_weight", "style_weight", "tv_weight"):
+        for name in ("content_weight", "style_weight", "tv_weight", "photo_weight"):
             validate.number(name, getattr(self, name), allow_zero=True)
             if getattr(self, name) > MAX_WEIGHT:
                 raise ConfigError(

@@ -44,6 +44,8 @@ def test_public_names_are_pinned() -> None:
             "WeightsError",
             "__version__",
             "load_network",
+            "photo",
+            "photo_config",
             "prepare_style",
             "resume",
             "resume_training",

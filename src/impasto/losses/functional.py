@@ -7,6 +7,8 @@ G^l = F^l F^l^T holds the feature correlations that define style.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 
@@ -82,3 +84,47 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     dy = image[..., 1:, :] - image[..., :-1, :]
     dx = image[..., :, 1:] - image[..., :, :-1]
     return (dy**2).mean() + (dx**2).mean()
+
+
+class _Realism(torch.autograd.Function):
+    """sum_c V_c^T M V_c / P for a symmetric sparse M, with the gradient 2 M V / P written out:
+    one sparse product per evaluation (autograd through a sparse product would need M^T)."""
+
+    @staticmethod
+    def forward(ctx: Any, v: torch.Tensor, laplacian: torch.Tensor) -> torch.Tensor:
+        mv = laplacian @ v
+        ctx.save_for_backward(mv)
+        return (v * mv).sum() / v.shape[0]
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (mv,) = ctx.saved_tensors
+        return grad * 2.0 * mv / mv.shape[0], None
+
+
+def realism_loss(image: torch.Tensor, laplacian: torch.Tensor) -> torch.Tensor:
+    """Luan et al. 2017's photorealism term (eq. 2): sum over channels c of V_c^T M V_c, with
+    M the photo's matting Laplacian (:func:`impasto.preprocess.matting.matting_laplacian`) and
+    V_c channel c of the output, flattened. ~0 when the output is, in every 3x3 window, an
+    affine function of the photo's colours (Levin et al. 2008).
+
+    Departs from the paper in dividing by the number of pixels P, so that the weight does not
+    change with the size (as :func:`content_layer_loss` divides by M).
+
+    Args:
+        image: (1, 3, H, W), the output.
+        laplacian: (P, P) sparse, P = H * W, for the photo at this size.
+    Returns:
+        scalar, float32 (float64 for float64 inputs, for gradcheck).
+    """
+    if image.dim() != 4 or image.shape[0] != 1:
+        raise ValueError(f"image must be (1, C, H, W), got {tuple(image.shape)}")
+    p = image.shape[-2] * image.shape[-1]
+    if laplacian.shape != (p, p):
+        raise ValueError(
+            f"the Laplacian is {tuple(laplacian.shape)} but the image has {p} pixels: build "
+            "it for the image's size"
+        )
+    v = _at_least_fp32(image[0].reshape(image.shape[1], p).T.contiguous())
+    result: torch.Tensor = _Realism.apply(v, laplacian.to(v.dtype))
+    return result

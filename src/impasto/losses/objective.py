@@ -1,5 +1,6 @@
 """The weighted objective: total = alpha * content + beta * style + tv (Gatys 2016, eq. 7),
-plus gamma * temporal for a video frame (Ruder et al. 2016, eq. 8)."""
+plus gamma * temporal for a video frame (Ruder et al. 2016, eq. 8) and lambda * photo, the
+photorealism term of a photo-to-photo transfer (Luan et al. 2017, eq. 4)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ import torch
 from impasto.config import StyleConfig
 from impasto.features.device import Arithmetic
 from impasto.features.extractor import FeatureExtractor
-from impasto.losses.functional import content_layer_loss, gram_matrix, style_layer_loss, tv_loss
+from impasto.losses.functional import (
+    content_layer_loss,
+    gram_matrix,
+    realism_loss,
+    style_layer_loss,
+    tv_loss,
+)
 from impasto.losses.guided import guided_gram_matrices, guided_style_loss
 from impasto.losses.targets import ScaleTargets
 from impasto.losses.temporal import TemporalTarget, temporal_loss
@@ -20,7 +27,8 @@ from impasto.losses.tiled import TiledObjective
 @dataclass
 class Objective:
     """Callable: image (1, 3, H, W) → (total, {"content", "style", "tv", "total"}), and
-    "temporal" when the objective has a temporal target (a video frame).
+    "temporal" when the objective has a temporal target (a video frame), "photo" when it has
+    the photo's matting Laplacian (photo-to-photo transfer).
 
     The named terms are already weighted, so they add up to the total.
     """
@@ -40,6 +48,8 @@ class Objective:
     region_masks: dict[str, torch.Tensor] | None = None
     temporal: TemporalTarget | None = None  # a video frame's warped previous output and mask
     temporal_weight: float = 0.0
+    laplacian: torch.Tensor | None = None  # the photo's matting Laplacian at this size
+    photo_weight: float = 0.0
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         with torch.autocast(self.device_type, dtype=self.autocast_dtype, enabled=self.autocast):
@@ -71,6 +81,9 @@ class Objective:
             t = self.temporal
             terms["temporal"] = self.temporal_weight * temporal_loss(image, t.warped, t.mask)
             total = total + terms["temporal"]
+        if self.laplacian is not None:
+            terms["photo"] = self.photo_weight * realism_loss(image, self.laplacian)
+            total = total + terms["photo"]
         terms["total"] = total
         return total, terms
 
@@ -86,14 +99,16 @@ class Objective:
 
 @dataclass(frozen=True)
 class LossWeights:
-    """alpha, beta, the TV weight and the per-style-layer weights w_l of an objective, and
-    gamma, the temporal term's weight (used where the targets have a temporal target)."""
+    """alpha, beta, the TV weight and the per-style-layer weights w_l of an objective;
+    gamma, the temporal term's weight (used where the targets have a temporal target) and
+    lambda, the photorealism term's (where they have the photo's matting Laplacian)."""
 
     content: float
     style: float
     tv: float
     layers: dict[str, float]
     temporal: float = 0.0
+    photo: float = 0.0
 
     @classmethod
     def of(cls, cfg: StyleConfig, *, content: bool = True) -> LossWeights:
@@ -103,6 +118,7 @@ class LossWeights:
             style=cfg.style_weight,
             tv=cfg.tv_weight,
             layers=dict(zip(cfg.style_layers, cfg.layer_weights, strict=True)),
+            photo=cfg.photo_weight if content else 0.0,
         )
 
 
@@ -123,14 +139,16 @@ def make_objective(
     arith = arithmetic or Arithmetic("cpu", torch.bfloat16 if autocast else None)
     on, dtype, kind = arith.dtype is not None, arith.dtype or torch.bfloat16, arith.device_type
     masks, temporal, gamma = targets.region_masks, targets.temporal, weights.temporal
+    laplacian = targets.laplacian if weights.photo > 0 else None
     if tile:
         return TiledObjective(
             *parts, *terms, tile=tile, autocast=on, autocast_dtype=dtype, device_type=kind,
-            region_masks=masks, temporal=temporal, temporal_weight=gamma,
+            region_masks=masks, temporal=temporal, temporal_weight=gamma, laplacian=laplacian,
+            photo_weight=weights.photo,
         )  # fmt: skip
     return Objective(
         *parts, *terms, autocast=on, autocast_dtype=dtype, device_type=kind, region_masks=masks,
-        temporal=temporal, temporal_weight=gamma,
+        temporal=temporal, temporal_weight=gamma, laplacian=laplacian, photo_weight=weights.photo,
     )  # fmt: skip
 
 

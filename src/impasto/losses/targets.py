@@ -20,6 +20,7 @@ from impasto.losses.temporal import TemporalTarget
 from impasto.losses.tiled import feature_size, tiled_features, tiled_grams
 from impasto.preprocess.color import luminance_only
 from impasto.preprocess.masks import RGB, downsample_masks, match_mask_palettes, to_hex
+from impasto.preprocess.matting import matting_laplacian
 from impasto.preprocess.resize import resize_long_side
 
 
@@ -215,6 +216,7 @@ class ScaleTargets:
     style: dict[str, torch.Tensor] = field(default_factory=dict)
     region_masks: dict[str, torch.Tensor] | None = None
     temporal: TemporalTarget | None = None  # a video frame's warped previous output and mask
+    laplacian: torch.Tensor | None = None  # the photo's matting Laplacian (photo_weight > 0)
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,8 @@ def scale_targets(
             feats = extractor(content.to(device))
         out.content = {n: feats[n].detach() for n in cfg.content_layers}
         del feats
+    if content is not None and cfg.photo_weight > 0:  # built once per size (Luan et al. 2017)
+        out.laplacian = matting_laplacian(content).to(device)
     if sources.content_mask is not None:
         assert hw is not None
         masks = fit_masks(sources.content_mask.masks, hw)

@@ -29,7 +29,12 @@ import torch
 
 from impasto.features.extractor import FeatureExtractor
 from impasto.features.vgg import pools_before
-from impasto.losses.functional import content_layer_loss, style_layer_loss, tv_loss
+from impasto.losses.functional import (
+    content_layer_loss,
+    realism_loss,
+    style_layer_loss,
+    tv_loss,
+)
 from impasto.losses.guided import EMPTY_REGION, guided_style_loss
 from impasto.losses.temporal import TemporalTarget, temporal_loss
 
@@ -209,6 +214,8 @@ class TiledObjective:
     # As Objective's: a video frame's temporal target; a pixel-wise term, computed whole.
     temporal: TemporalTarget | None = None
     temporal_weight: float = 0.0
+    laplacian: torch.Tensor | None = None  # as Objective's: a pixel-wise term, computed whole
+    photo_weight: float = 0.0
 
     def _tiles(self, h: int, w: int) -> list[tuple[slice, slice, slice, slice]]:
         return image_tiles(self.extractor.layers, h, w, self.tile, self.margin)
@@ -239,6 +246,9 @@ class TiledObjective:
         if pixels is not None:
             terms["temporal"] = pixels
             total = total + pixels
+        if self.laplacian is not None:
+            terms["photo"] = self._photo_term(x, grad)
+            total = total + terms["photo"]
         terms["total"] = total
         return total, grad, terms
 
@@ -262,6 +272,16 @@ class TiledObjective:
         (g,) = torch.autograd.grad(temporal, xv)
         grad += g
         return tv, temporal.detach()
+
+    def _photo_term(self, x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        """The weighted photorealism term on the whole image (one sparse product, no
+        network); its gradient is added into ``grad``."""
+        assert self.laplacian is not None
+        xv = x.clone().requires_grad_(True)
+        photo = self.photo_weight * realism_loss(xv, self.laplacian)
+        (g,) = torch.autograd.grad(photo, xv)
+        grad += g
+        return photo.detach()
 
     def _style_layers(self) -> list[str]:
         if self.style_weight <= 0:
@@ -316,8 +336,10 @@ class TiledObjective:
             gram = (sums[n] / weight).requires_grad_(True)
             layer_loss = guided_style_loss if n in masks else style_layer_loss
             with torch.enable_grad():
-                term = self.style_weight * self.style_layer_weights[n] * layer_loss(
-                    gram, self.style_targets[n]
+                term = (
+                    self.style_weight
+                    * self.style_layer_weights[n]
+                    * layer_loss(gram, self.style_targets[n])
                 )
                 (d_gram,) = torch.autograd.grad(term, gram)
             style += term.detach()

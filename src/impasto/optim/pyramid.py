@@ -180,13 +180,23 @@ def _moved(state: Any, device: torch.device) -> Any:
 
 
 # The setting behind each loss term, to name in the error when that term overflows.
-_SETTING = {"content": "content_weight", "style": "style_weight", "tv": "tv_weight"}
+_SETTING = {
+    "content": "content_weight",
+    "style": "style_weight",
+    "tv": "tv_weight",
+    "photo": "photo_weight",
+}
 
 
 def _diverged(error: DivergedError, run: PyramidRun, scale: Scale) -> DivergedError:
     """``error`` with the scale and the settings most likely to blame."""
     w = run.weights
-    values = {"content_weight": w.content, "style_weight": w.style, "tv_weight": w.tv}
+    values = {
+        "content_weight": w.content,
+        "style_weight": w.style,
+        "tv_weight": w.tv,
+        "photo_weight": w.photo,
+    }
     named = [_SETTING[t] for t in error.terms if t in _SETTING]
     hint = ", ".join(f"{s} (now {values[s]:g})" for s in named) or "the loss weights or lr"
     step = scale.first_step + error.step

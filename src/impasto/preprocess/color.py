@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from impasto.errors import ConfigError, InvalidImageError
+from impasto.preprocess.resize import gaussian_blur
 
 # NTSC YIQ (FCC 1953, the coefficients rounded as in most references, e.g. Wikipedia / Matlab's
 # rgb2ntsc). The inverse is computed from this matrix in float64 rather than copied from a
@@ -310,3 +311,62 @@ def match_color_stats(
     if clamp:
         out = out.clamp(0.0, 1.0)
     return out.to(out_dtype)
+
+
+def match_region_colors(
+    image: torch.Tensor,
+    reference: torch.Tensor,
+    image_masks: torch.Tensor,
+    reference_masks: torch.Tensor,
+    mode: ColorMode | str = "mk",
+    feather: float = 0.0,
+    eps: float = DEFAULT_EPS,
+) -> torch.Tensor:
+    """Region-wise colour transfer: each region of ``image`` takes the colour mean and
+    covariance of the same region of ``reference`` (Reinhard et al. 2001's statistics
+    transfer, with the full RGB covariance, one affine map per region).
+
+    Luan et al. 2017's cheap baseline, and the start of ``impasto photo``: each region's map
+    is affine, so inside a region the result is what the photorealism term asks for.
+
+    Args:
+        image: (1, 3, H, W) sRGB in [0, 1].
+        reference: (1, 3, H', W').
+        image_masks: (K, H, W) one-hot regions of ``image``.
+        reference_masks: (K, H', W'), region k paired with region k of ``image_masks``.
+        mode: ``"mk"`` (the Monge-Kantorovich map, the least colour change) or
+            ``"mean_cov"``, as in :func:`match_color_stats`.
+        feather: the Gaussian sigma (px) over which neighbouring regions' maps blend (0: a
+            hard switch at the region edge).
+        eps: as in :func:`match_color_stats`.
+    Returns:
+        a new (1, 3, H, W) float32 tensor in [0, 1]. A region empty in either map keeps the
+        image's colours.
+    """
+    if mode not in ("mk", "mean_cov"):
+        raise ConfigError(f"unknown region colour mode {mode!r}; choose one of: mk, mean_cov")
+    _check_rgb(image, "image")
+    _check_rgb(reference, "reference")
+    if image_masks.shape[0] != reference_masks.shape[0]:
+        raise ValueError(
+            f"{image_masks.shape[0]} image regions, {reference_masks.shape[0]} in the reference"
+        )
+    x, r = _pixels(image)[0], _pixels(reference)[0]  # (3, M), (3, M')
+    mi = image_masks.reshape(image_masks.shape[0], -1).to(torch.float64)
+    mr = reference_masks.reshape(reference_masks.shape[0], -1).to(torch.float64)
+    weights = image_masks.to(torch.float64).unsqueeze(0)
+    if feather > 0:
+        weights = gaussian_blur(weights, feather)
+    weights = weights[0].reshape(mi.shape[0], -1)
+    weights = weights / weights.sum(dim=0, keepdim=True).clamp_min(1e-12)
+    out = torch.zeros_like(x)
+    for k in range(mi.shape[0]):
+        src, dst = x[:, mi[k] > 0.5], r[:, mr[k] > 0.5]
+        if src.shape[1] < 2 or dst.shape[1] < 2:
+            out += weights[k] * x
+            continue
+        (mu_s,), (cov_s,) = _mean_cov(src.unsqueeze(0))
+        (mu_c,), (cov_c,) = _mean_cov(dst.unsqueeze(0))
+        a = _linear_map(cov_s, cov_c, mode, eps)
+        out += weights[k] * (a @ (x - mu_s.unsqueeze(1)) + mu_c.unsqueeze(1))
+    return out.reshape(image.shape).clamp(0.0, 1.0).to(torch.float32)

@@ -50,7 +50,10 @@ def test_every_field_has_a_flag(command: str) -> None:
 
 
 def test_texture_leaves_out_only_the_content_only_fields() -> None:
-    assert {f.name for f in FIELDS if setting_of(f).content_only} == {"preserve_color"}
+    assert {f.name for f in FIELDS if setting_of(f).content_only} == {
+        "photo_weight",
+        "preserve_color",
+    }
     assert cli.FIELDS == tuple(NAMES)
 
 

@@ -49,18 +49,29 @@ def _quiet_exporter() -> Iterator[None]:
 
 def onnx_bytes(network: StyleNetwork) -> bytes:
     """The network as a serialised ONNX model, weights embedded, axes named."""
+    return module_onnx_bytes(network.model, network.info.metadata())
+
+
+def module_onnx_bytes(
+    module: torch.nn.Module,
+    metadata: dict[str, str],
+    names: tuple[str, str] = (INPUT, OUTPUT),
+) -> bytes:
+    """Any one-image module ((N, 3, H, W) in, one tensor out) as a serialised ONNX model:
+    weights embedded, batch, height and width dynamic and named, ``metadata`` in its
+    metadata_props, ``names`` its input's and output's names."""
     from torch.export import Dim
 
     example = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     with _quiet_exporter():
         program = torch.onnx.export(
-            network.model,
+            module,
             (example,),
             dynamo=True,
             external_data=False,
             opset_version=OPSET,
-            input_names=[INPUT],
-            output_names=[OUTPUT],
+            input_names=[names[0]],
+            output_names=[names[1]],
             dynamic_shapes={"x": {axis: Dim.DYNAMIC for axis in AXES}},
             verbose=False,
         )
@@ -69,7 +80,7 @@ def onnx_bytes(network: StyleNetwork) -> bytes:
     for value in (*proto.graph.input, *proto.graph.output):
         for axis, name in AXES.items():
             value.type.tensor_type.shape.dim[axis].dim_param = name
-    for key, text in network.info.metadata().items():
+    for key, text in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, text
     proto.producer_name = "impasto"
@@ -102,7 +113,8 @@ class OnnxNetwork(Stylizer):
         return torch.from_numpy(np.asarray(y, dtype=np.float32))
 
 
-def _session(model: bytes | str) -> Any:
+def ort_session(model: bytes | str) -> Any:
+    """An onnxruntime CPU session of a serialised model or a file, logging errors only."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -117,7 +129,7 @@ def load_onnx(path: str | os.PathLike[str]) -> OnnxNetwork:
     if not p.is_file():
         raise NetworkFileError(f"ONNX file not found: {p}")
     try:
-        session = _session(str(p))
+        session = ort_session(str(p))
     except Exception as e:  # onnxruntime raises its own untyped errors for bad files
         first = (str(e).splitlines() or [type(e).__name__])[0][:200]
         raise NetworkFileError(f"{p} is not an ONNX model onnxruntime can load ({first})") from None
@@ -129,4 +141,4 @@ def load_onnx(path: str | os.PathLike[str]) -> OnnxNetwork:
 
 def onnx_session_for(network: StyleNetwork) -> OnnxNetwork:
     """``network`` exported in memory and run under onnxruntime."""
-    return OnnxNetwork(_session(onnx_bytes(network)), network.info)
+    return OnnxNetwork(ort_session(onnx_bytes(network)), network.info)

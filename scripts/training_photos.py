@@ -70,6 +70,29 @@ MATPLOTLIB_PHOTOS: tuple[tuple[str, str, str], ...] = (
     ("grace_hopper.jpg", "Grace Hopper, US Navy photograph", "public domain"),
 )
 
+# Debian's mate-backgrounds: its nature/ wallpapers are photographs at 1280-2560 px, the
+# high-resolution detail the upscaler learns from (--wallpapers; the style networks do not use
+# them). Authors as /usr/share/doc/mate-backgrounds/copyright names them; all GPL-2+.
+MATE_DATA = Path("usr/share/backgrounds/mate/nature")
+MATE_LICENCE = "GPL-2+ (mate-backgrounds' /usr/share/doc/mate-backgrounds/copyright)"
+MATE_PHOTOS: tuple[tuple[str, str], ...] = (
+    ("Aqua.jpg", "a water drop, Charles Barbin"),
+    ("Blinds.jpg", "a green leaf's veins, Lennart Poettering and Andrea Cimitan"),
+    ("FreshFlower.jpg", "an orange flower, Jens Ansorg"),
+    ("Garden.jpg", "a red flower, Charles Barbin"),
+    ("GreenMeadow.jpg", "grass, Timothy Schellhase and Lapo Calamandrei"),
+    ("RainDrops.jpg", "rain drops on leaves, blackcombwhistler07"),
+    ("Storm.jpg", "a storm over a plain, Sergey Nazarov"),
+    ("TwoWings.jpg", "dandelion seeds, Charles Barbin and Hylke Bons"),
+    ("Wood.jpg", "grained wood, Jean-François Fortin Tam"),
+    ("YellowFlower.jpg", "a yellow flower, Charles Barbin"),
+)
+# Kept out of training: photos the upscaler never saw, for benchmarks/upscale.py.
+MATE_HELD_OUT: tuple[tuple[str, str], ...] = (
+    ("Dune.jpg", "dune grass by the sea, Marco Cogoni and Hylke Bons"),
+    ("LadyBird.jpg", "a ladybird among flowers, Charles Barbin"),
+)
+
 
 @dataclass(frozen=True)
 class Photo:
@@ -112,6 +135,45 @@ def opencv_doc(cache: Path) -> tuple[Path, str] | None:
         ["dpkg-deb", "-f", str(deb), "Version"], check=True, capture_output=True, text=True
     ).stdout.strip()
     return data, version
+
+
+def unpacked(package: str, cache: Path) -> tuple[Path, str] | None:
+    """(the folder ``package``'s .deb is unpacked in, its version), fetched with
+    ``apt-get download`` into ``cache`` when not there yet; None when apt cannot fetch it."""
+    debs = sorted(cache.glob(f"{package}_*.deb"))
+    if not debs:
+        cache.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(["apt-get", "download", package], cwd=cache, check=True)
+        except (OSError, subprocess.CalledProcessError) as e:
+            print(f"{package}: apt-get download failed ({e}); skipped", file=sys.stderr)
+            return None
+        debs = sorted(cache.glob(f"{package}_*.deb"))
+    if not debs:
+        return None
+    root = cache / "root"
+    if not (root / "usr/share/doc" / package).is_dir():
+        subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(root)], check=True)
+    version = subprocess.run(
+        ["dpkg-deb", "-f", str(debs[-1]), "Version"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    return root, version
+
+
+def gather_mate(folder: Path, cache: Path) -> tuple[list[Photo], list[str]]:
+    found = unpacked("mate-backgrounds", cache)
+    if found is None:
+        return [], ["mate-backgrounds (apt-get download mate-backgrounds)"]
+    root, version = found
+    out, missing = [], []
+    for name, what in MATE_PHOTOS:
+        src = root / MATE_DATA / name
+        if not src.is_file():
+            missing.append(f"mate-backgrounds:{name}")
+            continue
+        rel = _copy(src, folder, Path("mate-backgrounds") / name)
+        out.append(Photo(rel, "mate-backgrounds (Debian)", version, MATE_LICENCE, what))
+    return out, missing
 
 
 def _copy(src: Path, folder: Path, rel: Path) -> Path:
@@ -175,8 +237,14 @@ def write_sources(folder: Path, photos: list[Photo], missing: list[str]) -> Path
     return path
 
 
-def gather(folder: Path, cache: Path) -> tuple[list[Photo], list[str]]:
+def gather(
+    folder: Path, cache: Path, wallpapers: Path | None = None
+) -> tuple[list[Photo], list[str]]:
     photos, missing = gather_opencv(folder, cache)
+    if wallpapers is not None:
+        more, gone = gather_mate(folder, wallpapers)
+        photos += more
+        missing += gone
     for module, dist, inside, entries in (
         ("skimage", "scikit-image", "data", SKIMAGE_PHOTOS),
         ("matplotlib", "matplotlib", "mpl-data/sample_data", MATPLOTLIB_PHOTOS),
@@ -197,8 +265,15 @@ def main() -> None:
         default=Path("out/cache/opencv-doc"),
         help="cache folder for the opencv-doc package (fetched with apt-get download)",
     )
+    ap.add_argument(
+        "--wallpapers",
+        type=Path,
+        default=None,
+        help="also the mate-backgrounds photographs (the upscaler's training set), with this "
+        "cache folder for the package (fetched with apt-get download)",
+    )
     args = ap.parse_args()
-    photos, missing = gather(args.folder, args.opencv_doc)
+    photos, missing = gather(args.folder, args.opencv_doc, args.wallpapers)
     held = sum(1 for p in photos if p.path.parts[0] == "validation")
     print(f"{len(photos) - held} training and {held} validation photo(s) in {args.folder}")
     if missing:

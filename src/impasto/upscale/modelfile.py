@@ -1,0 +1,111 @@
+"""Upscaler model files: the weights in ``safetensors`` with what the network is in the
+metadata (its shape, the training settings, impasto's version); loading runs no code."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from impasto.errors import ConfigError, NetworkFileError, OutputError
+from impasto.io.atomic import atomic_write, check_writable
+from impasto.upscale.config import UpscalerConfig
+from impasto.upscale.model import Upscaler
+
+KIND = "impasto-upscaler"
+FORMAT = 1
+ARCHITECTURE = "fsrcnn-subpixel-bicubic-residual"
+
+
+@dataclass(frozen=True)
+class UpscalerInfo:
+    """What a model file says about its upscaler."""
+
+    network: UpscalerConfig
+    training: dict[str, Any] = field(default_factory=dict)
+    version: str = ""
+
+    def metadata(self) -> dict[str, str]:
+        from impasto.version import __version__
+
+        return {
+            "format": KIND,
+            "format_version": str(FORMAT),
+            "architecture": ARCHITECTURE,
+            "network": json.dumps(self.network.to_dict(), sort_keys=True),
+            "training": json.dumps(self.training, sort_keys=True),
+            "impasto_version": self.version or __version__,
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str], where: str) -> UpscalerInfo:
+        if meta.get("format") != KIND:
+            raise NetworkFileError(f"{where} is not an impasto upscaler (no impasto metadata)")
+        if meta.get("format_version") != str(FORMAT) or meta.get("architecture") != ARCHITECTURE:
+            raise NetworkFileError(
+                f"{where} is an upscaler of format {meta.get('format_version')!r} "
+                f"({meta.get('architecture')}); this impasto reads format {FORMAT}"
+            )
+        try:
+            return cls(
+                UpscalerConfig.from_dict(json.loads(meta["network"])),
+                json.loads(meta.get("training", "{}")),
+                meta.get("impasto_version", ""),
+            )
+        except (KeyError, ValueError, TypeError, ConfigError) as e:
+            raise NetworkFileError(f"{where} has damaged upscaler metadata: {e}") from None
+
+
+def save_upscaler(
+    model: Upscaler,
+    path: str | os.PathLike[str],
+    info: UpscalerInfo | None = None,
+    half: bool = False,
+) -> Path:
+    """Write ``model`` and ``info`` to ``path`` (``.safetensors``) atomically; ``half``
+    stores float16 weights (half the file)."""
+    from safetensors.torch import save
+
+    p = check_writable(path, (".safetensors",), "model file")
+    info = info or UpscalerInfo(model.config)
+    dtype = torch.float16 if half else torch.float32
+    tensors = {
+        k: v.detach().cpu().to(dtype).contiguous().clone() for k, v in model.state_dict().items()
+    }
+    data = save(tensors, metadata=info.metadata())
+    try:
+        with atomic_write(p) as f:
+            f.write(data)
+    except OSError as e:
+        raise OutputError(f"cannot write {p}: {e.strerror or e}") from None
+    return p
+
+
+def load_upscaler(path: str | os.PathLike[str]) -> tuple[Upscaler, UpscalerInfo]:
+    """The upscaler in ``path`` (eval mode, float32, no gradients) and its info;
+    NetworkFileError, in one line, for a missing file or one that is not an impasto upscaler."""
+    from safetensors import SafetensorError, safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise NetworkFileError(f"upscaler file not found: {p}")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+            info = UpscalerInfo.from_metadata(meta, str(p))
+            tensors = {k: f.get_tensor(k).to(torch.float32) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        first = (str(e).splitlines() or [type(e).__name__])[0]
+        raise NetworkFileError(f"{p} is not an impasto upscaler ({first})") from None
+    model = Upscaler(info.network)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError:
+        raise NetworkFileError(
+            f"{p}: its weights do not fit the network its metadata describes"
+        ) from None
+    return model.eval().requires_grad_(False), info

@@ -1,0 +1,357 @@
+"""Training an upscaler: Adam on random high-resolution crops of a photo folder, each shrunk
+(blur, bicubic, 8 bits) and enlarged back by the network, against the pixels' L1 error plus the
+engine's content error at VGG19's relu2_2 (Johnson, Alahi & Fei-Fei 2016, section 4).
+
+The photos are the style networks' (:func:`impasto.network.photos.load_photos`), kept near
+their own resolution: a crop is a piece of the photo, not the photo resized, since what the
+network learns is the photo's own fine detail. Every draw comes from the run's
+``torch.Generator``, so a resumed run takes the same steps as one never interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from impasto.errors import Cancelled, CheckpointError, ConfigError
+from impasto.features.device import Arithmetic, arithmetic, resolve_device
+from impasto.features.extractor import FeatureExtractor
+from impasto.features.weights import VGGWeights, load_weights
+from impasto.losses.functional import content_layer_loss
+from impasto.network.photos import PhotoSet, load_photos
+from impasto.optim.checkpoint import read_state, write_state
+from impasto.optim.events import StepEvent
+from impasto.upscale.config import UpscalerConfig, UpscaleTrainConfig
+from impasto.upscale.degrade import shrink
+from impasto.upscale.model import Upscaler, build_upscaler
+
+FILE = "upscaler-training.pt"
+KIND = "impasto-upscaler-training"
+FORMAT = 1
+
+WeightsLike = VGGWeights | str | os.PathLike[str] | None
+TrainCallback = Callable[[StepEvent], None]
+
+
+@dataclass(frozen=True)
+class UpscaleInputs:
+    """What a run starts from: settings, the photo folder, the VGG19 file (None: the
+    default), what ``precision`` resolved to, and ``extra`` for the caller."""
+
+    config: UpscaleTrainConfig
+    network: UpscalerConfig
+    photos: str
+    weights_path: str | None = None
+    precision: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class UpscaleTrainResult:
+    """The trained network (eval mode, CPU), its inputs and how the run went."""
+
+    model: Upscaler
+    inputs: UpscaleInputs
+    history: list[dict[str, float]]
+    seconds: float
+
+    @property
+    def training(self) -> dict[str, Any]:
+        """What the model file records about the run."""
+        return {
+            **self.inputs.config.to_dict(),
+            "steps_run": len(self.history),
+            "precision": self.inputs.precision,
+            "seconds": round(self.seconds, 1),
+            "final_losses": self.history[-1] if self.history else {},
+        }
+
+
+def train_upscaler(
+    photos: str | os.PathLike[str],
+    config: UpscaleTrainConfig | None = None,
+    network: UpscalerConfig | None = None,
+    *,
+    weights: WeightsLike = None,
+    callback: TrainCallback | None = None,
+    checkpoint: Path | None = None,
+    every: int = 100,
+    extra: dict[str, Any] | None = None,
+) -> UpscaleTrainResult:
+    """Train an upscaler on the photos under ``photos`` (a folder, searched recursively).
+    With ``checkpoint`` (a folder) the state is saved there every ``every`` steps, at the end
+    and when ``callback`` raises :class:`~impasto.errors.Cancelled`."""
+    vgg, path = _weights(weights)
+    inputs = UpscaleInputs(
+        config or UpscaleTrainConfig(),
+        network or UpscalerConfig(),
+        os.fspath(photos),
+        path,
+        extra=dict(extra or {}),
+    )
+    return _train(inputs, vgg, None, callback, checkpoint, every)
+
+
+def resume_upscaler(
+    folder: str | os.PathLike[str],
+    *,
+    weights: WeightsLike = None,
+    callback: TrainCallback | None = None,
+    steps: int | None = None,
+) -> UpscaleTrainResult:
+    """Continue the run saved in ``folder`` (it goes on saving there); ``steps`` trains to
+    a new total, at least the steps already done."""
+    inputs, state, every = load_upscale_training(folder)
+    if steps is not None:
+        if steps < state["step"]:
+            raise ConfigError(
+                f"steps must be at least the {state['step']} already done, got {steps}"
+            )
+        inputs = replace(inputs, config=inputs.config.replace(steps=steps))
+    vgg, _ = _weights(weights if weights is not None else inputs.weights_path)
+    return _train(inputs, vgg, state, callback, Path(folder), every)
+
+
+def _weights(weights: WeightsLike) -> tuple[VGGWeights, str | None]:
+    if isinstance(weights, VGGWeights):
+        return weights, None
+    path = None if weights is None else os.fspath(weights)
+    return load_weights(path), path
+
+
+def _train(
+    inputs: UpscaleInputs,
+    vgg: VGGWeights,
+    state: dict[str, Any] | None,
+    callback: TrainCallback | None,
+    folder: Path | None,
+    every: int,
+) -> UpscaleTrainResult:
+    cfg = inputs.config
+    device = resolve_device(cfg.device)
+    photos = load_photos(inputs.photos, cfg.photo_side)
+    if inputs.precision is None:
+        inputs = replace(inputs, precision=arithmetic(cfg.precision, device).name)
+    trainer = _Trainer.start(
+        inputs, vgg, photos, state, Arithmetic.named(device, str(inputs.precision))
+    )
+    try:
+        while trainer.step < cfg.steps and not trainer.out_of_time():
+            event = trainer.train_step()
+            if folder is not None and trainer.step % every == 0:
+                save_upscale_training(folder, trainer, every)
+            if callback is not None:
+                callback(event)
+    except Cancelled as e:
+        if folder is None:
+            raise
+        save_upscale_training(folder, trainer, every)
+        raise Cancelled(
+            f"stopped at step {trainer.step}; checkpoint saved in {folder}",
+            step=trainer.step,
+            checkpoint=folder,
+        ) from e
+    if folder is not None:
+        save_upscale_training(folder, trainer, every)
+    trainer.model.cpu().eval()
+    return UpscaleTrainResult(trainer.model, trainer.inputs, trainer.history, trainer.elapsed())
+
+
+def random_patches(photos: PhotoSet, batch: int, crop: int, g: torch.Generator) -> torch.Tensor:
+    """(batch, 3, crop, crop) float32 in [0, 1]: pieces of random photos at their own
+    resolution, at random places, mirrored and transposed at random (the eight symmetries of
+    the square). Photos smaller than ``crop`` are enlarged to it first."""
+    out = []
+    for i in torch.randint(len(photos), (batch,), generator=g).tolist():
+        x = photos.photos[i].unsqueeze(0).to(torch.float32) / 255.0
+        h, w = x.shape[-2:]
+        if min(h, w) < crop:
+            from impasto.preprocess.resize import resize
+
+            f = crop / min(h, w)
+            x = resize(x, (max(crop, math.ceil(h * f)), max(crop, math.ceil(w * f))))
+            h, w = x.shape[-2:]
+        top = int(torch.randint(h - crop + 1, (), generator=g))
+        left = int(torch.randint(w - crop + 1, (), generator=g))
+        x = x[..., top : top + crop, left : left + crop]
+        flips = torch.rand(3, generator=g).tolist()
+        if flips[0] < 0.5:
+            x = x.flip(-1)
+        if flips[1] < 0.5:
+            x = x.flip(-2)
+        if flips[2] < 0.5:
+            x = x.transpose(-2, -1)
+        out.append(x)
+    return torch.cat(out).contiguous()
+
+
+def _autocast(arith: Arithmetic) -> torch.autocast:
+    dtype = arith.dtype or torch.bfloat16
+    return torch.autocast(arith.device_type, dtype=dtype, enabled=arith.dtype is not None)
+
+
+@dataclass
+class _Trainer:
+    inputs: UpscaleInputs
+    model: Upscaler
+    optimizer: torch.optim.Adam
+    generator: torch.Generator
+    extractor: FeatureExtractor
+    photos: PhotoSet
+    arith: Arithmetic
+    history: list[dict[str, float]]
+    started: float
+    step: int = 0
+
+    @classmethod
+    def start(
+        cls,
+        inputs: UpscaleInputs,
+        vgg: VGGWeights,
+        photos: PhotoSet,
+        state: dict[str, Any] | None,
+        arith: Arithmetic,
+    ) -> _Trainer:
+        cfg = inputs.config
+        extractor = FeatureExtractor(vgg, cfg.feature_layers).to(arith.device)
+        extractor.requires_grad_(False)
+        model = build_upscaler(inputs.network, cfg.seed).to(arith.device).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        history: list[dict[str, float]] = []
+        step, elapsed = 0, 0.0
+        if state is not None:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            generator.set_state(state["generator"])
+            history, step, elapsed = (
+                list(state["history"]),
+                int(state["step"]),
+                float(state["elapsed"]),
+            )
+        return cls(
+            inputs,
+            model,
+            optimizer,
+            generator,
+            extractor,
+            photos,
+            arith,
+            history,
+            time.perf_counter() - elapsed,
+            step,
+        )
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def out_of_time(self) -> bool:
+        minutes = self.inputs.config.minutes
+        return bool(minutes) and self.step > 0 and self.elapsed() >= 60 * minutes
+
+    def batch(self) -> tuple[int, torch.Tensor, torch.Tensor]:
+        """(scale, inputs, targets) of the next step: the scales take turns."""
+        cfg = self.inputs.config
+        scales = self.inputs.network.scales
+        scale = scales[self.step % len(scales)]
+        hr = random_patches(self.photos, cfg.batch_size, cfg.crop_size, self.generator)
+        sigmas = (torch.rand(cfg.batch_size, generator=self.generator) * cfg.blur).tolist()
+        lr = torch.cat([shrink(hr[i : i + 1], scale, s) for i, s in enumerate(sigmas)])
+        return scale, lr.to(self.arith.device), hr.to(self.arith.device)
+
+    def losses(self, out: torch.Tensor, hr: torch.Tensor) -> dict[str, torch.Tensor]:
+        cfg = self.inputs.config
+        terms = {"pixel": (out - hr).abs().mean()}
+        with _autocast(self.arith):
+            with torch.no_grad():
+                target = self.extractor(hr)
+            feats = self.extractor(out)
+        for name in cfg.feature_layers:
+            terms[name] = content_layer_loss(feats[name], target[name])
+        total = cfg.pixel_weight * terms["pixel"] + cfg.feature_weight * sum(
+            (terms[n] for n in cfg.feature_layers), torch.zeros((), device=out.device)
+        )
+        return {"total": total, **terms}
+
+    def train_step(self) -> StepEvent:
+        scale, lr, hr = self.batch()
+        out = self.model(lr, scale)
+        terms = self.losses(out, hr)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        self.optimizer.step()
+        self.step += 1
+        losses = {k: float(v.detach()) for k, v in terms.items()}
+        losses["scale"] = float(scale)
+        self.history.append(losses)
+        cfg = self.inputs.config
+        return StepEvent(
+            step=self.step,
+            total_steps=cfg.steps,
+            scale=0,
+            scales=1,
+            size=(cfg.crop_size, cfg.crop_size),
+            losses=losses,
+            elapsed=self.elapsed(),
+            image=out[:1].detach().clamp(0, 1).cpu(),
+        )
+
+
+def save_upscale_training(folder: Path, trainer: _Trainer, every: int) -> Path:
+    """Write the run's state atomically to folder/FILE; returns the folder."""
+    i = trainer.inputs
+    write_state(
+        folder,
+        {
+            "format": FORMAT,
+            "kind": KIND,
+            "config": i.config.to_dict(),
+            "network": i.network.to_dict(),
+            "photos": i.photos,
+            "weights_path": i.weights_path,
+            "precision": i.precision,
+            "extra": dict(i.extra),
+            "every": every,
+            "step": trainer.step,
+            "model": {k: v.detach().cpu().clone() for k, v in trainer.model.state_dict().items()},
+            "optimizer": trainer.optimizer.state_dict(),
+            "generator": trainer.generator.get_state(),
+            "history": list(trainer.history),
+            "elapsed": trainer.elapsed(),
+        },
+        FILE,
+    )
+    return folder
+
+
+def load_upscale_training(
+    folder: str | os.PathLike[str],
+) -> tuple[UpscaleInputs, dict[str, Any], int]:
+    """(inputs, state, every) of the run saved in ``folder``; CheckpointError, in one line,
+    for a missing, foreign or damaged file."""
+    target, data = read_state(folder, FILE, "upscaler training checkpoint")
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise CheckpointError(f"{target} is not an impasto upscaler training checkpoint")
+    if data.get("format") != FORMAT:
+        raise CheckpointError(f"{target}: format {data.get('format')!r}, not {FORMAT}")
+    try:
+        inputs = UpscaleInputs(
+            UpscaleTrainConfig.from_dict(data["config"]),
+            UpscalerConfig.from_dict(data["network"]),
+            str(data["photos"]),
+            data["weights_path"],
+            data["precision"],
+            dict(data["extra"]),
+        )
+        return inputs, data, int(data["every"])
+    except KeyError as e:
+        raise CheckpointError(f"{target} lacks {e.args[0]!r}") from None
+    except (ConfigError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{target} is damaged: {e}") from None

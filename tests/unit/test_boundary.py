@@ -49,9 +49,12 @@ def test_public_names_are_pinned() -> None:
             "prepare_style",
             "resume",
             "resume_training",
+            "resume_upscaler",
             "stylize",
             "synthesize_texture",
             "train_network",
+            "train_upscaler",
+            "upscale",
         ]
     )
     for name in impasto.__all__:

@@ -5,7 +5,7 @@
   (``stylize``, ``texture``, ``resume``, ``layers``), :mod:`~impasto.cli.grid`,
   :mod:`~impasto.cli.serve` (the studio), :mod:`~impasto.cli.audio`, :mod:`~impasto.cli.batch`,
   :mod:`~impasto.cli.video`, :mod:`~impasto.cli.network` (``train``, ``apply``, ``export``,
-  ``models``);
+  ``models``), :mod:`~impasto.cli.upscale` (``upscale``, ``train-upscaler``);
 - :mod:`~impasto.cli.pictures`: ``--animate`` and ``--plot`` (the run's recorder);
 - :mod:`~impasto.cli.shell`: what they all share (flags from settings, flags to settings, the
   progress bar, Ctrl-C, exit statuses).

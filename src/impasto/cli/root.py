@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from impasto.cli import audio, batch, grid, image, network, serve, video
+from impasto.cli import audio, batch, grid, image, network, serve, upscale, video
 from impasto.cli.shell import Parser, report_error
 from impasto.errors import ImpastoError
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_batch_parser(sub)
     video.add_video_parser(sub)
     network.add_parsers(sub)  # train, apply, export, models
+    upscale.add_parsers(sub)  # upscale, train-upscaler
     image.add_layers_parser(sub)
     return parser
 
@@ -64,6 +65,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return video.run_video(args)
     if args.command in network.COMMANDS:
         return network.run(args)
+    if args.command in upscale.COMMANDS:
+        return upscale.run(args)
     return image.run_stylize(args)
 
 

@@ -112,16 +112,19 @@ class Enlarger(ABC):
     def run(self, batch: torch.Tensor, scale: int) -> torch.Tensor:
         """(N, 3, h, w) float32 in [0, 1] → (N, 3, r h, r w) float32, unclamped."""
 
-    def enlarge(self, image: torch.Tensor, scale: int, tile: int = 256) -> torch.Tensor:
+    def enlarge(
+        self, image: torch.Tensor, scale: int, tile: int = 256, tick: Any = None
+    ) -> torch.Tensor:
         """(N, 3, h, w) in [0, 1] → (N, 3, scale h, scale w) in [0, 1], through tiles of at
-        most ``tile`` px a side overlapping by OVERLAP px. Never modifies ``image``."""
+        most ``tile`` px a side overlapping by OVERLAP px; ``tick()`` after each tile. Never
+        modifies ``image``."""
         r = check_scale(scale)
         if r not in self.info.network.scales:
             raise ConfigError(
                 f"this upscaler has no x{r} head (it enlarges {self.info.network.scales})"
             )
         x = image.detach().to(torch.float32)
-        return tiled(lambda t: self.run(t, r), x, r, tile).clamp_(0.0, 1.0)
+        return tiled(lambda t: self.run(t, r), x, r, tile, tick=tick).clamp_(0.0, 1.0)
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -134,13 +137,23 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return sorted(set(starts))
 
 
-def tiled(run: Any, x: torch.Tensor, r: int, tile: int, overlap: int = OVERLAP) -> torch.Tensor:
+def tile_count(size: tuple[int, int], tile: int, overlap: int = OVERLAP) -> int:
+    """How many tiles a picture of ``size`` (w, h) takes."""
+    return len(tile_starts(size[0], tile, overlap)) * len(tile_starts(size[1], tile, overlap))
+
+
+def tiled(
+    run: Any, x: torch.Tensor, r: int, tile: int, overlap: int = OVERLAP, tick: Any = None
+) -> torch.Tensor:
     """``run`` (a pass enlarging by ``r``) over ``x`` tile by tile: each tile keeps the part of
     its output farther than ``overlap`` input px from its inner edges, which is exactly the
     whole picture's output there when ``overlap`` exceeds the network's REACH."""
     n, c, h, w = x.shape
     if h <= tile and w <= tile:
-        return run(x)
+        out = run(x)
+        if tick is not None:
+            tick()
+        return out
     out = torch.empty(n, c, h * r, w * r, dtype=torch.float32)
     for top in tile_starts(h, tile, overlap):
         for left in tile_starts(w, tile, overlap):
@@ -153,6 +166,8 @@ def tiled(run: Any, x: torch.Tensor, r: int, tile: int, overlap: int = OVERLAP) 
             out[..., (top + y0) * r : (top + y1) * r, (left + x0) * r : (left + x1) * r] = piece[
                 ..., y0 * r : y1 * r, x0 * r : x1 * r
             ]
+            if tick is not None:
+                tick()
     return out
 
 
@@ -228,15 +243,26 @@ def check_output_fits(size: tuple[int, int], scale: int, limit: int | None = Non
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """(w, h) from the file's header, without decoding it; InvalidImageError for a file
-    that is not an image."""
+    """(w, h) from the file's header, without decoding it; InvalidImageError for a file that
+    is not an image, or one past Pillow's pixel limit (as :func:`impasto.io.images.open_image`
+    refuses it)."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
+    if path.is_dir():
+        raise InvalidImageError(f"expected an image file but {path} is a directory")
     try:
-        with Image.open(path) as img:
-            return img.size
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise InvalidImageError(f"cannot read {path} as an image ({type(e).__name__})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                return img.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise InvalidImageError(f"{path} is too large to decode safely ({e})") from None
+    except UnidentifiedImageError:
+        raise InvalidImageError(f"{path} is not an image file Pillow can read") from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise InvalidImageError(f"{path} is corrupt or truncated: {e}") from None
 
 
 @dataclass(frozen=True)
@@ -260,27 +286,45 @@ def metadata(enlarger: Enlarger, config: UpscaleConfig, source: str) -> dict[str
     return {"Software": f"impasto {__version__}", "impasto": json.dumps(record, sort_keys=True)}
 
 
-def plan(source: Path, output: Path, scale: int) -> list[tuple[Path, Path]]:
-    """(input, output) pairs, each input's size checked against memory, before any work."""
+@dataclass(frozen=True)
+class Job:
+    """One picture to enlarge: where from, where to, and its size (w, h; None when its
+    header is unreadable: it is skipped when its turn comes)."""
+
+    source: Path
+    target: Path
+    size: tuple[int, int] | None
+
+
+def plan(source: Path, output: Path, scale: int) -> list[Job]:
+    """The pictures to enlarge, each one's output checked against memory, before any work."""
     if not source.exists():
         raise InvalidImageError(f"input not found: {source}")
     if not source.is_dir():
-        check_output_fits(image_size(source), scale)
-        return [(source, check_output_path(output))]
+        size = image_size(source)
+        check_output_fits(size, scale)
+        return [Job(source, check_output_path(output), size)]
     if output.suffix.lower() in OUTPUT_FORMATS or output.is_file():
         raise OutputError(
             f"the input {source} is a folder, so the output must be a folder: {output}"
         )
     if not output.parent.is_dir():
         raise OutputError(f"output folder's parent does not exist: {output.parent}")
-    pairs = []
+    jobs = []
     for path in find_photos(source):
         try:
-            check_output_fits(image_size(path), scale)
+            found: tuple[int, int] | None = image_size(path)
         except InvalidImageError:
-            pass  # skipped with a warning when its turn comes
-        pairs.append((path, output / path.relative_to(source).with_suffix(".png")))
-    return pairs
+            found = None
+        if found is not None:
+            check_output_fits(found, scale)
+        jobs.append(Job(path, output / path.relative_to(source).with_suffix(".png"), found))
+    return jobs
+
+
+def total_tiles(jobs: list[Job], tile: int) -> int:
+    """Tiles of every readable picture: what a progress bar counts."""
+    return sum(tile_count(j.size, tile) for j in jobs if j.size is not None)
 
 
 def upscale_path(
@@ -288,28 +332,27 @@ def upscale_path(
     source: str | os.PathLike[str],
     output: str | os.PathLike[str],
     config: UpscaleConfig | None = None,
-    progress: Any = None,
+    tick: Any = None,
+    jobs: list[Job] | None = None,
 ) -> Enlarged:
     """Enlarge ``source`` (an image, or a folder searched recursively) into ``output`` (a
-    file, or a folder of PNGs mirroring the source's layout). ``progress(done, total)`` is
-    called after each picture."""
+    file, or a folder of PNGs mirroring the source's layout); ``tick()`` after each tile.
+    ``jobs``: :func:`plan`'s, when the caller planned already."""
     cfg = config or UpscaleConfig()
-    pairs = plan(Path(source), Path(output), cfg.scale)
+    single = not Path(source).is_dir()
     done = Enlarged()
-    for i, (src, target) in enumerate(pairs):
+    for job in jobs if jobs is not None else plan(Path(source), Path(output), cfg.scale):
         try:
-            image = load_image(src)
+            image = load_image(job.source)
         except InvalidImageError as e:
-            if len(pairs) == 1 and not Path(source).is_dir():
+            if single:
                 raise
             log.warning("skipping %s", e)
-            done.skipped.append(str(src))
+            done.skipped.append(str(job.source))
             continue
-        out = enlarger.enlarge(image, cfg.scale, cfg.tile)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        done.written.append(save_image(out, target, metadata(enlarger, cfg, src.name)))
-        if progress is not None:
-            progress(i + 1, len(pairs))
+        out = enlarger.enlarge(image, cfg.scale, cfg.tile, tick)
+        job.target.parent.mkdir(parents=True, exist_ok=True)
+        done.written.append(save_image(out, job.target, metadata(enlarger, cfg, job.source.name)))
     return done
 
 

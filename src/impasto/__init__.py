@@ -45,8 +45,8 @@ from impasto.network.config import NetworkConfig, TrainConfig
 from impasto.network.modelfile import load_network
 from impasto.network.train import resume_training, train_network
 from impasto.optim.events import StepEvent
-from impasto.upscale.apply import upscale
-from impasto.upscale.train import resume_upscaler, train_upscaler
+from impasto.superres.apply import upscale
+from impasto.superres.train import resume_upscaler, train_upscaler
 from impasto.version import __version__
 
 __all__ = [

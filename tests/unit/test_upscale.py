@@ -16,7 +16,7 @@ from PIL import Image
 from impasto.errors import Cancelled, CheckpointError, ConfigError, InvalidImageError, OutputError
 from impasto.features.weights import VGGWeights
 from impasto.optim.events import StepEvent
-from impasto.upscale.apply import (
+from impasto.superres.apply import (
     OVERLAP,
     REACH,
     OnnxEnlarger,
@@ -26,11 +26,11 @@ from impasto.upscale.apply import (
     tile_starts,
     upscale_path,
 )
-from impasto.upscale.config import UpscalerConfig, UpscaleTrainConfig
-from impasto.upscale.degrade import gaussian_blur, shrink
-from impasto.upscale.model import build_upscaler
-from impasto.upscale.modelfile import UpscalerInfo, load_upscaler, save_upscaler
-from impasto.upscale.train import load_upscale_training, resume_upscaler, train_upscaler
+from impasto.superres.config import UpscalerConfig, UpscaleTrainConfig
+from impasto.superres.degrade import gaussian_blur, shrink
+from impasto.superres.model import build_upscaler
+from impasto.superres.modelfile import UpscalerInfo, load_upscaler, save_upscaler
+from impasto.superres.train import load_upscale_training, resume_upscaler, train_upscaler
 
 TINY = UpscalerConfig(features=8, shrink=4, mapping=1)
 SMALL = UpscalerConfig(features=16, shrink=8, mapping=1)

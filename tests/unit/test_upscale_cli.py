@@ -14,10 +14,10 @@ import pytest
 import torch
 from PIL import Image
 
-import impasto.upscale.apply as apply_module
-from impasto.upscale.config import UpscalerConfig
-from impasto.upscale.model import build_upscaler
-from impasto.upscale.modelfile import UpscalerInfo, load_upscaler, save_upscaler
+import impasto.superres.apply as apply_module
+from impasto.superres.config import UpscalerConfig
+from impasto.superres.model import build_upscaler
+from impasto.superres.modelfile import UpscalerInfo, load_upscaler, save_upscaler
 
 CliRunner = Callable[[Sequence[object]], tuple[int, str, str]]
 TINY = UpscalerConfig(features=8, shrink=4, mapping=1)

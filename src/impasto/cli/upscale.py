@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 from impasto.cli.shell import Bar, Interrupt, add_settings, settings_from
 from impasto.config import flag_of
 from impasto.errors import Cancelled, ConfigError, OutputError
-from impasto.upscale.config import UpscalerConfig, UpscaleTrainConfig
+from impasto.superres.config import UpscalerConfig, UpscaleTrainConfig
 
 if TYPE_CHECKING:
     from impasto.optim.events import StepEvent
-    from impasto.upscale.train import UpscaleTrainResult
+    from impasto.superres.train import UpscaleTrainResult
 
 COMMANDS = ("upscale", "train-upscaler")
 CHECKPOINT_EVERY = 100
@@ -31,7 +31,7 @@ CHECKPOINT_EVERY = 100
 
 def add_parsers(sub: Any) -> None:
     """Add ``upscale`` and ``train-upscaler`` to impasto's subparsers."""
-    from impasto.upscale.apply import UpscaleConfig
+    from impasto.superres.apply import UpscaleConfig
 
     u = sub.add_parser(
         "upscale",
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _upscale(args: argparse.Namespace) -> int:
-    from impasto.upscale.apply import (
+    from impasto.superres.apply import (
         UpscaleConfig,
         open_upscaler,
         plan,
@@ -129,7 +129,7 @@ def _train(args: argparse.Namespace) -> int:
             result = runner(callback)
         finally:
             bar.close()
-    from impasto.upscale.modelfile import UpscalerInfo, save_upscaler
+    from impasto.superres.modelfile import UpscalerInfo, save_upscaler
 
     path = save_upscaler(
         result.model, job["output"], UpscalerInfo(result.model.config, result.training),
@@ -146,7 +146,7 @@ def _new_job(args: argparse.Namespace) -> tuple[Job, Runner]:
     """Check the settings and every output path before any work."""
     from impasto.io.atomic import check_writable
     from impasto.network.photos import find_photos
-    from impasto.upscale.train import train_upscaler
+    from impasto.superres.train import train_upscaler
 
     if not (args.photos and args.output):
         raise ConfigError("give --photos DIR and -o OUTPUT.safetensors (or --resume DIR)")
@@ -172,7 +172,7 @@ def _new_job(args: argparse.Namespace) -> tuple[Job, Runner]:
 
 
 def _resume_job(args: argparse.Namespace) -> tuple[Job, Runner]:
-    from impasto.upscale.train import load_upscale_training, resume_upscaler
+    from impasto.superres.train import load_upscale_training, resume_upscaler
 
     if args.photos or args.output or args.half:
         raise ConfigError("--resume takes the photos, output and --half from its checkpoint")

@@ -28,9 +28,9 @@ from impasto.losses.functional import content_layer_loss
 from impasto.network.photos import PhotoSet, load_photos
 from impasto.optim.checkpoint import read_state, write_state
 from impasto.optim.events import StepEvent
-from impasto.upscale.config import UpscalerConfig, UpscaleTrainConfig
-from impasto.upscale.degrade import shrink
-from impasto.upscale.model import Upscaler, build_upscaler
+from impasto.superres.config import UpscalerConfig, UpscaleTrainConfig
+from impasto.superres.degrade import shrink
+from impasto.superres.model import Upscaler, build_upscaler
 
 FILE = "upscaler-training.pt"
 KIND = "impasto-upscaler-training"

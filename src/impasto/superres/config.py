@@ -7,16 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from impasto.config import (
-    Precision,
-    Settings,
-    StyleConfig,
-    _choice,
-    _layers,
-    _positive,
-    check_device,
-    setting,
-)
+import impasto.validate as validate
+from impasto.config import Precision, Settings, StyleConfig, setting
 from impasto.errors import ConfigError
 from impasto.network.config import stylize_help
 
@@ -54,8 +46,8 @@ class UpscalerConfig(Settings):
 
     def __post_init__(self) -> None:
         for name in ("features", "shrink"):
-            _count(name, getattr(self, name), 1)
-        _count("mapping", self.mapping, 0)
+            validate.integer(name, getattr(self, name), 1)
+        validate.integer("mapping", self.mapping, 0)
         scales = tuple(sorted({check_scale(s) for s in self.scales}))
         if not scales:
             raise ConfigError("scales must name at least one of 2 and 4")
@@ -121,7 +113,7 @@ class UpscaleTrainConfig(Settings):
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "crop_size", "photo_side"):
-            _count(name, getattr(self, name), 1)
+            validate.integer(name, getattr(self, name), 1)
         if self.crop_size % 4 or self.crop_size < 16:
             raise ConfigError(
                 f"crop_size must be a multiple of 4 and at least 16, got {self.crop_size}"
@@ -130,16 +122,14 @@ class UpscaleTrainConfig(Settings):
             raise ConfigError(
                 f"photo_side must be at least crop_size ({self.crop_size}), got {self.photo_side}"
             )
-        _count("seed", self.seed, 0)
-        _positive("lr", self.lr)
+        validate.integer("seed", self.seed, 0)
+        validate.number("lr", self.lr)
         for name in ("minutes", "blur", "pixel_weight", "feature_weight"):
-            _positive(name, getattr(self, name), allow_zero=True)
-        object.__setattr__(self, "precision", _choice(Precision, self.precision, "precision"))
-        object.__setattr__(self, "device", check_device(self.device))
-        object.__setattr__(self, "feature_layers", _layers("feature_layers", self.feature_layers))
-
-
-def _count(name: str, value: Any, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        kind = "a positive" if minimum > 0 else "a non-negative"
-        raise ConfigError(f"{name} must be {kind} integer, got {value!r}")
+            validate.number(name, getattr(self, name), allow_zero=True)
+        object.__setattr__(
+            self, "precision", validate.choice(Precision, self.precision, "precision")
+        )
+        object.__setattr__(self, "device", validate.device(self.device))
+        object.__setattr__(
+            self, "feature_layers", validate.layer_names("feature_layers", self.feature_layers)
+        )

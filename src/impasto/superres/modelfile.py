@@ -13,8 +13,8 @@ import torch
 
 from impasto.errors import ConfigError, NetworkFileError, OutputError
 from impasto.io.atomic import atomic_write, check_writable
-from impasto.upscale.config import UpscalerConfig
-from impasto.upscale.model import Upscaler
+from impasto.superres.config import UpscalerConfig
+from impasto.superres.model import Upscaler
 
 KIND = "impasto-upscaler"
 FORMAT = 1

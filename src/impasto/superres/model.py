@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from impasto.upscale.config import UpscalerConfig, check_scale
+from impasto.superres.config import UpscalerConfig, check_scale
 
 
 def _conv(cin: int, cout: int, k: int) -> nn.Conv2d:

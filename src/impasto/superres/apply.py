@@ -15,15 +15,16 @@ from typing import Any
 
 import torch
 
-from impasto.config import Precision, Settings, _choice, setting
+import impasto.validate as validate
+from impasto.config import Precision, Settings, setting
 from impasto.errors import ConfigError, InvalidImageError, OutputError
 from impasto.features.device import arithmetic, resolve_device
 from impasto.io.images import OUTPUT_FORMATS, check_output_path, load_image, save_image
 from impasto.losses.memory import memory_limit
 from impasto.network.photos import find_photos
-from impasto.upscale.config import check_scale
-from impasto.upscale.model import AtScale, Upscaler
-from impasto.upscale.modelfile import UpscalerInfo, load_upscaler
+from impasto.superres.config import check_scale
+from impasto.superres.model import AtScale, Upscaler
+from impasto.superres.modelfile import UpscalerInfo, load_upscaler
 
 log = logging.getLogger(__name__)
 
@@ -80,22 +81,18 @@ class UpscaleConfig(Settings):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale", check_scale(self.scale))
-        tile = _int(self.tile, "tile")
+        tile = validate.integer("tile", self.tile)
         if tile < 2 * OVERLAP + 16:
             raise ConfigError(f"tile must be at least {2 * OVERLAP + 16} px, got {self.tile!r}")
         object.__setattr__(self, "tile", tile)
-        object.__setattr__(self, "backend", _choice(UpscaleBackend, self.backend, "backend"))
-        object.__setattr__(self, "precision", _choice(Precision, self.precision, "precision"))
+        object.__setattr__(
+            self, "backend", validate.choice(UpscaleBackend, self.backend, "backend")
+        )
+        object.__setattr__(
+            self, "precision", validate.choice(Precision, self.precision, "precision")
+        )
         if self.backend is UpscaleBackend.ONNXRUNTIME and self.precision is Precision.BF16:
             raise ConfigError("precision bf16: onnxruntime computes in fp32 here; use torch")
-
-
-def _int(value: Any, name: str) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
-    return value
 
 
 class Enlarger(ABC):
@@ -219,8 +216,8 @@ def open_upscaler(
 ) -> Enlarger:
     """The upscaler in ``path`` (None: the bundled one) on ``backend``; NetworkFileError in
     one line for a file that is not an impasto upscaler."""
-    kind = _choice(UpscaleBackend, backend, "backend")
-    arith = _choice(Precision, precision, "precision")
+    kind = validate.choice(UpscaleBackend, backend, "backend")
+    arith = validate.choice(Precision, precision, "precision")
     model, info = load_upscaler(path if path is not None else bundled_upscaler())
     if kind is UpscaleBackend.ONNXRUNTIME:
         return OnnxEnlarger(model, info)
@@ -370,8 +367,8 @@ def upscale(
     cfg = UpscaleConfig(
         scale=scale,
         tile=tile,
-        backend=_choice(UpscaleBackend, backend, "backend"),
-        precision=_choice(Precision, precision, "precision"),
+        backend=validate.choice(UpscaleBackend, backend, "backend"),
+        precision=validate.choice(Precision, precision, "precision"),
     )
     x = load_image(image)
     check_output_fits((x.shape[-1], x.shape[-2]), cfg.scale)

@@ -25,6 +25,7 @@ from impasto.cli.shell import (
     naming_flags,
     report_error,
     settings_from,
+    stop_if_asked,
     style_config,
 )
 from impasto.config import GROUPS, StyleConfig, flag_of, help_text, setting_of
@@ -240,45 +241,61 @@ def _prepare_network(args: argparse.Namespace) -> tuple[NetworkJob, list[Path], 
     return job, photos, models
 
 
-def _run_network_here(
+# A runner of impasto.batch, given the open manifest, the plan and the display.
+Runner = Callable[["Manifest", "Plan", "Display"], "Report"]
+
+
+def _run(
     args: argparse.Namespace,
-    job: NetworkJob,
+    job: Job | NetworkJob,
     photos: list[Path],
-    models: list[Path],
+    sources: list[Path],
+    runner: Runner,
+    *,
+    here: bool = False,
+    steps: int = 0,
 ) -> int:
+    """Plan the batch in the manifest of -o and run it with its progress shown (a step bar
+    when ``steps``) and, when it runs ``here`` in this process, Ctrl-C guarded."""
     from impasto.batch.job import plan_batch
-    from impasto.batch.local import run_network_local
     from impasto.batch.manifest import Manifest
 
     with Manifest.open(args.output) as manifest:
-        plan = plan_batch(manifest, photos, models, job)
-        display = Display(False, 0, args.quiet)
+        plan = plan_batch(manifest, photos, sources, job)
+        display = Display(steps > 0, steps, args.quiet)
 
         def run() -> Report:
-            with Interrupt() as flag, display.shown(plan):
-                display.interrupt = flag
-                return run_network_local(manifest, plan, job, display)
+            with contextlib.ExitStack() as stack:
+                if here:
+                    display.interrupt = stack.enter_context(Interrupt())
+                stack.enter_context(display.shown(plan))
+                return runner(manifest, plan, display)
 
         return _finish(manifest, plan, run)
+
+
+def _run_network_here(
+    args: argparse.Namespace, job: NetworkJob, photos: list[Path], models: list[Path]
+) -> int:
+    from impasto.batch.local import run_network_local
+
+    def runner(manifest: Manifest, plan: Plan, display: Display) -> Report:
+        return run_network_local(manifest, plan, job, display)
+
+    return _run(args, job, photos, models, runner, here=True)
 
 
 def _run_network_ray(
     args: argparse.Namespace, job: NetworkJob, photos: list[Path], models: list[Path]
 ) -> int:
-    from impasto.batch.job import plan_batch
-    from impasto.batch.manifest import Manifest
     from impasto.batch.ray_data import run_network_ray
 
     options = _ray_options(args)
-    with Manifest.open(args.output) as manifest:
-        plan = plan_batch(manifest, photos, models, job)
-        display = Display(False, 0, args.quiet)
 
-        def run() -> Report:
-            with display.shown(plan):
-                return run_network_ray(manifest, plan, job, options, display)
+    def runner(manifest: Manifest, plan: Plan, display: Display) -> Report:
+        return run_network_ray(manifest, plan, job, options, display)
 
-        return _finish(manifest, plan, run)
+    return _run(args, job, photos, models, runner)
 
 
 def _ray_options(args: argparse.Namespace) -> Any:
@@ -287,45 +304,27 @@ def _ray_options(args: argparse.Namespace) -> Any:
     return RayOptions(args.ray, cpus_per_worker=args.cpus_per_worker, threads=args.threads)
 
 
-def _run_here(
-    args: argparse.Namespace,
-    job: Job,
-    photos: list[Path],
-    styles: list[Path],
-) -> int:
-    from impasto.batch.job import plan_batch
+def _run_here(args: argparse.Namespace, job: Job, photos: list[Path], styles: list[Path]) -> int:
     from impasto.batch.local import run_local
-    from impasto.batch.manifest import Manifest
     from impasto.features.weights import load_weights
 
     vgg = load_weights(job.settings.weights)
-    with Manifest.open(args.output) as manifest:
-        plan = plan_batch(manifest, photos, styles, job)
-        display = Display(True, job.settings.config.total_steps, args.quiet)
 
-        def run() -> Report:
-            with Interrupt() as flag, display.shown(plan):
-                display.interrupt = flag
-                return run_local(manifest, plan, job, vgg, display)
+    def runner(manifest: Manifest, plan: Plan, display: Display) -> Report:
+        return run_local(manifest, plan, job, vgg, display)
 
-        return _finish(manifest, plan, run)
+    return _run(args, job, photos, styles, runner, here=True, steps=job.settings.config.total_steps)
 
 
 def _run_ray(args: argparse.Namespace, job: Job, photos: list[Path], styles: list[Path]) -> int:
-    from impasto.batch.job import plan_batch
-    from impasto.batch.manifest import Manifest
     from impasto.batch.ray_runner import run_ray
 
     options = _ray_options(args)
-    with Manifest.open(args.output) as manifest:
-        plan = plan_batch(manifest, photos, styles, job)
-        display = Display(False, 0, args.quiet)
 
-        def run() -> Report:
-            with display.shown(plan):
-                return run_ray(manifest, plan, job, options, display)
+    def runner(manifest: Manifest, plan: Plan, display: Display) -> Report:
+        return run_ray(manifest, plan, job, options, display)
 
-        return _finish(manifest, plan, run)
+    return _run(args, job, photos, styles, runner)
 
 
 def _finish(manifest: Manifest, plan: Plan, run: Callable[[], Report]) -> int:
@@ -374,12 +373,10 @@ class Display:
         if self.bar is not None:
             scale = f"{event.size[1]}x{event.size[0]}"
             self.bar.show(event.step, losses_text(scale, event.losses))
-        if self.interrupt is not None and self.interrupt.requested:
-            raise Cancelled(f"interrupted at step {event.step}")
+        stop_if_asked(self.interrupt, f"at step {event.step}")
 
     def poll(self) -> None:
-        if self.interrupt is not None and self.interrupt.requested:
-            raise Cancelled("interrupted between items")
+        stop_if_asked(self.interrupt, "between items")
 
     def item_finished(self, item: Item) -> None:
         self._close_bar()

@@ -21,10 +21,11 @@ from impasto.cli.shell import (
     add_style_flags,
     check_plan,
     losses_text,
+    stop_if_asked,
     style_config,
 )
 from impasto.config import GROUPS, StyleConfig
-from impasto.errors import Cancelled, ConfigError, OutputError
+from impasto.errors import ConfigError, OutputError
 from impasto.layers import LAYER_NAMES
 
 if TYPE_CHECKING:
@@ -173,8 +174,7 @@ def _execute(
             if snap_dir is not None and every and event.step % every == 0:
                 snap_dir.mkdir(exist_ok=True)
                 save_image(event.image, snap_dir / f"step_{event.step:05d}.png")
-            if interrupt.requested:
-                raise Cancelled(f"interrupted at step {event.step}")
+            stop_if_asked(interrupt, f"at step {event.step}")
 
         try:
             result = run(recorder.wrap(callback) if recorder else callback)

@@ -15,9 +15,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from impasto.cli.shell import Bar, Interrupt, add_settings, losses_text, settings_from
+from impasto.cli.shell import (
+    Bar,
+    Interrupt,
+    add_settings,
+    losses_text,
+    settings_from,
+    stop_if_asked,
+)
 from impasto.config import flag_of
-from impasto.errors import Cancelled, ConfigError, OutputError
+from impasto.errors import ConfigError, OutputError
 from impasto.network.config import NetworkConfig, TrainConfig
 
 if TYPE_CHECKING:
@@ -110,8 +117,7 @@ def _train(args: argparse.Namespace) -> int:
         def callback(event: TrainEvent) -> None:
             bar.show(event.step, losses_text(f"{event.size[1]}px crops", event.losses))
             _keep_preview(job, event.step, event.preview)
-            if guard.requested:
-                raise Cancelled(f"interrupted at step {event.step}")
+            stop_if_asked(guard, f"at step {event.step}")
 
         try:
             result = runner(callback)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from impasto.cli import audio, batch, grid, image, network, serve, upscale, video
@@ -45,29 +45,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "layers":
-        return image.run_layers()
-    if args.command == "resume":
-        if video.is_video_checkpoint(args.folder):
-            return video.resume_video(args)
-        return image.run_resume(args)
-    if args.command == "texture":
-        return image.run_texture(args)
-    if args.command == "serve":
-        return serve.run_serve(args)
-    if args.command == "audio":
-        return audio.run_audio(args)
-    if args.command == "grid":
-        return grid.run_grid_command(args)
-    if args.command == "batch":
-        return batch.run_batch(args)
-    if args.command == "video":
-        return video.run_video(args)
-    if args.command in network.COMMANDS:
-        return network.run(args)
-    if args.command in upscale.COMMANDS:
-        return upscale.run(args)
-    return image.run_stylize(args)
+    return COMMANDS[args.command](args)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    """``impasto resume DIR``: a clip's checkpoint or a picture's."""
+    if video.is_video_checkpoint(args.folder):
+        return video.resume_video(args)
+    return image.run_resume(args)
+
+
+# Each command's runner: argparse's namespace in, the exit status out.
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "stylize": image.run_stylize,
+    "texture": image.run_texture,
+    "resume": _resume,
+    "grid": grid.run_grid_command,
+    "serve": serve.run_serve,
+    "audio": audio.run_audio,
+    "batch": batch.run_batch,
+    "video": video.run_video,
+    **dict.fromkeys(network.COMMANDS, network.run),
+    **dict.fromkeys(upscale.COMMANDS, upscale.run),
+    "layers": lambda args: image.run_layers(),
+}
 
 
 def entry() -> NoReturn:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NoReturn, TypeVar
 
 from impasto.config import StyleConfig, as_flags, flag_kwargs, flag_of, setting_of
-from impasto.errors import EXIT_USAGE, ConfigError, ImpastoError, exit_for
+from impasto.errors import EXIT_USAGE, Cancelled, ConfigError, ImpastoError, exit_for
 
 T = TypeVar("T")
 
@@ -193,3 +193,10 @@ class Interrupt:
     def __exit__(self, *exc: object) -> None:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
+
+
+def stop_if_asked(interrupt: Any, where: str) -> None:
+    """Raise Cancelled ("interrupted ``where``") when Ctrl-C was pressed: ``interrupt`` is an
+    :class:`Interrupt` (or anything with ``requested``; None: no guard)."""
+    if interrupt is not None and interrupt.requested:
+        raise Cancelled(f"interrupted {where}")

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from impasto.cli.shell import Bar, Interrupt, add_settings, settings_from
+from impasto.cli.shell import Bar, Interrupt, add_settings, settings_from, stop_if_asked
 from impasto.config import flag_of
-from impasto.errors import Cancelled, ConfigError, OutputError
+from impasto.errors import ConfigError, OutputError
 from impasto.superres.config import UpscalerConfig, UpscaleTrainConfig
 
 if TYPE_CHECKING:
@@ -122,8 +122,7 @@ def _train(args: argparse.Namespace) -> int:
         def callback(event: StepEvent) -> None:
             losses = event.losses
             bar.show(event.step, f"x{losses['scale']:.0f} total={losses['total']:.4g}")
-            if guard.requested:
-                raise Cancelled(f"interrupted at step {event.step}")
+            stop_if_asked(guard, f"at step {event.step}")
 
         try:
             result = runner(callback)

@@ -22,10 +22,11 @@ from impasto.cli.shell import (
     add_style_flags,
     naming_flags,
     settings_from,
+    stop_if_asked,
     style_config,
 )
 from impasto.config import GROUPS, StyleConfig
-from impasto.errors import Cancelled, ConfigError
+from impasto.errors import ConfigError
 
 if TYPE_CHECKING:
     from impasto.video.config import VideoConfig
@@ -149,8 +150,7 @@ def _execute(run: Callable[[Callable[[FrameEvent], None]], VideoResult], quiet: 
 
         def callback(event: FrameEvent) -> None:
             bars.update(event)
-            if interrupt.requested:
-                raise Cancelled(f"interrupted in frame {event.frame}")
+            stop_if_asked(interrupt, f"in frame {event.frame}")
 
         try:
             result = run(callback)

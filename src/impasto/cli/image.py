@@ -20,6 +20,7 @@ from impasto.cli.shell import (
     Interrupt,
     add_style_flags,
     check_plan,
+    checkpoint_folder,
     losses_text,
     stop_if_asked,
     style_config,
@@ -237,12 +238,7 @@ def _job(args: argparse.Namespace, cfg: StyleConfig) -> tuple[dict[str, Any], Ch
     }
     spec = None
     if args.checkpoint is not None:
-        folder = Path(args.checkpoint)
-        if not folder.parent.is_dir():
-            raise OutputError(f"checkpoint folder's parent does not exist: {folder.parent}")
-        every = args.checkpoint_every if args.checkpoint_every is not None else 50
-        if every <= 0:
-            raise OutputError(f"--checkpoint-every must be a positive integer, got {every}")
+        folder, every = checkpoint_folder(Path(args.checkpoint), args.checkpoint_every, 50)
         spec = Checkpointing(folder, every, job)
     return job, spec
 

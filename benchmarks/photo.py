@@ -69,6 +69,7 @@ class Row:
     swd: float
     seconds: float = 0.0
     peak_mb: float = 0.0
+    precision: str = ""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -112,7 +113,7 @@ def _files(data: Path, n: int) -> dict[str, Path]:
 
 def _run_impasto(
     files: dict[str, Path], size: int, out: Path, overrides: dict[str, Any]
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """In a child process: one impasto.photo run; its time and peak resident memory."""
     t = time.perf_counter()
     result = impasto.photo(
@@ -126,7 +127,7 @@ def _run_impasto(
     seconds = time.perf_counter() - t
     result.save(out)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_mb": peak}
+    return {"seconds": seconds, "peak_mb": peak, "precision": result.sources.get("precision", "")}
 
 
 def _regions(files: dict[str, Path], hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -188,7 +189,9 @@ def table(rows: list[Row], args: argparse.Namespace) -> str:
     )
     lines = []
     for r in sorted(rows, key=lambda r: (r.pair, METHODS.index(r.method))):
-        cost = f"{r.seconds:.0f} | {r.peak_mb:.0f}" if r.method == "impasto" else " | "
+        cost = (
+            f"{r.seconds:.0f} ({r.precision}) | {r.peak_mb:.0f}" if r.method == "impasto" else " | "
+        )
         lines.append(
             f"| in{r.pair} | {r.method} | {r.edge_ssim:.3f} | {r.affine:.3f} | {r.color:.1f} | "
             f"{r.swd:.3f} | {cost} |"

@@ -347,9 +347,10 @@ PHOTO_SMOOTH = 10.0
 # What `impasto photo` and photo() change from StyleConfig's painterly defaults (docs/photo.md
 # has the measurements behind each).
 PHOTO_DEFAULTS: dict[str, Any] = {
-    "photo_weight": 1e4,
+    "photo_weight": 1e12,
     "tv_weight": 0.0,
-    "steps": 120,
+    "steps": 60,
+    "scales": 3,
 }
 
 

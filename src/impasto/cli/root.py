@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="impasto", description="Neural style transfer (Gatys et al. 2016).")
     parser.add_argument("--version", action="version", version=f"impasto {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    image.add_parsers(sub)  # stylize, texture, resume
+    image.add_parsers(sub)  # stylize, texture, photo, resume
     grid.add_grid_parser(sub)
     serve.add_serve_parser(sub)  # standard library only: no web extra needed
     audio.add_audio_parser(sub)
@@ -59,6 +59,7 @@ def _resume(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "stylize": image.run_stylize,
     "texture": image.run_texture,
+    "photo": image.run_photo,
     "resume": _resume,
     "grid": grid.run_grid_command,
     "serve": serve.run_serve,

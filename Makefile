@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.impasto-installed
 SAMPLES := src/impasto/data/samples
 
-.PHONY: install demo demo-web test lint bench bench-quality bench-memory bench-audio sounds clip gallery models clean
+.PHONY: install demo demo-web test lint bench bench-quality bench-memory bench-audio sounds clip gallery models upscaler bench-upscale clean
 
 install: $(STAMP)
 
@@ -108,6 +108,28 @@ models: install
 	$(BIN)/python scripts/training_photos.py $(MODEL_PHOTOS) --opencv-doc $(MODEL_CACHE)
 	mkdir -p $(MODELS_DIR)
 	$(foreach style,$(MODEL_STYLES),$(call train_style,$(style)) && ) true
+	$(MAKE) upscaler
+
+# The bundled upscaler (src/impasto/data/upscalers, docs/upscale.md): the style networks'
+# photos plus mate-backgrounds' photographs (--wallpapers; two of them held out for
+# bench-upscale), 4000 steps of 4 crops of 64 px or UPSCALER_MINUTES, whichever comes first
+# (the settings are UpscaleTrainConfig's defaults). 60 minutes on 1 thread of the 2-core
+# AMD EPYC here, shared with other jobs: SOURCES.md there has the steps it reached.
+UPSCALER_PHOTOS ?= out/upscale/photos
+UPSCALER_CACHE ?= out/cache/mate-backgrounds
+UPSCALER_MINUTES ?= 60
+UPSCALER_DIR := src/impasto/data/upscalers
+upscaler: install
+	$(BIN)/pip install --quiet -e '.[models]'
+	$(BIN)/python scripts/training_photos.py $(UPSCALER_PHOTOS) --opencv-doc $(MODEL_CACHE) \
+		--wallpapers $(UPSCALER_CACHE)
+	mkdir -p $(UPSCALER_DIR)
+	$(if $(MODEL_THREADS),OMP_NUM_THREADS=$(MODEL_THREADS)) $(BIN)/impasto train-upscaler \
+		--photos $(UPSCALER_PHOTOS) -o $(UPSCALER_DIR)/upscaler.safetensors --half \
+		--precision fp32 --minutes $(UPSCALER_MINUTES) --checkpoint out/upscale/ckpt
+
+bench-upscale: install
+	$(BIN)/python benchmarks/upscale.py --wallpapers $(UPSCALER_CACHE) --sheet
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info

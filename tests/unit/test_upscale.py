@@ -247,3 +247,14 @@ def test_the_python_face_enlarges_a_tensor(tmp_path: Path) -> None:
     assert out.shape == (1, 3, 40, 60)
     with pytest.raises(ConfigError, match="scale must be 2 or 4"):
         impasto.upscale(x, 3, model=path)
+
+
+def test_batches_keep_the_most_detailed_crops() -> None:
+    from impasto.superres.train import most_detailed
+
+    flat = torch.full((1, 3, 32, 32), 0.4)
+    busy = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    crops = torch.cat([flat, busy, flat * 1.5, busy.flip(-1)])
+    kept = most_detailed(crops, 2)
+    assert torch.equal(kept, torch.cat([busy, busy.flip(-1)]))
+    assert torch.equal(most_detailed(crops, 4), crops)

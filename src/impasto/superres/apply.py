@@ -44,10 +44,11 @@ class UpscaleBackend(str, Enum):
 
 
 def bundled_upscaler() -> Path:
-    """The upscaler shipped with impasto (``impasto/data/models/upscaler.safetensors``)."""
+    """The upscaler shipped with impasto (``impasto/data/upscalers/upscaler.safetensors``,
+    beside the style networks rather than among them: ``impasto models`` lists those)."""
     import impasto.data
 
-    return Path(impasto.data.__file__).parent / "models" / "upscaler.safetensors"
+    return Path(impasto.data.__file__).parent / "upscalers" / "upscaler.safetensors"
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,12 @@
 // Instant mode) and GET /api/video/config (VideoConfig's, StyleConfig's for each frame, the
 // clips and the style networks, for the Video mode); progress comes over server-sent events.
 // shared.js holds what the modes share (state, the API, one picker); form.js the settings
-// forms; live.js the live panel; gallery.js the gallery; one module per mode registers itself.
-import { $, MODES, api, modes, setMode, showError, state } from "./shared.js";
-import { refreshGallery, reuse } from "./gallery.js";
-import { follow } from "./live.js";
+// forms; live.js the live panel and the mode switch; gallery.js the gallery; memory.js what
+// the page keeps across a reload; one module per mode registers itself.
+import { $, FINISHED, MODES, api, modes, showError, state } from "./shared.js";
+import { refreshGallery } from "./gallery.js";
+import { setMode, show } from "./live.js";
+import { recall } from "./memory.js";
 import "./image.js";
 import "./audio.js";
 import "./instant.js";
@@ -37,19 +39,21 @@ async function loadConfigs() {
 
 async function init() {
   if (!(await loadConfigs())) return;
-  for (const m of MODES) {
-    if (modes[m].available()) modes[m].setup();
-    $(`mode-${m}`).addEventListener("click", () => setMode(m));
+  const usable = MODES.filter((m) => modes[m].available());
+  for (const m of usable) {
+    modes[m].setup();
+    modes[m].recall();  // the settings and inputs the page had before a reload
   }
-  await refreshGallery();
-  // Pick up a run still going (after a reload), with its images and settings in the form.
-  const active = [...document.querySelectorAll("#gallery .card")].find(
-    (c) => c.dataset.status === "running" || c.dataset.status === "queued");
-  if (active) {
-    const job = await api(`/api/jobs/${active.dataset.id}`);
-    reuse(job, false);
-    follow(job);
+  for (const m of MODES) $(`mode-${m}`).addEventListener("click", () => setMode(m));
+  const jobs = (await refreshGallery()) || [];
+  // Each mode's latest job in the live panel; a run still going has its inputs and
+  // settings put back in its mode's form.
+  for (const m of usable) {
+    const job = jobs.find((j) => (j.kind || "image") === m);
+    if (job) show(job);
+    if (job && !FINISHED.includes(job.status)) modes[m].fill(job);
   }
+  setMode(usable.includes(recall("mode")) ? recall("mode") : "image");
   document.body.dataset.ready = "1";
 }
 

@@ -1,10 +1,12 @@
 // The Audio mode: a content and a style sound (or the style alone: a texture), AudioConfig's
 // settings, optimised on their spectrograms.
-import { $, Picker, el, modes, setMode, showError, state } from "./shared.js";
+import { $, Picker, el, modes, showError, state } from "./shared.js";
 import { fillForm, makeField, readConfig, setField } from "./form.js";
 import { cancel, submitJob } from "./live.js";
+import { keepForm, recall, restore } from "./memory.js";
 
 const pickers = {};
+let save = () => {};
 
 function soundPicker(role) {
   const prefix = `audio-${role}`;
@@ -44,7 +46,7 @@ async function start(e) {
   } else {
     body.content = content.ref;
   }
-  await submitJob("/api/audio/jobs", body, "audio-start", "audio-error");
+  await submitJob("/api/audio/jobs", body, "audio-start", "audio-error", $("audio-settings"));
 }
 
 function setup() {
@@ -54,27 +56,37 @@ function setup() {
   pickers.content = soundPicker("content");
   pickers.style = soundPicker("style");
   $("audio-settings").addEventListener("submit", start);
-  $("audio-cancel").addEventListener("click", cancel);
+  $("audio-cancel").addEventListener("click", () => cancel("audio"));
   $("audio-texture").addEventListener("change", () => setTexture($("audio-texture").checked));
   $("audio-reset").addEventListener("click", () => {
     for (const f of state.audio.fields) setField(f, f.default, null, $("audio-settings"));
     setTexture(false);
     $("audio-seconds").value = "";
+    save();
   });
+  save = keepForm($("audio-settings"), "form:audio");
 }
 
-function reuse(job) {
-  setMode("audio");
+function recallAll() {
+  restore($("audio-settings"), recall("form:audio"));
+  setTexture($("audio-texture").checked);
+  pickers.content.recall();
+  pickers.style.recall();
+}
+
+function fill(job) {
   fillForm(state.audio.fields, job.config, $("audio-settings"));
   setTexture(!job.content);
   pickers.content.reuse(job.content, job.content_view_url, job.content_name);
   pickers.style.reuse(job.style, job.style_view_url, job.style_name);
+  save();
 }
 
 modes.audio = {
   available: () => !!state.audio,
   setup,
-  reuse,
+  recall: recallAll,
+  fill,
   waiting: ["No job yet: pick two sounds and press Start.",
             "The spectrograms (content, style, result) show here when the sound is made."],
 };

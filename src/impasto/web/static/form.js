@@ -118,3 +118,40 @@ export function readConfig(fields = state.config.fields, form = $("settings")) {
   }
   return out;
 }
+
+// -- the field a refusal names ---------------------------------------------------------------
+// The field of `form` whose name comes first in `message` ("size must be at least 16"; a
+// frame's setting as "style_config.steps ..."); null when it names none.
+function fieldNamed(form, message) {
+  let best = null;
+  let at = Infinity;
+  for (const input of form.querySelectorAll("[data-field]")) {
+    const name = input.dataset.field;
+    const nested = input.closest("#video-style-fields") ? "style_config\\." : "";
+    const match = new RegExp(`(^|[^\\w.])${nested}${name}\\b`).exec(message);
+    if (match && match.index < at) [best, at] = [input, match.index];
+  }
+  return best;
+}
+
+function unmark(input) {
+  input.removeAttribute("aria-invalid");
+  input.removeAttribute("aria-errormessage");
+  input.closest(".field").classList.remove("invalid");
+}
+
+export function clearInvalid(form) {
+  for (const input of form.querySelectorAll("[aria-invalid]")) unmark(input);
+}
+
+// Marks the field a refusal names (aria-invalid, pointing at the message in `errorId`) until
+// it is changed.
+export function markInvalid(form, message, errorId) {
+  const input = fieldNamed(form, message);
+  if (!input) return;
+  input.setAttribute("aria-invalid", "true");
+  input.setAttribute("aria-errormessage", errorId);
+  input.closest(".field").classList.add("invalid");
+  input.addEventListener("input", () => unmark(input), { once: true });
+  input.addEventListener("change", () => unmark(input), { once: true });
+}

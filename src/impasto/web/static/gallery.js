@@ -1,7 +1,7 @@
 // The gallery: every job the studio keeps, newest first, each with View, Reuse settings,
 // its download and Delete; and the queue's status line.
 import { $, FINISHED, api, el, fmtPass, fmtSeconds, modes, showError } from "./shared.js";
-import { follow, title } from "./live.js";
+import { forget, setMode, title, view } from "./live.js";
 
 function describe(job) {
   const c = job.config;
@@ -22,11 +22,13 @@ function describe(job) {
   return [...parts, when].join(" · ");
 }
 
-// Reuse settings: the job's mode, inputs and settings back in the form.
-export function reuse(job, scroll = true) {
-  const mode = modes[job.kind || "image"];
-  if (mode && mode.available()) mode.reuse(job);
-  if (scroll) window.scrollTo({ top: 0, behavior: "smooth" });
+// Reuse settings: the job's mode opens with its inputs and settings in the form.
+function reuse(job) {
+  const kind = job.kind || "image";
+  if (!modes[kind] || !modes[kind].available()) return;
+  setMode(kind);
+  modes[kind].fill(job);
+  window.scrollTo({ top: 0, behavior: "smooth" });
 }
 
 function card(job) {
@@ -63,7 +65,7 @@ function card(job) {
 
 function cardActions(node, job) {
   node.querySelector(".view").addEventListener("click", () => {
-    follow(job);
+    view(job);
     window.scrollTo({ top: 0, behavior: "smooth" });
   });
   node.querySelector(".reuse").addEventListener("click", () => reuse(job));
@@ -72,6 +74,7 @@ function cardActions(node, job) {
   else del.addEventListener("click", async () => {
     try {
       await api(`/api/jobs/${job.id}`, { method: "DELETE" });
+      forget(job);
       refreshGallery();
     } catch (e2) {
       showError(e2.message);
@@ -80,7 +83,8 @@ function cardActions(node, job) {
 }
 
 // Refreshes can overlap (a Start and the job's own "done" event); only the latest one
-// draws, so an answer fetched while the job still ran never overwrites a newer one.
+// draws, so an answer fetched while the job still ran never overwrites a newer one. Returns
+// the jobs drawn (null when another refresh drew, or none could be read).
 let galleryGeneration = 0;
 
 export async function refreshGallery() {
@@ -90,12 +94,13 @@ export async function refreshGallery() {
     data = await api("/api/jobs?limit=200");
   } catch (err) {
     if (generation === galleryGeneration) showError(`gallery: ${err.message}`);
-    return;
+    return null;
   }
-  if (generation !== galleryGeneration) return;
+  if (generation !== galleryGeneration) return null;
   $("gallery").replaceChildren(...data.jobs.map(card));
   $("gallery-empty").hidden = data.jobs.length > 0;
   refreshStatus();
+  return data.jobs;
 }
 
 async function refreshStatus() {

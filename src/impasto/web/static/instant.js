@@ -1,11 +1,13 @@
 // The Instant mode: a trained style network (Johnson et al. 2016) paints a photo in one pass,
 // with ApplyConfig's settings.
-import { $, api, el, imagePicker, modes, setMode, showError, state } from "./shared.js";
+import { $, api, el, imagePicker, modes, showError, state } from "./shared.js";
 import { fillForm, makeField, readConfig } from "./form.js";
 import { submitJob } from "./live.js";
+import { keepForm, recall, remember, restore } from "./memory.js";
 
 let model = null;  // the chosen network's ref
 let photo = null;  // the photo's picker
+let save = () => {};
 
 function modelButton(m) {
   const b = el("button", {
@@ -23,7 +25,7 @@ function modelButton(m) {
     b.title = m.problem;
     b.append(el("span", { class: "model-problem" }, m.problem));
   }
-  b.addEventListener("click", () => selectModel(m.ref));
+  b.addEventListener("click", () => { selectModel(m.ref); remember("instant:model", m.ref); });
   return b;
 }
 
@@ -66,7 +68,8 @@ async function start(e) {
     return;
   }
   const config = readConfig(state.instant.fields, $("instant-settings"));
-  await submitJob("/api/instant/jobs", { model, photo: photo.value.ref, config }, "instant-start", "instant-error");
+  const body = { model, photo: photo.value.ref, config };
+  await submitJob("/api/instant/jobs", body, "instant-start", "instant-error", $("instant-settings"));
 }
 
 function setup() {
@@ -75,20 +78,35 @@ function setup() {
   photo = imagePicker("photo", "content", "instant-error");
   renderModels();
   $("instant-settings").addEventListener("submit", start);
+  save = keepForm($("instant-settings"), "form:instant");
 }
 
-function reuse(job) {
-  setMode("instant");
+// A network that is (still) listed and usable, chosen.
+function chooseModel(ref) {
+  if (!state.instant.models.some((m) => m.ref === ref && m.usable)) return;
+  selectModel(ref);
+  remember("instant:model", ref);
+}
+
+function recallAll() {
+  restore($("instant-settings"), recall("form:instant"));
+  const ref = recall("instant:model");
+  if (ref) chooseModel(ref);
+  photo.recall();
+}
+
+function fill(job) {
   fillForm(state.instant.fields, job.config, $("instant-settings"));
-  const ref = job.style.replace(/^model:/, "");
-  if (state.instant.models.some((m) => m.ref === ref && m.usable)) selectModel(ref);
+  chooseModel(job.style.replace(/^model:/, ""));
   photo.reuse(job.content, job.content_view_url, job.content_name);
+  save();
 }
 
 modes.instant = {
   available: () => !!state.instant,
   setup,
-  reuse,
+  recall: recallAll,
+  fill,
   onShow: refreshModels,
   waiting: ["No job yet: pick a style network and a photo and press Paint.",
             "The painted photo shows here, in about a second."],

@@ -1,9 +1,15 @@
-// The live panel: the job shown, followed over server-sent events (progress, preview, losses,
-// the result), its Cancel, and the POST that starts a job.
+// The live panel: each mode's latest job, followed over server-sent events (progress,
+// preview, losses, the result) and shown while its mode is open; its Cancel; the POST that
+// starts a job; and the mode switch.
 import {
-  $, FINISHED, api, fmtNumber, fmtPass, fmtSeconds, modes, showError, state,
+  $, FINISHED, MODES, api, fmtNumber, fmtPass, fmtSeconds, modes, showError, state,
 } from "./shared.js";
+import { clearInvalid, markInvalid } from "./form.js";
+import { remember } from "./memory.js";
 import { refreshGallery } from "./gallery.js";
+
+// Each mode's Cancel (Instant mode's pass is over in a second: it has none).
+const CANCEL = { image: "cancel", audio: "audio-cancel", video: "video-cancel" };
 
 export function title(job) {
   if (job.kind === "audio" && !job.content) return `texture of ${job.style_name}`;
@@ -12,27 +18,61 @@ export function title(job) {
   return `${job.content_name} × ${job.style_name}`;
 }
 
-export function follow(job) {
-  if (state.events) state.events.close();
-  state.events = null;
-  state.job = job;
-  state.previewUrl = null;
-  render(job);
-  if (FINISHED.includes(job.status)) return;
+// Shows a mode's setup and, in the live panel, that mode's latest job (or what it will show).
+export function setMode(mode) {
+  if (!modes[mode] || !modes[mode].available()) return;
+  state.mode = mode;
+  remember("mode", mode);
+  document.body.dataset.mode = mode;
+  for (const m of MODES) {
+    $(`${m}-setup`).hidden = m !== mode;
+    const b = $(`mode-${m}`);
+    b.classList.toggle("selected", m === mode);
+    b.setAttribute("aria-checked", String(m === mode));
+  }
+  if (state.shown[mode]) render(state.shown[mode]); else renderIdle(mode);
+  if (modes[mode].onShow) modes[mode].onShow();
+}
+
+// `job` becomes its mode's latest, shown while that mode is open and followed until it ends.
+export function show(job) {
+  const kind = job.kind || "image";
+  state.shown[kind] = job;
+  if (kind === state.mode) render(job);
+  if (!FINISHED.includes(job.status)) follow(job);
+}
+
+// A job from the gallery (View): its mode opens and shows it.
+export function view(job) {
+  setMode(job.kind || "image");
+  show(job);
+}
+
+// A deleted job is no longer its mode's latest.
+export function forget(job) {
+  const kind = job.kind || "image";
+  if (!state.shown[kind] || state.shown[kind].id !== job.id) return;
+  state.shown[kind] = null;
+  if (kind === state.mode) renderIdle(kind);
+}
+
+function follow(job) {
+  if (state.streams.has(job.id)) return;
   const es = new EventSource(`/api/jobs/${job.id}/events`);
-  state.events = es;
+  state.streams.set(job.id, es);
+  const stop = () => { es.close(); state.streams.delete(job.id); };
   es.onmessage = (msg) => {
     const j = JSON.parse(msg.data);
-    if (!state.job || j.id !== state.job.id) return;
-    state.job = j;
-    render(j);
+    const kind = j.kind || "image";
+    if (!state.shown[kind] || state.shown[kind].id !== j.id) { stop(); return; }  // a newer one
+    state.shown[kind] = j;
+    if (kind === state.mode) render(j);
     if (FINISHED.includes(j.status)) {
-      es.close();
-      if (state.events === es) state.events = null;
+      stop();
       refreshGallery();
     }
   };
-  es.addEventListener("gone", () => { es.close(); refreshGallery(); });
+  es.addEventListener("gone", () => { stop(); refreshGallery(); });
 }
 
 function renderProgress(job) {
@@ -63,9 +103,11 @@ function stepAndScale(job) {
     return [done ? "one pass" : "–", job.config.size ? `${job.config.size} px` : "the photo's size"];
   }
   if (job.kind === "audio") return [step, `${job.config.sample_rate} Hz`];
-  const scale = job.scales
-    ? `${job.scale + 1} of ${job.scales}` + (job.size ? ` (${job.size[1]}×${job.size[0]})` : "")
-    : done ? `${job.config.size} px` : "–";
+  // The long side, as the size field says it; while it runs, the pyramid level too.
+  const running = job.status === "running" && job.scales && job.size;
+  const scale = running
+    ? `${Math.max(...job.size)} px · scale ${job.scale + 1} of ${job.scales}`
+    : `${job.config.size} px`;
   return [step, scale];
 }
 
@@ -91,17 +133,17 @@ function setSource(media, url) {
   media.hidden = !url;
 }
 
+function showPreview(url) {
+  if (url && url !== state.previewUrl) $("preview").src = url;
+  if (!url) $("preview").removeAttribute("src");
+  state.previewUrl = url;
+  $("preview").hidden = !url;
+  $("placeholder").hidden = !!url;
+}
+
 function renderMedia(job) {
   const audio = job.kind === "audio";
-  if (job.preview_url && job.preview_url !== state.previewUrl) {
-    state.previewUrl = job.preview_url;
-    $("preview").src = job.preview_url;
-    $("preview").hidden = false;
-    $("placeholder").hidden = true;
-  } else if (!job.preview_url && !state.previewUrl) {
-    $("preview").hidden = true;
-    $("placeholder").hidden = false;
-  }
+  showPreview(job.preview_url);
   $("placeholder").textContent = modes[job.kind || "image"].waiting[1];
   $("preview").alt = audio ? "Spectrograms of the content, the style and the result" : "Live preview of the picture being made";
   setSource($("result-audio"), audio && job.result_url ? job.result_url : null);
@@ -124,8 +166,7 @@ function renderActions(job) {
     dl.hidden = true;
     dl.removeAttribute("href");
   }
-  // Every mode's Cancel stops the job shown, whichever kind it is.
-  for (const id of ["cancel", "audio-cancel", "video-cancel"]) $(id).disabled = FINISHED.includes(job.status);
+  if (CANCEL[job.kind || "image"]) $(CANCEL[job.kind || "image"]).disabled = FINISHED.includes(job.status);
 }
 
 export function render(job) {
@@ -139,34 +180,60 @@ export function render(job) {
   renderActions(job);
 }
 
-export async function cancel() {
-  if (!state.job) return;
+// The live panel of a mode with no job yet: what it will show.
+function renderIdle(mode) {
+  const showing = $("showing");
+  [showing.textContent, $("placeholder").textContent] = modes[mode].waiting;
+  showing.title = "";
+  delete showing.dataset.id;
+  $("bar").style.width = "0%";
+  $("progress").setAttribute("aria-valuenow", "0");
+  $("progress").className = "progress";
+  $("stat-status").textContent = "idle";
+  $("stat-status").className = "";
+  for (const id of ["stat-step", "stat-scale", "stat-eta", "stat-losses"]) $(id).textContent = "–";
+  showPreview(null);
+  setSource($("result-audio"), null);
+  setSource($("result-video"), null);
+  document.querySelector(".live .canvas").style.display = "";
+  $("job-error").hidden = true;
+  $("download").hidden = true;
+  $("download").removeAttribute("href");
+  if (CANCEL[mode]) $(CANCEL[mode]).disabled = true;
+}
+
+export async function cancel(mode) {
+  const shown = state.shown[mode];
+  if (!shown) return;
   try {
-    const job = await api(`/api/jobs/${state.job.id}/cancel`, { method: "POST" });
+    const job = await api(`/api/jobs/${shown.id}/cancel`, { method: "POST" });
     // The event stream may have shown the end already; never go back to "running".
-    if (state.job && state.job.id === job.id && !FINISHED.includes(state.job.status)) {
-      state.job = job;
-      render(job);
+    const now = state.shown[mode];
+    if (now && now.id === job.id && !FINISHED.includes(now.status)) {
+      state.shown[mode] = job;
+      if (mode === state.mode) render(job);
     }
   } catch (err) {
     showError(err.message);
   }
 }
 
-// POST a job, then follow it and refresh the gallery. The mode's Start button is off
-// meanwhile, and a refusal shows in ``errorId`` (null: the shown mode's error box).
-export async function submitJob(url, body, startId, errorId = null) {
+// POST a job, then show it and refresh the gallery. The mode's Start button is off meanwhile;
+// a refusal shows in ``errorId``, and the field of ``form`` it names is marked.
+export async function submitJob(url, body, startId, errorId, form) {
   $(startId).disabled = true;
+  clearInvalid(form);
   try {
     const job = await api(url, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
     });
-    follow(job);
+    show(job);
     refreshGallery();
   } catch (err) {
     showError(err.message, errorId);
+    markInvalid(form, err.message, errorId);
   } finally {
     $(startId).disabled = false;
   }

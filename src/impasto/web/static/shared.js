@@ -1,5 +1,6 @@
 // What every mode of the studio shares: the page's state, the server's API, messages, number
 // formats, and one picker (a drop box, its upload and its samples) that each mode's inputs are.
+import { recall, remember } from "./memory.js";
 
 export const state = {
   config: null,          // GET /api/config
@@ -7,9 +8,9 @@ export const state = {
   instant: null,         // GET /api/instant/config
   video: null,           // GET /api/video/config
   mode: "image",         // "image", "audio", "instant" or "video"
-  job: null,             // the job shown in the live panel
-  events: null,          // its EventSource
-  previewUrl: null,
+  shown: { image: null, audio: null, instant: null, video: null },  // each mode's latest job
+  streams: new Map(),    // job id -> the EventSource following it
+  previewUrl: null,      // the picture the live panel shows
 };
 
 // The modes, by name: each module adds its own ({ available, setup, reuse, waiting, onShow }).
@@ -78,6 +79,7 @@ export function el(tag, attrs = {}, text = "") {
 // (the <img>, <audio> or <video> showing the choice); `mark` is the drop box's class once
 // something is chosen, `errorId` the mode's message box (cleared by a choice), `upload` the
 // route files go to, `limits()` the mode's limits and `about(upload)` what the name adds.
+// The choice is remembered across a reload (under the prefix).
 export class Picker {
   constructor({ prefix, media, mark = "has-image", errorId, upload, limits, about }) {
     Object.assign(this, { prefix, media, mark, errorId, upload, limits, about });
@@ -86,6 +88,7 @@ export class Picker {
 
   choose(input) {
     this.value = input;
+    remember(`input:${this.prefix}`, input);
     const media = $(this.media);
     media.src = input.url;
     if (media.tagName === "IMG") media.alt = input.name;
@@ -148,6 +151,12 @@ export class Picker {
   reuse(ref, url, name) {
     if (url) this.choose({ ref, url, name });
   }
+
+  // The choice made before the page was reloaded, if any.
+  recall() {
+    const input = recall(`input:${this.prefix}`);
+    if (input && input.ref && input.url) this.choose(input);
+  }
 }
 
 // An image picker (/api/uploads) with the bundled samples, those of `want`'s role first.
@@ -165,21 +174,4 @@ export function imagePicker(prefix, want, errorId) {
     return b;
   });
   return picker;
-}
-
-// Shows a mode's setup; the live panel says what it will show while no job is shown yet.
-export function setMode(mode) {
-  if (!modes[mode] || !modes[mode].available()) return;
-  state.mode = mode;
-  document.body.dataset.mode = mode;
-  for (const m of MODES) {
-    $(`${m}-setup`).hidden = m !== mode;
-    const b = $(`mode-${m}`);
-    b.classList.toggle("selected", m === mode);
-    b.setAttribute("aria-checked", String(m === mode));
-  }
-  if (!$("showing").dataset.id) {
-    [$("showing").textContent, $("placeholder").textContent] = modes[mode].waiting;
-  }
-  if (modes[mode].onShow) modes[mode].onShow();
 }

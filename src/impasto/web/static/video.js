@@ -1,10 +1,12 @@
 // The Video mode: a clip painted frame by frame, each from the previous result carried by
 // the optical flow, by optimisation (a painting) or by a style network; VideoConfig's settings.
-import { $, Picker, el, imagePicker, modes, setMode, showError, state } from "./shared.js";
+import { $, Picker, el, imagePicker, modes, showError, state } from "./shared.js";
 import { fillForm, makeField, readConfig } from "./form.js";
 import { cancel, submitJob } from "./live.js";
+import { keepForm, recall, remember, restore } from "./memory.js";
 
 const pickers = {};
+let save = () => {};
 
 // VideoConfig's fields that only one route reads: shown for that route only.
 const ROUTE_FIELDS = { network: ["deflicker"], optimisation: ["later_steps", "temporal_weight", "fill"] };
@@ -59,7 +61,7 @@ async function start(e) {
   const body = { clip: clip.ref, config };
   if (route === "network") body.model = model;
   else { body.style = style.ref; config.style_config = readConfig(state.video.style_fields, form); }
-  await submitJob("/api/video/jobs", body, "video-start", "video-error");
+  await submitJob("/api/video/jobs", body, "video-start", "video-error", form);
 }
 
 function setup() {
@@ -69,30 +71,52 @@ function setup() {
   pickers.style = imagePicker("vstyle", "style", "video-error");
   renderModels();
   setRoute("optimisation");
-  for (const r of ["optimisation", "network"]) $(`route-${r}`).addEventListener("change", () => setRoute(r));
+  for (const r of ["optimisation", "network"]) {
+    $(`route-${r}`).addEventListener("change", () => { setRoute(r); remember("video:route", r); });
+  }
   $("video-settings").addEventListener("submit", start);
-  $("video-cancel").addEventListener("click", cancel);
+  $("video-cancel").addEventListener("click", () => cancel("video"));
+  $("video-model").addEventListener("change", () => remember("video:model", $("video-model").value));
+  save = keepForm($("video-settings"), "form:video");
 }
 
-function reuse(job) {
-  setMode("video");
+// A network the list (still) offers, chosen.
+function chooseModel(ref) {
+  if (![...$("video-model").options].some((o) => o.value === ref)) return;
+  $("video-model").value = ref;
+  remember("video:model", ref);
+}
+
+function recallAll() {
+  restore($("video-settings"), recall("form:video"));
+  setRoute(recall("video:route") === "network" ? "network" : "optimisation");
+  const model = recall("video:model");
+  if (model) chooseModel(model);
+  pickers.clip.recall();
+  pickers.style.recall();
+}
+
+function fill(job) {
   const form = $("video-settings");
   fillForm(state.video.fields, job.config, form);
   fillForm(state.video.style_fields, job.config.style_config || {}, form);
   pickers.clip.reuse(job.content, job.content_view_url, job.content_name);
   if (job.route === "network") {
     setRoute("network");
-    $("video-model").value = job.style.replace(/^model:/, "");
+    chooseModel(job.style.replace(/^model:/, ""));
   } else {
     setRoute("optimisation");
     pickers.style.reuse(job.style, job.style_view_url, job.style_name);
   }
+  remember("video:route", job.route);
+  save();
 }
 
 modes.video = {
   available: () => !!state.video,
   setup,
-  reuse,
+  recall: recallAll,
+  fill,
   waiting: ["No job yet: pick a clip and a painting (or a style network) and press Start.",
             "The frame being painted shows here; the finished clip plays here."],
 };

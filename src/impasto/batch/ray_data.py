@@ -27,10 +27,10 @@ import socket
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -69,6 +69,17 @@ def ray_data() -> Any:
     ctx.print_on_execution_start = False
     logging.getLogger("ray.data").setLevel(logging.ERROR)
     return ray.data
+
+
+class PaintedRow(TypedDict):
+    """A photo's row out of a :class:`NetworkWorker` (but its ``id`` and ``worker``)."""
+
+    error: str  # "" when painted
+    seconds: float
+    pixels: bytes  # 8-bit RGB, ``height`` x ``width`` (empty when it failed)
+    height: int
+    width: int
+    meta: str  # the PNG's text, JSON
 
 
 class NetworkWorker:
@@ -112,16 +123,16 @@ class NetworkWorker:
             pixels = np.frombuffer(batch["pixels"][i], dtype=np.uint8).reshape(h, w, 3)
             image = torch.from_numpy(pixels.astype(np.float32) / 255.0)
             ready += groups.add(i, image.permute(2, 0, 1).unsqueeze(0).contiguous())
-        out: dict[int, dict[str, Any]] = {}
+        out: dict[int, PaintedRow] = {}
         for group in [*ready, *groups.rest()]:
             out.update(self._paint(group, batch["source"]))
-        rows = [out[i] for i in range(len(batch["id"]))]
+        rows: list[Mapping[str, object]] = [out[i] for i in range(len(batch["id"]))]
         columns = {k: np.array([r[k] for r in rows], dtype=object) for k in rows[0]}
         return {"id": batch["id"], **columns, "worker": np.array([self.worker] * len(rows))}
 
     def _paint(
         self, group: list[tuple[int, torch.Tensor]], sources: np.ndarray
-    ) -> dict[int, dict[str, Any]]:
+    ) -> dict[int, PaintedRow]:
         """One forward pass; each row's picture and PNG text, or the pass's error."""
         import json
 
@@ -134,15 +145,14 @@ class NetworkWorker:
         except Exception as e:  # recorded against these items by the driver
             painted, error = None, str(e) if isinstance(e, ImpastoError) else repr(e)
         seconds = (time.perf_counter() - t0) / len(group)
-        out = {}
+        out: dict[int, PaintedRow] = {}
         for k, (i, _) in enumerate(group):
-            row: dict[str, Any] = dict(error=error, seconds=seconds, pixels=b"", meta="")
-            row.update(height=0, width=0)
+            row = PaintedRow(error=error, seconds=seconds, pixels=b"", height=0, width=0, meta="")
             if painted is not None:
                 picture = np.asarray(to_pil(painted[k]))
                 meta = metadata(self.network, self.config, self.name, str(sources[i]))
-                row.update(pixels=picture.tobytes(), height=picture.shape[0])
-                row.update(width=picture.shape[1], meta=json.dumps(meta))
+                row["pixels"], row["meta"] = picture.tobytes(), json.dumps(meta)
+                row["height"], row["width"] = picture.shape[0], picture.shape[1]
             out[i] = row
         return out
 

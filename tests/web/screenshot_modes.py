@@ -71,7 +71,7 @@ def settle(page: Any) -> None:
     """Wait until every picture and player on the page has loaded what it shows."""
     ready = """(() => [...document.images].every(i => !i.src || i.complete)
         && [...document.querySelectorAll('video, audio')]
-             .every(m => !m.src || m.hidden || m.readyState >= 2))()"""
+             .every(m => !m.src || m.hidden || m.preload === 'none' || m.readyState >= 2))()"""
     # Polled by evaluate: the page's CSP refuses wait_for_function's eval.
     for _ in range(300):
         if page.evaluate(ready):

@@ -13,7 +13,10 @@ export const state = {
   previewUrl: null,      // the picture the live panel shows
 };
 
-// The modes, by name: each module adds its own ({ available, setup, reuse, waiting, onShow }).
+// The modes, by name; each module adds its own: available() (its config loaded), setup() (its
+// form and pickers), recall() (what a reload keeps), fill(job) (Reuse settings), waiting (the
+// panel's two lines while it has no job) and, optionally, onShow(). A new mode also needs its
+// name in MODES, its section and button in index.html, and its Cancel in live.js's CANCEL.
 export const modes = {};
 
 export const $ = (id) => document.getElementById(id);

@@ -15,10 +15,11 @@ import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 import impasto.validate as validate
 from impasto.errors import ConfigError
+from impasto.jsontypes import JSONObject
 from impasto.layers import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
@@ -185,14 +186,14 @@ class Settings:
     def replace(self: SettingsT, **changes: Any) -> SettingsT:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return settings_to_dict(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls: type[SettingsT], data: dict[str, Any]) -> SettingsT:
+    def from_dict(cls: type[SettingsT], data: JSONObject) -> SettingsT:
         return settings_from_dict(cls, data)
 
 
@@ -515,9 +516,7 @@ class StyleConfig(Settings):
         if init.lower() in {m.value for m in Init}:
             init = init.lower()
         elif not init:
-            raise ConfigError(
-                "init must be palette, content, noise, blur or an image path, got ''"
-            )
+            raise ConfigError("init must be palette, content, noise, blur or an image path, got ''")
         self._set("init", init)
 
     def _check_layer_weights(self) -> None:
@@ -587,7 +586,15 @@ def number_type(tp: Any) -> type | None:
     return tp if tp in (int, float) else None
 
 
-def flag_kwargs(f: dataclasses.Field[Any], hint: Any, prefix: str = "") -> dict[str, Any]:
+class FlagKwargs(TypedDict):
+    """The keywords ``flag_kwargs`` hands to argparse's ``add_argument``."""
+
+    help: str
+    type: NotRequired[type]  # int or float for a number field
+    metavar: NotRequired[str]
+
+
+def flag_kwargs(f: dataclasses.Field[Any], hint: Any, prefix: str = "") -> FlagKwargs:
     """argparse's keywords for the flag of setting field ``f`` (whose resolved type is
     ``hint``): its help (after ``prefix``, with the choices, and what else it takes, first),
     int/float conversion, and metavar; no argparse default, so a flag not given leaves the
@@ -597,9 +604,10 @@ def flag_kwargs(f: dataclasses.Field[Any], hint: Any, prefix: str = "") -> dict[
     if meta.choices:
         also = f" or {meta.other}" if meta.other else ""
         text = f"{'|'.join(meta.choices)}{also}: {text}"
-    kwargs: dict[str, Any] = {"help": text}
-    if number_type(hint) is not None:
-        kwargs["type"] = number_type(hint)
+    kwargs: FlagKwargs = {"help": text}
+    kind = number_type(hint)
+    if kind is not None:
+        kwargs["type"] = kind
     if meta.metavar is not None:
         kwargs["metavar"] = meta.metavar
     return kwargs
@@ -617,10 +625,10 @@ def as_flags(error: ConfigError, fields: Iterable[str]) -> ConfigError:
 DataT = TypeVar("DataT")
 
 
-def settings_to_dict(settings: Any) -> dict[str, Any]:
+def settings_to_dict(settings: Any) -> JSONObject:
     """A settings dataclass (StyleConfig, AudioConfig, TrainConfig, ...) as plain JSON values:
     enums by their value, tuples as lists. What metadata, checkpoints and the studio store."""
-    out: dict[str, Any] = {}
+    out: JSONObject = {}
     for f in dataclasses.fields(settings):
         v = getattr(settings, f.name)
         if isinstance(v, Enum):
@@ -631,7 +639,7 @@ def settings_to_dict(settings: Any) -> dict[str, Any]:
     return out
 
 
-def settings_from_dict(cls: type[DataT], data: dict[str, Any]) -> DataT:
+def settings_from_dict(cls: type[DataT], data: JSONObject) -> DataT:
     """``settings_to_dict``'s output read back (lists as tuples); unknown names are refused."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - names)

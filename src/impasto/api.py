@@ -21,6 +21,7 @@ from impasto.features.extractor import FeatureExtractor
 from impasto.features.vgg import deepest, pools_before
 from impasto.features.weights import VGGWeights, load_weights
 from impasto.io.images import ImageLike, load_image, save_image, tensor_to_pil
+from impasto.jsontypes import JSONObject
 from impasto.losses.memory import pixels_that_fit
 from impasto.losses.targets import (
     PreparedStyle,
@@ -77,7 +78,7 @@ class Result:
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     sources: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: JSONObject = field(default_factory=dict)
 
     @property
     def image(self) -> Image.Image:
@@ -92,7 +93,7 @@ class Result:
         """PNG text chunks: the full settings (seed included) and where the inputs came from."""
         from impasto.version import __version__
 
-        info: dict[str, Any] = {"version": __version__, "config": self.config.to_dict()}
+        info: JSONObject = {"version": __version__, "config": self.config.to_dict()}
         info.update(self.sources)
         info["steps_run"] = len(self.history)
         return {"Software": f"impasto {__version__}", "impasto": json.dumps(info, sort_keys=True)}
@@ -173,7 +174,7 @@ class Checkpointing:
 
     folder: Path
     every: int = 50
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: JSONObject = field(default_factory=dict)
 
 
 def _resolve_weights(weights: WeightsLike) -> tuple[VGGWeights, str | None]:

@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, cast
 
 from impasto.cli import pictures
 from impasto.cli.shell import (
@@ -31,6 +31,7 @@ from impasto.cli.shell import (
 )
 from impasto.config import GROUPS, StyleConfig
 from impasto.errors import ConfigError, OutputError
+from impasto.jsontypes import JSONObject
 from impasto.layers import LAYER_NAMES
 
 if TYPE_CHECKING:
@@ -195,8 +196,19 @@ def _snapshot_dir(out: Path, save_every: int | None, folder: str | None) -> Path
     return snap
 
 
+class StyleJob(TypedDict):
+    """What a picture's run needs besides its settings: kept in its checkpoint
+    (``RunInputs.extra``), so that ``impasto resume`` finishes the same job."""
+
+    output: str  # resolved
+    snapshot_dir: str | None
+    save_every: int | None
+    total_steps: int
+    recorder: NotRequired[pictures.RecorderSettings]  # with --animate/--plot and a checkpoint
+
+
 def _execute(
-    job: dict[str, Any],
+    job: StyleJob,
     quiet: bool,
     run: Callable[[Callback], Result],
     recorder: pictures.Recorder | None = None,
@@ -206,7 +218,8 @@ def _execute(
     from impasto.io.images import save_image
 
     out = Path(job["output"])
-    snap_dir = Path(job["snapshot_dir"]) if job.get("snapshot_dir") else None
+    snapshots = job.get("snapshot_dir")
+    snap_dir = Path(snapshots) if snapshots else None
     every = job.get("save_every")
     progress = Bar(int(job["total_steps"]), "step", quiet)
     with Interrupt() as interrupt:
@@ -265,14 +278,14 @@ def _style_list(args: argparse.Namespace) -> list[Style]:
     return [parse_style(t, mask) for t in texts]
 
 
-def _job(args: argparse.Namespace, cfg: StyleConfig) -> tuple[dict[str, Any], Checkpointing | None]:
+def _job(args: argparse.Namespace, cfg: StyleConfig) -> tuple[StyleJob, Checkpointing | None]:
     """Validate the output side before any work: the output, snapshot and checkpoint paths."""
     from impasto.api import Checkpointing
     from impasto.io.images import check_output_path
 
     out = check_output_path(args.output)
     snap_dir = _snapshot_dir(out, args.save_every, args.snapshot_dir)
-    job = {
+    job: StyleJob = {
         "output": str(out.resolve()),
         "snapshot_dir": str(snap_dir.resolve()) if snap_dir else None,
         "save_every": args.save_every,
@@ -281,12 +294,13 @@ def _job(args: argparse.Namespace, cfg: StyleConfig) -> tuple[dict[str, Any], Ch
     spec = None
     if args.checkpoint is not None:
         folder, every = checkpoint_folder(Path(args.checkpoint), args.checkpoint_every, 50)
-        spec = Checkpointing(folder, every, job)
+        # the same dict, so that _keep_recorder's note reaches the checkpoint; plain values
+        spec = Checkpointing(folder, every, cast(JSONObject, job))
     return job, spec
 
 
 def _keep_recorder(
-    recorder: pictures.Recorder | None, job: dict[str, Any], spec: Checkpointing | None
+    recorder: pictures.Recorder | None, job: StyleJob, spec: Checkpointing | None
 ) -> None:
     """With both a checkpoint and --animate/--plot, note the recorder's settings in the job
     and keep its frames beside the checkpoint, so `impasto resume` writes them too."""
@@ -391,7 +405,7 @@ def run_resume(args: argparse.Namespace) -> int:
     from impasto.optim.checkpoint import load_checkpoint
 
     saved = load_checkpoint(args.folder)
-    job = saved.inputs.extra
+    job = cast(StyleJob, saved.inputs.extra)  # what _job wrote
     if not job.get("output"):
         raise OutputError(f"the checkpoint in {args.folder} names no output file")
     recorder = None

@@ -17,7 +17,7 @@ import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from PIL import Image
 
@@ -32,6 +32,37 @@ if TYPE_CHECKING:
 
 RECORDER_FOLDER = "recorder"  # inside a checkpoint folder: the frames and scale changes so far
 RECORDER_STATE = "state.json"
+
+
+class RecorderSettings(TypedDict):
+    """What the command asked for, as plain values (kept in the checkpoint's job)."""
+
+    animate: str | None  # the animation's path, resolved
+    plot: str | None
+    every: int | None
+    side_by_side: bool
+    fps: float
+    content: str | None  # the side-by-side panels' images, when they are files
+    style: str | None
+
+
+class FrameState(TypedDict):
+    """A kept frame in RECORDER_STATE (its image is the PNG beside it)."""
+
+    step: int
+    total_steps: int
+    scale: int
+    scales: int
+    losses: dict[str, float]
+
+
+class RecorderState(TypedDict):
+    """RECORDER_STATE: the scale changes and frames kept so far."""
+
+    boundaries: list[int]
+    frames: list[FrameState]
+
+
 DEFAULT_FPS = 10.0
 
 
@@ -135,7 +166,7 @@ class Recorder:
             self._persist(kept)
 
     # -- surviving an interruption ---------------------------------------------------------
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> RecorderSettings:
         """What the command asked for, as plain values (kept in the checkpoint's job)."""
 
         def path_of(src: Any) -> str | None:
@@ -160,7 +191,7 @@ class Recorder:
         for frame in frames[first_new:]:
             with atomic_write(self.folder / f"frame_{frame.step:06d}.png") as f:
                 frame.image.save(f, format="PNG")
-        state = {
+        state: RecorderState = {
             "boundaries": self.scales.boundaries,
             "frames": [
                 {
@@ -177,13 +208,14 @@ class Recorder:
             f.write(json.dumps(state).encode())
 
     @classmethod
-    def restore(cls, settings: dict[str, Any], folder: Path, step: int, scale: int) -> Recorder:
+    def restore(cls, settings: RecorderSettings, folder: Path, step: int, scale: int) -> Recorder:
         """The recorder of an interrupted run, continued from a checkpoint at ``step`` (in
         scale ``scale``): what it had kept up to that step, read back from ``folder``. Frames
         kept after it are dropped, since the resumed run repeats those steps exactly."""
+        animate, plot = settings.get("animate"), settings.get("plot")
         rec = cls(
-            animate=Path(settings["animate"]) if settings.get("animate") else None,
-            plot=Path(settings["plot"]) if settings.get("plot") else None,
+            animate=Path(animate) if animate else None,
+            plot=Path(plot) if plot else None,
             every=settings.get("every"),
             side_by_side=bool(settings.get("side_by_side")),
             fps=float(settings.get("fps") or DEFAULT_FPS),
@@ -192,7 +224,7 @@ class Recorder:
             folder=folder,
         )
         state_file = folder / RECORDER_STATE
-        state: dict[str, Any] = {"boundaries": [], "frames": []}
+        state: RecorderState = {"boundaries": [], "frames": []}
         if state_file.is_file():
             try:
                 state = json.loads(state_file.read_text())

@@ -21,6 +21,7 @@ import torch
 from impasto.config import StyleConfig
 from impasto.errors import CheckpointError, ConfigError
 from impasto.io.atomic import atomic_write
+from impasto.jsontypes import JSONObject
 from impasto.losses.targets import RegionMap, StyleSource, TargetSources
 from impasto.optim.loop import OptimizerState
 from impasto.optim.pyramid import Progress
@@ -47,7 +48,7 @@ class StyleState(TypedDict):
 
 class CheckpointState(TypedDict):
     format: int
-    config: dict[str, Any]  # StyleConfig.to_dict()
+    config: JSONObject  # StyleConfig.to_dict()
     content: torch.Tensor | None
     canvas: list[int]  # (H, W)
     styles: list[StyleState]
@@ -55,7 +56,7 @@ class CheckpointState(TypedDict):
     init: torch.Tensor | None
     weights_path: str | None
     sources: dict[str, str]
-    extra: dict[str, Any]  # the caller's
+    extra: JSONObject  # the caller's (plain JSON values)
     precision: str | None  # absent in checkpoints written before it was kept
     level: int  # Progress.scale
     optimizer: OptimizerState | None
@@ -84,7 +85,7 @@ class RunInputs:
     init: torch.Tensor | None = None
     weights_path: str | None = None
     sources: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: JSONObject = field(default_factory=dict)
     precision: str | None = None
 
 

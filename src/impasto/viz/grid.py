@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw
 from impasto.config import Init, Optimizer, Pooling, StyleConfig
 from impasto.errors import ConfigError
 from impasto.io.images import ImageLike, load_image, tensor_to_pil
+from impasto.jsontypes import JSONValue
 from impasto.layers import LAYER_NAMES, LAYER_PRESETS
 from impasto.viz._draw import BACKGROUND, draw_lines, fit, font, line_height, wrap
 from impasto.viz.plot import ScaleTracker
@@ -280,9 +281,14 @@ def grid_histories(results: Sequence[Result]) -> dict[str, list[dict[str, float]
     return {k: r.history for k, r in zip(_labels(results), results, strict=True)}
 
 
+def _ints(value: JSONValue) -> list[int]:
+    """``extra["scale_boundaries"]`` as grid_sheet wrote it: a list of steps (none if absent)."""
+    return [v for v in value if isinstance(v, int)] if isinstance(value, list) else []
+
+
 def grid_boundaries(results: Sequence[Result]) -> dict[str, list[int]]:
     """The cells' scale boundaries by label, for :func:`impasto.viz.plot_losses`."""
     return {
-        k: list(r.extra.get("scale_boundaries", []))
+        k: _ints(r.extra.get("scale_boundaries"))
         for k, r in zip(_labels(results), results, strict=True)
     }

@@ -18,6 +18,7 @@ from PIL import Image
 
 import impasto.data
 from impasto.features.weights import TORCHVISION_INDEX, VGGWeights, random_weights
+from pictures import gradient_array, painting_array
 
 TINY_WIDTH = 1 / 16
 AUTO_PRECISIONS = ("cpu", "fp32", "bf16")
@@ -98,28 +99,6 @@ def weights_file(tmp_path_factory: pytest.TempPathFactory, tiny_weights: VGGWeig
 
 
 # -- images --------------------------------------------------------------------------------------
-def gradient_array(h: int = 40, w: int = 40) -> np.ndarray:
-    """A smooth colour gradient, like an out-of-focus photo: (H, W, 3) uint8."""
-    y = np.linspace(0.0, 1.0, h)[:, None]
-    x = np.linspace(0.0, 1.0, w)[None, :]
-    r = 255 * x * np.ones_like(y)
-    g = 255 * y * np.ones_like(x)
-    b = 255 * (0.5 + 0.5 * np.sin(3 * x + 2 * y))
-    return np.stack([r, g, b], axis=-1).round().clip(0, 255).astype(np.uint8)
-
-
-def painting_array(h: int = 48, w: int = 48) -> np.ndarray:
-    """Diagonal coloured stripes on a checkerboard, like a bold painting: (H, W, 3) uint8."""
-    yy, xx = np.mgrid[0:h, 0:w]
-    stripes = ((xx + yy) // 4) % 2
-    checks = ((xx // 8) + (yy // 8)) % 2
-    out = np.zeros((h, w, 3), np.uint8)
-    out[..., 0] = np.where(stripes == 1, 230, 30)
-    out[..., 1] = np.where(checks == 1, 200, 60)
-    out[..., 2] = np.where(stripes ^ checks == 1, 40, 180)
-    return out
-
-
 @pytest.fixture
 def content_path(tmp_path: Path) -> Path:
     """A 40x40 gradient 'photo' saved as PNG (square, so every VGG level stays >= 2 px)."""

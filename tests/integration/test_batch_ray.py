@@ -28,6 +28,7 @@ import pytest
 from PIL import Image
 
 from impasto.batch.manifest import MANIFEST_NAME
+from pictures import make_clip
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (make install adds the ray extra)")
 
@@ -294,31 +295,13 @@ def test_a_killed_actor_is_replaced_and_its_photos_painted(
     assert list(out.glob("*.part")) == []
 
 
-def _clip(path: Path, frames: int = 6) -> Path:
-    """A synthetic clip of ``frames`` frames of 48x64 (a photo panned under a moving square)."""
-    import torch
-
-    from impasto.video.frames import VideoWriter
-    from impasto.video.synthetic import Motion, synthetic_clip
-
-    g = torch.Generator().manual_seed(0)
-    photo = torch.nn.functional.interpolate(
-        torch.rand(1, 3, 9, 12, generator=g), size=(72, 96), mode="bilinear"
-    )
-    clip = synthetic_clip(photo, frames, (48, 64), Motion(pan=(1.5, 0.0), square=8, speed=(-2, 0)))
-    with VideoWriter(path, 10.0) as out:
-        for frame in clip.frames:
-            out.write(frame)
-    return path
-
-
 def test_a_clip_through_the_network_route_on_ray_is_the_local_one(
     ray_data: None, ray_cluster: str, tmp_path: Path, run_cli
 ) -> None:
     from impasto.video.frames import read_frames
 
     inputs = _photos(tmp_path / "inputs", 1)
-    _clip(inputs / "walk.mp4")
+    make_clip(inputs / "walk.mp4", 6, (48, 64))
     model = _model(tmp_path / "tiny.safetensors", 0.125)
     argv = ["batch", str(inputs), "--network", str(model), "--size", "48", "--deflicker", "0.8",
             "--precision", "fp32", "--crf", "0", "-q"]  # fmt: skip
@@ -350,7 +333,7 @@ def test_a_clip_by_optimisation_runs_on_a_worker_a_few_frames_a_call(
     from impasto.video.frames import probe
 
     inputs = _photos(tmp_path / "inputs", 1)
-    _clip(inputs / "walk.mp4", frames=5)  # two calls to the worker: 4 frames, then 1
+    make_clip(inputs / "walk.mp4", 5, (48, 64))  # two calls to the worker: 4 frames, then 1
     out = tmp_path / "styled"
     argv = [sys.executable, "-m", "impasto", "batch", str(inputs), "--style", str(style_path),
             "-o", str(out), "--weights", str(weights_file), "--size", "48", "--steps", "3",
@@ -377,7 +360,7 @@ def test_a_clip_whose_worker_dies_goes_on_from_the_frames_kept(
 
     inputs = tmp_path / "inputs"
     inputs.mkdir()
-    _clip(inputs / "walk.mp4", frames=10)
+    make_clip(inputs / "walk.mp4", 10, (48, 64))
     out = tmp_path / "styled"
     argv = [sys.executable, "-m", "impasto", "batch", str(inputs), "--style", str(style_path),
             "-o", str(out), "--weights", str(weights_file), "--size", "48", "--steps", "3",

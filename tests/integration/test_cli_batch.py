@@ -18,6 +18,7 @@ from PIL import Image
 
 from impasto.batch.manifest import MANIFEST_NAME
 from impasto.io.images import read_metadata
+from pictures import make_clip
 
 QUICK = ["--size", "32", "--steps", "2", "--precision", "fp32", "-q"]
 
@@ -311,31 +312,13 @@ def test_a_bad_model_or_backend_without_network_is_one_line(
     assert code == 2 and stderr == "impasto: error: --backend applies only with --network\n"
 
 
-def _clip(path: Path, frames: int = 3) -> Path:
-    """A synthetic clip of 32x48 frames (a photo panned under a moving square)."""
-    import torch
-
-    from impasto.video.frames import VideoWriter
-    from impasto.video.synthetic import Motion, synthetic_clip
-
-    g = torch.Generator().manual_seed(0)
-    photo = torch.nn.functional.interpolate(
-        torch.rand(1, 3, 9, 12, generator=g), size=(72, 96), mode="bilinear"
-    )
-    clip = synthetic_clip(photo, frames, (32, 48), Motion(pan=(1.5, 0.0), square=8, speed=(-2, 0)))
-    with VideoWriter(path, 10.0) as out:
-        for frame in clip.frames:
-            out.write(frame)
-    return path
-
-
 def test_batch_takes_clips_beside_photos(
     run_cli, tmp_path: Path, style_path: Path, weights_file: Path
 ) -> None:
     from impasto.video.frames import probe
 
     inputs = _photos(tmp_path / "inputs", 1)
-    _clip(inputs / "walk.mp4")
+    make_clip(inputs / "walk.mp4", 3)
     out = tmp_path / "styled"
     more = ("--scales", "1", "--later-steps", "1", "--frames", "1:3", "--temporal-weight", "1e6")
     code, _, stderr = run_cli(_argv(inputs, style_path, out, weights_file, *more))
@@ -355,7 +338,7 @@ def test_clip_settings_are_checked_before_any_work(
 ) -> None:
     inputs = tmp_path / "inputs"
     inputs.mkdir()
-    _clip(inputs / "walk.mp4")
+    make_clip(inputs / "walk.mp4", 3)
     out = tmp_path / "styled"
     code, _, stderr = run_cli(_argv(inputs, style_path, out, weights_file, "--size", "33"))
     assert code == 2 and "--size" in stderr and "33" in stderr and stderr.count("\n") == 1

@@ -7,26 +7,14 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 import impasto.cli.network
 from impasto.io.images import read_metadata
+from pictures import gradient_array
 
 CliRunner = Callable[[Sequence[str]], tuple[int, str, str]]
-
-
-def gradient_array(h: int, w: int) -> np.ndarray:
-    """A smooth colour gradient, like an out-of-focus photo: (H, W, 3) uint8."""
-    y = np.linspace(0.0, 1.0, h)[:, None]
-    x = np.linspace(0.0, 1.0, w)[None, :]
-    rgb = [
-        255 * x * np.ones_like(y),
-        255 * y * np.ones_like(x),
-        255 * (0.5 + 0.5 * np.sin(3 * x + 2 * y)),
-    ]
-    return np.stack(rgb, axis=-1).round().clip(0, 255).astype(np.uint8)
 
 
 TINY = ["--steps", "3", "--batch-size", "1", "--crop-size", "32", "--width", "0.125"]

@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from impasto.video.checkpoint import load_video_checkpoint
-from impasto.video.frames import VideoWriter, probe, read_frames
-from impasto.video.synthetic import Motion, synthetic_clip
+from impasto.video.frames import probe, read_frames
+from pictures import make_clip
 
 QUICK = ["--size", "48", "--steps", "3", "--later-steps", "2", "--scales", "1"]
 QUICK += ["--precision", "fp32", "-q"]
@@ -18,15 +17,7 @@ QUICK += ["--precision", "fp32", "-q"]
 
 @pytest.fixture
 def clip(tmp_path: Path) -> Path:
-    g = torch.Generator().manual_seed(0)
-    photo = torch.rand(1, 3, 9, 12, generator=g)
-    photo = torch.nn.functional.interpolate(photo, size=(72, 96), mode="bilinear")
-    frames = synthetic_clip(photo, 4, (32, 48), Motion(pan=(1.5, 0.0), square=8)).frames
-    path = tmp_path / "clip.mp4"
-    with VideoWriter(path, 8.0) as out:
-        for frame in frames:
-            out.write(frame)
-    return path
+    return make_clip(tmp_path / "clip.mp4", fps=8.0, speed=(-3, 0))
 
 
 def test_video_writes_the_clip(run_cli, clip, style_path, weights_file, tmp_path) -> None:

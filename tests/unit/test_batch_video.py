@@ -26,9 +26,9 @@ from impasto.network.modelfile import StyleNetwork, save_network
 from impasto.optim.events import StepEvent
 from impasto.video.checkpoint import load_video_checkpoint
 from impasto.video.config import VideoConfig
-from impasto.video.frames import VideoWriter, probe, read_frames
+from impasto.video.frames import probe, read_frames
 from impasto.video.run import stylize_video_network
-from impasto.video.synthetic import Motion, synthetic_clip
+from pictures import make_clip
 
 SMALL = NetworkConfig(width=0.125, blocks=1)
 
@@ -49,18 +49,6 @@ STYLE = StyleConfig(steps=3, scales=1, precision="fp32", tol=0.0)
 # or one run, to the next (up to 19/255 apart once decoded); lossless, they decode the same.
 VIDEO = VideoConfig(size=48, later_steps=2, temporal_weight=1e6, crf=0)
 JOB = Job(Settings(STYLE.replace(size=32)), video=VIDEO)
-
-
-def make_clip(path: Path, frames: int = 4) -> Path:
-    """A synthetic clip: a photo panned under a moving square (impasto.video.synthetic)."""
-    g = torch.Generator().manual_seed(0)
-    photo = torch.rand(1, 3, 9, 12, generator=g)
-    photo = torch.nn.functional.interpolate(photo, size=(72, 96), mode="bilinear")
-    clip = synthetic_clip(photo, frames, (32, 48), Motion(pan=(1.5, 0.0), square=8, speed=(-2, 0)))
-    with VideoWriter(path, 10.0) as out:
-        for frame in clip.frames:
-            out.write(frame)
-    return path
 
 
 def _inputs(folder: Path) -> list[Path]:

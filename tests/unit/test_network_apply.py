@@ -21,19 +21,7 @@ from impasto.network.info import NetworkInfo
 from impasto.network.model import build_network
 from impasto.network.modelfile import StyleNetwork, save_network
 from impasto.preprocess.color import rgb_to_yiq
-
-
-def gradient_array(h: int, w: int) -> np.ndarray:
-    """A smooth colour gradient, like an out-of-focus photo: (H, W, 3) uint8."""
-    y = np.linspace(0.0, 1.0, h)[:, None]
-    x = np.linspace(0.0, 1.0, w)[None, :]
-    rgb = [
-        255 * x * np.ones_like(y),
-        255 * y * np.ones_like(x),
-        255 * (0.5 + 0.5 * np.sin(3 * x + 2 * y)),
-    ]
-    return np.stack(rgb, axis=-1).round().clip(0, 255).astype(np.uint8)
-
+from pictures import gradient_array
 
 SMALL = NetworkConfig(width=0.125, blocks=1)
 

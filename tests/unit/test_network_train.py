@@ -20,31 +20,10 @@ from impasto.network.checkpoint import load_training
 from impasto.network.config import NetworkConfig, TrainConfig
 from impasto.network.train import TrainCheckpointing, TrainEvent, resume_training, train_network
 from impasto.optim.events import StepEvent
+from pictures import gradient_array, painting_array
 
 # The measuring probe itself, taken before tests/conftest.py's --auto-precision replaces it.
 MEASURED_PROBE = extractor.bf16_is_faster
-
-
-def gradient_array(h: int, w: int) -> np.ndarray:
-    """A smooth colour gradient, like an out-of-focus photo: (H, W, 3) uint8."""
-    y = np.linspace(0.0, 1.0, h)[:, None]
-    x = np.linspace(0.0, 1.0, w)[None, :]
-    rgb = [
-        255 * x * np.ones_like(y),
-        255 * y * np.ones_like(x),
-        255 * (0.5 + 0.5 * np.sin(3 * x + 2 * y)),
-    ]
-    return np.stack(rgb, axis=-1).round().clip(0, 255).astype(np.uint8)
-
-
-def painting_array(h: int, w: int) -> np.ndarray:
-    """Diagonal coloured stripes on a checkerboard, like a bold painting: (H, W, 3) uint8."""
-    yy, xx = np.mgrid[0:h, 0:w]
-    stripes, checks = ((xx + yy) // 4) % 2, ((xx // 8) + (yy // 8)) % 2
-    return np.stack(
-        [np.where(stripes == 1, 230, 30), np.where(checks == 1, 200, 60),
-         np.where(stripes ^ checks == 1, 40, 180)], axis=-1,
-    ).astype(np.uint8)  # fmt: skip
 
 
 SMALL = NetworkConfig(width=0.125, blocks=1)

@@ -18,10 +18,9 @@ from impasto.video.checkpoint import (
     load_video_checkpoint,
 )
 from impasto.video.config import VideoConfig
-from impasto.video.frames import VideoWriter
 from impasto.video.optimise import FrameEvent
 from impasto.video.run import resume_video, stylize_video
-from impasto.video.synthetic import Motion, synthetic_clip
+from pictures import make_clip
 
 CONFIG = VideoConfig(
     size=48,
@@ -31,20 +30,9 @@ CONFIG = VideoConfig(
 )
 
 
-def _clip(path: Path, frames: int = 4) -> Path:
-    g = torch.Generator().manual_seed(0)
-    photo = torch.rand(1, 3, 9, 12, generator=g)
-    photo = torch.nn.functional.interpolate(photo, size=(72, 96), mode="bilinear")
-    clip = synthetic_clip(photo, frames, (32, 48), Motion(pan=(1.5, 0.0), square=8, speed=(-2, 0)))
-    with VideoWriter(path, 10.0) as out:
-        for frame in clip.frames:
-            out.write(frame)
-    return path
-
-
 @pytest.fixture
 def clip(tmp_path: Path) -> Path:
-    return _clip(tmp_path / "clip.mp4")
+    return make_clip(tmp_path / "clip.mp4")
 
 
 def _frames(folder: Path, n: int) -> list[torch.Tensor]:

@@ -7,9 +7,11 @@ integration suites run on a shared 2-core CPU.
 from __future__ import annotations
 
 import struct
+import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -36,6 +38,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+class _AutoConsulted:
+    """How often ``precision=auto`` asked for the forced choice on the tests' own thread, and
+    the fixtures wider than one test that asked while being set up (their value then depends
+    on the choice too). Asks from other threads are not counted: a studio job's worker may or
+    may not have started its run when the test stops the studio, so the studio tests that run
+    jobs are marked by hand (those seen asking), not by this check."""
+
+    calls = 0
+    fixtures: ClassVar[set[str]] = set()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _forced_auto_precision(request: pytest.FixtureRequest) -> Iterator[None]:
     """With ``--auto-precision fp32`` or ``bf16``, ``auto`` picks that in this whole session
@@ -47,9 +60,43 @@ def _forced_auto_precision(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     import impasto.features.extractor as extractor
 
+    def choice() -> bool:
+        if threading.current_thread() is threading.main_thread():
+            _AutoConsulted.calls += 1
+        return forced == "bf16"
+
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(extractor, "bf16_is_faster", lambda: forced == "bf16")
+        m.setattr(extractor, "bf16_is_faster", choice)
         yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object]) -> Iterator[object]:
+    before = _AutoConsulted.calls
+    result = yield
+    if fixturedef.scope != "function" and _AutoConsulted.calls > before:
+        _AutoConsulted.fixtures.add(fixturedef.argname)
+    return result
+
+
+@pytest.fixture(autouse=True)
+def _precision_marked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test whose path asks what ``auto`` picks must carry ``@pytest.mark.precision``: the
+    second pass of `make test` (``-m precision --auto-precision=bf16``) runs only those, so an
+    unmarked one would never run the other way. Checked whenever the choice is forced."""
+    before = _AutoConsulted.calls
+    yield
+    if request.config.getoption("--auto-precision") == "cpu":
+        return
+    asked = _AutoConsulted.calls > before or bool(
+        _AutoConsulted.fixtures & set(request.fixturenames)
+    )
+    if asked and request.node.get_closest_marker("precision") is None:
+        pytest.fail(
+            "this test's outcome depends on what precision=auto picks: mark it "
+            "@pytest.mark.precision so that make test's bf16 pass runs it",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -251,6 +251,7 @@ def model_file(tmp_path: Path) -> Path:
     return save_network(build_network(small, seed=5), tmp_path / "starry.safetensors", info)
 
 
+@pytest.mark.precision
 def test_network_batch_runs_resumes_and_takes_a_model_by_name(
     run_cli, tmp_path: Path, model_file: Path, monkeypatch
 ) -> None:

@@ -35,6 +35,7 @@ def _train(style: Path, photos: Path, out: Path, weights: Path, *more: str) -> l
             "--weights", str(weights), *TINY, *more]  # fmt: skip
 
 
+@pytest.mark.precision
 def test_train_apply_export_models(
     run_cli: CliRunner, style_path: Path, content_path: Path, photos: Path, weights_file: Path,
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -153,6 +154,7 @@ def test_resume_can_train_longer_but_takes_no_other_setting(
     assert load_network(model).info.training["steps_run"] == 5
 
 
+@pytest.mark.precision
 def test_bundled_models_by_name(
     run_cli: CliRunner, content_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

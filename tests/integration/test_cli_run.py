@@ -21,6 +21,7 @@ def _argv(content: Path, style: Path, out: Path, weights: Path) -> list[str]:
     return ["stylize", str(content), str(style), "-o", str(out), "--weights", str(weights), *QUICK]
 
 
+@pytest.mark.precision
 def test_run_writes_output(run_cli, content_path, style_path, weights_file, tmp_path) -> None:
     out = tmp_path / "result.png"
     code, stdout, stderr = run_cli(_argv(content_path, style_path, out, weights_file))
@@ -37,6 +38,7 @@ def test_run_writes_output(run_cli, content_path, style_path, weights_file, tmp_
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".part"] == []
 
 
+@pytest.mark.precision
 def test_flags_reach_the_config(run_cli, content_path, style_path, weights_file, tmp_path) -> None:
     out = tmp_path / "flags.png"
     code, _, stderr = run_cli(
@@ -79,6 +81,7 @@ def test_flags_reach_the_config(run_cli, content_path, style_path, weights_file,
     assert cfg["content_weight"] == impasto.StyleConfig().content_weight
 
 
+@pytest.mark.precision
 def test_same_seed_same_picture(run_cli, content_path, style_path, weights_file, tmp_path) -> None:
     outs = [tmp_path / "a.png", tmp_path / "b.png"]
     for out in outs:
@@ -93,6 +96,7 @@ def test_same_seed_same_picture(run_cli, content_path, style_path, weights_file,
     assert np.array_equal(arrays[0], arrays[1])
 
 
+@pytest.mark.precision
 @pytest.mark.parametrize("ext", ["jpg", "webp"])
 def test_output_format_by_extension(
     run_cli, content_path, style_path, weights_file, tmp_path, ext: str
@@ -104,6 +108,7 @@ def test_output_format_by_extension(
         assert img.format == {"jpg": "JPEG", "webp": "WEBP"}[ext]
 
 
+@pytest.mark.precision
 def test_progress_and_wrote_line_without_quiet(
     run_cli, content_path, style_path, weights_file, tmp_path
 ) -> None:
@@ -116,6 +121,7 @@ def test_progress_and_wrote_line_without_quiet(
     assert f"wrote {out}" in stderr
 
 
+@pytest.mark.precision
 def test_save_every_writes_snapshots(
     run_cli, content_path, style_path, weights_file, tmp_path
 ) -> None:
@@ -134,6 +140,7 @@ def test_save_every_writes_snapshots(
     assert out.is_file()
 
 
+@pytest.mark.precision
 def test_save_every_two_with_snapshot_dir(
     run_cli, content_path, style_path, weights_file, tmp_path
 ) -> None:
@@ -172,6 +179,7 @@ def _save_mode(path: Path, mode: str) -> None:
         Image.fromarray(np.asarray(rgb.convert("L"), np.uint16) * 257).save(path)
 
 
+@pytest.mark.precision
 @pytest.mark.parametrize(
     ("mode", "name"),
     [
@@ -196,6 +204,7 @@ def test_any_image_mode_runs(
         assert img.mode == "RGB" and img.size == (32, 32)
 
 
+@pytest.mark.precision
 def test_multi_scale_run(run_cli, content_path, style_path, weights_file, tmp_path) -> None:
     out = tmp_path / "ms.png"
     code, _, stderr = run_cli(
@@ -241,6 +250,7 @@ def test_help_lists_stylize_flags(run_cli) -> None:
 # torch's reflect padding raises a RuntimeError, so the CLI dies with a traceback instead of
 # running or printing one "impasto: error:" line (same root cause as
 # tests/unit/test_api.py::test_multi_scale_with_default_layers_at_min_size_16).
+@pytest.mark.precision
 def test_wide_image_at_small_size_does_not_crash(
     run_cli, style_path, weights_file, tmp_path
 ) -> None:

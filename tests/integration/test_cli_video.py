@@ -105,6 +105,7 @@ def test_help_lists_the_video_flags(run_cli) -> None:
     assert "--style-weight" in stdout and "--network" in stdout
 
 
+@pytest.mark.precision
 def test_the_network_route(run_cli, clip, tmp_path) -> None:
     from impasto.network.config import NetworkConfig
     from impasto.network.info import NetworkInfo

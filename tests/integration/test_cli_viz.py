@@ -28,6 +28,7 @@ def _one_line_error(code: int, err: str, *needles: str) -> None:
 
 
 # -- impasto grid --------------------------------------------------------------------------------
+@pytest.mark.precision
 def test_grid_writes_a_labelled_sheet_and_a_plot(
     run_cli, content_path, style_path, weights_file, tmp_path
 ) -> None:
@@ -50,6 +51,7 @@ def test_grid_writes_a_labelled_sheet_and_a_plot(
     assert plot.stat().st_size > 5000
 
 
+@pytest.mark.precision
 def test_grid_progress_and_summary(run_cli, content_path, style_path, weights_file, tmp_path):
     out = tmp_path / "grid.png"
     code, _, err = run_cli(_grid(content_path, style_path, out, weights_file, "--vary", "pooling"))
@@ -58,6 +60,7 @@ def test_grid_progress_and_summary(run_cli, content_path, style_path, weights_fi
     assert "cell 2/2 pooling avg" in err  # the progress bar names the cell
 
 
+@pytest.mark.precision
 def test_grid_varying_the_optimizer(run_cli, content_path, style_path, weights_file, tmp_path):
     out = tmp_path / "g.png"
     argv = _grid(content_path, style_path, out, weights_file, "--vary", "optimizer", "-q")
@@ -136,6 +139,7 @@ def _snapshots(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
+@pytest.mark.precision
 def test_animate_and_plot(run_cli, content_path, style_path, weights_file, tmp_path) -> None:
     out, gif, plot = tmp_path / "r.png", tmp_path / "run.gif", tmp_path / "losses.png"
     snaps = tmp_path / "snaps"
@@ -154,6 +158,7 @@ def test_animate_and_plot(run_cli, content_path, style_path, weights_file, tmp_p
     assert _snapshots(snaps) == [f"step_{s:05d}.png" for s in range(1, 7)]
 
 
+@pytest.mark.precision
 def test_animate_side_by_side_webp(
     run_cli, content_path, style_path, weights_file, tmp_path
 ) -> None:
@@ -169,6 +174,7 @@ def test_animate_side_by_side_webp(
         assert im.size[0] == 3 * 32 + 2 * 4  # content | image | style
 
 
+@pytest.mark.precision
 def test_no_picture_flags_no_pictures(
     run_cli, content_path, style_path, weights_file, tmp_path
 ) -> None:
@@ -209,6 +215,7 @@ def test_bad_picture_flags_fail_before_the_run(
     assert not (tmp_path / out).exists()
 
 
+@pytest.mark.precision
 def test_texture_side_by_side_shows_the_style_and_no_content(
     run_cli, style_path, weights_file, tmp_path
 ) -> None:
@@ -223,6 +230,7 @@ def test_texture_side_by_side_shows_the_style_and_no_content(
         assert im.size[0] == 2 * 32 + 4  # image | style
 
 
+@pytest.mark.precision
 def test_stylize_animate_and_plot_then_a_bad_flag(
     run_cli, content_path, style_path, weights_file, tmp_path
 ) -> None:

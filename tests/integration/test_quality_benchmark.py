@@ -25,6 +25,7 @@ def quality(monkeypatch: pytest.MonkeyPatch, tiny_weights: VGGWeights) -> Any:
     sys.modules.pop("quality", None)
 
 
+@pytest.mark.precision
 def test_quality_benchmark_writes_table_plot_and_sheet(quality: Any, tmp_path: Path) -> None:
     plot, sheet = tmp_path / "tradeoff.png", tmp_path / "sheet.jpg"
     argv = ["--size", "48", "--plain-steps", "2", "--pairs", "tubingen:starry_night"]
@@ -70,6 +71,7 @@ def test_a_bad_candidate_is_refused_before_any_run(
         assert exit_.value.code == 2 and says in capsys.readouterr().err
 
 
+@pytest.mark.precision
 def test_reuse_takes_finished_runs_and_runs_changed_settings_again(
     quality: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -92,6 +92,7 @@ def _objective(vgg, content, style, cfg):
     return objective_for(ex, content, style, cfg)
 
 
+@pytest.mark.precision
 def test_30_lbfgs_steps_halve_the_style_loss_and_keep_the_content(vgg, tubingen, starry):
     cfg = StyleConfig(size=96, steps=30, scales=1)
     result = impasto.stylize(tubingen, starry, cfg, weights=vgg)
@@ -109,6 +110,7 @@ def test_30_lbfgs_steps_halve_the_style_loss_and_keep_the_content(vgg, tubingen,
     assert result.tensor.shape == (1, 3, *hw)
 
 
+@pytest.mark.precision
 def test_cli_on_real_weights_writes_png_with_settings(tmp_path, samples_dir):
     from impasto.cli import main
     from impasto.io.images import read_metadata
@@ -156,9 +158,15 @@ def test_preserve_color_keeps_the_photos_colours(vgg, tubingen, starry, mode):
     assert error(kept.tensor) < 0.5 * error(plain.tensor), (error(kept.tensor), error(plain.tensor))
 
 
+@pytest.mark.timeout(900)  # two real-weight runs; 345 s on a loaded 2-core machine
 def test_bf16_keeps_the_quality_of_fp32(vgg, tubingen, starry):
     """Mixed precision changes the arithmetic, not the result: scored by the same fp32
-    objective, a bf16 run ends within a few percent of the fp32 run."""
+    objective, a bf16 run ends within a few percent of the fp32 run.
+
+    The bands hold whether the CPU has bf16 instructions or not: where it has none (an AMD EPYC
+    VM exposing only AVX2: bf16 emulated, and slower, hence the longer timeout) the
+    two ended 0.6% apart, and fp32 runs from the photo moved by 1/255 noise ended 0.2-0.6%
+    from the fp32 run: the 5% band is 8x what bf16 does and about what 3 steps do here."""
     run = {"size": 96, "steps": 25, "scales": 1, "tol": 0.0}
     fp32 = impasto.stylize(tubingen, starry, weights=vgg, precision="fp32", **run)
     bf16 = impasto.stylize(tubingen, starry, weights=vgg, precision="bf16", **run)

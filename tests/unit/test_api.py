@@ -33,6 +33,7 @@ def test_public_api_exports() -> None:
     assert impasto.stylize is stylize
 
 
+@pytest.mark.precision
 @pytest.mark.parametrize(("optimizer", "steps"), [("lbfgs", 5), ("adam", 5)])
 def test_stylize_lowers_total_loss(
     tiny_weights, content_tensor, style_tensor, optimizer: str, steps: int
@@ -58,6 +59,7 @@ def test_stylize_lowers_total_loss(
         assert h["total"] == pytest.approx(h["content"] + h["style"] + h["tv"], rel=1e-5)
 
 
+@pytest.mark.precision
 def test_stylize_from_files_and_pil(tiny_weights, content_path: Path, style_path: Path) -> None:
     with Image.open(style_path) as style:
         res = stylize(content_path, style, weights=tiny_weights, **FAST)
@@ -69,6 +71,7 @@ def test_stylize_from_files_and_pil(tiny_weights, content_path: Path, style_path
     assert img.mode == "RGB" and img.size == (32, 32)
 
 
+@pytest.mark.precision
 @pytest.mark.parametrize(
     ("hw", "size", "expected"),
     [((24, 48), 48, (24, 48)), ((48, 36), 48, (48, 36)), ((40, 40), 32, (32, 32))],
@@ -84,6 +87,7 @@ def test_output_shape_follows_size_and_aspect(
     assert tuple(res.tensor.shape) == (1, 3, *expected)
 
 
+@pytest.mark.precision
 def test_seed_determinism(tiny_weights, content_tensor, style_tensor) -> None:
     def run(seed: int) -> torch.Tensor:
         return stylize(
@@ -106,6 +110,7 @@ def _adam_start(**settings: Any) -> dict[str, Any]:
     return {"seed": 5, "optimizer": "adam", "lr": 1e-6, "size": 32, "steps": 2, **settings}
 
 
+@pytest.mark.precision
 def test_palette_init_takes_the_heaviest_style_and_keeps_the_photo_where_asked(
     tiny_weights, content_tensor, style_tensor
 ) -> None:
@@ -132,6 +137,7 @@ def test_palette_init_takes_the_heaviest_style_and_keeps_the_photo_where_asked(
     torch.testing.assert_close(kept[0], kept[1], atol=1e-6, rtol=0)
 
 
+@pytest.mark.precision
 @pytest.mark.parametrize("init", ["palette", "content", "noise", "blur", "path"])
 def test_init_modes(tiny_weights, content_tensor, style_tensor, tmp_path: Path, init: str) -> None:
     if init == "path":
@@ -187,6 +193,7 @@ def test_missing_init_file(tiny_weights, content_tensor, style_tensor, tmp_path:
         stylize(content_tensor, style_tensor, weights=tiny_weights, init=str(missing), **FAST)
 
 
+@pytest.mark.precision
 def test_callback_receives_step_events(tiny_weights, content_tensor, style_tensor) -> None:
     events: list[StepEvent] = []
     res = stylize(
@@ -210,6 +217,7 @@ def test_callback_receives_step_events(tiny_weights, content_tensor, style_tenso
     assert events[-1].elapsed >= events[0].elapsed
 
 
+@pytest.mark.precision
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_cancel_from_callback_stops_run(
     tiny_weights, content_tensor, style_tensor, optimizer: str
@@ -233,6 +241,7 @@ def test_cancel_from_callback_stops_run(
     assert len(seen) == 1  # the run stopped at the first event
 
 
+@pytest.mark.precision
 def test_cancel_later_in_run(tiny_weights, content_tensor, style_tensor) -> None:
     seen: list[int] = []
 
@@ -254,6 +263,7 @@ def test_cancel_later_in_run(tiny_weights, content_tensor, style_tensor) -> None
     assert len(seen) == 2 and seen[-1] < 10
 
 
+@pytest.mark.precision
 def test_multi_scale_events(tiny_weights, content_tensor, style_tensor) -> None:
     events: list[StepEvent] = []
     res = stylize(
@@ -290,6 +300,7 @@ def test_multi_scale_events(tiny_weights, content_tensor, style_tensor) -> None:
 # any non-square image (short side < 32). A valid config must either run (e.g. fall back to
 # replicate padding for maps smaller than 2 px) or be refused up front with a ConfigError that
 # names the size and the layer.
+@pytest.mark.precision
 def test_multi_scale_with_default_layers_at_min_size_16(
     tiny_weights, content_tensor, style_tensor
 ) -> None:
@@ -339,6 +350,7 @@ def test_plan_steps_with_final_steps() -> None:
         plan_steps(5, [16, 32], 5)
 
 
+@pytest.mark.precision
 def test_final_steps_runs_that_many_steps_at_full_size(
     tiny_weights, content_tensor, style_tensor
 ) -> None:
@@ -367,6 +379,7 @@ def test_final_steps_runs_that_many_steps_at_full_size(
     assert [e.scale for e in events].count(1) == plan_steps(8, [16, 32])[-1] < 6
 
 
+@pytest.mark.precision
 def test_result_save_writes_config_in_metadata(
     tiny_weights, content_tensor, style_tensor, tmp_path: Path
 ) -> None:
@@ -386,6 +399,7 @@ def test_result_save_writes_config_in_metadata(
         assert img.size == (32, 32)
 
 
+@pytest.mark.precision
 def test_inputs_are_not_modified(tiny_weights, content_tensor, style_tensor) -> None:
     c, s = content_tensor.clone(), style_tensor.clone()
     res = stylize(content_tensor, style_tensor, weights=tiny_weights, **FAST)
@@ -395,6 +409,7 @@ def test_inputs_are_not_modified(tiny_weights, content_tensor, style_tensor) -> 
     assert not res.tensor.requires_grad
 
 
+@pytest.mark.precision
 def test_config_and_overrides(tiny_weights, content_tensor, style_tensor) -> None:
     cfg = StyleConfig(size=64, steps=100, seed=5)
     res = stylize(content_tensor, style_tensor, cfg, weights=tiny_weights, size=32, steps=2)
@@ -409,6 +424,7 @@ def test_unknown_override_is_config_error(tiny_weights, content_tensor, style_te
         stylize(content_tensor, style_tensor, weights=tiny_weights, size=0)
 
 
+@pytest.mark.precision
 def test_weights_path_is_loaded(weights_file: Path, content_tensor, style_tensor) -> None:
     res = stylize(content_tensor, style_tensor, weights=weights_file, size=32, steps=1)
     assert str(weights_file.resolve()) in res.sources["weights"]
@@ -435,6 +451,7 @@ def test_bad_content_file_fails_before_work(tiny_weights, bad_images, style_tens
 # not compatible with input tensor's size and stride"). Fix: load_image should return
 # ``clone(memory_format=torch.contiguous_format)`` (or the loop should optimise a contiguous
 # copy).
+@pytest.mark.precision
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_stylize_accepts_permuted_hwc_tensor(tiny_weights, style_tensor, optimizer: str) -> None:
     hwc = torch.rand(32, 32, 3, generator=torch.Generator().manual_seed(0))

@@ -56,6 +56,7 @@ def _job(**apply: object) -> NetworkJob:
     return NetworkJob(NetworkSettings(ApplyConfig(device="cpu", **apply)))  # type: ignore[arg-type]
 
 
+@pytest.mark.precision
 def test_outputs_are_what_impasto_apply_writes(tmp_path: Path) -> None:
     model = save_tiny_network(tmp_path / "starry.safetensors")
     photos = _photos(tmp_path / "in", [(40, 48), (40, 48), (36, 44), (40, 48)])
@@ -80,6 +81,7 @@ def test_outputs_are_what_impasto_apply_writes(tmp_path: Path) -> None:
     assert list((tmp_path / "out").glob("*.part")) == []
 
 
+@pytest.mark.precision
 def test_photos_of_one_size_share_a_forward_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -127,6 +129,7 @@ def test_paint_of_a_group_matches_single_passes(tmp_path: Path) -> None:
         torch.testing.assert_close(together[i : i + 1], paint(network, [image], cfg))
 
 
+@pytest.mark.precision
 def test_skip_retry_and_new_items_for_new_settings_or_model(tmp_path: Path) -> None:
     model = save_tiny_network(tmp_path / "m.safetensors")
     photos = _photos(tmp_path / "in", [(40, 48), (40, 48)])
@@ -149,6 +152,7 @@ def test_skip_retry_and_new_items_for_new_settings_or_model(tmp_path: Path) -> N
         assert len(names) == len(m.items()) == 9  # never one output name for two items
 
 
+@pytest.mark.precision
 def test_cancel_puts_the_items_not_written_back(tmp_path: Path) -> None:
     model = save_tiny_network(tmp_path / "m.safetensors")
     photos = _photos(tmp_path / "in", [(40, 48)] * 4)

@@ -132,6 +132,7 @@ def test_a_batch_killed_mid_clip_resumes_at_the_next_frame(
     assert a.shape == b.shape and (a - b).abs().max() <= 2 / 255
 
 
+@pytest.mark.precision
 def test_the_network_route_writes_what_impasto_video_writes(tmp_path: Path) -> None:
     model = save_tiny_network(tmp_path / "starry.safetensors")
     inputs = _inputs(tmp_path / "in")
@@ -149,6 +150,7 @@ def test_the_network_route_writes_what_impasto_video_writes(tmp_path: Path) -> N
     assert (ours - theirs).abs().max() <= 2 / 255
 
 
+@pytest.mark.precision
 def test_ctrl_c_in_a_network_clip_puts_it_back(tmp_path: Path) -> None:
     from impasto.batch.manifest import QUEUED
     from impasto.errors import Cancelled

@@ -30,6 +30,7 @@ def _cancel_at(step: int):
     return callback
 
 
+@pytest.mark.precision
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 @pytest.mark.parametrize("stop_at", [3, 6, 8])  # inside scale 1, at its end, inside scale 2
 def test_resume_gives_the_same_image_as_an_uninterrupted_run(
@@ -61,6 +62,7 @@ def test_resume_gives_the_same_image_as_an_uninterrupted_run(
     assert resumed.extra == {"output": "x.png"}
 
 
+@pytest.mark.precision
 def test_periodic_checkpoints_are_written_every_n_steps(
     tiny_weights, content_tensor, style_tensor, tmp_path: Path
 ) -> None:
@@ -184,6 +186,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_job(
 
 # Ctrl-C before the change of scale (a checkpoint is saved at the stop), and a crash after
 # it (the last checkpoint is at step 21; the frame kept at step 25 must not count twice).
+@pytest.mark.precision
 @pytest.mark.parametrize(("stop_at", "crash"), [(12, False), (25, True)])
 def test_resume_writes_the_animation_and_plot_the_command_asked_for(
     tmp_path: Path,

@@ -43,6 +43,7 @@ def _solid(rgb, size=32, noise=0.15, seed=0) -> torch.Tensor:
 
 
 # -- 1. colour preservation (the real-weights version is in tests/slow) --------------------
+@pytest.mark.precision
 def test_luminance_mode_keeps_the_contents_chroma_exactly(tiny_weights, content_tensor) -> None:
     style = _solid((250, 40, 200), noise=0.5)  # a loud magenta painting
     kept = stylize(
@@ -57,6 +58,7 @@ def test_luminance_mode_keeps_the_contents_chroma_exactly(tiny_weights, content_
     assert float((yiq_out[:, 0] - yiq_in[:, 0]).abs().mean()) > 0.01
 
 
+@pytest.mark.precision
 def test_histogram_mode_recolours_the_style_before_the_run(
     tiny_weights, content_tensor, monkeypatch
 ) -> None:
@@ -112,6 +114,7 @@ def test_blend_weights_that_sum_to_zero_are_refused(tiny_weights, content_tensor
 
 
 # -- 3. texture synthesis ------------------------------------------------------------------
+@pytest.mark.precision
 def test_texture_matches_the_source_statistics_and_seeds_differ(tiny_weights, style_tensor):
     layers = ("relu1_1", "relu2_1")
     t1 = synthesize_texture(
@@ -151,6 +154,7 @@ def _mask(left, right, size=32) -> torch.Tensor:
     return m
 
 
+@pytest.mark.precision
 def test_masks_send_each_region_its_own_style(tiny_weights, content_tensor) -> None:
     red, blue = (255, 0, 0), (0, 0, 255)
     # Style image: a yellow left half and a cyan right half; its mask marks them red and blue.
@@ -169,6 +173,7 @@ def test_masks_send_each_region_its_own_style(tiny_weights, content_tensor) -> N
     assert right[0] > right[2] + 0.2  # right is yellow-ish
 
 
+@pytest.mark.precision
 def test_a_style_per_region(tiny_weights, content_tensor) -> None:
     red, blue = (255, 0, 0), (0, 0, 255)
     out = stylize(
@@ -187,6 +192,7 @@ def test_a_style_per_region(tiny_weights, content_tensor) -> None:
     assert (left[0] - left[2]) - (right[0] - right[2]) > 0.3, (left, right)
 
 
+@pytest.mark.precision
 def test_masks_work_on_tiles(tiny_weights, content_tensor) -> None:
     """Large masked outputs are tiled like the others: a forced-tile masked run sends each
     region its style, and starts from the same objective as the untiled run (margins cover
@@ -216,6 +222,7 @@ def test_masks_work_on_tiles(tiny_weights, content_tensor) -> None:
     assert plain["style"] != pytest.approx(whole["style"], rel=1e-2)
 
 
+@pytest.mark.precision
 def test_mask_errors_name_the_problem(tiny_weights, content_tensor, style_tensor) -> None:
     red, blue, green = (255, 0, 0), (0, 0, 255), (0, 255, 0)
     with pytest.raises(ConfigError, match="#00ff00"):
@@ -269,6 +276,7 @@ def _png(path: Path, tensor: torch.Tensor) -> Path:
     return path
 
 
+@pytest.mark.precision
 def test_cli_blend_masks_and_texture(run_cli, tmp_path, content_path, style_path, weights_file):
     base = ["--weights", str(weights_file), "--size", "32", "--steps", "3", "-q"]
     out = tmp_path / "blend.png"
@@ -315,6 +323,7 @@ def test_cli_blend_masks_and_texture(run_cli, tmp_path, content_path, style_path
         assert img.size == (48, 32)
 
 
+@pytest.mark.precision
 @pytest.mark.parametrize(
     ("extra", "needle"),
     [

@@ -97,6 +97,7 @@ def test_the_tile_threshold_follows_the_devices_free_memory() -> None:
     assert 3072 * 4096 > TILE_ABOVE
 
 
+@pytest.mark.precision
 def test_out_of_memory_is_one_line_with_the_size_that_fits(
     tiny_weights, content_tensor, style_tensor, monkeypatch
 ) -> None:
@@ -111,6 +112,7 @@ def test_out_of_memory_is_one_line_with_the_size_that_fits(
         stylize(content_tensor, style_tensor, weights=tiny_weights, size=32, scales=1, steps=2)
 
 
+@pytest.mark.precision
 def test_the_device_is_recorded_and_printed(
     run_cli, content_path, style_path, weights_file, tmp_path: Path
 ) -> None:

@@ -174,6 +174,7 @@ def test_bf16_training_runs_and_is_recorded(
     assert all(p.dtype == torch.float32 for p in result.model.parameters())
 
 
+@pytest.mark.precision
 def test_auto_precision_is_resolved_once_and_kept(
     photo_dir: Path, style_file: Path, tiny_weights: VGGWeights, auto_precision: str
 ) -> None:

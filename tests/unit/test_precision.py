@@ -66,6 +66,7 @@ def test_an_explicit_precision_does_not_measure(
     assert result.sources["precision"] == precision
 
 
+@pytest.mark.precision
 def test_the_session_forces_autos_choice(
     tiny_weights, content_tensor, style_tensor, auto_precision: str, request: pytest.FixtureRequest
 ) -> None:

@@ -80,6 +80,7 @@ FORCED = {
 }
 
 
+@pytest.mark.precision
 def test_stylize_with_forced_tiles_runs_and_its_loss_falls(
     tiny_weights, content_tensor, style_tensor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -257,6 +258,7 @@ def _count_tiled_objectives(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return made
 
 
+@pytest.mark.precision
 def test_scales_above_the_threshold_run_on_tiles(
     tiny_weights, content_tensor, style_tensor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -272,6 +274,7 @@ def test_scales_above_the_threshold_run_on_tiles(
     assert made == [memory.AUTO_TILE]
 
 
+@pytest.mark.precision
 def test_cli_tile_flag_forces_tiles(
     run_cli, tmp_path, content_path, style_path, weights_file, monkeypatch: pytest.MonkeyPatch
 ) -> None:

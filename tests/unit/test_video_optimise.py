@@ -86,6 +86,7 @@ def test_deterministic(tiny_weights) -> None:
     assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
+@pytest.mark.precision
 def test_auto_precision_is_resolved_once_for_the_clip(tiny_weights, auto_precision) -> None:
     cfg = VideoConfig(size=48, style_config=FP32.replace(precision="auto"))
     engine = make_engine(_photo(7, 64, 64), cfg, tiny_weights)

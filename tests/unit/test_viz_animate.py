@@ -96,6 +96,7 @@ def multiscale_run(tiny_weights, content_tensor, style_tensor):
     return rec, result
 
 
+@pytest.mark.precision
 def test_frames_of_a_multiscale_run_share_the_final_size(multiscale_run) -> None:
     rec, result = multiscale_run
     assert [f.step for f in rec.frames] == [1, 2, 4, 6, 7]
@@ -108,6 +109,7 @@ def test_frames_of_a_multiscale_run_share_the_final_size(multiscale_run) -> None
     assert np.array_equal(np.asarray(frames[-1]), np.asarray(result.image))
 
 
+@pytest.mark.precision
 def test_finish_adds_the_final_image_when_the_run_stopped_early(tiny_weights) -> None:
     rec = FrameRecorder(every=5)
     content = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
@@ -121,6 +123,7 @@ def test_finish_adds_the_final_image_when_the_run_stopped_early(tiny_weights) ->
     assert [f.step for f in rec.frames].count(steps) == 1
 
 
+@pytest.mark.precision
 def test_side_by_side_and_caption(multiscale_run, content_tensor, style_tensor) -> None:
     rec, _ = multiscale_run
     plain = rec.render(annotate=False)

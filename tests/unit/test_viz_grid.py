@@ -125,6 +125,7 @@ def test_contact_sheet_needs_a_label_per_cell() -> None:
         contact_sheet(_cells(2), ["only one"])
 
 
+@pytest.mark.precision
 def test_run_grid(tiny_weights, content_tensor, style_tensor) -> None:
     events: list[tuple[int, int]] = []
     sheet, results = run_grid(
@@ -168,6 +169,7 @@ def test_run_grid_fails_before_any_run(tiny_weights, content_tensor, style_tenso
     assert calls == []
 
 
+@pytest.mark.precision
 def test_duplicate_labels_stay_apart(tiny_weights, content_tensor, style_tensor) -> None:
     _, results = run_grid(
         content_tensor, style_tensor, "ratio", "1,1", BASE.replace(steps=1), weights=tiny_weights

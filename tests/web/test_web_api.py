@@ -164,6 +164,7 @@ def test_upload_limits(make_app, data_dir: Path) -> None:
 
 
 # -- jobs ----------------------------------------------------------------------------------------
+@pytest.mark.precision
 def test_job_streams_progress_and_gives_a_png_with_its_settings(client: TestClient) -> None:
     job = start_job(client, *SAMPLE_PAIR, size=40, steps=6, tol=0, seed=3)
     assert job["status"] in ("queued", "running")
@@ -196,6 +197,7 @@ def test_job_streams_progress_and_gives_a_png_with_its_settings(client: TestClie
     assert info["content"] == "Tübingen" and info["style"] == "Starry Night"
 
 
+@pytest.mark.precision
 def test_job_from_uploads(client: TestClient, data_dir: Path) -> None:
     content = upload(client, png_bytes(gradient()), name="photo.png").json()
     style = upload(client, jpeg_bytes(stripes()), name="painting.jpg").json()
@@ -207,6 +209,7 @@ def test_job_from_uploads(client: TestClient, data_dir: Path) -> None:
     assert json.loads(meta["impasto"])["content"] == "photo.png"
 
 
+@pytest.mark.precision
 def test_unused_uploads_are_deleted_after_keep_uploads(make_app, data_dir: Path) -> None:
     """Uploads no job uses go after ``keep_uploads`` seconds (at start and at each new
     upload); one a job uses stays, and so does a fresh one."""
@@ -236,6 +239,7 @@ def test_unused_uploads_are_deleted_after_keep_uploads(make_app, data_dir: Path)
         assert c.get(used["url"]).status_code == 200
 
 
+@pytest.mark.precision
 def test_cancel_stops_a_running_job_at_a_step(make_app) -> None:
     """A cancel takes effect at the end of the step that is running: the job ends cancelled at
     a step at or after the one seen before the cancel, without a result, and the worker takes
@@ -333,6 +337,7 @@ def test_engine_error_fails_the_job_with_its_message(client: TestClient) -> None
     assert "too small" in done["error"]
 
 
+@pytest.mark.precision
 def test_list_and_delete(client: TestClient, data_dir: Path) -> None:
     first = start_job(client, *SAMPLE_PAIR, **TINY)
     wait_for(client, first["id"], finished)
@@ -345,6 +350,7 @@ def test_list_and_delete(client: TestClient, data_dir: Path) -> None:
     assert not (data_dir / "jobs" / first["id"]).exists()
 
 
+@pytest.mark.precision
 def test_cross_site_requests_are_refused(client: TestClient) -> None:
     body = {"content": SAMPLE_PAIR[0], "style": SAMPLE_PAIR[1], "config": TINY}
     r = client.post("/api/jobs", json=body, headers={"Origin": "http://evil.example"})

@@ -295,6 +295,7 @@ def test_a_running_audio_job_stops_when_cancelled(client: TestClient) -> None:
     assert done["step"] < 2000 and done["result_url"] is None
 
 
+@pytest.mark.precision
 def test_a_job_list_mixes_images_and_sounds(client: TestClient) -> None:
     audio = start_audio(client, style="sound:rain", seconds=0.5)
     r = client.post(

@@ -87,6 +87,7 @@ def server(make_app) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.precision
 def test_page_runs_a_job_with_live_preview(server: str) -> None:
     from playwright.sync_api import expect
 
@@ -177,6 +178,7 @@ def test_page_runs_a_job_with_live_preview(server: str) -> None:
         assert errors == []
 
 
+@pytest.mark.precision
 def test_page_shows_inputs_and_restores_a_running_job_after_a_reload(server: str) -> None:
     from playwright.sync_api import expect
 
@@ -326,6 +328,7 @@ def test_audio_mode_runs_a_transfer_and_plays_the_sounds(server: str) -> None:
         assert errors == []
 
 
+@pytest.mark.precision
 def test_instant_mode_lists_the_networks_and_paints_a_photo(
     server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -420,6 +423,7 @@ def test_instant_mode_lists_the_networks_and_paints_a_photo(
         assert errors == []
 
 
+@pytest.mark.precision
 def test_video_mode_stylizes_the_bundled_clip_and_plays_it(server: str) -> None:
     from playwright.sync_api import expect
 

@@ -113,6 +113,7 @@ def test_a_large_json_body_is_413_without_being_read(make_app, declared: bool) -
     assert read == 0 if declared else read <= 2
 
 
+@pytest.mark.precision
 def test_body_cap_spares_normal_requests_and_uploads(client: TestClient) -> None:
     big = client.post("/api/jobs", content=b" " * (MAX_BODY_BYTES + 1) + b"{}")
     assert big.status_code == 413 and big.json()["status"] == 413
@@ -159,6 +160,7 @@ def test_openapi_schema_is_served_and_docs_are_off(client: TestClient) -> None:
 
 
 # -- e: every accepted upload shows in the page ---------------------------------------------------
+@pytest.mark.precision
 @pytest.mark.parametrize("fmt", ["TIFF", "PNG", "BMP"])
 def test_every_upload_has_a_view_the_browser_can_show(client: TestClient, fmt: str) -> None:
     buf = io.BytesIO()
@@ -176,6 +178,7 @@ def test_every_upload_has_a_view_the_browser_can_show(client: TestClient, fmt: s
     assert client.get(f"/api/uploads/{'0' * 32}/view").status_code == 404
 
 
+@pytest.mark.precision
 def test_a_diverged_run_ends_failed_with_the_weight_to_lower(make_app, tiny_weights) -> None:
     """A job whose loss overflows is never shown as done: it fails, names the weight, and
     keeps no result (issue 12: style_weight 1e308 used to end 'done' and all black)."""

@@ -118,6 +118,7 @@ def test_an_empty_list_says_how_to_train_a_network(
 
 
 # -- jobs -----------------------------------------------------------------------------------------
+@pytest.mark.precision
 @pytest.mark.parametrize("colour", ["none", "luminance", "histogram"])
 def test_the_result_is_what_impasto_apply_writes(
     instant: TestClient, models: Path, tmp_path: Path, colour: str
@@ -150,6 +151,7 @@ def test_the_result_is_what_impasto_apply_writes(
     assert meta["apply"] == {**cfg.to_dict(), "device": "auto"}  # the studio's --device
 
 
+@pytest.mark.precision
 def test_a_job_is_followed_and_listed_like_the_others(instant: TestClient) -> None:
     r = instant.post("/api/instant/jobs", json={"model": MODEL, "photo": "sample:tubingen",
                                                 "config": {"size": 32}})  # fmt: skip
@@ -165,6 +167,7 @@ def test_a_job_is_followed_and_listed_like_the_others(instant: TestClient) -> No
     assert instant.get("/api/jobs").json()["jobs"] == []
 
 
+@pytest.mark.precision
 def test_no_size_is_the_photos_own_within_the_studios_limit(
     make_app: Any, models: Path
 ) -> None:
@@ -207,6 +210,7 @@ def test_the_onnx_export_runs_on_onnxruntime(instant: TestClient, models: Path) 
     assert "backend torch cannot run tiny.onnx" in message
 
 
+@pytest.mark.precision
 def test_instant_jobs_do_not_wait_behind_an_optimisation(instant: TestClient) -> None:
     slow = start_job(instant, "sample:tubingen", "sample:starry_night", **{**TINY, "steps": 5000})
     wait_for(instant, slow["id"], lambda j: j["status"] == "running")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from web_helpers import TINY, finished, start_job, wait_for
 
@@ -13,6 +14,7 @@ from impasto.web.jobs import INTERRUPTED
 PAIR = ("sample:golden_gate", "sample:the_scream")
 
 
+@pytest.mark.precision
 def test_gallery_survives_a_restart(make_app, data_dir: Path) -> None:
     with TestClient(make_app()) as client:
         job = start_job(client, *PAIR, **TINY)
@@ -54,6 +56,7 @@ def test_jobs_interrupted_by_a_crash_are_marked_failed(make_app, data_dir: Path)
         }
 
 
+@pytest.mark.precision
 def test_stopping_the_server_fails_waiting_and_running_jobs(make_app) -> None:
     with TestClient(make_app(workers=1, queue_size=4)) as client:
         long = start_job(client, *PAIR, size=32, steps=5000, tol=0)

@@ -123,6 +123,7 @@ def test_a_clip_upload_is_described_and_played_back_as_sent(
 
 
 # -- both routes ---------------------------------------------------------------------------------
+@pytest.mark.precision
 def test_the_optimisation_route_runs_frame_by_frame_with_previews(
     client: TestClient, clip_bytes: bytes, tmp_path: Path
 ) -> None:
@@ -142,6 +143,7 @@ def test_the_optimisation_route_runs_frame_by_frame_with_previews(
     assert (info.frames, info.width, info.height, info.codec) == (3, 32, 24, "h264")
 
 
+@pytest.mark.precision
 def test_the_network_route_runs_on_the_bundled_clip(studio: TestClient, tmp_path: Path) -> None:
     body = {"clip": "clip:street", "model": MODEL, "config": {"size": 32, "frames": "2:5"}}
     job = submit(studio, body)
@@ -232,6 +234,7 @@ def _png() -> bytes:
 
 
 # -- cancel --------------------------------------------------------------------------------------
+@pytest.mark.precision
 def test_cancel_stops_the_job_and_leaves_no_video(
     client: TestClient, clip_bytes: bytes, data_dir: Path
 ) -> None:

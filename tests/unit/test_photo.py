@@ -182,6 +182,7 @@ def _photo(pair: dict[str, Path], weights, **kw):
     return photo(pair["photo"], pair["reference"], weights=weights, **{**maps, **RUN, **kw})
 
 
+@pytest.mark.precision
 def test_photo_gives_each_region_the_references_colours(pair, tiny_weights) -> None:
     result = _photo(pair, tiny_weights)
     out = result.tensor
@@ -194,12 +195,14 @@ def test_photo_gives_each_region_the_references_colours(pair, tiny_weights) -> N
     assert saved["config"]["photo_weight"] == photo_config().photo_weight > 0
 
 
+@pytest.mark.precision
 def test_photo_without_maps_is_one_region(pair, tiny_weights) -> None:
     result = photo(pair["photo"], pair["reference"], weights=tiny_weights, **RUN)
     assert result.tensor.shape == (1, 3, 40, 40)
     assert "photo" in result.losses
 
 
+@pytest.mark.precision
 def test_photo_resumed_equals_uninterrupted(pair, tiny_weights, tmp_path: Path) -> None:
     full = _photo(pair, tiny_weights)
     spec = Checkpointing(tmp_path / "ckpt", every=100)
@@ -239,6 +242,7 @@ def test_photo_refuses_bad_maps_before_any_work(pair, tiny_weights, tmp_path: Pa
     assert steps == []
 
 
+@pytest.mark.precision
 def test_a_colour_only_in_the_references_map_is_not_used(pair, tiny_weights, tmp_path) -> None:
     three = np.zeros((40, 40, 3))
     three[:20], three[20:], three[30:, 30:] = RED, BLUE, GREEN
@@ -250,6 +254,7 @@ def test_a_colour_only_in_the_references_map_is_not_used(pair, tiny_weights, tmp
 CLI_RUN = ["--size", "40", "--scales", "2", "--min-size", "24", "--steps", "4,4", "-q"]
 
 
+@pytest.mark.precision
 def test_cli_photo_writes_the_picture_with_its_settings(pair, run_cli, weights_file, tmp_path):
     out = tmp_path / "out.png"
     code, _, err = run_cli(

@@ -99,6 +99,28 @@ def _precision_marked(request: pytest.FixtureRequest) -> Iterator[None]:
         )
 
 
+# Where the CPU has no bf16 instructions (AVX2 only), bf16 is emulated: a test of the tiny nets
+# took 173 s with bf16 forced against 7 s in fp32 on such a machine (an AMD EPYC VM, loaded).
+EMULATED_BF16_SLOWER = 20
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With bf16 forced on a CPU that emulates it, each test's time limit (pytest-timeout's
+    ini value or its own mark) is EMULATED_BF16_SLOWER times longer."""
+    if config.getoption("--auto-precision") != "bf16":
+        return
+    from impasto.features.extractor import cpu_has_native_bf16
+
+    if cpu_has_native_bf16():
+        return
+    base = float(config.getini("timeout") or 0)
+    for item in items:
+        mark = item.get_closest_marker("timeout")
+        seconds = float(mark.args[0]) if mark is not None and mark.args else base
+        if seconds > 0:
+            item.add_marker(pytest.mark.timeout(seconds * EMULATED_BF16_SLOWER), append=False)
+
+
 @pytest.fixture(scope="session")
 def auto_precision(_forced_auto_precision: None) -> str:
     """What ``auto`` picks in this session: "fp32" or "bf16", forced or measured here."""

@@ -126,9 +126,7 @@ def form_fields() -> list[FormField]:
     return settings_form(StyleConfig, NOT_IN_STUDIO)
 
 
-def build_config(
-    data: Any, *, max_size: int, max_steps: int, device: str = "auto"
-) -> StyleConfig:
+def build_config(data: Any, *, max_size: int, max_steps: int, device: str = "auto") -> StyleConfig:
     """The studio's StyleConfig from a client's JSON object, within the studio's limits.
 
     Raises ConfigError naming the bad value (the page shows it as is).

@@ -118,9 +118,7 @@ def build_audio_config(
     if not isinstance(data, dict):
         raise ConfigError("config must be a JSON object of AudioConfig fields")
     if "max_seconds" in data:
-        raise ConfigError(
-            f"max_seconds is the studio's limit ({max_seconds:g} s), not a setting"
-        )
+        raise ConfigError(f"max_seconds is the studio's limit ({max_seconds:g} s), not a setting")
     if "device" in data:
         raise ConfigError("device: every job runs on the device given to impasto serve --device")
     try:

@@ -79,9 +79,7 @@ async def cancel_job(job_id: str, studio: StudioDep) -> JobView:
     return studio.present(job)
 
 
-@router.delete(
-    "/api/jobs/{job_id}", status_code=204, responses=refusals(404, 409, 422)
-)
+@router.delete("/api/jobs/{job_id}", status_code=204, responses=refusals(404, 409, 422))
 async def delete_job(job_id: str, studio: StudioDep) -> Response:
     job = studio.find_job(job_id)
     if job.status in ACTIVE:

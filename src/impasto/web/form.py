@@ -20,6 +20,7 @@ from typing_extensions import NotRequired, TypedDict  # pydantic reads it (Pytho
 from impasto.api import check_settings
 from impasto.config import Init, StyleConfig, help_text, setting_of
 from impasto.errors import ConfigError
+from impasto.jsontypes import JSONObject
 from impasto.layers import LAYER_NAMES, LAYER_PRESETS
 
 # Fields that need an input the studio does not take yet; left at their defaults. Every other
@@ -166,7 +167,7 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def _check_json_types(data: dict[str, Any]) -> None:
+def _check_json_types(data: JSONObject) -> None:
     """Name the field when a value has the wrong JSON type (StyleConfig checks the values)."""
     for f in form_fields():
         if f["name"] not in data:

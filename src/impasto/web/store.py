@@ -19,6 +19,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from impasto.jsontypes import JSONObject
+
 SCHEMA_VERSION = 2  # 2: jobs.kind and uploads.kind, uploads.seconds (Audio mode)
 
 _SCHEMA = """
@@ -105,7 +107,7 @@ class JobRecord:
     style: str
     content_name: str
     style_name: str
-    config: dict[str, Any]
+    config: JSONObject
     total_steps: int
     started: float | None = None
     finished: float | None = None

@@ -9,7 +9,6 @@ Sound uploads are ``POST /api/audio/uploads`` (in uploads.py).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from impasto.errors import ConfigError
+from impasto.jsontypes import JSONObject
 from impasto.web.routes.results import stem
 from impasto.web.routes.state import Studio, StudioDep, media, refusals
 from impasto.web.routes.views import AudioConfigView, AudioLimits, JobView, Sample
@@ -84,7 +84,7 @@ class AudioJobRequest(BaseModel):
     seconds: float | None = Field(
         default=None, description="a texture's length in seconds (null: the style's length)"
     )
-    config: dict[str, Any] = Field(default_factory=dict, description="AudioConfig fields")
+    config: JSONObject = Field(default_factory=dict, description="AudioConfig fields")
 
 
 @router.post("/api/audio/jobs", status_code=202, responses=refusals(422, 429))

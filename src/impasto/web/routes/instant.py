@@ -8,12 +8,11 @@ followed (server-sent events), cancelled (while it waits) and deleted by the sam
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from impasto.jsontypes import JSONObject
 from impasto.network.registry import user_dir
 from impasto.network.stylizer import MIN_SIDE
 from impasto.web.inputs import header_size
@@ -58,7 +57,7 @@ class InstantJobRequest(BaseModel):
         description='a model\'s ref from GET /api/instant/config: "bundled:FILE" or "user:FILE"'
     )
     photo: str = Field(description='"sample:NAME" or "upload:ID"')
-    config: dict[str, Any] = Field(default_factory=dict, description="ApplyConfig fields")
+    config: JSONObject = Field(default_factory=dict, description="ApplyConfig fields")
 
 
 def _task(req: InstantJobRequest, studio: Studio, photo: Source) -> InstantTask:

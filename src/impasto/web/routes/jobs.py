@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from impasto.errors import ConfigError
+from impasto.jsontypes import JSONObject
 from impasto.web.form import build_config
 from impasto.web.routes.state import Studio, StudioDep, error, refusals
 from impasto.web.routes.views import JobList, JobView
@@ -27,10 +27,10 @@ class JobRequest(BaseModel):
 
     content: str = Field(description='"sample:NAME" or "upload:ID"')
     style: str = Field(description='"sample:NAME" or "upload:ID"')
-    config: dict[str, Any] = Field(default_factory=dict, description="StyleConfig fields")
+    config: JSONObject = Field(default_factory=dict, description="StyleConfig fields")
 
 
-def _naming_the_field(config: dict[str, Any], err: ConfigError, studio: Studio) -> str:
+def _naming_the_field(config: JSONObject, err: ConfigError, studio: Studio) -> str:
     """The error's message, led by the field it is about where it does not name one (some of
     StyleConfig's messages name only the value): the first field that fails on its own."""
     message = str(err)

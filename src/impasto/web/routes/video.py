@@ -9,8 +9,6 @@ followed (server-sent events; ``step`` of ``total_steps`` counts frames, ``frame
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from impasto.errors import ConfigError
+from impasto.jsontypes import JSONObject
 from impasto.web.form import form_fields
 from impasto.web.instant import check_backend
 from impasto.web.jobs import Source
@@ -89,7 +88,7 @@ class VideoJobRequest(BaseModel):
     model: str | None = Field(
         default=None, description="network: a model's ref from GET /api/video/config"
     )
-    config: dict[str, Any] = Field(
+    config: JSONObject = Field(
         default_factory=dict, description="VideoConfig fields, and style_config: StyleConfig's"
     )
 

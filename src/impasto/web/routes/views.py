@@ -5,10 +5,9 @@ The page reads these (``static/*.js``); OpenAPI (``/openapi.json``) documents th
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
 
+from impasto.jsontypes import JSONObject
 from impasto.web.form import FormField
 from impasto.web.instant import StudioModel
 
@@ -28,7 +27,7 @@ class JobView(BaseModel):
     style: str = Field(description='the style\'s ref ("model:REF" for a style network)')
     content_name: str
     style_name: str
-    config: dict[str, Any] = Field(description="the settings, as the mode's config names them")
+    config: JSONObject = Field(description="the settings, as the mode's config names them")
     step: int
     total_steps: int = Field(description="steps (a video: frames; Instant: 1)")
     losses: dict[str, float | None] | None

@@ -13,7 +13,7 @@ import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from impasto.cli.shell import (
     Bar,
@@ -27,6 +27,7 @@ from impasto.cli.shell import (
     stop_if_asked,
 )
 from impasto.errors import ConfigError, OutputError
+from impasto.jsontypes import JSONObject
 from impasto.network.config import NetworkConfig, TrainConfig
 
 if TYPE_CHECKING:
@@ -98,7 +99,23 @@ def run(args: argparse.Namespace) -> int:
     return _models()
 
 
-Job = dict[str, Any]
+class Pictures(TypedDict):
+    """Where ``impasto train`` writes its previews, animation and plot (resolved paths)."""
+
+    previews: str
+    animate: str | None
+    plot: str | None
+
+
+class Job(Pictures):
+    """What ``impasto train`` needs besides its settings: kept in its checkpoint
+    (``TrainInputs.extra``), so that ``--resume`` finishes the same job."""
+
+    output: str
+    steps: int
+    half: bool
+
+
 Runner = Callable[[Callable[["TrainEvent"], None]], "TrainResult"]
 
 
@@ -129,13 +146,17 @@ def _new_job(args: argparse.Namespace) -> tuple[Job, Runner]:
     cfg: TrainConfig = settings_from(args, TrainConfig)
     net: NetworkConfig = settings_from(args, NetworkConfig)
     out = check_writable(args.output, (".safetensors",), "output")
-    job = _pictures(args, out)
-    job.update(output=str(out.resolve()), steps=cfg.steps, half=bool(args.half))
+    job: Job = {
+        **_pictures(args, out),
+        "output": str(out.resolve()),
+        "steps": cfg.steps,
+        "half": bool(args.half),
+    }
     spec = None
     if not args.no_checkpoint:
         folder = Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt")
         folder, every = checkpoint_folder(folder, args.checkpoint_every, CHECKPOINT_EVERY)
-        spec = TrainCheckpointing(folder, every, job)
+        spec = TrainCheckpointing(folder, every, cast(JSONObject, job))  # plain values
 
     def runner(callback: Callable[[TrainEvent], None]) -> TrainResult:
         return train_network(
@@ -146,7 +167,7 @@ def _new_job(args: argparse.Namespace) -> tuple[Job, Runner]:
     return job, runner
 
 
-def _pictures(args: argparse.Namespace, out: Path) -> Job:
+def _pictures(args: argparse.Namespace, out: Path) -> Pictures:
     """The previews folder, the animation and the plot, checked before any work."""
     from impasto.viz.animate import check_animation_path
     from impasto.viz.plot import check_plot_path
@@ -172,7 +193,7 @@ def _resume_job(args: argparse.Namespace) -> tuple[Job, Runner]:
         raise ConfigError("--resume takes the style, photos, output and --half from its checkpoint")
     only_steps_on_resume(args, _SETTINGS)
     saved = load_training(args.resume)
-    job = dict(saved.inputs.extra)
+    job = cast(Job, dict(saved.inputs.extra))  # what _new_job wrote
     if not job.get("output"):
         raise OutputError(f"the checkpoint in {args.resume} names no output file")
     job["steps"] = args.steps if args.steps is not None else saved.inputs.config.steps
@@ -205,14 +226,15 @@ def _finish(job: Job, result: TrainResult, quiet: bool) -> int:
     from impasto.viz.plot import plot_losses
 
     written = [result.save(job["output"], half=bool(job.get("half")))]
-    if job.get("plot"):
-        written.append(plot_losses(result.history, job["plot"], title="training losses"))
-    if job.get("animate"):
+    plot, animate = job.get("plot"), job.get("animate")
+    if plot:
+        written.append(plot_losses(result.history, plot, title="training losses"))
+    if animate:
         frames = []
         for p in sorted(Path(job["previews"]).glob("step_*.png")):
             with Image.open(p) as img:
                 frames.append(img.convert("RGB"))
-        written.append(write_animation(frames, job["animate"]))
+        written.append(write_animation(frames, animate))
     if not quiet:
         skipped = f"; {result.skipped} unreadable photo(s) skipped" if result.skipped else ""
         names = ", ".join(str(p) for p in written)

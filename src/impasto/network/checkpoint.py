@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
 from impasto.errors import CheckpointError, ConfigError
+from impasto.jsontypes import JSONObject
 from impasto.network.config import NetworkConfig, TrainConfig
 from impasto.optim.checkpoint import read_state, write_state
 
@@ -37,7 +38,30 @@ class TrainInputs:
     photos: str
     weights_path: str | None = None
     precision: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: JSONObject = field(default_factory=dict)
+
+
+class TrainCheckpointState(TypedDict):
+    """The layout on disk, written once: what ``to_dict`` writes and ``from_dict`` reads."""
+
+    format: int
+    kind: str  # "impasto-training"
+    config: JSONObject  # TrainConfig.to_dict()
+    network: JSONObject  # NetworkConfig.to_dict()
+    style: torch.Tensor
+    style_name: str
+    style_sha256: str
+    photos: str
+    weights_path: str | None
+    precision: str | None
+    extra: JSONObject  # the caller's
+    step: int
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]  # torch.optim.Adam's own state_dict
+    generator: torch.Tensor
+    history: list[dict[str, float]]
+    elapsed: float
+    every: int
 
 
 @dataclass(frozen=True)
@@ -58,7 +82,7 @@ class TrainCheckpoint:
     state: TrainState
     every: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> TrainCheckpointState:
         i, s = self.inputs, self.state
         return {
             "format": FORMAT,
@@ -82,7 +106,7 @@ class TrainCheckpoint:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainCheckpoint:
+    def from_dict(cls, data: TrainCheckpointState) -> TrainCheckpoint:
         """The checkpoint ``to_dict`` wrote; CheckpointError names what is missing or wrong."""
         if not isinstance(data, dict) or data.get("kind") != "impasto-training":
             raise CheckpointError("not an impasto training checkpoint")

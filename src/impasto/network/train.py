@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -25,6 +24,7 @@ from impasto.features.device import Arithmetic, arithmetic, resolve_device
 from impasto.features.extractor import FeatureExtractor
 from impasto.features.weights import VGGWeights, load_weights
 from impasto.io.images import ImageLike, load_image
+from impasto.jsontypes import JSONObject
 from impasto.losses.objective import LossWeights, Objective, make_objective
 from impasto.losses.targets import ScaleTargets, content_targets, style_targets
 from impasto.network.checkpoint import TrainCheckpoint, TrainInputs, TrainState, save_training
@@ -67,7 +67,7 @@ class TrainCheckpointing:
 
     folder: Path
     every: int = 100
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: JSONObject = field(default_factory=dict)
 
 
 @dataclass

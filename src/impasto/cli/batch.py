@@ -116,7 +116,7 @@ def _video_fields() -> list[dataclasses.Field[Any]]:
 NETWORK_VIDEO = ("frames", "deflicker", "crf")
 
 
-def _add_video_flags(groups: dict[str, Any]) -> None:
+def _add_video_flags(groups: dict[str, argparse._ArgumentGroup]) -> None:
     """A flag per VideoConfig field (the clips' settings), from its metadata as ``impasto
     video`` builds them."""
     from impasto.video.config import VideoConfig

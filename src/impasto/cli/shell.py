@@ -108,7 +108,7 @@ FIELDS: tuple[str, ...] = tuple(f.name for f in run_fields())
 
 
 def add_style_flags(
-    groups: dict[str, Any], texture: bool = False, exclude: tuple[str, ...] = ()
+    groups: dict[str, argparse._ArgumentGroup], texture: bool = False, exclude: tuple[str, ...] = ()
 ) -> None:
     """A flag per StyleConfig field, each in its group (stylize, texture, batch and video,
     which has its own ``--size``: ``exclude``)."""

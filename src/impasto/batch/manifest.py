@@ -39,6 +39,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from impasto.config import StyleConfig
 from impasto.errors import OutputError
+from impasto.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from impasto.network.apply import ApplyConfig
@@ -119,7 +120,7 @@ class Settings:
     video: VideoConfig | None = None  # the clips' settings; None for photos
 
     def to_json(self) -> str:
-        data: dict[str, Any] = {"config": self.config.to_dict(), "weights": self.weights}
+        data: JSONObject = {"config": self.config.to_dict(), "weights": self.weights}
         if self.video is not None:  # absent for photos: their hashes are as before clips
             data["video"] = self.video.to_dict()
         return json.dumps(data, sort_keys=True)
@@ -139,12 +140,13 @@ class NetworkSettings:
     video: VideoConfig | None = None  # the clips' settings; None for photos
 
     def to_json(self) -> str:
-        data: dict[str, Any] = {"route": "network", "apply": self.apply.to_dict()}
+        data: JSONObject = {"route": "network", "apply": self.apply.to_dict()}
         if self.video is not None:  # only what the network route uses of it
             v = self.video
-            data["video"] = {"frames": v.frames, "size": v.size, "deflicker": v.deflicker}
+            video: JSONObject = {"frames": v.frames, "size": v.size, "deflicker": v.deflicker}
             if v.crf is not None:  # absent at the default: the keys are as before --crf
-                data["video"]["crf"] = v.crf
+                video["crf"] = v.crf
+            data["video"] = video
         return json.dumps(data, sort_keys=True)
 
     @property

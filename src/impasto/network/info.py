@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from impasto.errors import ConfigError, NetworkFileError
+from impasto.jsontypes import JSONObject
 from impasto.network.config import NetworkConfig
 
 KIND = "impasto-style-network"
@@ -22,7 +22,7 @@ class NetworkInfo:
     network: NetworkConfig
     style_name: str = ""
     style_sha256: str = ""
-    training: dict[str, Any] = field(default_factory=dict)
+    training: JSONObject = field(default_factory=dict)  # TrainConfig's and how it went
     version: str = ""
 
     def metadata(self) -> dict[str, str]:

@@ -84,12 +84,12 @@ class TrainResult:
     def network(self) -> StyleNetwork:
         """The trained network with what it was trained from, ready to stylize or save."""
         i = self.inputs
-        training = {
+        training: JSONObject = {
             **i.config.to_dict(),
             "steps_run": len(self.history),
             "precision": i.precision,
             "seconds": round(self.seconds, 1),
-            "final_losses": self.history[-1] if self.history else {},
+            "final_losses": dict(self.history[-1]) if self.history else {},
         }
         return StyleNetwork(
             self.model, NetworkInfo(i.network, i.style_name, i.style_sha256, training)

@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
 from impasto.errors import CheckpointError, ConfigError
 from impasto.io.images import load_image, save_image
+from impasto.jsontypes import JSONObject
 from impasto.optim.checkpoint import read_state, write_state
 from impasto.video.config import VideoConfig
 
@@ -65,12 +66,36 @@ class VideoProgress:
     last_output: torch.Tensor | None = None
 
 
+class StyleState(TypedDict):
+    """A style image as to_dict keeps it (StyleImage's fields)."""
+
+    image: torch.Tensor
+    weight: float
+    name: str
+
+
+class VideoCheckpointState(TypedDict):
+    """The layout on disk, written once: what ``to_dict`` writes and ``from_dict`` reads."""
+
+    format: int
+    kind: str  # "video"
+    clip: str
+    out: str
+    config: JSONObject  # VideoConfig.to_dict()
+    styles: list[StyleState]
+    shape: list[int]  # (frames, height, width)
+    weights_path: str | None
+    done: int
+    seconds: list[float]
+    last_output: torch.Tensor | None
+
+
 @dataclass(frozen=True)
 class VideoCheckpoint:
     inputs: VideoInputs
     progress: VideoProgress
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> VideoCheckpointState:
         i, p = self.inputs, self.progress
         return {
             "format": FORMAT,

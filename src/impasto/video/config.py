@@ -18,6 +18,7 @@ from typing import Any
 import impasto.validate as validate
 from impasto.config import Settings, StyleConfig, setting
 from impasto.errors import ConfigError
+from impasto.jsontypes import JSONObject
 from impasto.preprocess.resize import plan_steps, pyramid_sizes
 from impasto.video.frames import check_crf
 from impasto.video.network_route import DEFAULT_STRENGTH, check_strength
@@ -171,7 +172,7 @@ class VideoConfig(Settings):
         warm start."""
         return self.first.replace(scales=1, steps=self.later_step_count, final_steps=None)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         out = super().to_dict()
         out["style_config"] = self.style_config.to_dict()
         return out

@@ -2,7 +2,7 @@
 
 Settings as metadata, checkpoints and the studio store them (``Settings.to_dict``), the
 caller's part of a checkpoint, a manifest's row: each is a JSON object and says so with
-:data:`JSONObject` instead of ``dict[str, Any]``. The alias is recursive, for mypy and for
+:data:`JSONObject` instead of a mapping to ``Any``. The alias is recursive, for mypy and for
 pydantic alike (the studio's request bodies are validated against it).
 """
 

@@ -17,7 +17,6 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -135,7 +134,7 @@ def write_audio(
     return p
 
 
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     """The string fields of a sound file's header (title, comment, software, ...)."""
     try:
         with sf.SoundFile(str(path)) as f:

@@ -82,6 +82,13 @@ class PaintedRow(TypedDict):
     meta: str  # the PNG's text, JSON
 
 
+class CollectedRow(PaintedRow):
+    """A photo's row as the driver collects it: Ray Data adds the block's columns back."""
+
+    id: int  # the manifest item
+    worker: str
+
+
 class NetworkWorker:
     """One actor of the pool: opens the model once, then paints the blocks it is given. The
     model arrives as its file's bytes (``model`` holds their object reference, inside a tuple
@@ -366,7 +373,7 @@ class _Pool:
             )
         return painted.iter_rows()
 
-    def _collect(self, row: dict[str, Any]) -> None:  # a photo's row
+    def _collect(self, row: CollectedRow) -> None:
         import json
 
         from PIL import Image

@@ -178,7 +178,7 @@ def _several_runs(
 def _save(fig: Any, p: Path) -> None:
     fmt = p.suffix.lower()[1:]
     # No dates or versions in the file: a gallery re-drawn by the same code is byte-identical.
-    meta: dict[str, Any] = {
+    meta: dict[str, None] = {  # None: matplotlib leaves the field out
         "png": {"Software": None},
         "svg": {"Date": None, "Creator": None},
         "pdf": {"CreationDate": None, "Creator": None, "Producer": None},

@@ -489,7 +489,7 @@ def synthesize_texture(
         ``init`` to noise unless it names an image; ``seed`` picks the texture.
     """
     cfg = _config(config, overrides)
-    changes: dict[str, Any] = {"content_weight": 0.0}
+    changes: dict[str, float | str] = {"content_weight": 0.0}
     if cfg.init_kind is not None:
         changes["init"] = Init.NOISE.value
     if cfg.preserve_color is not ColorPreservation.NONE:

@@ -90,12 +90,11 @@ def _device_help() -> str:
 
 def grid_config(args: argparse.Namespace) -> StyleConfig:
     """The settings every cell shares: :data:`GRID_CONFIG` with the flags given."""
-    changes: dict[str, Any] = given(args, _GRID_FIELDS)
-    if "size" in changes and isinstance(changes["size"], int):
+    changes = given(args, _GRID_FIELDS)
+    size = changes.get("size")
+    if isinstance(size, int):
         # The coarse scale keeps GRID_CONFIG's proportion (96 px for 128 px cells).
-        changes["min_size"] = max(
-            16, round(changes["size"] * GRID_CONFIG.min_size / GRID_CONFIG.size)
-        )
+        changes["min_size"] = max(16, round(size * GRID_CONFIG.min_size / GRID_CONFIG.size))
     from impasto.api import check_settings
 
     # A device the machine lacks: refused before any cell.

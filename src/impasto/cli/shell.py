@@ -66,8 +66,11 @@ def add_settings(
     return tuple(names)
 
 
-def given(args: argparse.Namespace, names: Iterable[str], prefix: str = "") -> dict[str, Any]:
-    """The settings among ``names`` whose flag was given (dest ``prefix + name``)."""
+def given(
+    args: argparse.Namespace, names: Iterable[str], prefix: str = ""
+) -> dict[str, str | int | float]:
+    """The settings among ``names`` whose flag was given (dest ``prefix + name``): text, or
+    the int or float that flag_kwargs' ``type`` made of it."""
     values = {n: getattr(args, prefix + n, None) for n in names}
     return {n: v for n, v in values.items() if v is not None}
 

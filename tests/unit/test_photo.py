@@ -311,3 +311,11 @@ def test_cli_photo_refuses_bad_maps_in_one_line(pair, run_cli, weights_file, tmp
         assert code == 2, err
         assert err.startswith("impasto: error:") and err.count("\n") == 1 and text in err
         assert not out.exists()
+
+
+def test_the_progress_bar_shows_the_photo_term() -> None:
+    from impasto.cli.shell import losses_text
+
+    losses = {"total": 3.0, "content": 1.0, "style": 1.0, "tv": 0.0}
+    assert "photo" not in losses_text("8x8", losses)
+    assert losses_text("8x8", {**losses, "photo": 1.0}).endswith("photo=1")

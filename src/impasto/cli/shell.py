@@ -214,11 +214,13 @@ class Bar:
 
 
 def losses_text(scale: str, losses: dict[str, float]) -> str:
-    """A step bar's postfix: where the run is and its weighted losses."""
-    return (
+    """A step bar's postfix: where the run is and its weighted losses (and the photorealism
+    term of ``impasto photo``, where the run has it)."""
+    text = (
         f"{scale} total={losses['total']:.4g} content={losses['content']:.3g} "
         f"style={losses['style']:.3g} tv={losses['tv']:.3g}"
     )
+    return text + (f" photo={losses['photo']:.3g}" if "photo" in losses else "")
 
 
 class Interrupt:

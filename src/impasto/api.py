@@ -59,7 +59,7 @@ from impasto.preprocess.masks import (
     parse_color_mask,
     to_hex,
 )
-from impasto.preprocess.matting import affine_smooth, matting_laplacian
+from impasto.preprocess.matting import affine_smooth, guided_enlarge, matting_laplacian
 from impasto.preprocess.resize import fit_long_side, gaussian_blur, pyramid_sizes, resize
 
 WeightsLike = VGGWeights | str | os.PathLike[str] | None
@@ -603,6 +603,8 @@ def _run(
     )
     if warm is not None:
         run = replace(run, weights=replace(run.weights, temporal=warm.weight))
+    if cfg.photo_weight > 0 and inputs.content is not None and not luminance:
+        run = replace(run, enlarge=_photo_enlarge(inputs.content))
     with _out_of_memory(device, scales):
         x, done = run_pyramid(
             run,
@@ -702,6 +704,18 @@ def _start(
     generator = torch.Generator().manual_seed(cfg.seed)
     like = content if content is not None else torch.zeros(1, 3, *hw)
     return initial_image(cfg, like, inputs.init, generator, _palette(inputs, luminance))
+
+
+def _photo_enlarge(photo: torch.Tensor) -> Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]:
+    """Photo mode's step from one scale to the next: the scale's recolouring carried onto the
+    photo at the next size by its local affine fit (:func:`guided_enlarge`), so the start
+    keeps the photo's detail instead of a blurred enlargement of the smaller result."""
+
+    def enlarge(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+        small = resize(photo, (int(x.shape[-2]), int(x.shape[-1])))
+        return guided_enlarge(x.cpu(), small, resize(photo, hw)).to(x.device)
+
+    return enlarge
 
 
 def _region_palette(inputs: RunInputs, content: torch.Tensor) -> torch.Tensor:

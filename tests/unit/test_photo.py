@@ -18,7 +18,8 @@ from impasto.losses.functional import realism_loss
 from impasto.losses.objective import LossWeights, make_objective
 from impasto.losses.targets import ScaleTargets, content_targets
 from impasto.preprocess.color import match_region_colors
-from impasto.preprocess.matting import EPSILON, matting_laplacian
+from impasto.preprocess.matting import EPSILON, guided_enlarge, matting_laplacian
+from impasto.preprocess.resize import resize
 
 # Two scales, no early stop: a few seconds on the tiny network.
 RUN = {"size": 40, "scales": 2, "min_size": 24, "steps": (4, 4), "tol": 0.0}
@@ -125,6 +126,18 @@ def test_the_objective_names_the_photo_term_and_tiles_agree(tiny_weights) -> Non
     assert torch.allclose(g1, g2, rtol=1e-3, atol=1e-6 * float(g1.abs().max()))
     off = make_objective(extractor, targets, LossWeights(1.0, 1.0, 0.0, {"relu1_1": 1.0}))
     assert "photo" not in off.value_and_grad(x)[2]
+
+
+def test_guided_enlarge_keeps_the_large_photos_detail() -> None:
+    big = _smooth_photo(64, 64)
+    small = resize(big, (32, 32))
+    a = torch.tensor([[0.5, 0.2, 0.1], [0.0, 0.9, 0.3], [0.2, -0.1, 0.7]])
+    wanted = (torch.einsum("ij,njhw->nihw", a, big) + 0.1).clamp(0, 1)
+    recoloured_small = torch.einsum("ij,njhw->nihw", a, small) + 0.1
+    got = guided_enlarge(recoloured_small, small, big)
+    blurred = resize(recoloured_small, (64, 64))
+    assert got.shape == (1, 3, 64, 64)
+    assert float((got - wanted).abs().mean()) < 0.2 * float((blurred - wanted).abs().mean())
 
 
 def test_region_colours_take_each_regions_statistics() -> None:

@@ -95,6 +95,9 @@ class PyramidRun:
     lr: float
     tol: float
     arithmetic: Arithmetic = CPU_FP32  # the device and its autocast
+    # How a scale's result becomes the next scale's start, (image, (h, w)) → image; None:
+    # bilinear (photo mode carries the recolouring onto the sharper photo instead).
+    enlarge: Callable[[torch.Tensor, tuple[int, int]], torch.Tensor] | None = None
 
     @classmethod
     def of(
@@ -154,7 +157,8 @@ def run_pyramid(
             x0 = start if x is None else x
             assert x0 is not None, "a run that does not resume needs a start image"
             if tuple(x0.shape[-2:]) != scale.hw:
-                x0 = resize(x0, scale.hw)
+                grow = run.enlarge if run.enlarge is not None and x is not None else resize
+                x0 = grow(x0, scale.hw)
             x0 = x0.to(run.arithmetic.device)
             opt = PixelOptimizer(x0, objective, optimizer=run.optimizer, lr=run.lr)
         step = _Stepper(run, scale, opt, history, clock, callback, saver)

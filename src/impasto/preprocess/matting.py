@@ -21,6 +21,7 @@ from __future__ import annotations
 import warnings
 
 import torch
+import torch.nn.functional as F
 
 from impasto.errors import InvalidImageError
 
@@ -158,3 +159,61 @@ def affine_smooth(
         p = r + (rr_new / rr.clamp_min(1e-30)) * p
         rr = rr_new
     return x.T.reshape(1, 3, h, w).clamp(0.0, 1.0)
+
+
+def _box(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean over (2r+1)^2 windows, the windows cut at the borders (N, C, H, W)."""
+    k = 2 * radius + 1
+    return F.avg_pool2d(x, k, stride=1, padding=radius, count_include_pad=False)
+
+
+def guided_enlarge(
+    output: torch.Tensor,
+    photo_small: torch.Tensor,
+    photo_large: torch.Tensor,
+    radius: int = 2,
+    eps: float = 1e-5,
+) -> torch.Tensor:
+    """Carry a recolouring of a small photo to the photo at a larger size: the fast guided
+    filter (He & Sun 2015) with the photo's colours as the guide.
+
+    In every (2r+1)^2 window of the small pair, ``output`` is fitted as an affine function of
+    the photo's colours (a 3x3 matrix and an offset, ridge ``eps``, He et al. 2010's colour
+    guided filter); the coefficients, averaged over the windows that cover each pixel, are
+    enlarged bilinearly and applied to the large photo. A locally affine recolouring stays
+    one, and the large photo's detail is kept, where bilinear enlarging of ``output`` would
+    blur it (photo mode's coarse-to-fine pyramid).
+
+    Args:
+        output: (1, 3, h, w) the recoloured small photo.
+        photo_small: (1, 3, h, w) the photo at that size.
+        photo_large: (1, 3, H, W) the photo at the size wanted.
+    Returns:
+        a new (1, 3, H, W) float32 tensor, clamped to [0, 1].
+    """
+    p = photo_small.to(torch.float64)
+    q = output.to(device=p.device, dtype=torch.float64)
+    n, _, h, w = p.shape
+    mean_p, mean_q = _box(p, radius), _box(q, radius)
+    # Per pixel: cov_pp (3x3) and cov_pq (3x3), from box means of products.
+    prod_pp = torch.stack([p[:, i] * p[:, j] for i in range(3) for j in range(3)], 1)
+    prod_pq = torch.stack([p[:, i] * q[:, j] for i in range(3) for j in range(3)], 1)
+    cov_pp = _box(prod_pp, radius) - torch.stack(
+        [mean_p[:, i] * mean_p[:, j] for i in range(3) for j in range(3)], 1
+    )
+    cov_pq = _box(prod_pq, radius) - torch.stack(
+        [mean_p[:, i] * mean_q[:, j] for i in range(3) for j in range(3)], 1
+    )
+    cpp = cov_pp.permute(0, 2, 3, 1).reshape(-1, 3, 3) + eps * torch.eye(3, dtype=p.dtype)
+    cpq = cov_pq.permute(0, 2, 3, 1).reshape(-1, 3, 3)
+    a = torch.linalg.solve(cpp, cpq)  # (hw, 3, 3): q_j = sum_i a_ij p_i + b_j
+    mp = mean_p.permute(0, 2, 3, 1).reshape(-1, 3)
+    mq = mean_q.permute(0, 2, 3, 1).reshape(-1, 3)
+    b = mq - torch.einsum("ki,kij->kj", mp, a)
+    coef = torch.cat([a.reshape(-1, 9), b], 1).reshape(n, h, w, 12).permute(0, 3, 1, 2)
+    coef = _box(coef, radius)
+    big = F.interpolate(coef, size=photo_large.shape[-2:], mode="bilinear", align_corners=False)
+    pl = photo_large.to(device=p.device, dtype=torch.float64)
+    a_big = big[:, :9].reshape(n, 3, 3, *pl.shape[-2:])
+    out = torch.einsum("nihw,nijhw->njhw", pl, a_big) + big[:, 9:]
+    return out.clamp(0.0, 1.0).to(torch.float32)

@@ -30,7 +30,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from impasto.batch.job import (
     Job,
@@ -93,6 +93,15 @@ def check_answers(address: str, timeout: float) -> None:
         raise ConfigError(f"no Ray cluster answers at {address} (not a Ray head node's port)")
 
 
+class _InitKwargs(TypedDict):
+    """The keywords connect hands to ``ray.init`` besides the address."""
+
+    logging_level: int
+    log_to_driver: bool
+    include_dashboard: NotRequired[bool]  # a local Ray only
+    _node_ip_address: NotRequired[str]
+
+
 def connect(options: RayOptions) -> Any:
     """Connect to (or start) the cluster; returns the ``ray`` module."""
     try:
@@ -106,9 +115,10 @@ def connect(options: RayOptions) -> Any:
         address = _auto_address(options.connect_timeout)
     if address != "local":
         check_answers(address, options.connect_timeout)
-    kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    kwargs: _InitKwargs = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address == "local":  # a new single-node Ray on this machine, on loopback only
-        kwargs.update(include_dashboard=False, _node_ip_address="127.0.0.1")
+        kwargs["include_dashboard"] = False
+        kwargs["_node_ip_address"] = "127.0.0.1"
     try:
         ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as e:

@@ -12,7 +12,6 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -23,7 +22,7 @@ from impasto.errors import InvalidImageError, OutputError
 from impasto.io.atomic import atomic_write, check_writable
 
 # Output formats by extension, with the Pillow format name and save options.
-OUTPUT_FORMATS: dict[str, tuple[str, dict[str, Any]]] = {
+OUTPUT_FORMATS: dict[str, tuple[str, dict[str, int]]] = {
     ".png": ("PNG", {}),
     ".jpg": ("JPEG", {"quality": 95, "subsampling": 0}),
     ".jpeg": ("JPEG", {"quality": 95, "subsampling": 0}),
@@ -151,9 +150,9 @@ def save_image(
     ``metadata`` becomes PNG text chunks (other formats carry none).
     """
     p = check_output_path(path)
-    fmt, opts = OUTPUT_FORMATS[p.suffix.lower()]
+    fmt, options = OUTPUT_FORMATS[p.suffix.lower()]
     img = image if isinstance(image, Image.Image) else tensor_to_pil(image)
-    opts = dict(opts)
+    opts: dict[str, int | PngInfo] = dict(options)
     if fmt == "PNG" and metadata:
         info = PngInfo()
         for k, v in metadata.items():

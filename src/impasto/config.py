@@ -220,9 +220,11 @@ class StyleConfig(Settings):
     style_scale: float = field(
         default=1.0,
         metadata=setting(
-            "the style image's long side as a multiple of the output's; larger gives larger "
-            "brush strokes",
+            "stroke size: the style image's long side as a multiple of the output's, at every "
+            "output size (2 paints strokes twice as large, the same share of a 256 or a "
+            "2048 px picture)",
             group="size",
+            label="Stroke size (style scale)",
         ),
     )
     content_layers: tuple[str, ...] = field(

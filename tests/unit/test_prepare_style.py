@@ -104,3 +104,29 @@ def test_style_and_prepared_together_are_refused(tiny_weights) -> None:
         stylize(_pattern(32, 32, 1), style, weights=tiny_weights, prepared=prepared, size=32)
     with pytest.raises(ConfigError, match="give a style"):
         stylize(_pattern(32, 32, 1), weights=tiny_weights, size=32)
+
+
+@pytest.mark.parametrize("style_scale", [0.5, 1.0, 1.5])
+def test_style_scale_is_the_paintings_size_relative_to_the_output_at_any_size(
+    style_scale: float,
+) -> None:
+    """--style-scale sizes the painting relative to the picture at every scale, so a stroke
+    takes the same share of a 256 px and a 2048 px output (the size maths, no run): the style
+    image each scale's targets are computed from has style_scale times that scale's long side,
+    whatever the output's size, and so the same ratio at 256 and at 2048 px."""
+    from impasto.config import StyleConfig
+    from impasto.losses.targets import StyleSource
+    from impasto.optim.pyramid import plan_scales
+
+    painting = StyleSource(_pattern(48, 64, 3))
+    ratios = {}
+    for size in (256, 2048):
+        cfg = StyleConfig(size=size, style_scale=style_scale)
+        canvas = (size * 3 // 4, size)  # a 4:3 photo at its full size
+        ratios[size] = [
+            max(painting.at_scale(s.long_side, cfg, None).image.shape[-2:]) / max(s.hw)
+            for s in plan_scales(cfg, canvas)
+        ]
+        assert ratios[size] == pytest.approx([style_scale] * len(ratios[size]), rel=0.01)
+    assert ratios[256][-1] == pytest.approx(ratios[2048][-1], rel=0.005)
+    assert len(ratios[2048]) > len(ratios[256])  # 2048 px has more scales, same ratio at each

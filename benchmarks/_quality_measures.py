@@ -9,7 +9,11 @@
   Loss for Neural Texture Synthesis") between the distributions of the output's and the
   painting's feature vectors at ``relu1_1`` ... ``relu4_1``, the painting taken at the output's
   scale. The objective matches Gram matrices (second moments) only; the SWD compares whole
-  distributions along random directions, so it does not grade the objective's own homework.
+  distributions along random directions, so it does not grade the objective's own homework;
+* **Gram distances**, per layer: ``|G(output) - G(painting)|^2 / |G(painting)|^2`` at each
+  style layer, the painting at the output's scale. These are what the objective matches (a run
+  grades its own homework here), reported beside the SWD to see which layers' statistics a
+  run has not converged (issue 28: the deep ones).
 
 Both run the engine's own network pieces (FeatureExtractor on loaded weights) in fp32, without
 gradients, whatever precision the run used. The random directions come from a seeded CPU
@@ -25,6 +29,7 @@ import torch
 from impasto.features.extractor import FeatureExtractor
 from impasto.features.weights import VGGWeights
 from impasto.layers import LAYER_NAMES
+from impasto.losses.functional import gram_matrix
 from impasto.preprocess.resize import resize, resize_long_side
 
 CONTENT_LAYER = "relu3_2"
@@ -110,3 +115,15 @@ class Measures:
             dirs = directions(a.shape[1], self.projections, self.seed + LAYER_NAMES.index(layer))
             total += sliced_wasserstein(a, b, dirs) / float((b**2).mean().clamp_min(1e-12))
         return total / len(self.style_layers)
+
+    def gram_distances(self, output: torch.Tensor, painting: torch.Tensor) -> dict[str, float]:
+        """Per style layer, the squared Frobenius distance between the output's and the
+        painting's Gram matrices (``F F^T / HW``), divided by the painting's squared norm: 0
+        for the painting itself (at the output's scale, as for the style distance)."""
+        painting = resize_long_side(painting, max(output.shape[-2:]))
+        fo, fp = self._features(output), self._features(painting)
+        out = {}
+        for layer in self.style_layers:
+            go, gp = gram_matrix(fo[layer]), gram_matrix(fp[layer])
+            out[layer] = float(((go - gp) ** 2).sum() / (gp**2).sum().clamp_min(1e-12))
+        return out

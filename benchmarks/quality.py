@@ -35,7 +35,7 @@ import itertools
 import json
 import platform
 import subprocess
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,9 @@ class Row:
     # The run's full settings (StyleConfig's fields as JSON): what --reuse matches on, so a
     # changed default is run again rather than taken from an older run.
     config: str = ""
+    # Per style layer, the Gram distance to the painting (Measures.gram_distances): beside the
+    # SWD, which layers' statistics a run has not converged. Empty in rows kept before.
+    gram: dict[str, float] = field(default_factory=dict)
 
 
 def cpu_name() -> str:
@@ -169,6 +172,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _file(name: str) -> Path:
+    """A sample's name (``tubingen``), a file name in the samples, or a path to any image (a
+    held-out pair: photos and paintings the project's files do not hold)."""
+    if Path(name).is_file():
+        return Path(name)
     return image_path(name if "." in name else f"{name}.jpg")
 
 
@@ -254,6 +261,7 @@ def _run(pair: Pair, method: str, w: float, overrides: dict[str, Any], key: str,
         content_distance=t.measures.content_distance(res.tensor, pair.photo),
         style_distance=t.measures.style_distance(res.tensor, pair.painting),
         seconds=res.seconds,
+        gram=t.measures.gram_distances(res.tensor, pair.painting),
         steps=len(res.history),
         precision=res.sources.get("precision", "?"),
         image=str(path),
@@ -280,7 +288,8 @@ def run_pair(
         )
         print(
             f"  {row.pair:28s} {_weight(row):11s} content {row.content_distance:.4f}  "
-            f"style {row.style_distance:.4f}  {row.seconds:6.1f} s  {row.steps} steps "
+            f"style {row.style_distance:.4f}  Gram {_grams(row)}  {row.seconds:6.1f} s  "
+            f"{row.steps} steps "
             f"({row.precision}){'' if found is None else '  (reused)'}",
             flush=True,
         )
@@ -297,7 +306,8 @@ def photo_rows(rows: list[Row], args: argparse.Namespace, measures: Measures) ->
         photo = resize_long_side(load_image(_file(content)), args.size)
         painting = load_image(_file(style))
         d = measures.style_distance(photo, painting)
-        out.append(Row(pair, "photo", 0.0, 0.0, d, 0.0, 0, "fp32", str(_file(content))))
+        gram = measures.gram_distances(photo, painting)
+        out.append(Row(pair, "photo", 0.0, 0.0, d, 0.0, 0, "fp32", str(_file(content)), "", gram))
     return out
 
 
@@ -310,26 +320,34 @@ def _weight(r: Row) -> str:
     return f"plain {TIMES}{r.style_weight:g}" if r.method == "plain" else r.method
 
 
+def _grams(r: Row) -> str:
+    """The per-layer Gram distances, shallow to deep, as ``0.012 / 0.034 / ...``."""
+    return " / ".join(f"{r.gram[layer]:.3g}" for layer in STYLE_LAYERS if layer in r.gram)
+
+
 def table(rows: list[Row], cpu: str, args: argparse.Namespace) -> str:
     head = (
         f"{args.size} px, plain = 1 scale, {args.plain_steps} L-BFGS steps, no early stop; "
         f"content distance at {CONTENT_LAYER}, style distance = SWD at {','.join(STYLE_LAYERS)} "
-        f"({args.projections} directions, seed {args.seed}); CPU: {cpu}, torch {torch.__version__}"
+        f"({args.projections} directions, seed {args.seed}), Gram distance per layer "
+        f"(|G - G_painting|² / |G_painting|², {' / '.join(STYLE_LAYERS)}); CPU: {cpu}, "
+        f"torch {torch.__version__}"
     )
     lines = [
         head,
         "",
-        "| pair | method | style weight | content distance | style distance | seconds | steps "
-        "| CPU | precision |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| pair | method | style weight | content distance | style distance | Gram distances "
+        "| seconds | steps | CPU | precision |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for r in rows:
         w = {"default": "default", "photo": ""}.get(r.method, f"{TIMES}{r.style_weight:g}")
         lines.append(
             f"| {r.pair} | {r.method} | {w} | {r.content_distance:.4f} | {r.style_distance:.4f} "
-            f"| {r.seconds:.1f} | {r.steps} | {cpu} | {r.precision} |"
+            f"| {_grams(r)} | {r.seconds:.1f} | {r.steps} | {cpu} | {r.precision} |"
             if r.method != "photo"
-            else f"| {r.pair} | photo (the start) | | 0 | {r.style_distance:.4f} | | | | |"
+            else f"| {r.pair} | photo (the start) | | 0 | {r.style_distance:.4f} | {_grams(r)} "
+            "| | | | |"
         )
     return "\n".join(lines) + "\n"
 

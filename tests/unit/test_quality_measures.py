@@ -110,3 +110,14 @@ def test_content_distance(measures: Any) -> None:
     # The photo is resized to the output's size: a 2x copy compares with a 1x output.
     big = torch.nn.functional.interpolate(photo, scale_factor=2, mode="bilinear")
     assert measures.content_distance(photo, big) < d_far
+
+
+def test_gram_distances_per_layer_are_zero_for_the_painting_and_grow_as_it_fades(
+    measures: Any,
+) -> None:
+    painting = _image(0)
+    same = measures.gram_distances(painting, painting)
+    assert list(same) == list(measures.style_layers)
+    assert all(v == pytest.approx(0.0, abs=1e-9) for v in same.values())
+    faded = [measures.gram_distances(painting * (1 - t) + 0.5 * t, painting) for t in (0.3, 0.8)]
+    assert all(0 < faded[0][layer] < faded[1][layer] for layer in measures.style_layers)

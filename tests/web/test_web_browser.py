@@ -159,6 +159,11 @@ def test_page_runs_a_job_with_live_preview(server: str) -> None:
         card = page.locator("#gallery .card").first
         expect(card).to_have_attribute("data-status", "done")
         expect(card.locator(".card-title")).to_contain_text("T\u00fcbingen \u00d7 Starry Night")
+        # Its Enlarge button gives the picture 4x (impasto's upscaler, made on request).
+        big = card.locator("a.enlarge")
+        expect(big).to_have_text("Enlarge 4x")
+        enlarged = page.request.get(server + str(big.get_attribute("href")))
+        assert enlarged.ok and enlarged.headers["content-type"] == "image/png"
 
         # A long run stops when Cancel is pressed.
         page.fill("#f-steps", LONG_RUN)
@@ -320,6 +325,7 @@ def test_audio_mode_runs_a_transfer_and_plays_the_sounds(server: str) -> None:
         card = page.locator("#gallery .card").first
         expect(card.locator(".card-title")).to_contain_text("Speech \u00d7 tone.wav")
         expect(card.locator("a.download")).to_have_text("WAV")
+        expect(card.locator("a.enlarge")).to_have_count(0)  # a sound has no picture to enlarge
 
         # Back to images: the image form is still there and intact.
         page.click("#mode-image")

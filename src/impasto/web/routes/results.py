@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
@@ -48,6 +49,43 @@ async def result(job_id: str, studio: StudioDep) -> Response:
         raise HTTPException(404, f"job {job_id} has no result ({job.status})")
     name = "-".join(stem(job, k) for k in ("content", "style"))
     return FileResponse(path, media_type="image/png", filename=f"impasto-{name}-{job_id[:8]}.png")
+
+
+@router.get(
+    "/api/jobs/{job_id}/enlarged.png",
+    response_class=Response,
+    responses={
+        **media("image/png", "the result enlarged 2x or 4x by impasto's upscaler"),
+        **refusals(404, 422),
+    },
+)
+async def enlarged(job_id: str, studio: StudioDep, scale: int = 4) -> Response:
+    """The Enlarge button: the result through the bundled upscaler (``impasto upscale``),
+    made once per scale and kept beside the result."""
+    job = studio.find_job(job_id)
+    path = studio.store.job_dir(job_id) / "result.png"
+    if not job.has_result or not path.is_file():
+        raise HTTPException(404, f"job {job_id} has no picture to enlarge ({job.status})")
+    target = path.with_name(f"enlarged_x{scale}.png")
+    if not target.is_file():
+        await run_in_threadpool(_enlarge, path, target, scale)
+    name = "-".join(stem(job, k) for k in ("content", "style"))
+    return FileResponse(
+        target, media_type="image/png", filename=f"impasto-{name}-{job_id[:8]}-x{scale}.png"
+    )
+
+
+def _enlarge(source: Path, target: Path, scale: int) -> None:
+    """``source`` enlarged into ``target``; a scale other than 2 or 4, or an output past the
+    machine's memory, is a 422 before any work."""
+    from impasto.errors import ImpastoError
+    from impasto.superres.apply import UpscaleConfig, open_upscaler, upscale_path
+
+    try:
+        cfg = UpscaleConfig(scale=scale)
+        upscale_path(open_upscaler(), source, target, cfg)
+    except ImpastoError as e:
+        raise HTTPException(422, str(e)) from None
 
 
 def stem(job: JobRecord, which: str) -> str:

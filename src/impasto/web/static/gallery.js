@@ -59,6 +59,10 @@ function card(job) {
     if (job.kind === "audio") dl.textContent = "WAV";
     if (job.kind === "video") dl.textContent = "MP4";
   } else dl.remove();
+  // Enlarge: the picture 4x through impasto's upscaler (made on the first click, then kept).
+  const big = node.querySelector("a.enlarge");
+  if (job.result_url && job.kind === "image") big.href = `/api/jobs/${job.id}/enlarged.png?scale=4`;
+  else big.remove();
   cardActions(node, job);
   return node;
 }

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.impasto-installed
 SAMPLES := src/impasto/data/samples
 
-.PHONY: install demo demo-web test lint bench bench-quality bench-memory bench-audio sounds clip gallery models upscaler bench-upscale clean
+.PHONY: install demo demo-web test lint bench bench-quality bench-photo bench-memory bench-audio sounds clip gallery models upscaler bench-upscale clean
 
 install: $(STAMP)
 
@@ -57,6 +57,13 @@ bench: install
 # what changed. `benchmarks/quality.py --quick` (192 px, 150 steps) took 6 minutes there.
 bench-quality: install
 	$(BIN)/python benchmarks/quality.py --reuse
+
+# Photo to photo (docs/photo.md): impasto photo against Luan et al.'s published results and
+# region-wise colour transfer on the 15 pairs of ../shared/photoreal at 512 px. Their results are
+# not bundled (non-commercial): PAPER is their repository's examples/final_results folder.
+PAPER ?= out/paper
+bench-photo: install
+	$(BIN)/python benchmarks/photo.py --paper $(PAPER) --reuse --sheet docs/images/photo_sheet.jpg
 
 # Peak memory and time per output size, 512 to 4096 px (long: the 4096 px run takes a while).
 bench-memory: install

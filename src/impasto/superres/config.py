@@ -61,7 +61,7 @@ class UpscaleTrainConfig(Settings):
     ``feature_layers`` of VGG19 (Johnson et al. 2016 use relu2_2 for super-resolution)."""
 
     steps: int = field(
-        default=4000, metadata=setting("training steps (batches)", group="optimisation")
+        default=7000, metadata=setting("training steps (batches)", group="optimisation")
     )
     minutes: float = field(
         default=0.0,

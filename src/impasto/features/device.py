@@ -91,6 +91,12 @@ class Arithmetic:
         dtypes = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
         return cls(device.type, dtypes[name], device.index)
 
+    def autocast(self) -> torch.autocast:
+        """The device's low-precision convolutions, for a loss network (a network being
+        trained stays float32); disabled for fp32."""
+        dtype = self.dtype or torch.bfloat16
+        return torch.autocast(self.device_type, dtype=dtype, enabled=self.dtype is not None)
+
 
 def arithmetic(precision: Precision, device: torch.device) -> Arithmetic:
     """The autocast for ``precision`` on ``device``. ``auto`` on the CPU measures bf16 against

@@ -206,6 +206,19 @@ def load_weights(path: str | os.PathLike[str] | None = None) -> VGGWeights:
     return _load_cached(str(p.resolve()), p.stat().st_mtime_ns)
 
 
+WeightsLike = VGGWeights | str | os.PathLike[str] | None
+"""Weights themselves, a file, or None for the default file."""
+
+
+def weights_and_path(weights: WeightsLike) -> tuple[VGGWeights, str | None]:
+    """(weights, the file they came from or None) of a :data:`WeightsLike`: what a training
+    run loads and what its checkpoint records to load again on resume."""
+    if isinstance(weights, VGGWeights):
+        return weights, None
+    path = None if weights is None else os.fspath(weights)
+    return load_weights(path), path
+
+
 def random_weights(seed: int = 0, width: float = 1.0) -> VGGWeights:
     """A randomly initialised VGG19-shaped network (He init), channel counts scaled by
     ``width``: what the unit tests run on, so they need no weight file and stay fast."""

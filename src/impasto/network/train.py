@@ -19,10 +19,10 @@ from pathlib import Path
 
 import torch
 
-from impasto.errors import Cancelled, CollapsedError, ConfigError, DeviceError
+from impasto.errors import CollapsedError, DeviceError
 from impasto.features.device import Arithmetic, arithmetic, resolve_device
 from impasto.features.extractor import FeatureExtractor
-from impasto.features.weights import VGGWeights, load_weights
+from impasto.features.weights import VGGWeights, WeightsLike, weights_and_path
 from impasto.io.images import ImageLike, load_image
 from impasto.jsontypes import JSONObject
 from impasto.losses.objective import LossWeights, Objective, make_objective
@@ -34,9 +34,8 @@ from impasto.network.model import TransformNet, build_network
 from impasto.network.modelfile import StyleNetwork
 from impasto.network.photos import PhotoSet, load_photos, random_crops
 from impasto.optim.events import StepEvent
+from impasto.optim.training import check_resume_steps, out_of_time, run_steps
 from impasto.preprocess.resize import resize, resize_long_side
-
-WeightsLike = VGGWeights | str | os.PathLike[str] | None
 
 # Collapse: this many steps in a row of flat, black or noise output while the loss moved less than
 # STALLED times the first step's loss over them.
@@ -101,13 +100,6 @@ class TrainResult:
         return self.network.save(path, half)
 
 
-def _weights(weights: WeightsLike) -> tuple[VGGWeights, str | None]:
-    if isinstance(weights, VGGWeights):
-        return weights, None
-    path = None if weights is None else os.fspath(weights)
-    return load_weights(path), path
-
-
 def identify(style: ImageLike) -> tuple[str, str]:
     """(name, SHA-256) of a style image: of the file's bytes for a path, else of its pixels."""
     if isinstance(style, (str, os.PathLike)):
@@ -136,7 +128,7 @@ def train_network(
     :class:`~impasto.errors.Cancelled`; with ``checkpoint`` the state is then saved first.
     Raises CollapsedError when the output goes flat or black while the loss stalls.
     """
-    vgg, weights_path = _weights(weights)
+    vgg, weights_path = weights_and_path(weights)
     name, sha = identify(style)
     inputs = TrainInputs(
         config=config or TrainConfig(),
@@ -164,13 +156,10 @@ def resume_training(
 
     saved = load_training(folder)
     inputs = saved.inputs
+    check_resume_steps(saved.state.step, steps)
     if steps is not None:
-        if steps < saved.state.step:
-            raise ConfigError(
-                f"steps must be at least the {saved.state.step} already done, got {steps}"
-            )
         inputs = replace(inputs, config=inputs.config.replace(steps=steps))
-    vgg, _ = _weights(weights if weights is not None else inputs.weights_path)
+    vgg, _ = weights_and_path(weights if weights is not None else inputs.weights_path)
     spec = TrainCheckpointing(Path(folder), saved.every, dict(inputs.extra))
     return _train(inputs, vgg, saved.state, callback, spec)
 
@@ -189,35 +178,23 @@ def _train(
         inputs = replace(inputs, precision=arithmetic(cfg.precision, device).name)
     arith = Arithmetic.named(device, str(inputs.precision))
     trainer = _Trainer.start(inputs, vgg, photos, state, arith)
-    try:
-        while trainer.step < cfg.steps and not trainer.out_of_time():
-            event = _step(trainer, device)
-            if spec is not None and trainer.step % spec.every == 0:
-                save_training(spec.folder, trainer.checkpoint(spec.every))
-            if callback is not None:
-                callback(event)
-    except Cancelled as e:
-        if spec is None:
-            raise
-        folder = save_training(spec.folder, trainer.checkpoint(spec.every))
-        raise Cancelled(
-            f"stopped at step {trainer.step}; checkpoint saved in {folder}",
-            step=trainer.step,
-            checkpoint=folder,
-        ) from e
-    if spec is not None:
-        save_training(spec.folder, trainer.checkpoint(spec.every))
+
+    def save() -> Path:
+        assert spec is not None
+        return save_training(spec.folder, trainer.checkpoint(spec.every))
+
+    run_steps(
+        trainer,
+        cfg.steps,
+        lambda: _step(trainer, device),
+        callback,
+        None if spec is None else save,
+        1 if spec is None else spec.every,
+    )
     trainer.model.cpu().eval()  # model files and callers get it on the CPU
     return TrainResult(
         trainer.model, trainer.inputs, trainer.history, trainer.elapsed(), photos.skipped
     )
-
-
-def _autocast(arith: Arithmetic) -> torch.autocast:
-    """The device's low-precision convolutions for the loss network (the network trained
-    stays float32)."""
-    dtype = arith.dtype or torch.bfloat16
-    return torch.autocast(arith.device_type, dtype=dtype, enabled=arith.dtype is not None)
 
 
 def _step(trainer: _Trainer, device: torch.device) -> TrainEvent:
@@ -263,7 +240,7 @@ class _Trainer:
         device = arith.device
         extractor = FeatureExtractor(vgg, cfg.layers, cfg.pooling, cfg.padding).to(device)
         style = resize_long_side(inputs.style, max(16, round(cfg.crop_size * cfg.style_scale)))
-        with _autocast(arith):
+        with arith.autocast():
             grams = style_targets(extractor, style.to(device), cfg.style_layers)  # once
         model = build_network(inputs.network, cfg.seed).to(device).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -298,8 +275,7 @@ class _Trainer:
 
     def out_of_time(self) -> bool:
         """Whether the run has used its ``minutes`` (wall time, resumed runs included)."""
-        minutes = self.inputs.config.minutes
-        return bool(minutes) and self.step > 0 and self.elapsed() >= 60 * minutes
+        return out_of_time(self.inputs.config.minutes, self.step, self.elapsed())
 
     def train_step(self) -> TrainEvent:
         """One Adam step on a fresh batch of crops; the event of that step."""
@@ -312,7 +288,7 @@ class _Trainer:
             cfg.flip,
             self.generator,
         ).to(self.arith.device)  # drawn on the CPU: a seed means the same crops everywhere
-        with _autocast(self.arith):
+        with self.arith.autocast():
             content = content_targets(self.extractor, crops, cfg.content_layers)
         weights = LossWeights(
             cfg.content_weight,

@@ -21,14 +21,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from impasto.errors import Cancelled, CheckpointError, ConfigError
+from impasto.errors import CheckpointError, ConfigError
 from impasto.features.device import Arithmetic, arithmetic, resolve_device
 from impasto.features.extractor import FeatureExtractor
-from impasto.features.weights import VGGWeights, load_weights
+from impasto.features.weights import VGGWeights, WeightsLike, weights_and_path
 from impasto.losses.functional import content_layer_loss
 from impasto.network.photos import PhotoSet, load_photos
 from impasto.optim.checkpoint import read_state, write_state
 from impasto.optim.events import StepEvent
+from impasto.optim.training import check_resume_steps, out_of_time, run_steps
 from impasto.superres.config import UpscalerConfig, UpscaleTrainConfig
 from impasto.superres.degrade import shrink
 from impasto.superres.model import Upscaler, build_upscaler
@@ -37,7 +38,6 @@ FILE = "upscaler-training.pt"
 KIND = "impasto-upscaler-training"
 FORMAT = 1
 
-WeightsLike = VGGWeights | str | os.PathLike[str] | None
 TrainCallback = Callable[[StepEvent], None]
 
 
@@ -89,7 +89,7 @@ def train_upscaler(
     """Train an upscaler on the photos under ``photos`` (a folder, searched recursively).
     With ``checkpoint`` (a folder) the state is saved there every ``every`` steps, at the end
     and when ``callback`` raises :class:`~impasto.errors.Cancelled`."""
-    vgg, path = _weights(weights)
+    vgg, path = weights_and_path(weights)
     inputs = UpscaleInputs(
         config or UpscaleTrainConfig(),
         network or UpscalerConfig(),
@@ -110,21 +110,11 @@ def resume_upscaler(
     """Continue the run saved in ``folder`` (it goes on saving there); ``steps`` trains to
     a new total, at least the steps already done."""
     inputs, state, every = load_upscale_training(folder)
+    check_resume_steps(state["step"], steps)
     if steps is not None:
-        if steps < state["step"]:
-            raise ConfigError(
-                f"steps must be at least the {state['step']} already done, got {steps}"
-            )
         inputs = replace(inputs, config=inputs.config.replace(steps=steps))
-    vgg, _ = _weights(weights if weights is not None else inputs.weights_path)
+    vgg, _ = weights_and_path(weights if weights is not None else inputs.weights_path)
     return _train(inputs, vgg, state, callback, Path(folder), every)
-
-
-def _weights(weights: WeightsLike) -> tuple[VGGWeights, str | None]:
-    if isinstance(weights, VGGWeights):
-        return weights, None
-    path = None if weights is None else os.fspath(weights)
-    return load_weights(path), path
 
 
 def _train(
@@ -143,24 +133,14 @@ def _train(
     trainer = _Trainer.start(
         inputs, vgg, photos, state, Arithmetic.named(device, str(inputs.precision))
     )
-    try:
-        while trainer.step < cfg.steps and not trainer.out_of_time():
-            event = trainer.train_step()
-            if folder is not None and trainer.step % every == 0:
-                save_upscale_training(folder, trainer, every)
-            if callback is not None:
-                callback(event)
-    except Cancelled as e:
-        if folder is None:
-            raise
-        save_upscale_training(folder, trainer, every)
-        raise Cancelled(
-            f"stopped at step {trainer.step}; checkpoint saved in {folder}",
-            step=trainer.step,
-            checkpoint=folder,
-        ) from e
-    if folder is not None:
-        save_upscale_training(folder, trainer, every)
+
+    def save() -> Path:
+        assert folder is not None
+        return save_upscale_training(folder, trainer, every)
+
+    run_steps(
+        trainer, cfg.steps, trainer.train_step, callback, None if folder is None else save, every
+    )
     trainer.model.cpu().eval()
     return UpscaleTrainResult(trainer.model, trainer.inputs, trainer.history, trainer.elapsed())
 
@@ -203,11 +183,6 @@ def most_detailed(crops: torch.Tensor, keep: int) -> torch.Tensor:
     error = (back - crops).abs().mean(dim=(1, 2, 3))
     chosen = torch.topk(error, keep).indices.sort().values
     return crops[chosen]
-
-
-def _autocast(arith: Arithmetic) -> torch.autocast:
-    dtype = arith.dtype or torch.bfloat16
-    return torch.autocast(arith.device_type, dtype=dtype, enabled=arith.dtype is not None)
 
 
 @dataclass
@@ -266,8 +241,7 @@ class _Trainer:
         return time.perf_counter() - self.started
 
     def out_of_time(self) -> bool:
-        minutes = self.inputs.config.minutes
-        return bool(minutes) and self.step > 0 and self.elapsed() >= 60 * minutes
+        return out_of_time(self.inputs.config.minutes, self.step, self.elapsed())
 
     def batch(self) -> tuple[int, torch.Tensor, torch.Tensor]:
         """(scale, inputs, targets) of the next step: the scales take turns."""
@@ -285,7 +259,7 @@ class _Trainer:
     def losses(self, out: torch.Tensor, hr: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.inputs.config
         terms = {"pixel": (out - hr).abs().mean()}
-        with _autocast(self.arith):
+        with self.arith.autocast():
             with torch.no_grad():
                 target = self.extractor(hr)
             feats = self.extractor(out)

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 
 from impasto.errors import ConfigError, NetworkFileError
+from impasto.io.modelfile import check_model_metadata, model_metadata
 from impasto.jsontypes import JSONObject
 from impasto.network.config import NetworkConfig
 
@@ -26,28 +27,19 @@ class NetworkInfo:
     version: str = ""
 
     def metadata(self) -> dict[str, str]:
-        from impasto.version import __version__
-
-        return {
-            "format": KIND,
-            "format_version": str(FORMAT),
-            "architecture": ARCHITECTURE,
-            "network": json.dumps(self.network.to_dict(), sort_keys=True),
-            "style_name": self.style_name,
-            "style_sha256": self.style_sha256,
-            "training": json.dumps(self.training, sort_keys=True),
-            "impasto_version": self.version or __version__,
-        }
+        return model_metadata(
+            KIND,
+            FORMAT,
+            ARCHITECTURE,
+            self.network.to_dict(),
+            self.training,
+            self.version,
+            {"style_name": self.style_name, "style_sha256": self.style_sha256},
+        )
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str], where: str) -> NetworkInfo:
-        if meta.get("format") != KIND:
-            raise NetworkFileError(f"{where} is not an impasto style network (no impasto metadata)")
-        if meta.get("format_version") != str(FORMAT) or meta.get("architecture") != ARCHITECTURE:
-            raise NetworkFileError(
-                f"{where} is a style network of format {meta.get('format_version')!r} "
-                f"({meta.get('architecture')}); this impasto reads format {FORMAT}"
-            )
+        check_model_metadata(meta, where, KIND, FORMAT, ARCHITECTURE, "style network")
         try:
             return cls(
                 NetworkConfig.from_dict(json.loads(meta["network"])),

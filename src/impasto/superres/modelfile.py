@@ -13,6 +13,7 @@ import torch
 
 from impasto.errors import ConfigError, NetworkFileError, OutputError
 from impasto.io.atomic import atomic_write, check_writable
+from impasto.io.modelfile import check_model_metadata, model_metadata
 from impasto.superres.config import UpscalerConfig
 from impasto.superres.model import Upscaler
 
@@ -30,26 +31,13 @@ class UpscalerInfo:
     version: str = ""
 
     def metadata(self) -> dict[str, str]:
-        from impasto.version import __version__
-
-        return {
-            "format": KIND,
-            "format_version": str(FORMAT),
-            "architecture": ARCHITECTURE,
-            "network": json.dumps(self.network.to_dict(), sort_keys=True),
-            "training": json.dumps(self.training, sort_keys=True),
-            "impasto_version": self.version or __version__,
-        }
+        return model_metadata(
+            KIND, FORMAT, ARCHITECTURE, self.network.to_dict(), self.training, self.version
+        )
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str], where: str) -> UpscalerInfo:
-        if meta.get("format") != KIND:
-            raise NetworkFileError(f"{where} is not an impasto upscaler (no impasto metadata)")
-        if meta.get("format_version") != str(FORMAT) or meta.get("architecture") != ARCHITECTURE:
-            raise NetworkFileError(
-                f"{where} is an upscaler of format {meta.get('format_version')!r} "
-                f"({meta.get('architecture')}); this impasto reads format {FORMAT}"
-            )
+        check_model_metadata(meta, where, KIND, FORMAT, ARCHITECTURE, "upscaler")
         try:
             return cls(
                 UpscalerConfig.from_dict(json.loads(meta["network"])),

@@ -47,3 +47,14 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (checked first with :func:`check_writable`); a
+    failed write is one line of OutputError and leaves nothing behind."""
+    try:
+        with atomic_write(path) as f:
+            f.write(data)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+    return path

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from impasto.errors import NetworkFileError, OutputError
-from impasto.io.atomic import atomic_write, check_writable
+from impasto.errors import NetworkFileError
+from impasto.io.atomic import check_writable, write_bytes
 from impasto.network.info import KIND, NetworkInfo
 from impasto.network.modelfile import StyleNetwork
 from impasto.network.stylizer import Stylizer
@@ -91,13 +91,7 @@ def module_onnx_bytes(
 def export_onnx(network: StyleNetwork, path: str | os.PathLike[str]) -> Path:
     """Write ``network`` to ``path`` (``.onnx``) atomically, as one file."""
     p = check_writable(path, (".onnx",), "ONNX file")
-    data = onnx_bytes(network)
-    try:
-        with atomic_write(p) as f:
-            f.write(data)
-    except OSError as e:
-        raise OutputError(f"cannot write {p}: {e.strerror or e}") from None
-    return p
+    return write_bytes(p, onnx_bytes(network))
 
 
 class OnnxNetwork(Stylizer):

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import torch
 
-from impasto.errors import NetworkFileError, OutputError
-from impasto.io.atomic import atomic_write, check_writable
+from impasto.errors import NetworkFileError
+from impasto.io.atomic import check_writable
+from impasto.io.modelfile import read_safetensors, write_safetensors
 from impasto.network.info import KIND, NetworkInfo
 from impasto.network.model import TransformNet
 from impasto.network.stylizer import Stylizer
@@ -64,8 +65,6 @@ def save_network(
     """Write ``model``'s weights and ``info`` to ``path`` atomically, as float16 with
     ``half`` (the bundled models: a trained network's weights lie well inside float16's
     range, and the outputs move by about 1/1000, measured in tests/unit/test_network_file.py)."""
-    from safetensors.torch import save
-
     p = check_writable(path, EXTENSIONS, "model file")
     info = info or NetworkInfo(model.config)
     dtype = torch.float16 if half else None
@@ -75,13 +74,7 @@ def save_network(
         .clone()
         for k, v in model.state_dict().items()
     }
-    data = save(tensors, metadata=info.metadata())
-    try:
-        with atomic_write(p) as f:
-            f.write(data)
-    except OSError as e:
-        raise OutputError(f"cannot write {p}: {e.strerror or e}") from None
-    return p
+    return write_safetensors(p, tensors, info.metadata())
 
 
 def load_network(path: str | os.PathLike[str]) -> StyleNetwork:
@@ -90,7 +83,7 @@ def load_network(path: str | os.PathLike[str]) -> StyleNetwork:
     p = Path(path)
     if not p.is_file():
         raise NetworkFileError(f"model file not found: {p}")
-    meta, tensors = _read(p)
+    meta, tensors = read_safetensors(p, KIND, "style network")
     info = NetworkInfo.from_metadata(meta, str(p))
     model = TransformNet(info.network)
     try:
@@ -100,18 +93,3 @@ def load_network(path: str | os.PathLike[str]) -> StyleNetwork:
             f"{p}: its weights do not fit the network its metadata describes (damaged file)"
         ) from None
     return StyleNetwork(model, info)
-
-
-def _read(p: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(p), framework="pt") as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != KIND:
-                raise NetworkFileError(f"{p} is not an impasto style network (no impasto metadata)")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise NetworkFileError(f"{p} is not an impasto style network ({first})") from None
-    return dict(meta), tensors

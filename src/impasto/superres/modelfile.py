@@ -11,9 +11,14 @@ from typing import Any
 
 import torch
 
-from impasto.errors import ConfigError, NetworkFileError, OutputError
-from impasto.io.atomic import atomic_write, check_writable
-from impasto.io.modelfile import check_model_metadata, model_metadata
+from impasto.errors import ConfigError, NetworkFileError
+from impasto.io.atomic import check_writable
+from impasto.io.modelfile import (
+    check_model_metadata,
+    model_metadata,
+    read_safetensors,
+    write_safetensors,
+)
 from impasto.superres.config import UpscalerConfig
 from impasto.superres.model import Upscaler
 
@@ -56,39 +61,24 @@ def save_upscaler(
 ) -> Path:
     """Write ``model`` and ``info`` to ``path`` (``.safetensors``) atomically; ``half``
     stores float16 weights (half the file)."""
-    from safetensors.torch import save
-
     p = check_writable(path, (".safetensors",), "model file")
     info = info or UpscalerInfo(model.config)
     dtype = torch.float16 if half else torch.float32
     tensors = {
         k: v.detach().cpu().to(dtype).contiguous().clone() for k, v in model.state_dict().items()
     }
-    data = save(tensors, metadata=info.metadata())
-    try:
-        with atomic_write(p) as f:
-            f.write(data)
-    except OSError as e:
-        raise OutputError(f"cannot write {p}: {e.strerror or e}") from None
-    return p
+    return write_safetensors(p, tensors, info.metadata())
 
 
 def load_upscaler(path: str | os.PathLike[str]) -> tuple[Upscaler, UpscalerInfo]:
     """The upscaler in ``path`` (eval mode, float32, no gradients) and its info;
     NetworkFileError, in one line, for a missing file or one that is not an impasto upscaler."""
-    from safetensors import SafetensorError, safe_open
-
     p = Path(path)
     if not p.is_file():
         raise NetworkFileError(f"upscaler file not found: {p}")
-    try:
-        with safe_open(str(p), framework="pt") as f:
-            meta = dict(f.metadata() or {})
-            info = UpscalerInfo.from_metadata(meta, str(p))
-            tensors = {k: f.get_tensor(k).to(torch.float32) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        first = (str(e).splitlines() or [type(e).__name__])[0]
-        raise NetworkFileError(f"{p} is not an impasto upscaler ({first})") from None
+    meta, tensors = read_safetensors(p, KIND, "upscaler")
+    info = UpscalerInfo.from_metadata(meta, str(p))
+    tensors = {k: v.to(torch.float32) for k, v in tensors.items()}
     model = Upscaler(info.network)
     try:
         model.load_state_dict(tensors, strict=True)

@@ -267,26 +267,36 @@ def test_a_colour_only_in_the_references_map_is_not_used(pair, tiny_weights, tmp
 CLI_RUN = ["--size", "40", "--scales", "2", "--min-size", "24", "--steps", "4,4", "-q"]
 
 
+def _photo_args(pair, weights_file, out, *extra) -> list:
+    """`impasto photo` on the pair, writing ``out``, with ``extra`` options and CLI_RUN."""
+    return [
+        "photo",
+        pair["photo"],
+        pair["reference"],
+        "-o",
+        out,
+        "--weights",
+        weights_file,
+        *extra,
+        *CLI_RUN,
+    ]
+
+
 @pytest.mark.precision
 def test_cli_photo_writes_the_picture_with_its_settings(pair, run_cli, weights_file, tmp_path):
     out = tmp_path / "out.png"
     code, _, err = run_cli(
-        [
-            "photo",
-            pair["photo"],
-            pair["reference"],
-            "-o",
-            out,
-            "--weights",
+        _photo_args(
+            pair,
             weights_file,
+            out,
             "--content-mask",
             pair["photo_map"],
             "--style-mask",
             pair["reference_map"],
             "--photo-weight",
             "5e3",
-            *CLI_RUN,
-        ]
+        )
     )
     assert code == 0, err
     with Image.open(out) as img:
@@ -308,19 +318,7 @@ def test_cli_photo_refuses_bad_maps_in_one_line(pair, run_cli, weights_file, tmp
         (["--photo-weight", "-1"], "--photo-weight"),
     ]
     for extra, text in cases:
-        code, _, err = run_cli(
-            [
-                "photo",
-                pair["photo"],
-                pair["reference"],
-                "-o",
-                out,
-                "--weights",
-                weights_file,
-                *extra,
-                *CLI_RUN,
-            ]
-        )
+        code, _, err = run_cli(_photo_args(pair, weights_file, out, *extra))
         assert code == 2, err
         assert err.startswith("impasto: error:") and err.count("\n") == 1 and text in err
         assert not out.exists()

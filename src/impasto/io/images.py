@@ -8,9 +8,11 @@ interrupted run never leaves a half-written output.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -67,23 +69,15 @@ def _to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
         return img  # a broken profile is not worth refusing the picture for
 
 
-def open_image(path: str | os.PathLike[str]) -> Image.Image:
-    """Decode ``path`` fully into an upright 8-bit RGB Pillow image, or raise InvalidImageError."""
-    p = Path(path)
-    if not p.exists():
-        raise InvalidImageError(f"image file not found: {p}")
-    if p.is_dir():
-        raise InvalidImageError(f"expected an image file but {p} is a directory")
+@contextlib.contextmanager
+def _refusals(p: Path) -> Iterator[None]:
+    """Pillow's failures on ``p`` as one line of InvalidImageError: past its pixel limit,
+    not an image, corrupt or truncated."""
     try:
         with warnings.catch_warnings():
             # Pillow warns between its pixel limit and twice it; refuse those too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as opened:
-                opened.load()
-                icc = opened.info.get("icc_profile")
-                img: Image.Image = ImageOps.exif_transpose(opened) or opened
-                img = _to_srgb(img, icc) if img.mode in ("RGB", "CMYK") else img
-                rgb = _to_rgb(img)
+            yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise InvalidImageError(
             f"{p} is too large to decode safely ({e}); Pillow's limit is "
@@ -93,6 +87,31 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
         raise InvalidImageError(f"{p} is not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise InvalidImageError(f"{p} is corrupt or truncated: {e}") from None
+
+
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(w, h) from the file's header, without decoding it; InvalidImageError for a file that
+    is not an image, or one past Pillow's pixel limit (as :func:`open_image` refuses it)."""
+    p = Path(path)
+    if p.is_dir():
+        raise InvalidImageError(f"expected an image file but {p} is a directory")
+    with _refusals(p), Image.open(p) as img:
+        return img.size
+
+
+def open_image(path: str | os.PathLike[str]) -> Image.Image:
+    """Decode ``path`` fully into an upright 8-bit RGB Pillow image, or raise InvalidImageError."""
+    p = Path(path)
+    if not p.exists():
+        raise InvalidImageError(f"image file not found: {p}")
+    if p.is_dir():
+        raise InvalidImageError(f"expected an image file but {p} is a directory")
+    with _refusals(p), Image.open(p) as opened:
+        opened.load()
+        icc = opened.info.get("icc_profile")
+        img: Image.Image = ImageOps.exif_transpose(opened) or opened
+        img = _to_srgb(img, icc) if img.mode in ("RGB", "CMYK") else img
+        rgb = _to_rgb(img)
     if rgb.width == 0 or rgb.height == 0:
         raise InvalidImageError(f"{p} has a zero side ({rgb.width}x{rgb.height})")
     return rgb

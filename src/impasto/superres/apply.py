@@ -19,7 +19,13 @@ import impasto.validate as validate
 from impasto.config import Precision, Settings, setting
 from impasto.errors import ConfigError, InvalidImageError, OutputError
 from impasto.features.device import arithmetic, resolve_device
-from impasto.io.images import OUTPUT_FORMATS, check_output_path, load_image, save_image
+from impasto.io.images import (
+    OUTPUT_FORMATS,
+    check_output_path,
+    image_size,
+    load_image,
+    save_image,
+)
 from impasto.losses.memory import memory_limit
 from impasto.network.photos import find_photos
 from impasto.superres.config import check_scale
@@ -238,29 +244,6 @@ def check_output_fits(size: tuple[int, int], scale: int, limit: int | None = Non
             f"{pixels * BYTES_PER_OUTPUT_PIXEL / 2**30:.1f} GiB, more than this machine allows; "
             f"inputs up to about {most / 1e6:.1f} Mpx enlarge {scale}x here"
         )
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """(w, h) from the file's header, without decoding it; InvalidImageError for a file that
-    is not an image, or one past Pillow's pixel limit (as :func:`impasto.io.images.open_image`
-    refuses it)."""
-    import warnings
-
-    from PIL import Image, UnidentifiedImageError
-
-    if path.is_dir():
-        raise InvalidImageError(f"expected an image file but {path} is a directory")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                return img.size
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise InvalidImageError(f"{path} is too large to decode safely ({e})") from None
-    except UnidentifiedImageError:
-        raise InvalidImageError(f"{path} is not an image file Pillow can read") from None
-    except (OSError, ValueError, SyntaxError) as e:
-        raise InvalidImageError(f"{path} is corrupt or truncated: {e}") from None
 
 
 @dataclass(frozen=True)

@@ -389,8 +389,7 @@ def photo(
             the reference's lacks is refused; colours only in the reference's are not used.
         weights, callback, checkpoint: as for :func:`stylize`; :func:`resume` continues.
     """
-    if (content_mask is None) != (style_mask is None):
-        raise ConfigError("give both region maps (the photo's and the reference's) or neither")
+    _both_maps_or_neither(content_mask, style_mask)
     cfg = photo_config() if config is None else config
     cfg = _config(cfg, overrides)
     return stylize(
@@ -402,6 +401,30 @@ def photo(
         checkpoint=checkpoint,
         content_mask=content_mask,
     )
+
+
+def _both_maps_or_neither(content_mask: ImageLike | None, style_mask: ImageLike | None) -> None:
+    if (content_mask is None) != (style_mask is None):
+        raise ConfigError("give both region maps (the photo's and the reference's) or neither")
+
+
+def check_photo(
+    photo: ImageLike,
+    reference: ImageLike,
+    config: StyleConfig | None = None,
+    *,
+    content_mask: ImageLike | None = None,
+    style_mask: ImageLike | None = None,
+) -> StyleConfig:
+    """Every check of :func:`photo`'s inputs that needs no network, by the code photo() runs
+    them with, for a shell to make before any work (the studio, when a job is submitted): the
+    settings (:func:`check_settings`), both region maps or neither, each map's aspect ratio
+    against its image's, each colour of the photo's map in the reference's. Returns the
+    settings checked (``config``, by default :func:`photo_config`'s)."""
+    _both_maps_or_neither(content_mask, style_mask)
+    cfg = check_settings(photo_config() if config is None else config)
+    _prepare(cfg, load_image(photo), [Style(reference, mask=style_mask)], [], content_mask)
+    return cfg
 
 
 def prepare_style(

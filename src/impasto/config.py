@@ -157,19 +157,25 @@ def default_text(f: dataclasses.Field[Any]) -> str:
     meta = setting_of(f)
     if meta.default_text:
         return meta.default_text
-    value = f.default
+    return value_text(f.default)
+
+
+def value_text(value: Any) -> str:
+    """A setting's value as a user reads it (see :func:`default_text`)."""
     if isinstance(value, Enum):
         return str(value.value)
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return ",".join(str(v) for v in value)
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
 
 
-def help_text(f: dataclasses.Field[Any]) -> str:
-    """A field's help with its default, as both the CLI and the studio show it."""
-    return f"{setting_of(f).help} (default {default_text(f)})"
+def help_text(f: dataclasses.Field[Any], default: Any = dataclasses.MISSING) -> str:
+    """A field's help with its default, as both the CLI and the studio show it; ``default``:
+    another default than the field's (a mode's own, as photo mode's)."""
+    shown = default_text(f) if default is dataclasses.MISSING else value_text(default)
+    return f"{setting_of(f).help} (default {shown})"
 
 
 _PRESETS = ", ".join(LAYER_PRESETS)

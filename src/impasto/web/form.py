@@ -17,7 +17,7 @@ from typing import Any
 
 from typing_extensions import NotRequired, TypedDict  # pydantic reads it (Python < 3.12)
 
-from impasto.api import check_settings
+from impasto.api import PHOTO_DEFAULTS, check_settings, photo_config
 from impasto.config import Init, StyleConfig, help_text, setting_of
 from impasto.errors import ConfigError
 from impasto.jsontypes import JSONObject
@@ -127,13 +127,45 @@ def form_fields() -> list[FormField]:
     return settings_form(StyleConfig, NOT_IN_STUDIO)
 
 
-def build_config(data: Any, *, max_size: int, max_steps: int, device: str = "auto") -> StyleConfig:
-    """The studio's StyleConfig from a client's JSON object, within the studio's limits.
+@lru_cache(maxsize=1)
+def photo_form_fields() -> list[FormField]:
+    """Photo mode's form: StyleConfig's, with photo mode's defaults (:func:`photo_defaults`,
+    as ``impasto photo --help`` shows them), the settings photo mode changes shown at once."""
+    defaults = photo_defaults()
+    fields = {f.name: f for f in dataclasses.fields(StyleConfig)}
+    out: list[FormField] = []
+    for f in form_fields():
+        name = f["name"]
+        if name in PHOTO_DEFAULTS:
+            text = help_text(fields[name], PHOTO_DEFAULTS[name])
+            f = {**f, "default": defaults[name], "help": text, "main": True}
+        out.append(f)
+    return out
+
+
+@lru_cache(maxsize=1)
+def photo_defaults() -> JSONObject:
+    """The settings of :func:`impasto.api.photo_config` as JSON, those the studio takes."""
+    return {k: v for k, v in photo_config().to_dict().items() if k not in NOT_IN_STUDIO}
+
+
+def build_config(
+    data: Any,
+    *,
+    max_size: int,
+    max_steps: int,
+    device: str = "auto",
+    defaults: JSONObject | None = None,
+) -> StyleConfig:
+    """The studio's StyleConfig from a client's JSON object, within the studio's limits; a
+    field it leaves out takes its value from ``defaults`` (photo mode's), else StyleConfig's.
 
     Raises ConfigError naming the bad value (the page shows it as is).
     """
     if not isinstance(data, dict):
         raise ConfigError("config must be a JSON object of StyleConfig fields")
+    if defaults is not None:
+        data = {**defaults, **data}
     if "device" in data:
         raise ConfigError(f"device: {NOT_IN_STUDIO['device']}")
     init = data.get("init")  # absent: the config's default

@@ -1,10 +1,11 @@
 """The studio's job queue: bounded lists of waiting jobs and worker threads that run them.
 
-A worker calls :func:`impasto.api.stylize`, the same entry point as the command line (or, for
-an Audio-mode job, :func:`impasto.web.sounds.run_audio` over impasto.audio's ``transfer`` and
-``texture``), with a callback that records progress, writes a JPEG preview every
-``preview_interval`` seconds (an image job's) and raises :class:`impasto.Cancelled` as soon as
-the job is cancelled (so a cancel takes effect after at most one optimisation step).
+A worker calls :func:`impasto.api.stylize`, the same entry point as the command line (for a
+Photo-mode job :func:`impasto.api.photo`, as ``impasto photo`` does; for an Audio-mode job,
+:func:`impasto.web.sounds.run_audio` over impasto.audio's ``transfer`` and ``texture``), with
+a callback that records progress, writes a JPEG preview every ``preview_interval`` seconds (an
+image job's) and raises :class:`impasto.Cancelled` as soon as the job is cancelled (so a cancel
+takes effect after at most one optimisation step).
 
 Instant-mode jobs (a style network's one pass, :func:`impasto.web.instant.run_instant`) wait in
 a lane of their own with its own worker: a pass takes about a second, and must not wait behind
@@ -41,6 +42,7 @@ from impasto.web.store import (
     FINISHED,
     IMAGE,
     INSTANT,
+    PHOTO,
     QUEUED,
     RUNNING,
     VIDEO,
@@ -90,6 +92,7 @@ class LiveJob:
     audio: AudioTask | None = None  # an Audio-mode job's run
     instant: InstantTask | None = None  # an Instant-mode job's run
     video: VideoTask | None = None  # a Video-mode job's run (in the slow lane: minutes)
+    masks: tuple[Source, Source] | None = None  # a Photo-mode job's region maps, if any
 
     @property
     def lane(self) -> str:
@@ -190,6 +193,27 @@ class JobManager:
     def submit(self, content: Source, style: Source, config: StyleConfig) -> JobRecord:
         """Queue an image job; QueueFull when ``queue_size`` jobs wait already."""
         return self._enqueue(LiveJob(new_record(content, style, config), content, style))
+
+    def submit_photo(
+        self,
+        photo: Source,
+        reference: Source,
+        config: StyleConfig,
+        masks: tuple[Source, Source] | None = None,
+    ) -> JobRecord:
+        """Queue a Photo-mode job: ``photo`` given ``reference``'s look, with ``masks`` (the
+        photo's region map and the reference's) or none. Same lane, workers and store as
+        images; its inputs are checked already (:func:`impasto.api.check_photo`)."""
+        record = replace(new_record(photo, reference, config), kind=PHOTO)
+        if masks is not None:
+            record = replace(
+                record,
+                content_mask=masks[0].ref,
+                style_mask=masks[1].ref,
+                content_mask_name=masks[0].name,
+                style_mask_name=masks[1].name,
+            )
+        return self._enqueue(LiveJob(record, photo, reference, masks=masks))
 
     def submit_audio(
         self,
@@ -350,8 +374,9 @@ class JobManager:
         return callback
 
     def _stylize(self, live: LiveJob, folder: Path) -> RunOutcome:
-        """An image job's run: the result PNG and its final preview in ``folder``."""
-        from impasto.api import stylize
+        """An image (or Photo-mode) job's run: the result PNG and its final preview in
+        ``folder``."""
+        from impasto.api import photo, stylize
         from impasto.io.images import save_image
 
         preview = folder / "preview.jpg"
@@ -361,7 +386,19 @@ class JobManager:
         cfg = StyleConfig.from_dict(job.config)
         weights = self._load_weights()
         content, style = live.content.path, live.style.path
-        result = stylize(content, style, cfg, weights=weights, callback=callback)
+        if job.kind == PHOTO:
+            masks = live.masks
+            result = photo(
+                content,
+                style,
+                cfg,
+                content_mask=None if masks is None else masks[0].path,
+                style_mask=None if masks is None else masks[1].path,
+                weights=weights,
+                callback=callback,
+            )
+        else:
+            result = stylize(content, style, cfg, weights=weights, callback=callback)
         # Sources name what the person picked, not the server's file layout.
         result.sources["content"] = job.content_name
         result.sources["style"] = job.style_name

@@ -21,7 +21,8 @@ from typing import Any
 
 from impasto.jsontypes import JSONObject
 
-SCHEMA_VERSION = 2  # 2: jobs.kind and uploads.kind, uploads.seconds (Audio mode)
+SCHEMA_VERSION = 3  # 2: jobs.kind and uploads.kind, uploads.seconds (Audio mode);
+# 3: jobs.content_mask, style_mask and their names (Photo mode's region maps)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,20 +55,30 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     has_preview INTEGER NOT NULL DEFAULT 0,
     has_result INTEGER NOT NULL DEFAULT 0,
-    kind TEXT NOT NULL DEFAULT 'image'
+    kind TEXT NOT NULL DEFAULT 'image',
+    content_mask TEXT NOT NULL DEFAULT '',
+    style_mask TEXT NOT NULL DEFAULT '',
+    content_mask_name TEXT NOT NULL DEFAULT '',
+    style_mask_name TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
 """
 
+MASK_COLUMNS = ("content_mask", "style_mask", "content_mask_name", "style_mask_name")
+
 # Columns added since schema 1, with their definitions: added to an older database at start.
 _ADDED: dict[str, dict[str, str]] = {
     "uploads": {"kind": "TEXT NOT NULL DEFAULT 'image'", "seconds": "REAL"},
-    "jobs": {"kind": "TEXT NOT NULL DEFAULT 'image'"},
+    "jobs": {
+        "kind": "TEXT NOT NULL DEFAULT 'image'",
+        **{name: "TEXT NOT NULL DEFAULT ''" for name in MASK_COLUMNS},
+    },
 }
 
 # What a job or an upload is: a picture (the image mode) or a sound (Audio mode); a job may also
-# be a style network's one pass over a photo (Instant mode; its upload is an image).
-IMAGE, AUDIO, INSTANT, VIDEO = "image", "audio", "instant", "video"
+# be a style network's one pass over a photo (Instant mode; its upload is an image), or a
+# photo-to-photo transfer (Photo mode: its inputs, and its region maps, are images).
+IMAGE, AUDIO, INSTANT, VIDEO, PHOTO = "image", "audio", "instant", "video", "photo"
 
 # Job states. queued -> running -> done | failed | cancelled; queued -> cancelled.
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
@@ -117,6 +128,11 @@ class JobRecord:
     error: str | None = None
     has_preview: bool = False
     has_result: bool = False
+    # A Photo-mode job's region maps (refs as content's, and names), "" when it has none.
+    content_mask: str = ""
+    style_mask: str = ""
+    content_mask_name: str = ""
+    style_mask_name: str = ""
     # Live only: the pyramid's level, time, preview count; a video job's frame and its steps.
     scale: int | None = None
     scales: int | None = None
@@ -216,12 +232,13 @@ class Store:
 
     def prune_uploads(self, older_than: float) -> int:
         """Delete the uploads made more than ``older_than`` seconds ago that no job uses (as
-        its content or style), records and files; returns how many went."""
+        an input or a region map), records and files; returns how many went."""
         cutoff = time.time() - older_than
         with self._tx() as db:
             rows = db.execute(
                 "SELECT id FROM uploads WHERE created < ? AND 'upload:' || id NOT IN "
-                "(SELECT content FROM jobs UNION SELECT style FROM jobs)",
+                "(SELECT content FROM jobs UNION SELECT style FROM jobs "
+                "UNION SELECT content_mask FROM jobs UNION SELECT style_mask FROM jobs)",
                 (cutoff,),
             ).fetchall()
             ids = [r["id"] for r in rows]
@@ -239,7 +256,9 @@ class Store:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO jobs (id, created, status, content, style, content_name, "
-                "style_name, config, total_steps, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "style_name, config, total_steps, kind, content_mask, style_mask, "
+                "content_mask_name, style_mask_name) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.id,
                     job.created,
@@ -251,6 +270,10 @@ class Store:
                     json.dumps(job.config, sort_keys=True),
                     job.total_steps,
                     job.kind,
+                    job.content_mask,
+                    job.style_mask,
+                    job.content_mask_name,
+                    job.style_mask_name,
                 ),
             )
 

@@ -30,7 +30,7 @@ class JobRequest(BaseModel):
     config: JSONObject = Field(default_factory=dict, description="StyleConfig fields")
 
 
-def _naming_the_field(config: JSONObject, err: ConfigError, studio: Studio) -> str:
+def naming_the_field(config: JSONObject, err: ConfigError, studio: Studio) -> str:
     """The error's message, led by the field it is about where it does not name one (some of
     StyleConfig's messages name only the value): the first field that fails on its own."""
     message = str(err)
@@ -55,7 +55,7 @@ async def create_job(req: JobRequest, studio: StudioDep) -> JobView:
             req.config, max_size=limits.max_size, max_steps=limits.max_steps, device=limits.device
         )
     except ConfigError as e:
-        raise ConfigError(_naming_the_field(req.config, e, studio)) from None
+        raise ConfigError(naming_the_field(req.config, e, studio)) from None
     job = studio.manager.submit(content, style, cfg)
     return studio.present(job)
 

@@ -67,6 +67,8 @@ class Studio:
             style_url=source_url(job.style),
             content_view_url=view_url(job.content),
             style_view_url=view_url(job.style),
+            content_mask_view_url=view_url(job.content_mask),
+            style_mask_view_url=view_url(job.style_mask),
             position=self.manager.position(jid) if job.status == QUEUED else None,
         )
 

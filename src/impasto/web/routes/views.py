@@ -18,7 +18,7 @@ class JobView(BaseModel):
     the queue."""
 
     id: str
-    kind: str = Field(description="image, audio, instant or video")
+    kind: str = Field(description="image, audio, instant, video or photo")
     created: float
     started: float | None
     finished: float | None
@@ -35,6 +35,10 @@ class JobView(BaseModel):
     error: str | None
     has_preview: bool
     has_result: bool
+    content_mask: str = Field(description="a photo job: the photo's map's ref (empty: none)")
+    style_mask: str = Field(description="a photo job: the reference's map's ref (empty: none)")
+    content_mask_name: str
+    style_mask_name: str
     scale: int | None = Field(description="live: the pyramid level (0-based) of scales")
     scales: int | None
     size: list[int] | None = Field(description="live: the level's (height, width)")
@@ -53,6 +57,8 @@ class JobView(BaseModel):
     style_url: str | None
     content_view_url: str | None
     style_view_url: str | None
+    content_mask_view_url: str | None
+    style_mask_view_url: str | None
     position: int | None = Field(description="a queued job: how many wait before it")
 
 
@@ -100,6 +106,13 @@ class ConfigView(BaseModel):
     fields: list[FormField]
     limits: ImageLimits
     samples: list[Sample]
+
+
+class PhotoConfigView(BaseModel):
+    """``GET /api/photo/config``: Photo mode's form, StyleConfig's fields with photo mode's
+    defaults (``impasto photo``'s); its limits and samples are ``GET /api/config``'s."""
+
+    fields: list[FormField]
 
 
 class AudioLimits(BaseModel):

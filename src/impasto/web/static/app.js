@@ -2,7 +2,8 @@
 // GET /api/config (StyleConfig's fields), GET /api/audio/config (AudioConfig's, for the
 // Audio mode) and GET /api/instant/config (ApplyConfig's and the style networks, for the
 // Instant mode) and GET /api/video/config (VideoConfig's, StyleConfig's for each frame, the
-// clips and the style networks, for the Video mode); progress comes over server-sent events.
+// clips and the style networks, for the Video mode) and GET /api/photo/config (StyleConfig's
+// with photo mode's defaults, for the Photo mode); progress comes over server-sent events.
 // shared.js holds what the modes share (state, the API, one picker); form.js the settings
 // forms; live.js the live panel and the mode switch; gallery.js the gallery; memory.js what
 // the page keeps across a reload; one module per mode registers itself.
@@ -14,9 +15,13 @@ import "./image.js";
 import "./audio.js";
 import "./instant.js";
 import "./video.js";
+import "./photo.js";
 
-const ROUTES = { audio: "/api/audio/config", instant: "/api/instant/config", video: "/api/video/config" };
-const NAMES = { audio: "Audio", instant: "Instant", video: "Video" };
+const ROUTES = {
+  audio: "/api/audio/config", instant: "/api/instant/config", video: "/api/video/config",
+  photo: "/api/photo/config",
+};
+const NAMES = { audio: "Audio", instant: "Instant", video: "Video", photo: "Photo" };
 
 // Each mode's config; a mode whose config cannot be read is greyed (the others still work).
 async function loadConfigs() {

@@ -8,9 +8,10 @@ function showValue(field, value) {
   return String(value);
 }
 
-// A number field's bounds: the size's from the mode's limits, others at least 0.
+// A number field's bounds: the size's from the mode's limits, others at least 0. Images ("f")
+// and Photo ("p") modes share the image limits.
 function bound(input, field, prefix) {
-  if (field.name === "size" && prefix === "f") {
+  if (field.name === "size" && (prefix === "f" || prefix === "p")) {
     input.min = "16";
     input.max = String(state.config.limits.max_size);
   } else if (field.name === "size" && prefix === "v") {

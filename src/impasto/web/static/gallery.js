@@ -16,7 +16,9 @@ function describe(job) {
     if (job.seconds) parts.push(fmtSeconds(job.seconds));
     return [...parts, when].join(" · ");
   }
-  const head = job.kind === "audio" ? `${c.sample_rate / 1000} kHz sound` : `${c.size}px`;
+  const head = job.kind === "audio" ? `${c.sample_rate / 1000} kHz sound`
+    : job.kind === "photo" ? `${c.size}px photo${job.content_mask ? " with region maps" : ""}`
+    : `${c.size}px`;
   const parts = [head, `${job.step}/${job.total_steps} steps`, `seed ${c.seed}`];
   if (job.seconds) parts.push(fmtSeconds(job.seconds));
   return [...parts, when].join(" · ");
@@ -61,7 +63,7 @@ function card(job) {
   } else dl.remove();
   // Enlarge: the picture 4x through impasto's upscaler (made on the first click, then kept).
   const big = node.querySelector("a.enlarge");
-  if (job.result_url && job.kind === "image") big.href = `/api/jobs/${job.id}/enlarged.png?scale=4`;
+  if (job.result_url && ["image", "photo"].includes(job.kind)) big.href = `/api/jobs/${job.id}/enlarged.png?scale=4`;
   else big.remove();
   cardActions(node, job);
   return node;

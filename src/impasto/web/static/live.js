@@ -9,7 +9,7 @@ import { remember } from "./memory.js";
 import { refreshGallery } from "./gallery.js";
 
 // Each mode's Cancel (Instant mode's pass is over in a second: it has none).
-const CANCEL = { image: "cancel", audio: "audio-cancel", video: "video-cancel" };
+const CANCEL = { image: "cancel", audio: "audio-cancel", video: "video-cancel", photo: "ph-cancel" };
 
 export function title(job) {
   if (job.kind === "audio" && !job.content) return `texture of ${job.style_name}`;
@@ -120,8 +120,9 @@ function renderStats(job) {
     : job.status === "running" ? fmtSeconds(job.eta) : "–";
   const l = job.losses;
   const tv = job.kind === "audio" ? "" : ` · tv ${fmtNumber(l && l.tv)}`;
+  const photo = l && l.photo !== undefined ? ` · photo ${fmtNumber(l.photo)}` : "";  // Luan et al.'s term
   $("stat-losses").textContent = l
-    ? `total ${fmtNumber(l.total)} · content ${fmtNumber(l.content)} · style ${fmtNumber(l.style)}${tv}`
+    ? `total ${fmtNumber(l.total)} · content ${fmtNumber(l.content)} · style ${fmtNumber(l.style)}${tv}${photo}`
     : instant ? "none: a trained network, no optimisation" : "–";
 }
 

@@ -7,8 +7,9 @@ export const state = {
   audio: null,           // GET /api/audio/config
   instant: null,         // GET /api/instant/config
   video: null,           // GET /api/video/config
-  mode: "image",         // "image", "audio", "instant" or "video"
-  shown: { image: null, audio: null, instant: null, video: null },  // each mode's latest job
+  photo: null,           // GET /api/photo/config
+  mode: "image",         // "image", "audio", "instant", "video" or "photo"
+  shown: { image: null, audio: null, instant: null, video: null, photo: null },  // each mode's latest job
   streams: new Map(),    // job id -> the EventSource following it
   previewUrl: null,      // the picture the live panel shows
 };
@@ -21,8 +22,10 @@ export const modes = {};
 
 export const $ = (id) => document.getElementById(id);
 export const FINISHED = ["done", "failed", "cancelled"];
-export const MODES = ["image", "audio", "instant", "video"];
-const ERROR_BOXES = { image: "error", audio: "audio-error", instant: "instant-error", video: "video-error" };
+export const MODES = ["image", "audio", "instant", "video", "photo"];
+const ERROR_BOXES = {
+  image: "error", audio: "audio-error", instant: "instant-error", video: "video-error", photo: "ph-error",
+};
 
 export async function api(path, options = {}) {
   const res = await fetch(path, options);
@@ -148,6 +151,19 @@ export class Picker {
       b.addEventListener("click", () => this.choose({ ref: s.ref, url: s.url, name: s.label }));
       box.append(b);
     }
+  }
+
+  // Nothing chosen (an optional input's Remove).
+  clear() {
+    this.value = null;
+    remember(`input:${this.prefix}`, null);
+    const media = $(this.media);
+    media.removeAttribute("src");
+    media.hidden = true;
+    $(`${this.prefix}-drop`).classList.remove(this.mark);
+    $(`${this.prefix}-name`).textContent = "none chosen";
+    for (const b of document.querySelectorAll(`#${this.prefix}-samples button`)) b.classList.remove("selected");
+    showDropError(this.prefix, "");
   }
 
   // The input a finished job used, chosen again (Reuse settings, a reload).

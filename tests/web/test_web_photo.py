@@ -5,6 +5,7 @@ defaults. Runs are 32-48 px, a few steps of the tiny net."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from web_helpers import png_bytes, read_events, upload, wait_for
 
 from impasto.api import PHOTO_DEFAULTS, photo_config
@@ -93,6 +95,10 @@ def test_a_photo_job_with_region_maps_runs_photo_and_keeps_its_result(
     assert listed[job["id"]]["kind"] == "photo"
     result = data_dir / "jobs" / job["id"] / "result.png"
     assert client.get(done["result_url"]).content == result.read_bytes()
+    big = client.get(f"/api/jobs/{job['id']}/enlarged.png", params={"scale": 4})  # Enlarge 4x
+    assert big.status_code == 200, big.text
+    with Image.open(result) as small, Image.open(io.BytesIO(big.content)) as large:
+        assert large.size == (4 * small.width, 4 * small.height)
     meta = json.loads(read_metadata(result)["impasto"])
     assert meta["content"] == "photo.png" and meta["style"] == "reference.png", meta
     assert meta["config"]["photo_weight"] == PHOTO_DEFAULTS["photo_weight"], meta

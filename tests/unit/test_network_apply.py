@@ -214,3 +214,62 @@ def test_apply_settings_are_checked() -> None:
         ApplyConfig(size=2)
     with pytest.raises(ConfigError, match="unknown preserve_color 'sepia'"):
         ApplyConfig(preserve_color="sepia")  # type: ignore[arg-type]
+
+
+def _distances(net: StyleNetwork, photo: torch.Tensor, **settings: object) -> list[float]:
+    from impasto.network.apply import stylize_image
+
+    outs = [
+        stylize_image(net, photo, ApplyConfig(strength=s, **settings))  # type: ignore[arg-type]
+        for s in STRENGTHS
+    ]
+    return [float((o - photo).abs().mean()) for o in outs]
+
+
+STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@pytest.mark.parametrize("mode", ["none", "luminance", "histogram"])
+def test_strength_walks_from_the_photo_to_the_painting(
+    files: tuple[StyleNetwork, Path, Path], mode: str
+) -> None:
+    """0 gives the photo, 1 the output as without strength, and the distance to the photo falls
+    with the strength in between, whatever colours are kept."""
+    from impasto.network.apply import stylize_image
+
+    net, _, _ = files
+    photo = torch.from_numpy(gradient_array(32, 40)).permute(2, 0, 1)[None].float() / 255
+    full = stylize_image(net, photo, ApplyConfig(preserve_color=mode))  # type: ignore[arg-type]
+    none = stylize_image(net, photo, ApplyConfig(preserve_color=mode, strength=0))  # type: ignore[arg-type]
+    one = stylize_image(net, photo, ApplyConfig(preserve_color=mode, strength=1))  # type: ignore[arg-type]
+    assert torch.equal(none, photo) and torch.equal(one, full)
+    d = _distances(net, photo, preserve_color=mode)
+    assert d[0] == 0 and d[-1] > 0.02  # a real painting, not the photo again
+    assert all(a < b for a, b in zip(d, d[1:])), d
+
+
+def test_strength_at_a_size_gives_the_resized_photo(files: tuple[StyleNetwork, Path, Path]) -> None:
+    from impasto.network.apply import stylize_image
+    from impasto.preprocess.resize import resize_long_side
+
+    net, _, _ = files
+    photo = torch.from_numpy(gradient_array(36, 48)).permute(2, 0, 1)[None].float() / 255
+    out = stylize_image(net, photo, ApplyConfig(size=24, strength=0))
+    assert torch.allclose(out, resize_long_side(photo, 24))
+
+
+def test_strength_is_written_and_the_default_leaves_the_output_alone(
+    files: tuple[StyleNetwork, Path, Path], tmp_path: Path
+) -> None:
+    net, _, _ = files
+    src = _photo(tmp_path / "in.png")
+    half = apply_network(net, src, tmp_path / "half.png", ApplyConfig(strength=0.5))
+    meta = json.loads(read_metadata(half.written[0])["impasto"])
+    assert meta["apply"]["strength"] == 0.5
+    assert ApplyConfig().strength == 1.0
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "x", float("nan"), True, None])
+def test_a_bad_strength_is_refused_naming_it(bad: object) -> None:
+    with pytest.raises(ConfigError, match=f"strength must be a number from 0 to 1, got {bad!r}"):
+        ApplyConfig(strength=bad)  # type: ignore[arg-type]

@@ -136,14 +136,16 @@ def paint_clip(
     network: Stylizer,
     video: VideoConfig,
     poll: Callable[[], None],
+    strength: float = 1.0,
 ) -> float:
     """A clip item through a style network in this process: the frames a few per pass
-    (:func:`~impasto.video.network_route.network_frames`), de-flickered and written in order."""
+    (:func:`~impasto.video.network_route.network_frames`), de-flickered and written in order;
+    ``strength`` as the batch's apply settings give it."""
     from impasto.network.apply import ApplyConfig
     from impasto.video.network_route import network_frames
 
     inner = video.style_config
-    apply = ApplyConfig(preserve_color=inner.preserve_color, device=inner.device)
+    apply = ApplyConfig(preserve_color=inner.preserve_color, device=inner.device, strength=strength)
     _, frames = clip_frames(item, video)
     return write_clip(manifest, item, video, network_frames(network, frames, config=apply), poll)
 

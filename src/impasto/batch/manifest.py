@@ -140,7 +140,10 @@ class NetworkSettings:
     video: VideoConfig | None = None  # the clips' settings; None for photos
 
     def to_json(self) -> str:
-        data: JSONObject = {"route": "network", "apply": self.apply.to_dict()}
+        apply = self.apply.to_dict()
+        if apply.get("strength") == 1:  # absent at the default: the keys are as before it
+            del apply["strength"]
+        data: JSONObject = {"route": "network", "apply": apply}
         if self.video is not None:  # only what the network route uses of it
             v = self.video
             video: JSONObject = {"frames": v.frames, "size": v.size, "deflicker": v.deflicker}

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import dataclasses
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from impasto.cli.shell import (
     stop_if_asked,
     style_config,
 )
-from impasto.config import GROUPS, StyleConfig, flag_of, help_text, setting_of
+from impasto.config import GROUPS, StyleConfig, flag_kwargs, flag_of
 from impasto.errors import Cancelled, ConfigError
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def add_batch_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="MODEL",
         help="instead of --style: a trained style network (a .safetensors or .onnx file, or a "
         "model's name from `impasto models`), one pass per photo; repeatable. Takes --size "
-        "(default: each photo's own), --preserve-color, --device and --backend",
+        "(default: each photo's own), --preserve-color, --strength, --device and --backend",
     )
     add_style_flags(groups)
     _add_video_flags(groups)
@@ -148,12 +149,14 @@ SHARED = ("size", "preserve_color", "device", "precision")
 def _add_network_flags(group: Any) -> None:
     """The flags of ApplyConfig fields that StyleConfig lacks (--backend), from their
     metadata as ``impasto apply`` builds them."""
+    from impasto.network.apply import ApplyConfig
+
     style = {f.name for f in dataclasses.fields(StyleConfig)}
+    hints = typing.get_type_hints(ApplyConfig)
     for f in _network_fields():
         if f.name not in style:
-            meta = setting_of(f)
             group.add_argument(
-                flag_of(f.name), help=f"with --network: {'|'.join(meta.choices)}: {help_text(f)}"
+                flag_of(f.name), **flag_kwargs(f, hints[f.name], prefix="with --network: ")
             )
 
 

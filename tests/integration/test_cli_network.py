@@ -119,6 +119,54 @@ def test_ctrl_c_saves_and_resume_finishes(
         (["apply", "BAD.safetensors", "S", "-o", "o.png"], "is not an impasto style network"),
         (["export", "BAD.safetensors", "-o", "x.onnx"], "is not an impasto style network"),
         (["train", "--resume", "EMPTY"], "no training checkpoint found in"),
+        (
+            ["apply", "S", "S", "-o", "o.png", "--strength", "1.5"],
+            "--strength must be a number from 0 to 1, got 1.5",
+        ),
+        (
+            ["apply", "S", "S", "-o", "o.png", "--strength", "-0.1"],
+            "--strength must be a number from 0 to 1, got -0.1",
+        ),
+        (
+            ["apply", "S", "S", "-o", "o.png", "--strength", "x"],
+            "argument --strength: invalid float value: 'x'",
+        ),
+        (
+            ["train", "S", "--photos", "P", "-o", "x.safetensors", "--from", "BAD.safetensors"],
+            "bad.safetensors is not an impasto style network",
+        ),
+        (
+            [
+                "train",
+                "S",
+                "--photos",
+                "P",
+                "-o",
+                "x.safetensors",
+                "--from",
+                "nothing-by-this-name",
+            ],
+            "no model file or model named 'nothing-by-this-name'",
+        ),
+        (
+            [
+                "train",
+                "S",
+                "--photos",
+                "P",
+                "-o",
+                "x.safetensors",
+                "--from",
+                "starry_night",
+                "--blocks",
+                "3",
+            ],
+            "--blocks 3 conflicts with starry_night.safetensors, whose network has --blocks 5",
+        ),
+        (
+            ["train", "--resume", "EMPTY", "--from", "starry_night"],
+            "--resume takes the style, photos, output, --half and --from from its checkpoint",
+        ),
     ],
 )
 def test_bad_inputs_give_one_line(
@@ -175,3 +223,49 @@ def test_bundled_models_by_name(
     with Image.open(target) as img:
         assert max(img.size) == 64
     assert json.loads(read_metadata(target)["impasto"])["model"] == "starry_night.safetensors"
+
+
+def test_train_from_a_model_fine_tunes_it_and_resume_keeps_the_record(
+    run_cli: CliRunner, style_path: Path, photos: Path, weights_file: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from impasto.network.config import NetworkConfig
+    from impasto.network.model import build_network
+    from impasto.network.modelfile import load_network, save_network
+
+    base = save_network(build_network(NetworkConfig(width=0.125, blocks=1), seed=3),
+                        tmp_path / "base.safetensors")  # fmt: skip
+    model = tmp_path / "tuned.safetensors"
+    # TINY gives the base's own --width and --blocks: no conflict.
+    with monkeypatch.context() as m:
+        m.setattr(impasto.cli.network, "Interrupt", _CtrlC)
+        code, _, err = run_cli(_train(style_path, photos, model, weights_file, "--from", str(base)))
+    assert code == 130, err
+    code, _, err = run_cli(["train", "--resume", str(tmp_path / "tuned.ckpt"),
+                            "--weights", str(weights_file), "-q"])  # fmt: skip
+    assert code == 0, err
+    record = load_network(model).info.training["start_from"]
+    assert isinstance(record, dict) and record["model"] == "base.safetensors"
+    assert record["path"] == str(base.resolve())
+    code, _, err = run_cli(["train", str(style_path), "--photos", str(photos), "-o",
+                            str(tmp_path / "x.safetensors"), "--from", str(base),
+                            "--width", "0.25", "-q"])  # fmt: skip
+    assert code == 2 and err.count("\n") == 1
+    assert "--width 0.25 conflicts with base.safetensors, whose network has --width 0.125" in err
+
+
+def test_apply_at_strength_0_gives_the_photo(
+    run_cli: CliRunner, content_path: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    out, painted = tmp_path / "photo.png", tmp_path / "painted.png"
+    for target, strength in ((out, "0"), (painted, "1")):
+        code, _, err = run_cli(["apply", "starry_night", str(content_path), "-o", str(target),
+                                "--strength", strength, "--precision", "fp32"])  # fmt: skip
+        assert code == 0, err
+    with Image.open(content_path) as a, Image.open(out) as b, Image.open(painted) as c:
+        photo, same, other = (np.asarray(i.convert("RGB"), dtype=int) for i in (a, b, c))
+    assert np.abs(photo - same).max() <= 1
+    assert np.abs(photo - other).mean() > 10
+    assert json.loads(read_metadata(out)["impasto"])["apply"]["strength"] == 0

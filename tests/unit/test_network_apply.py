@@ -4,6 +4,7 @@ writes its settings in the PNG metadata."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from impasto.config import ColorPreservation
 from impasto.errors import ConfigError, NetworkFileError, OutputError
 from impasto.io.images import load_image, read_metadata
 from impasto.network.apply import ApplyConfig, apply_network, open_network
@@ -239,13 +241,14 @@ def test_strength_walks_from_the_photo_to_the_painting(
 
     net, _, _ = files
     photo = torch.from_numpy(gradient_array(32, 40)).permute(2, 0, 1)[None].float() / 255
-    full = stylize_image(net, photo, ApplyConfig(preserve_color=mode))  # type: ignore[arg-type]
-    none = stylize_image(net, photo, ApplyConfig(preserve_color=mode, strength=0))  # type: ignore[arg-type]
-    one = stylize_image(net, photo, ApplyConfig(preserve_color=mode, strength=1))  # type: ignore[arg-type]
+    colour = ColorPreservation(mode)
+    full = stylize_image(net, photo, ApplyConfig(preserve_color=colour))
+    none = stylize_image(net, photo, ApplyConfig(preserve_color=colour, strength=0))
+    one = stylize_image(net, photo, ApplyConfig(preserve_color=colour, strength=1))
     assert torch.equal(none, photo) and torch.equal(one, full)
     d = _distances(net, photo, preserve_color=mode)
     assert d[0] == 0 and d[-1] > 0.02  # a real painting, not the photo again
-    assert all(a < b for a, b in zip(d, d[1:])), d
+    assert all(a < b for a, b in itertools.pairwise(d)), d
 
 
 def test_strength_at_a_size_gives_the_resized_photo(files: tuple[StyleNetwork, Path, Path]) -> None:

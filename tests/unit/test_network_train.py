@@ -4,6 +4,7 @@ collapse stops with its likely cause."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -259,3 +260,112 @@ def test_a_cpu_without_native_bf16_does_not_measure(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(extractor, "_conv_pass_seconds", timed)
     monkeypatch.setattr(extractor, "cpu_has_native_bf16", lambda: False)
     assert MEASURED_PROBE.__wrapped__() is False
+
+
+# -- fine-tuning (--from) --------------------------------------------------------------------------
+@pytest.fixture
+def base_model(photo_dir: Path, style_file: Path, tiny_weights: VGGWeights, tmp_path: Path) -> Path:
+    """A small network trained for a few steps on the painting, as a model file."""
+    result = train_network(
+        style_file, photo_dir, tiny_config(steps=12), SMALL, weights=tiny_weights
+    )
+    return result.save(tmp_path / "base.safetensors")
+
+
+def test_fine_tuning_starts_from_the_models_weights(
+    photo_dir: Path, style_file: Path, tiny_weights: VGGWeights, base_model: Path
+) -> None:
+    from impasto.network.modelfile import load_network
+
+    base = load_network(base_model).model.state_dict()
+    # At a negligible learning rate one step leaves the weights where they started.
+    tuned = train_network(
+        style_file, photo_dir, tiny_config(steps=1, lr=1e-12), weights=tiny_weights,
+        start_from=base_model,
+    )  # fmt: skip
+    assert tuned.inputs.network == SMALL  # the model's architecture, none given
+    after = tuned.model.state_dict()
+    for k in base:
+        assert torch.allclose(after[k], base[k], atol=1e-6), k
+    scratch = train_network(
+        style_file, photo_dir, tiny_config(steps=1), SMALL, weights=tiny_weights
+    )
+    assert not all(torch.allclose(scratch.model.state_dict()[k], base[k]) for k in base)
+    # The first step's loss (before that step's update) is the trained model's, far below a
+    # fresh network's.
+    assert tuned.history[0]["total"] < 0.7 * scratch.history[0]["total"]
+    record = tuned.network.info.training["start_from"]
+    assert isinstance(record, dict) and record["model"] == "base.safetensors"
+    assert record["sha256"] == hashlib.sha256(base_model.read_bytes()).hexdigest()
+
+
+def test_resume_after_fine_tuning_gives_the_same_weights(
+    photo_dir: Path, style_file: Path, tiny_weights: VGGWeights, base_model: Path, tmp_path: Path
+) -> None:
+    cfg = tiny_config(steps=5)
+    straight = train_network(
+        style_file, photo_dir, cfg, weights=tiny_weights, start_from=base_model
+    )
+
+    def stop_at_2(event: StepEvent) -> None:
+        if event.step == 2:
+            raise Cancelled("stop")
+
+    folder = tmp_path / "ckpt"
+    with pytest.raises(Cancelled):
+        train_network(
+            style_file, photo_dir, cfg, weights=tiny_weights, callback=stop_at_2,
+            checkpoint=TrainCheckpointing(folder, every=100), start_from=base_model,
+        )  # fmt: skip
+    saved = load_training(folder)
+    assert saved.inputs.start_from is not None
+    assert saved.inputs.start_from["path"] == str(base_model.resolve())
+    base_model.unlink()  # the checkpoint holds the weights: the file is not read again
+    resumed = resume_training(folder, weights=tiny_weights)
+    assert resumed.inputs.start_from == saved.inputs.start_from
+    assert resumed.network.info.training["start_from"] == saved.inputs.start_from
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_fine_tuning_refuses_a_conflicting_network_or_a_non_model_before_any_work(
+    style_file: Path, base_model: Path, tmp_path: Path
+) -> None:
+    from impasto.errors import ConfigError, NetworkFileError
+
+    nothing = tmp_path / "no-photos-here"  # reached, these would fail differently
+    no_weights = tmp_path / "no-weights.pth"
+    with pytest.raises(ConfigError, match=r"^width 0.25 conflicts with base.safetensors, whose"):
+        train_network(
+            style_file, nothing, tiny_config(), NetworkConfig(width=0.25, blocks=1),
+            weights=no_weights, start_from=base_model,
+        )  # fmt: skip
+    bad = tmp_path / "bad.safetensors"
+    bad.write_text("not a model")
+    with pytest.raises(NetworkFileError, match="is not an impasto style network"):
+        train_network(style_file, nothing, tiny_config(), weights=no_weights, start_from=bad)
+    # The model's own architecture, given explicitly, is no conflict.
+    from impasto.network.finetune import starting_point
+
+    assert starting_point(base_model, {"width": 0.125, "blocks": 1}).network == SMALL
+
+
+def test_an_older_checkpoint_without_a_starting_point_still_loads(
+    photo_dir: Path, style_file: Path, tiny_weights: VGGWeights, tmp_path: Path
+) -> None:
+    from impasto.network.checkpoint import TrainCheckpoint
+
+    def stop(event: StepEvent) -> None:
+        raise Cancelled("stop")
+
+    folder = tmp_path / "ckpt"
+    with pytest.raises(Cancelled):
+        train_network(
+            style_file, photo_dir, tiny_config(steps=2), SMALL, weights=tiny_weights,
+            callback=stop, checkpoint=TrainCheckpointing(folder, every=100),
+        )  # fmt: skip
+    data = load_training(folder).to_dict()
+    assert data["start_from"] is None
+    del data["start_from"]  # type: ignore[misc]
+    assert TrainCheckpoint.from_dict(data).inputs.start_from is None

@@ -21,7 +21,9 @@ from impasto.cli.shell import (
     add_settings,
     add_training_flags,
     checkpoint_folder,
+    given,
     losses_text,
+    naming_flags,
     only_steps_on_resume,
     settings_from,
     stop_if_asked,
@@ -33,6 +35,7 @@ from impasto.network.config import NetworkConfig, TrainConfig
 if TYPE_CHECKING:
     import torch
 
+    from impasto.network.finetune import StartingPoint
     from impasto.network.train import TrainEvent, TrainResult
 
 COMMANDS = ("train", "apply", "export", "models")
@@ -51,6 +54,13 @@ def add_parsers(sub: Any) -> None:
     )
     t.add_argument("style", nargs="?", help="style image (painting)")
     add_training_flags(t, "OUTPUT with .ckpt for .safetensors")
+    t.add_argument(
+        "--from",
+        dest="start_from",
+        metavar="MODEL",
+        help="fine-tune MODEL (a model file, or the name of one listed by `impasto models`) "
+        "instead of starting from fresh weights; the network keeps its architecture",
+    )
     t.add_argument("--no-checkpoint", action="store_true", help="save no checkpoints")
     t.add_argument("--checkpoint-every", type=int, metavar="N", help=f"default {CHECKPOINT_EVERY}")
     t.add_argument(
@@ -145,6 +155,7 @@ def _new_job(args: argparse.Namespace) -> tuple[Job, Runner]:
         raise ConfigError("give STYLE, --photos DIR and -o OUTPUT.safetensors (or --resume DIR)")
     cfg: TrainConfig = settings_from(args, TrainConfig)
     net: NetworkConfig = settings_from(args, NetworkConfig)
+    start = _starting_point(args)
     out = check_writable(args.output, (".safetensors",), "output")
     job: Job = {
         **_pictures(args, out),
@@ -160,11 +171,22 @@ def _new_job(args: argparse.Namespace) -> tuple[Job, Runner]:
 
     def runner(callback: Callable[[TrainEvent], None]) -> TrainResult:
         return train_network(
-            args.style, args.photos, cfg, net, weights=args.weights, callback=callback,
-            checkpoint=spec,
+            args.style, args.photos, cfg, start.network if start else net,
+            weights=args.weights, callback=callback, checkpoint=spec, start_from=start,
         )  # fmt: skip
 
     return job, runner
+
+
+def _starting_point(args: argparse.Namespace) -> StartingPoint | None:
+    """``--from``'s model, loaded and checked against the network flags given (only those:
+    the others take the model's values), before any work."""
+    if not args.start_from:
+        return None
+    from impasto.network.finetune import starting_point
+
+    names = tuple(f.name for f in dataclasses.fields(NetworkConfig))
+    return naming_flags(names, lambda: starting_point(args.start_from, given(args, names)))
 
 
 def _pictures(args: argparse.Namespace, out: Path) -> Pictures:
@@ -189,8 +211,10 @@ def _resume_job(args: argparse.Namespace) -> tuple[Job, Runner]:
     from impasto.network.checkpoint import load_training
     from impasto.network.train import resume_training
 
-    if args.style or args.photos or args.output or args.half:
-        raise ConfigError("--resume takes the style, photos, output and --half from its checkpoint")
+    if args.style or args.photos or args.output or args.half or args.start_from:
+        raise ConfigError(
+            "--resume takes the style, photos, output, --half and --from from its checkpoint"
+        )
     only_steps_on_resume(args, _SETTINGS)
     saved = load_training(args.resume)
     job = cast(Job, dict(saved.inputs.extra))  # what _new_job wrote

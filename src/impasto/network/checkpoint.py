@@ -28,7 +28,9 @@ FORMAT = 1
 class TrainInputs:
     """What a training run starts from: its settings, the style image (full size, loaded),
     its name and SHA-256, the photo folder, the VGG19 weight file (None: the default or an
-    object), what ``precision`` resolved to, and ``extra`` for the caller (e.g. the output)."""
+    object), what ``precision`` resolved to, ``extra`` for the caller (e.g. the output), and
+    for a fine-tuning run the model it started from (``StartingPoint.record``: file name,
+    path, SHA-256; None for a run from fresh weights)."""
 
     config: TrainConfig
     network: NetworkConfig
@@ -39,6 +41,7 @@ class TrainInputs:
     weights_path: str | None = None
     precision: str | None = None
     extra: JSONObject = field(default_factory=dict)
+    start_from: JSONObject | None = None
 
 
 class TrainCheckpointState(TypedDict):
@@ -55,6 +58,7 @@ class TrainCheckpointState(TypedDict):
     weights_path: str | None
     precision: str | None
     extra: JSONObject  # the caller's
+    start_from: JSONObject | None  # fine-tuning's model (absent in older checkpoints: None)
     step: int
     model: dict[str, torch.Tensor]
     optimizer: dict[str, Any]  # torch.optim.Adam's own state_dict
@@ -96,6 +100,7 @@ class TrainCheckpoint:
             "weights_path": i.weights_path,
             "precision": i.precision,
             "extra": dict(i.extra),
+            "start_from": None if i.start_from is None else dict(i.start_from),
             "step": s.step,
             "model": s.model,
             "optimizer": s.optimizer,
@@ -125,6 +130,7 @@ class TrainCheckpoint:
                 data["weights_path"],
                 data["precision"],
                 dict(data["extra"]),
+                _start_from(data.get("start_from")),
             )
             state = TrainState(
                 int(data["step"]),
@@ -139,6 +145,12 @@ class TrainCheckpoint:
             raise CheckpointError(f"the training checkpoint lacks {e.args[0]!r}") from None
         except (ConfigError, TypeError, ValueError) as e:
             raise CheckpointError(f"the training checkpoint is damaged: {e}") from None
+
+
+def _start_from(value: object) -> JSONObject | None:
+    if value is None or isinstance(value, dict):
+        return value
+    raise CheckpointError(f"the training checkpoint is damaged: start_from {value!r}")
 
 
 def save_training(folder: str | os.PathLike[str], checkpoint: TrainCheckpoint) -> Path:

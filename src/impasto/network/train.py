@@ -29,6 +29,7 @@ from impasto.losses.objective import LossWeights, Objective, make_objective
 from impasto.losses.targets import ScaleTargets, content_targets, style_targets
 from impasto.network.checkpoint import TrainCheckpoint, TrainInputs, TrainState, save_training
 from impasto.network.config import NetworkConfig, TrainConfig
+from impasto.network.finetune import StartingPoint, check_architecture, starting_point
 from impasto.network.info import NetworkInfo
 from impasto.network.model import TransformNet, build_network
 from impasto.network.modelfile import StyleNetwork
@@ -90,6 +91,8 @@ class TrainResult:
             "seconds": round(self.seconds, 1),
             "final_losses": dict(self.history[-1]) if self.history else {},
         }
+        if i.start_from is not None:  # fine-tuned: the model it started from
+            training["start_from"] = dict(i.start_from)
         return StyleNetwork(
             self.model, NetworkInfo(i.network, i.style_name, i.style_sha256, training)
         )
@@ -119,6 +122,7 @@ def train_network(
     weights: WeightsLike = None,
     callback: TrainCallback | None = None,
     checkpoint: TrainCheckpointing | None = None,
+    start_from: str | os.PathLike[str] | StartingPoint | None = None,
 ) -> TrainResult:
     """Train a network that paints photos in the style of ``style``.
 
@@ -126,21 +130,31 @@ def train_network(
     before the first step (unreadable ones skipped with a warning, none readable refused).
     ``callback`` gets a :class:`TrainEvent` after every step and may raise
     :class:`~impasto.errors.Cancelled`; with ``checkpoint`` the state is then saved first.
+    ``start_from``: fine-tune a trained model (a model file, a model's name from ``impasto
+    models``, or a :func:`~impasto.network.finetune.starting_point`) instead of starting
+    from fresh weights; the network keeps that model's architecture (``network``, when given,
+    must agree with it: ConfigError otherwise, before any work).
     Raises CollapsedError when the output goes flat or black while the loss stalls.
     """
+    start = start_from
+    if start is not None and not isinstance(start, StartingPoint):
+        start = starting_point(start, network)  # refused before the weights and the photos
+    elif start is not None and network is not None:
+        check_architecture(start.network, start.path.name, network)
     vgg, weights_path = weights_and_path(weights)
     name, sha = identify(style)
     inputs = TrainInputs(
         config=config or TrainConfig(),
-        network=network or NetworkConfig(),
+        network=start.network if start else network or NetworkConfig(),
         style=load_image(style),
         style_name=name,
         style_sha256=sha,
         photos=os.fspath(photos),
         weights_path=weights_path,
         extra=dict(checkpoint.extra) if checkpoint else {},
+        start_from=start.record if start else None,
     )
-    return _train(inputs, vgg, None, callback, checkpoint)
+    return _train(inputs, vgg, None, callback, checkpoint, start.weights if start else None)
 
 
 def resume_training(
@@ -170,14 +184,17 @@ def _train(
     state: TrainState | None,
     callback: TrainCallback | None,
     spec: TrainCheckpointing | None,
+    initial: dict[str, torch.Tensor] | None = None,
 ) -> TrainResult:
+    """Run ``inputs`` from ``state`` (None: a new run, from ``initial``'s weights when
+    given, else from fresh ones)."""
     cfg = inputs.config
     device = resolve_device(cfg.device)  # a device this machine lacks: refused before work
     photos = load_photos(inputs.photos, math.ceil(cfg.crop_size * (1 + cfg.scale_jitter)))
     if inputs.precision is None:  # resolved once, when the run starts, and kept
         inputs = replace(inputs, precision=arithmetic(cfg.precision, device).name)
     arith = Arithmetic.named(device, str(inputs.precision))
-    trainer = _Trainer.start(inputs, vgg, photos, state, arith)
+    trainer = _Trainer.start(inputs, vgg, photos, state, arith, initial)
 
     def save() -> Path:
         assert spec is not None
@@ -235,6 +252,7 @@ class _Trainer:
         photos: PhotoSet,
         state: TrainState | None,
         arith: Arithmetic,
+        initial: dict[str, torch.Tensor] | None = None,
     ) -> _Trainer:
         cfg = inputs.config
         device = arith.device
@@ -242,7 +260,10 @@ class _Trainer:
         style = resize_long_side(inputs.style, max(16, round(cfg.crop_size * cfg.style_scale)))
         with arith.autocast():
             grams = style_targets(extractor, style.to(device), cfg.style_layers)  # once
-        model = build_network(inputs.network, cfg.seed).to(device).train()
+        model = build_network(inputs.network, cfg.seed)
+        if initial is not None and state is None:  # fine-tuning: the model's own weights
+            model.load_state_dict(initial, strict=True)
+        model = model.to(device).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         generator = torch.Generator().manual_seed(cfg.seed)
         train, held_out = photos.split(cfg.validation)

@@ -277,6 +277,18 @@ def test_network_batch_runs_resumes_and_takes_a_model_by_name(
     assert len(list(out.glob("*.png"))) == 6
 
 
+def test_network_batch_takes_the_strength(run_cli, tmp_path: Path, model_file: Path) -> None:
+    photos = _photos(tmp_path / "photos", 1)
+    out = tmp_path / "fast"
+    argv = ["batch", str(photos), "--network", str(model_file), "-o", str(out), "-q"]
+    code, _, stderr = run_cli([*argv, "--strength", "0", "--precision", "fp32"])
+    assert code == 0, stderr
+    (png,) = out.glob("*.png")
+    with Image.open(photos / "p0.png") as a, Image.open(png) as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b.convert("RGB")))
+    assert json.loads(read_metadata(png)["impasto"])["apply"]["strength"] == 0
+
+
 @pytest.mark.parametrize(
     ("more", "message"),
     [
@@ -285,6 +297,7 @@ def test_network_batch_runs_resumes_and_takes_a_model_by_name(
         (["--weights", "w.pt"], "--weights does not apply with --network"),
         (["--backend", "tensorflow"], "unknown --backend 'tensorflow'; choose one of: auto"),
         (["--size", "2"], "--size must be an integer of at least 8 px"),
+        (["--strength", "1.5"], "--strength must be a number from 0 to 1, got 1.5"),
     ],
 )
 def test_network_flags_are_checked_before_any_work(

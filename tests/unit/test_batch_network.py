@@ -197,3 +197,10 @@ def test_a_clips_crf_is_in_its_key_only_where_given() -> None:
     assert "crf" not in plain.to_json()  # the keys of batches written before --crf still match
     lossless = NetworkSettings(apply, video=VideoConfig(crf=0))
     assert lossless.hash != plain.hash != NetworkSettings(apply, video=VideoConfig(crf=28)).hash
+
+
+def test_the_strength_is_in_the_key_only_where_not_the_default() -> None:
+    plain = NetworkSettings(ApplyConfig(device="cpu"))
+    assert "strength" not in plain.to_json()  # the keys of batches written before --strength
+    half = NetworkSettings(ApplyConfig(device="cpu", strength=0.5))
+    assert '"strength": 0.5' in half.to_json() and half.hash != plain.hash

@@ -84,6 +84,7 @@ def test_config_lists_the_models_with_their_style_and_the_apply_settings(
     assert fields["preserve_color"]["choices"] == ["none", "luminance", "histogram"]
     assert fields["size"]["nullable"] and fields["size"]["default"] is None
     assert "the input's size" in fields["size"]["help"]
+    assert fields["strength"]["kind"] == "float" and fields["strength"]["default"] == 1.0
     assert body["limits"] == {"min_size": 8, "max_size": 2048}
     listed = {m["ref"]: m for m in body["models"]}
     assert list(listed) == ["user:junk.safetensors", MODEL]
@@ -231,6 +232,8 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"config": {"size": "big"}}, "size must be an integer"),
     ({"config": {"preserve_color": "sepia"}}, "unknown preserve_color 'sepia'"),
     ({"config": {"backend": "tpu"}}, "unknown backend 'tpu'"),
+    ({"config": {"strength": 1.5}}, "strength must be a number from 0 to 1, got 1.5"),
+    ({"config": {"strength": "x"}}, "strength must be a number from 0 to 1, got 'x'"),
     ({"config": {"device": "cpu"}}, "device: every job runs on the device given to"),
     ({"config": {"steps": 3}}, "unknown setting(s): steps"),
     ({"config": [1]}, "config: Input should be a valid dictionary"),

@@ -1,10 +1,11 @@
 """Fine-tuning: a training run that starts from a trained model's weights (``impasto train
 --from MODEL``) instead of freshly initialised ones, and keeps that model's architecture.
 
-A network trained on one painting already knows the photos' structure (the encoder, the
-residual blocks' edges and shapes), so a new painting's run starts from a much lower loss than
-a fresh one; only the style has to move. The run records where it started from (the file's
-name, path and SHA-256) in its checkpoint and in the model file it writes.
+A trained network already turns photos into pictures that keep their content (its encoder,
+residual blocks and decoder are trained), so a run for another painting starts from a network
+whose content loss is low and only the style has to move; the same painting's model can be
+trained on (longer, on other photos, with other weights). The run records where it started
+from (the file's name, path and SHA-256) in its checkpoint and in the model file it writes.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from impasto.errors import OutputError
-from impasto.io.atomic import atomic_write, check_writable
+from impasto.io.atomic import atomic_output, check_writable
 
 PLOT_FORMATS: tuple[str, ...] = (".png", ".svg", ".pdf")
 
@@ -60,13 +60,10 @@ def plot_spectrograms(
         ax.set_xlabel("time (s)")
     axes[0].set_ylabel("frequency (kHz)")
     fig.colorbar(image, ax=list(axes), label="log(1 + |STFT|)", shrink=0.9)
-    try:
-        with atomic_write(p) as f:
-            fig.savefig(
-                f,
-                format=p.suffix.lower()[1:],
-                metadata={"Software": None} if p.suffix.lower() == ".png" else None,
-            )
-    except OSError as e:
-        raise OutputError(f"cannot write {p}: {e.strerror or e}") from None
+    with atomic_output(p) as f:
+        fig.savefig(
+            f,
+            format=p.suffix.lower()[1:],
+            metadata={"Software": None} if p.suffix.lower() == ".png" else None,
+        )
     return p

@@ -49,12 +49,20 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         raise
 
 
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """:func:`atomic_write` for an output the user named: a failed write (the disk full, the
+    folder gone) is one line of OutputError naming the path, and leaves nothing behind."""
+    try:
+        with atomic_write(path) as f:
+            yield f
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 def write_bytes(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (checked first with :func:`check_writable`); a
     failed write is one line of OutputError and leaves nothing behind."""
-    try:
-        with atomic_write(path) as f:
-            f.write(data)
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+    with atomic_output(path) as f:
+        f.write(data)
     return path

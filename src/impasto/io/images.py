@@ -20,8 +20,8 @@ import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
-from impasto.errors import InvalidImageError, OutputError
-from impasto.io.atomic import atomic_write, check_writable
+from impasto.errors import InvalidImageError
+from impasto.io.atomic import atomic_output, check_writable
 
 # Output formats by extension, with the Pillow format name and save options.
 OUTPUT_FORMATS: dict[str, tuple[str, dict[str, int]]] = {
@@ -177,11 +177,8 @@ def save_image(
         for k, v in metadata.items():
             info.add_itxt(k, v)
         opts["pnginfo"] = info
-    try:
-        with atomic_write(p) as f:
-            img.save(f, format=fmt, **opts)
-    except OSError as e:
-        raise OutputError(f"cannot write {p}: {e.strerror or e}") from None
+    with atomic_output(p) as f:
+        img.save(f, format=fmt, **opts)
     return p
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from impasto.errors import OutputError
-from impasto.io.atomic import atomic_write
+from impasto.io.atomic import atomic_output
 from impasto.viz._draw import check_path
 
 if TYPE_CHECKING:
@@ -183,11 +183,8 @@ def _save(fig: Any, p: Path) -> None:
         "svg": {"Date": None, "Creator": None},
         "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
     }[fmt]
-    try:
-        with atomic_write(p) as f:
-            fig.savefig(f, format=fmt, metadata=meta)
-    except OSError as e:
-        raise OutputError(f"cannot write {p}: {e.strerror or e}") from None
+    with atomic_output(p) as f:
+        fig.savefig(f, format=fmt, metadata=meta)
 
 
 def _mark_scales(ax: Any, boundaries: Sequence[int], color: str) -> None:

@@ -227,31 +227,41 @@ def summary(rows: list[Row]) -> str:
 
 
 def sheet(rows: list[Row], args: argparse.Namespace, path: Path) -> None:
-    """One line per pair: photo, reference, colour transfer, impasto, the paper's."""
-    pairs = sorted({r.pair for r in rows})
+    """One line per pair, as tall as its tallest picture: photo, reference, colour transfer,
+    impasto, the paper's."""
     labels = ("photo", "reference", "colour transfer", "impasto", "Luan et al.")
+    lines = [_sheet_line(args, n) for n in sorted({r.pair for r in rows})]
     cell, pad, top = THUMB, 4, 18
-    img = Image.new(
-        "RGB", (len(labels) * (cell + pad) + pad, top + len(pairs) * (cell + pad)), "white"
-    )
+    height = top + sum(max(t.height for t in line) + pad for line in lines)
+    img = Image.new("RGB", (len(labels) * (cell + pad) + pad, height), "white")
     draw = ImageDraw.Draw(img)
     for i, label in enumerate(labels):
         draw.text((pad + i * (cell + pad), 2), label, fill="black", font=font(12))
-    for j, n in enumerate(pairs):
-        files = _files(args.data, n)
-        srcs = [
-            files["photo"],
-            files["reference"],
-            args.out_dir / "outputs" / f"colour{n}.png",
-            args.out_dir / "outputs" / f"impasto{n}.png",
-            args.paper / f"best{n}_t_1000.png",
-        ]
-        for i, src in enumerate(srcs):
-            if Path(src).exists():
-                thumb = fit(Image.open(src).convert("RGB"), (cell, cell))
-                img.paste(thumb, (pad + i * (cell + pad), top + j * (cell + pad)))
+    y = top
+    for line in lines:
+        for i, thumb in enumerate(line):
+            img.paste(thumb, (pad + i * (cell + pad), y))
+        y += max(t.height for t in line) + pad
     with atomic_write(path) as tmp:
         img.save(tmp, format="JPEG", quality=82)
+
+
+def _sheet_line(args: argparse.Namespace, n: int) -> list[Image.Image]:
+    """Pair ``n``'s five pictures at THUMB px (an empty one where a file is missing)."""
+    files = _files(args.data, n)
+    srcs = [
+        files["photo"],
+        files["reference"],
+        args.out_dir / "outputs" / f"colour{n}.png",
+        args.out_dir / "outputs" / f"impasto{n}.png",
+        args.paper / f"best{n}_t_1000.png",
+    ]
+    return [
+        fit(Image.open(src).convert("RGB"), (THUMB, THUMB))
+        if src.exists()
+        else Image.new("RGB", (THUMB, 1), "white")
+        for src in srcs
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -723,7 +723,7 @@ def _start(
     content = _content_at(inputs, hw, luminance)
     if cfg.photo_weight > 0 and cfg.init_kind is Init.PALETTE and content is not None:
         if not luminance and inputs.targets.styles:
-            return _region_palette(inputs, content)
+            return _region_palette(inputs, content, cfg.photo_epsilon)
     generator = torch.Generator().manual_seed(cfg.seed)
     like = content if content is not None else torch.zeros(1, 3, *hw)
     return initial_image(cfg, like, inputs.init, generator, _palette(cfg, inputs))
@@ -741,10 +741,11 @@ def _photo_enlarge(photo: torch.Tensor) -> Callable[[torch.Tensor, tuple[int, in
     return enlarge
 
 
-def _region_palette(inputs: RunInputs, content: torch.Tensor) -> torch.Tensor:
+def _region_palette(inputs: RunInputs, content: torch.Tensor, eps: float) -> torch.Tensor:
     """Photo mode's start: the photo with each region recoloured to the same region of the
     reference (one affine colour map per region, :func:`match_region_colors`), which the
-    photorealism term accepts inside every region. Without region maps, one region."""
+    photorealism term accepts inside every region. Without region maps, one region. ``eps``:
+    the regulariser of the Laplacian that smooths it (the run's ``photo_epsilon``)."""
     style = max(inputs.targets.styles, key=lambda s: s.weight)
     hw = (content.shape[-2], content.shape[-1])
     sh, sw = style.image.shape[-2:]
@@ -759,7 +760,7 @@ def _region_palette(inputs: RunInputs, content: torch.Tensor) -> torch.Tensor:
     start = match_region_colors(content, style.image, mine, theirs, feather=feather)
     # Seams and halos where the maps miss the photo's edges are spread along the photo's own
     # edges (docs/photo.md: measured against the unsmoothed start).
-    return affine_smooth(start, matting_laplacian(content), PHOTO_SMOOTH)
+    return affine_smooth(start, matting_laplacian(content, eps), PHOTO_SMOOTH)
 
 
 def _palette(cfg: StyleConfig, inputs: RunInputs) -> torch.Tensor | None:

@@ -52,6 +52,7 @@ def test_every_field_has_a_flag(command: str) -> None:
 def test_texture_leaves_out_only_the_content_only_fields() -> None:
     assert {f.name for f in FIELDS if setting_of(f).content_only} == {
         "photo_weight",
+        "photo_epsilon",  # the photorealism term's: a texture has no photo
         "preserve_color",
     }
     assert cli.FIELDS == tuple(NAMES)

@@ -66,6 +66,8 @@ def test_the_photo_form_is_style_configs_with_photo_modes_defaults(client: TestC
     assert fields["photo_weight"]["default"] > 0
     assert fields["photo_weight"]["help"].endswith("(default 1e+12)")  # as `impasto photo -h`
     assert fields["scales"]["help"].endswith("(default 3)")
+    assert fields["photo_epsilon"]["default"] == 1e-7  # the Laplacian's regulariser, beside it
+    assert fields["photo_epsilon"]["help"].endswith("(default 1e-07)")
 
 
 @pytest.mark.precision
@@ -163,5 +165,9 @@ def test_a_non_image_is_refused(client: TestClient, pair: dict[str, str]) -> Non
 def test_a_bad_setting_is_a_422_naming_it(client: TestClient, pair: dict[str, str]) -> None:
     r = submit(client, **pair, config={**TINY, "photo_weight": -1})
     assert r.status_code == 422 and "photo_weight" in r.json()["error"], r.text
+    for bad in (0, -1e-7, "x"):
+        r = submit(client, **pair, config={**TINY, "photo_epsilon": bad})
+        error = r.json()["error"]
+        assert r.status_code == 422 and "photo_epsilon" in error and repr(bad) in error, r.text
     r = submit(client, **pair, config={**TINY, "size": 10_000})
     assert r.status_code == 422 and "size must be at most" in r.json()["error"], r.text

@@ -110,6 +110,9 @@ class Keyed(Protocol):
     def hash(self) -> str: ...
 
 
+_PHOTO_EPSILON = StyleConfig().photo_epsilon
+
+
 @dataclass(frozen=True)
 class Settings:
     """What besides the inputs decides an output of the optimisation route: the settings and
@@ -120,7 +123,10 @@ class Settings:
     video: VideoConfig | None = None  # the clips' settings; None for photos
 
     def to_json(self) -> str:
-        data: JSONObject = {"config": self.config.to_dict(), "weights": self.weights}
+        config = self.config.to_dict()
+        if config.get("photo_epsilon") == _PHOTO_EPSILON:  # absent at the default: the keys
+            del config["photo_epsilon"]  # are as before the setting
+        data: JSONObject = {"config": config, "weights": self.weights}
         if self.video is not None:  # absent for photos: their hashes are as before clips
             data["video"] = self.video.to_dict()
         return json.dumps(data, sort_keys=True)

@@ -254,7 +254,7 @@ def scale_targets(
         out.content = {n: feats[n].detach() for n in cfg.content_layers}
         del feats
     if content is not None and cfg.photo_weight > 0:  # built once per size (Luan et al. 2017)
-        out.laplacian = matting_laplacian(content).to(device)
+        out.laplacian = matting_laplacian(content, cfg.photo_epsilon).to(device)
     if sources.content_mask is not None:
         assert hw is not None
         masks = fit_masks(sources.content_mask.masks, hw)

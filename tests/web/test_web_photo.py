@@ -88,7 +88,10 @@ def test_a_photo_job_with_region_maps_runs_photo_and_keeps_its_result(
     assert job["config"]["photo_weight"] == PHOTO_DEFAULTS["photo_weight"]  # not given: photo's
     events = read_events(client, job["id"])
     assert events[-1]["status"] == "done", events[-1]
-    assert any(e["status"] == "running" and e["step"] > 0 for e in events)
+    # Every step ran and progress only went forward (a running event may be missed when the
+    # stream opens after a fast job ends, so none is required).
+    steps = [e["step"] for e in events]
+    assert steps == sorted(steps) and events[-1]["step"] == job["total_steps"]
     done = events[-1]
     assert "photo" in done["losses"]  # the photorealism term was in the objective
     assert done["content_mask_view_url"] and done["style_mask_view_url"]

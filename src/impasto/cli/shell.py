@@ -15,7 +15,7 @@ import dataclasses
 import signal
 import sys
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -52,16 +52,20 @@ def add_settings(
     cls: type,
     fields: Iterable[dataclasses.Field[Any]] | None = None,
     prefix: str = "",
+    defaults: Mapping[str, Any] | None = None,
 ) -> tuple[str, ...]:
     """A flag per field of the settings dataclass ``cls`` (all, or ``fields``), from its
     metadata; ``where`` is a parser or argument group, or a dict of groups by the fields'
     settings group. No argparse default: a flag not given leaves the dataclass default (and
-    the dataclass checks the value). Returns the field names."""
+    the dataclass checks the value); ``defaults``, a command's own defaults by field name,
+    are shown in the help in its place. Returns the field names."""
     hints = typing.get_type_hints(cls)
+    own = defaults or {}
     names = []
     for f in dataclasses.fields(cls) if fields is None else fields:
         target = where[setting_of(f).group] if isinstance(where, dict) else where
-        target.add_argument(flag_of(f.name), **flag_kwargs(f, hints[f.name], prefix))
+        shown = own.get(f.name, dataclasses.MISSING)
+        target.add_argument(flag_of(f.name), **flag_kwargs(f, hints[f.name], prefix, shown))
         names.append(f.name)
     return tuple(names)
 
@@ -111,12 +115,15 @@ FIELDS: tuple[str, ...] = tuple(f.name for f in run_fields())
 
 
 def add_style_flags(
-    groups: dict[str, argparse._ArgumentGroup], texture: bool = False, exclude: tuple[str, ...] = ()
+    groups: dict[str, argparse._ArgumentGroup],
+    texture: bool = False,
+    exclude: tuple[str, ...] = (),
+    defaults: Mapping[str, Any] | None = None,
 ) -> None:
     """A flag per StyleConfig field, each in its group (stylize, texture, batch and video,
-    which has its own ``--size``: ``exclude``)."""
+    which has its own ``--size``: ``exclude``; photo, whose own ``defaults`` its help shows)."""
     fields = [f for f in run_fields(texture) if f.name not in exclude]
-    add_settings(groups, StyleConfig, fields)
+    add_settings(groups, StyleConfig, fields, defaults=defaults)
 
 
 def style_config(args: argparse.Namespace) -> StyleConfig:

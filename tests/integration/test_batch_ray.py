@@ -304,7 +304,7 @@ def test_a_clip_through_the_network_route_on_ray_is_the_local_one(
     make_clip(inputs / "walk.mp4", 6, (48, 64))
     model = _model(tmp_path / "tiny.safetensors", 0.125)
     argv = ["batch", str(inputs), "--network", str(model), "--size", "48", "--deflicker", "0.8",
-            "--precision", "fp32", "--crf", "0", "-q"]  # fmt: skip
+            "--strength", "0.5", "--precision", "fp32", "--crf", "0", "-q"]  # fmt: skip
     out = tmp_path / "ray"
     done = subprocess.run(
         [sys.executable, "-m", "impasto", *argv, "-o", str(out), "--ray", ray_cluster],

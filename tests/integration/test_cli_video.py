@@ -105,23 +105,80 @@ def test_help_lists_the_video_flags(run_cli) -> None:
     assert "--style-weight" in stdout and "--network" in stdout
 
 
-@pytest.mark.precision
-def test_the_network_route(run_cli, clip, tmp_path) -> None:
+def _model(tmp_path: Path) -> Path:
     from impasto.network.config import NetworkConfig
     from impasto.network.info import NetworkInfo
     from impasto.network.model import build_network
     from impasto.network.modelfile import StyleNetwork
 
     small = NetworkConfig(width=0.125, blocks=1)
-    model = StyleNetwork(build_network(small, seed=3), NetworkInfo(small)).save(
+    return StyleNetwork(build_network(small, seed=3), NetworkInfo(small)).save(
         tmp_path / "m.safetensors"
     )
+
+
+@pytest.mark.precision
+def test_the_network_route(run_cli, clip, tmp_path) -> None:
+    model = _model(tmp_path)
     out = tmp_path / "fast.gif"
     argv = ["video", clip, "--network", model, "-o", out, "--size", "48", "-q"]
     code, _, stderr = run_cli([*argv, "--deflicker", "0.5"])
     assert code == 0, stderr
     assert len(list(read_frames(out))) == 4
     code, _, stderr = run_cli([*argv, "--deflicker", "1"])
-    assert code == 2 and "--deflicker strength must be in [0, 1)" in stderr
+    assert code == 2 and "--deflicker must be in [0, 1)" in stderr
     code, _, stderr = run_cli([*argv, "--checkpoint", tmp_path / "ck"])
     assert code == 2 and "the network route needs none" in stderr
+
+
+def test_the_network_routes_strength_blends_the_frames_in(run_cli, clip, tmp_path) -> None:
+    """0 gives the clip's frames at the output size, 1 the painting as without the flag, 0.5
+    lies between (lossless, so the frames decode as they were written)."""
+    import torch
+
+    from impasto.video.frames import VideoWriter
+    from impasto.video.run import quantised
+
+    model = _model(tmp_path)
+    argv = ["video", clip, "--network", model, "--size", "48", "--crf", "0", "-q"]
+
+    def run(name: str, *extra: str) -> torch.Tensor:
+        code, _, stderr = run_cli([*argv, "--precision", "fp32", "-o", tmp_path / name, *extra])
+        assert code == 0, stderr
+        return torch.cat(list(read_frames(tmp_path / name)))
+
+    plain, painted = run("plain.mp4"), run("one.mp4", "--strength", "1")
+    assert torch.equal(plain, painted)
+    with VideoWriter(tmp_path / "frames.mp4", 8.0, crf=0) as writer:
+        for frame in read_frames(clip, size=48):
+            writer.write(quantised(frame))
+    frames = torch.cat(list(read_frames(tmp_path / "frames.mp4")))
+    assert (run("none.mp4", "--strength", "0") - frames).abs().max() <= 1 / 255
+    half = run("half.mp4", "--strength", "0.5")
+    assert (half - (painted + frames) / 2).abs().mean() < 2 / 255
+    assert (painted - frames).abs().mean() > 10 / 255  # the three clips do differ
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-0.1", "--strength must be a number from 0 to 1, got -0.1"),
+        ("1.5", "--strength must be a number from 0 to 1, got 1.5"),
+        ("nan", "--strength must be a number from 0 to 1, got nan"),
+        ("x", "argument --strength: invalid float value: 'x'"),
+    ],
+)
+def test_a_bad_strength_is_refused_before_any_work(run_cli, clip, tmp_path, value, message):
+    out = tmp_path / "out.mp4"
+    argv = ["video", clip, "--network", tmp_path / "none.safetensors", "-o", out, "-q"]
+    code, _, stderr = run_cli([*argv, "--strength", value])
+    assert code == 2 and stderr.startswith("impasto: error:") and message in stderr, stderr
+    assert stderr.count("\n") == 1 and not out.exists()
+
+
+def test_the_strength_applies_only_with_a_network(run_cli, clip, style_path, tmp_path) -> None:
+    out = tmp_path / "out.mp4"
+    code, _, stderr = run_cli(["video", clip, style_path, "-o", out, "--strength", "0.5", "-q"])
+    assert code == 2 and stderr.count("\n") == 1, stderr
+    assert "impasto: error: --strength applies only with --network" in stderr
+    assert not out.exists()

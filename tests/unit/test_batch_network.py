@@ -204,3 +204,14 @@ def test_the_strength_is_in_the_key_only_where_not_the_default() -> None:
     assert "strength" not in plain.to_json()  # the keys of batches written before --strength
     half = NetworkSettings(ApplyConfig(device="cpu", strength=0.5))
     assert '"strength": 0.5' in half.to_json() and half.hash != plain.hash
+
+
+def test_a_clips_strength_is_the_apply_settings_and_not_in_an_optimised_clips_key() -> None:
+    from impasto.batch.manifest import Settings
+    from impasto.config import StyleConfig
+    from impasto.video.config import VideoConfig
+
+    job = NetworkJob(NetworkSettings(ApplyConfig(device="cpu", strength=0.5)), video=VideoConfig())
+    assert job.video_config.strength == 0.5  # blended after the de-flicker, as impasto video
+    optimised = Settings(StyleConfig(), video=VideoConfig())
+    assert "strength" not in optimised.to_json()  # the keys of batches written before it

@@ -133,17 +133,21 @@ def test_a_batch_killed_mid_clip_resumes_at_the_next_frame(
 
 
 @pytest.mark.precision
-def test_the_network_route_writes_what_impasto_video_writes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("strength", [1.0, 0.5])
+def test_the_network_route_writes_what_impasto_video_writes(
+    tmp_path: Path, strength: float
+) -> None:
     model = save_tiny_network(tmp_path / "starry.safetensors")
     inputs = _inputs(tmp_path / "in")
     video = VideoConfig(size=48, deflicker=0.8, frames="1:4", crf=0)
-    job = NetworkJob(NetworkSettings(ApplyConfig(device="cpu", size=32)), video=video)
+    apply = ApplyConfig(device="cpu", size=32, strength=strength)
+    job = NetworkJob(NetworkSettings(apply), video=video)
     with Manifest.open(tmp_path / "out") as m:
         rep = run_network_local(m, plan_batch(m, inputs, [model], job), job, Quiet())
         assert rep.ok and len(rep.done) == 2
         clip = next(i for i in rep.done if i.output.endswith(".mp4"))
     network = open_network(model, device="cpu", precision=job.settings.apply.precision)
-    cfg = video.replace(style_config=StyleConfig(device="cpu"))
+    cfg = video.replace(style_config=StyleConfig(device="cpu"), strength=strength)
     one = stylize_video_network(inputs[1], network, cfg, out=tmp_path / "one.mp4")
     ours, theirs = _decoded(tmp_path / "out" / clip.output), _decoded(one.out)
     assert ours.shape[0] == 3 and ours.shape == theirs.shape

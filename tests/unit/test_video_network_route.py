@@ -90,6 +90,28 @@ def test_strength_zero_is_the_raw_network_and_batches_do_not_change_it(
     assert all(torch.equal(a, b) for a, b in zip(frames, clip.frames, strict=True))
 
 
+def test_the_strength_blends_the_deflickered_painting_with_each_frame(
+    clip: SyntheticClip,
+) -> None:
+    network = _network()
+
+    def route(strength: float) -> list[torch.Tensor]:
+        return list(stylize_frames(network, clip.frames, config=ApplyConfig(strength=strength)))
+
+    painted = route(1.0)
+    deflicker = Deflicker()  # the route before the strength: the network, de-flickered
+    assert all(
+        torch.equal(out, deflicker(frame, network.run(frame)))
+        for out, frame in zip(painted, clip.frames, strict=True)
+    )
+    assert all(torch.equal(a, b) for a, b in zip(route(0.0), clip.frames, strict=True))
+    for half, paint, frame in zip(route(0.5), painted, clip.frames, strict=True):
+        assert torch.allclose(half, (paint + frame) / 2, atol=1e-6)
+        assert (half >= torch.minimum(paint, frame) - 1e-6).all()
+        assert (half <= torch.maximum(paint, frame) + 1e-6).all()
+        assert not torch.equal(half, paint) and not torch.equal(half, frame)
+
+
 def test_the_apply_settings_keep_colours_at_the_frames_own_size(clip: SyntheticClip) -> None:
     config = ApplyConfig(size=32, preserve_color="luminance")
     out = list(stylize_frames(_network(), clip.frames[:2], config=config))
@@ -99,9 +121,9 @@ def test_the_apply_settings_keep_colours_at_the_frames_own_size(clip: SyntheticC
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
-        ({"strength": 1.0}, "strength must be in"),
-        ({"strength": -0.1}, "strength must be in"),
-        ({"strength": "high"}, "strength must be a number"),
+        ({"strength": 1.0}, "deflicker must be in"),
+        ({"strength": -0.1}, "deflicker must be in"),
+        ({"strength": "high"}, "deflicker must be a number"),
         ({"tolerance": 0.0}, "tolerance must be above 0"),
         ({"batch": 0}, "batch must be"),
     ],

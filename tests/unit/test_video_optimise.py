@@ -126,13 +126,27 @@ def test_warm_start_fills_where_the_mask_is_zero(fill: Fill) -> None:
         ({"later_steps": 0}, "later_steps"),
         ({"later_steps": 2.5}, "later_steps"),
         ({"temporal_weight": -1.0}, "temporal_weight"),
-        ({"deflicker": 1.5}, "deflicker strength must be in"),
+        ({"deflicker": 1.5}, "deflicker must be in"),
         ({"fill": "blur"}, "'blur'"),
+        ({"strength": -0.1}, "strength must be a number from 0 to 1, got -0.1"),
+        ({"strength": 1.5}, "strength must be a number from 0 to 1, got 1.5"),
+        ({"strength": float("nan")}, "strength must be a number from 0 to 1, got nan"),
+        ({"strength": "x"}, "strength must be a number from 0 to 1, got 'x'"),
+        ({"strength": True}, "strength must be a number from 0 to 1, got True"),
     ],
 )
 def test_bad_settings_name_the_value(changes, named) -> None:
     with pytest.raises(ConfigError, match=named):
         VideoConfig(**changes)
+
+
+def test_the_optimisation_refuses_a_strength_before_any_work(tmp_path) -> None:
+    from impasto.video.run import stylize_video
+
+    with pytest.raises(ConfigError, match=r"strength 0\.5 applies only with a style network"):
+        stylize_video(tmp_path / "none.mp4", tmp_path / "none.png", VideoConfig(strength=0.5),
+                      out=tmp_path / "out.mp4")  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_settings_round_trip_and_the_frame_configs() -> None:

@@ -480,3 +480,45 @@ def test_video_mode_stylizes_the_bundled_clip_and_plays_it(server: str) -> None:
         expect(page.locator("#v-frames")).to_have_value("0:3")
         expect(page.locator("#vs-steps")).to_have_value("4")
         assert errors == []
+
+
+@pytest.mark.precision
+def test_video_modes_strength_is_the_network_routes_own(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import urllib.request
+
+    from playwright.sync_api import expect
+
+    models = tmp_path / "models"
+    models.mkdir()
+    save_tiny_network(models / "tiny.safetensors")
+    monkeypatch.setenv("IMPASTO_MODELS", str(models))
+    monkeypatch.setattr("impasto.web.instant.bundled_dir", lambda: tmp_path / "no-bundled")
+    with studio_page(server) as (page, errors):
+        page.click("#mode-video")
+        page.click("#clip-sample-street")
+        strength = page.locator("#v-strength")
+        expect(strength).to_be_hidden()  # the optimisation route: a painting has style_weight
+        page.check("#route-network")
+        expect(strength).to_be_visible()
+        expect(strength).to_have_attribute("max", "1")
+        page.fill("#v-strength", "0.5")
+
+        # Not sent with the optimisation route, which would refuse it: the 422 is the range's.
+        page.check("#route-optimisation")
+        page.click("#vstyle-sample-starry_night")
+        page.fill("#v-frames", "0:99")
+        page.click("#video-start")
+        expect(page.locator("#video-error")).to_contain_text("outside Street (vtest.avi)")
+
+        page.check("#route-network")
+        page.fill("#v-frames", "0:2")
+        page.fill("#v-size", "32")
+        page.click("#video-start")
+        expect(page.locator("#stat-status")).to_have_text("done", timeout=120_000)
+        with urllib.request.urlopen(server + "/api/jobs") as r:
+            (job,) = json.load(r)["jobs"]
+        assert job["route"] == "network" and job["config"]["strength"] == 0.5
+        assert errors == []

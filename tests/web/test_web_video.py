@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from web_helpers import (
     finished,
@@ -100,6 +101,7 @@ def test_config_has_the_video_form_the_optimisation_form_clips_and_models(
     assert names == [n for n in VideoConfig().to_dict() if n not in NOT_IN_VIDEO]
     fields = {f["name"]: f for f in body["fields"]}
     assert fields["fill"]["choices"] == ["content", "previous", "warped"]
+    assert fields["strength"]["default"] == 1  # ApplyConfig's setting: a network's painting
     style_names = [f["name"] for f in body["style_fields"]]
     assert "steps" in style_names and "size" not in style_names
     assert body["limits"]["max_seconds"] == 10.0 and body["limits"]["max_size"] == 512
@@ -156,6 +158,23 @@ def test_the_network_route_runs_on_the_bundled_clip(studio: TestClient, tmp_path
     assert job in studio.get("/api/jobs").json()["jobs"]
 
 
+@pytest.mark.precision
+def test_a_network_jobs_strength_0_gives_the_clips_frames(studio: TestClient, tmp_path) -> None:
+    from impasto.video.run import quantised
+
+    config = {"size": 32, "frames": "2:4", "crf": 0, "strength": 0}
+    job = submit(studio, {"clip": "clip:street", "model": MODEL, "config": config})
+    assert job["config"]["strength"] == 0
+    job = wait_for(studio, job["id"], finished)
+    assert job["status"] == "done", job
+    got = torch.cat(list(read_frames(result_of(studio, job, tmp_path))))
+    with VideoWriter(tmp_path / "frames.mp4", 10.0, crf=0) as out:  # the frames, as written
+        for frame in read_frames(bundled_clip(), range(2, 4), 32):
+            out.write(quantised(frame))
+    frames = torch.cat(list(read_frames(tmp_path / "frames.mp4")))
+    assert got.shape == frames.shape and (got - frames).abs().max() <= 1 / 255
+
+
 # -- refusals before any work --------------------------------------------------------------------
 def test_uploads_that_are_not_readable_clips_are_refused_and_not_kept(
     make_app: Any, data_dir: Path, clip_bytes: bytes
@@ -196,6 +215,11 @@ def test_jobs_outside_the_clip_or_the_limits_are_refused_before_any_work(
     assert "is an image; clip must be a video" in msg
     msg = refused(studio, {"clip": ref, "style": style, "config": {"fill": "blur"}})
     assert "fill" in msg
+    for bad, shown in ((-0.1, "-0.1"), (1.5, "1.5"), ("x", "'x'")):
+        msg = refused(studio, {"clip": ref, "model": MODEL, "config": {"strength": bad}})
+        assert f"strength must be a number from 0 to 1, got {shown}" in msg
+    msg = refused(studio, {"clip": ref, "style": style, "config": {"strength": 0.5}})
+    assert msg.startswith("strength 0.5 applies only with a style network")
     assert studio.get("/api/jobs").json()["jobs"] == []
     assert not (data_dir / "jobs").exists() or not list((data_dir / "jobs").iterdir())
 

@@ -110,8 +110,10 @@ def write_clip(
     poll: Callable[[], None],
 ) -> float:
     """The network route's driver half: each (input frame, raw network output), in frame
-    order, de-flickered and written to the item's video (atomically, with the clip's audio).
-    Returns the seconds taken."""
+    order, de-flickered, blended with the frame by ``video.strength`` (as
+    :func:`~impasto.video.network_route.stylize_frames` does) and written to the item's video
+    (atomically, with the clip's audio). Returns the seconds taken."""
+    from impasto.network.apply import blend
     from impasto.video.frames import VideoWriter, check_range, probe
     from impasto.video.network_route import Deflicker
     from impasto.video.run import quantised
@@ -125,7 +127,7 @@ def write_clip(
     out = manifest.folder / item.output
     with VideoWriter(out, info.fps, audio_from=audio, audio_range=span, crf=video.crf) as writer:
         for frame, raw in pairs:
-            writer.write(quantised(deflicker(frame, raw)))
+            writer.write(quantised(blend(deflicker(frame, raw), frame, video.strength)))
             poll()
     return time.perf_counter() - t0
 
@@ -136,16 +138,15 @@ def paint_clip(
     network: Stylizer,
     video: VideoConfig,
     poll: Callable[[], None],
-    strength: float = 1.0,
 ) -> float:
     """A clip item through a style network in this process: the frames a few per pass
-    (:func:`~impasto.video.network_route.network_frames`), de-flickered and written in order;
-    ``strength`` as the batch's apply settings give it."""
+    (:func:`~impasto.video.network_route.network_frames`), de-flickered, blended by
+    ``video.strength`` and written in order."""
     from impasto.network.apply import ApplyConfig
     from impasto.video.network_route import network_frames
 
     inner = video.style_config
-    apply = ApplyConfig(preserve_color=inner.preserve_color, device=inner.device, strength=strength)
+    apply = ApplyConfig(preserve_color=inner.preserve_color, device=inner.device)
     _, frames = clip_frames(item, video)
     return write_clip(manifest, item, video, network_frames(network, frames, config=apply), poll)
 

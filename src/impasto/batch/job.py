@@ -84,13 +84,15 @@ class NetworkJob:
 
     @property
     def video_config(self) -> VideoConfig:
-        """The clips' :class:`VideoConfig`: the network's colour and device inside."""
+        """The clips' :class:`VideoConfig`: the network's colour and device inside, and its
+        strength (blended in after the de-flicker, as ``impasto video --network`` does)."""
         from impasto.config import StyleConfig
         from impasto.video.config import VideoConfig
 
         apply = self.settings.apply
         inner = StyleConfig(preserve_color=apply.preserve_color, device=apply.device)
-        return (self.video or VideoConfig()).replace(style_config=inner)
+        video = self.video or VideoConfig()
+        return video.replace(style_config=inner, strength=apply.strength)
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,7 @@ class _Painter:
         assert self.video is not None
         try:
             seconds = paint_clip(self.manifest, started, self.network, self.video,
-                                 self.listener.poll, self.config.strength)  # fmt: skip
+                                 self.listener.poll)  # fmt: skip
             done = finish_clip(self.manifest, started, seconds, self.worker)
         except (Cancelled, KeyboardInterrupt):
             raise  # run() puts it back in the queue

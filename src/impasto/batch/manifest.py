@@ -128,7 +128,10 @@ class Settings:
             del config["photo_epsilon"]  # are as before the setting
         data: JSONObject = {"config": config, "weights": self.weights}
         if self.video is not None:  # absent for photos: their hashes are as before clips
-            data["video"] = self.video.to_dict()
+            video = self.video.to_dict()
+            if video.get("strength") == 1:  # the network route's: keys as before it
+                del video["strength"]
+            data["video"] = video
         return json.dumps(data, sort_keys=True)
 
     @property

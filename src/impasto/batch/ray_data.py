@@ -324,8 +324,9 @@ class _Pool:
             frames = list(clip_frames(started, video)[1])  # kept for the de-flicker
             size = max(1, min(self.job.max_batch, math.ceil(len(frames) / self.workers)))
             refs = [self.ray.put(block) for block in _frame_blocks(frames, size)]
-            # As network_frames: the frames are at the working size already.
-            apply = replace(self.job.settings.apply, size=None)
+            # As network_frames: the frames are at the working size already, and the strength
+            # is blended in after the de-flicker (write_clip).
+            apply = replace(self.job.settings.apply, size=None, strength=1.0)
             rows = self._rows(model, refs, size, FrameWorker, apply)
             workers: set[str] = set()
             pairs = _in_order(frames, rows, workers)

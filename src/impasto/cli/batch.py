@@ -105,11 +105,12 @@ def add_batch_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _video_fields() -> list[dataclasses.Field[Any]]:
-    """VideoConfig's fields with a batch flag of their own: all but its inner StyleConfig and
-    ``size`` (--size is the clips' long side as well as the photos')."""
+    """VideoConfig's fields with a batch flag of their own: all but its inner StyleConfig,
+    ``size`` (--size is the clips' long side as well as the photos') and ``strength``
+    (--strength, ApplyConfig's, is the clips' as well as the photos' with --network)."""
     from impasto.video.config import VideoConfig
 
-    skip = ("style_config", "size")
+    skip = ("style_config", "size", "strength")
     return [f for f in dataclasses.fields(VideoConfig) if f.name not in skip]
 
 

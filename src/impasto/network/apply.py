@@ -40,6 +40,16 @@ from impasto.preprocess.resize import resize
 log = logging.getLogger(__name__)
 
 
+# How much of a network's painting to keep, written once: ApplyConfig's field (impasto apply,
+# batch --network, Instant mode) and VideoConfig's (impasto video --network, Video mode).
+STRENGTH = setting(
+    "how much of the network's painting to keep, from 0 (the photo) to 1 (the "
+    "network's output): the output blended with the photo, pixel by pixel",
+    group="styles",
+    metavar="S",
+)
+
+
 class Backend(str, Enum):
     AUTO = "auto"  # a .onnx file on onnxruntime, a .safetensors file on torch
     TORCH = "torch"
@@ -73,15 +83,7 @@ class ApplyConfig(Settings):
             choices=ColorPreservation,
         ),
     )
-    strength: float = field(
-        default=1.0,
-        metadata=setting(
-            "how much of the network's painting to keep, from 0 (the photo) to 1 (the "
-            "network's output): the output blended with the photo, pixel by pixel",
-            group="styles",
-            metavar="S",
-        ),
-    )
+    strength: float = field(default=1.0, metadata=STRENGTH)
     device: str = field(
         default="auto",
         metadata=setting(

@@ -19,6 +19,8 @@ import impasto.validate as validate
 from impasto.config import Settings, StyleConfig, setting
 from impasto.errors import ConfigError
 from impasto.jsontypes import JSONObject
+from impasto.network.apply import STRENGTH
+from impasto.network.apply import check_strength as check_share
 from impasto.preprocess.resize import plan_steps, pyramid_sizes
 from impasto.video.frames import check_crf
 from impasto.video.network_route import DEFAULT_STRENGTH, check_strength
@@ -122,6 +124,9 @@ class VideoConfig(Settings):
             group="network",
         ),
     )
+    # The network route's painting blended with each frame after the de-flicker; the setting
+    # is ApplyConfig's (impasto apply --strength), written once.
+    strength: float = field(default=1.0, metadata=STRENGTH)
     style_config: StyleConfig = field(default_factory=StyleConfig)
 
     def __post_init__(self) -> None:
@@ -137,6 +142,7 @@ class VideoConfig(Settings):
             raise ConfigError(f"later_steps must be a positive integer, got {steps!r}")
         validate.number("temporal_weight", self.temporal_weight, allow_zero=True)
         check_strength(self.deflicker)
+        object.__setattr__(self, "strength", check_share(self.strength))
         object.__setattr__(self, "fill", validate.choice(Fill, self.fill, "fill"))
         if not isinstance(self.style_config, StyleConfig):
             raise ConfigError("style_config must be a StyleConfig")

@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from impasto.errors import ConfigError
-from impasto.network.apply import ApplyConfig, stylize_image
+from impasto.network.apply import ApplyConfig, blend, stylize_image
 from impasto.network.stylizer import Stylizer
 from impasto.video.flow import reliable_flow, warp
 
@@ -59,9 +59,9 @@ def check_strength(strength: float) -> float:
     """``strength`` (a) in [0, 1): 0 is the raw network; 1 would freeze the first frame
     wherever the flow is reliable."""
     if isinstance(strength, bool) or not isinstance(strength, (int, float)):
-        raise ConfigError(f"deflicker strength must be a number in [0, 1), got {strength!r}")
+        raise ConfigError(f"deflicker must be a number in [0, 1), got {strength!r}")
     if not 0.0 <= strength < 1.0:
-        raise ConfigError(f"deflicker strength must be in [0, 1), got {strength!r}")
+        raise ConfigError(f"deflicker must be in [0, 1), got {strength!r}")
     return float(strength)
 
 
@@ -154,16 +154,20 @@ def network_frames(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Each (1, 3, H, W) frame with the network's raw output for it, ``batch`` frames per
     pass. ``config`` keeps the colours as asked (its size is ignored: the frames are already
-    at the working size, and the flow needs outputs of the same size). The settings are
-    checked here, before the first frame is read."""
+    at the working size, and the flow needs outputs of the same size; so is its strength:
+    the frame is blended in after the de-flicker, as :func:`stylize_frames` does). The
+    settings are checked here, before the first frame is read."""
     return _network_frames(network, frames, batch, _settings(batch, config))
 
 
 def _settings(batch: int, config: ApplyConfig | None) -> ApplyConfig:
-    """``config`` for frames already at the working size, once ``batch`` is checked."""
+    """``config`` for the raw outputs of frames already at the working size, once ``batch``
+    is checked: the whole painting (strength 1), since the frame is blended in after the
+    de-flicker (blended before, the photo's share would be carried along the flow too, and
+    the clip at strength 0 would be its frames smoothed by the filter, not its frames)."""
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch must be a whole number of frames, at least 1, got {batch!r}")
-    return replace(config or ApplyConfig(), size=None)
+    return replace(config or ApplyConfig(), size=None, strength=1.0)
 
 
 def _network_frames(
@@ -186,15 +190,18 @@ def stylize_frames(
     overlap: bool = True,
 ) -> Iterator[torch.Tensor]:
     """The network route: each frame through ``network``, de-flickered with ``strength`` and
-    ``tolerance`` (strength 0: the raw outputs; ``flow_side`` the filter's flow size). Frames
-    in, (1, 3, H, W) outputs out, one for one, lazily, so a writer can take each as it comes.
+    ``tolerance`` (strength 0: the raw outputs; ``flow_side`` the filter's flow size), then
+    blended with the frame by ``config.strength`` (0: the frame itself; the blend of
+    ``impasto apply --strength``). Frames in, (1, 3, H, W) outputs out, one for one, lazily,
+    so a writer can take each as it comes.
     With ``overlap`` the next frames are read and their flows computed on a second thread
     while the network paints (the same outputs; docs/video.md has the gain). The settings
     are checked here, before the first frame is read."""
     deflicker = Deflicker(strength, tolerance, flow_side)
     settings = _settings(batch, config)
+    share = 1.0 if config is None else config.strength
     carried = _carried(frames, deflicker, batch)
-    return _painted(network, _ahead(carried) if overlap else carried, deflicker, settings)
+    return _painted(network, _ahead(carried) if overlap else carried, deflicker, settings, share)
 
 
 def _carried(frames: Iterable[torch.Tensor], deflicker: Deflicker, batch: int) -> Iterator[Carried]:
@@ -204,12 +211,16 @@ def _carried(frames: Iterable[torch.Tensor], deflicker: Deflicker, batch: int) -
 
 
 def _painted(
-    network: Stylizer, groups: Iterable[Carried], deflicker: Deflicker, settings: ApplyConfig
+    network: Stylizer,
+    groups: Iterable[Carried],
+    deflicker: Deflicker,
+    settings: ApplyConfig,
+    share: float,
 ) -> Iterator[torch.Tensor]:
     for group in groups:
         raw = stylize_image(network, torch.cat([frame for frame, _ in group]), settings)
-        for out, (_, carry) in zip(raw.split(1), group, strict=True):
-            yield deflicker.blend(out, carry)
+        for out, (frame, carry) in zip(raw.split(1), group, strict=True):
+            yield blend(deflicker.blend(out, carry), frame, share)
 
 
 def _ahead(groups: Iterator[Carried]) -> Iterator[Carried]:

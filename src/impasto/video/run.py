@@ -110,6 +110,16 @@ def check_config(config: VideoConfig) -> None:
     check_settings(config.later)
 
 
+def check_optimisation(config: VideoConfig) -> None:
+    """What the optimisation route refuses: a ``strength`` (it blends a style network's
+    painting with the frames; the optimisation's own is ``style_weight``)."""
+    if config.strength != 1:
+        raise ConfigError(
+            f"strength {config.strength:g} applies only with a style network: it blends the "
+            "network's painting with the frames"
+        )
+
+
 def check_video(
     clip: str | os.PathLike[str], config: VideoConfig, out: str | os.PathLike[str]
 ) -> tuple[ClipInfo, range]:
@@ -150,6 +160,7 @@ def stylize_video(
         Cancelled: stopped by the callback (the finished frames are kept in ``checkpoint``).
     """
     cfg = config or VideoConfig()
+    check_optimisation(cfg)
     info, frames = check_video(clip, cfg, out)
     styles = _styles(style)
     vgg, path = _weights(weights)
@@ -198,7 +209,8 @@ def stylize_video_network(
 
     ``network``: a model file, a model's name (``impasto models``) or an opened network.
     The network runs on ``config.style_config.device`` and keeps the colours as its
-    ``preserve_color`` asks. Errors as for :func:`stylize_video`, before any work."""
+    ``preserve_color`` asks; ``config.strength`` blends the de-flickered painting with each
+    frame (0: the frames themselves). Errors as for :func:`stylize_video`, before any work."""
     from impasto.network.apply import ApplyConfig, open_network
     from impasto.network.registry import find_model
     from impasto.video import network_route
@@ -207,7 +219,8 @@ def stylize_video_network(
     info, frames = check_video(clip, cfg, out)
     strength = network_route.check_strength(cfg.deflicker)
     device = cfg.style_config.device
-    apply = ApplyConfig(preserve_color=cfg.style_config.preserve_color, device=device)
+    colour = cfg.style_config.preserve_color
+    apply = ApplyConfig(preserve_color=colour, device=device, strength=cfg.strength)
     if isinstance(network, (str, os.PathLike)):
         precision = cfg.style_config.precision
         network = open_network(find_model(network), device=device, precision=precision)

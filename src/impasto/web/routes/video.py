@@ -97,6 +97,7 @@ def _task(req: VideoJobRequest, studio: Studio, clip: Source, style: Source | No
     """The job's run from the request: every check the settings, the clip's header and the
     model file allow, before anything runs (ConfigError naming what is wrong)."""
     from impasto.network.apply import ApplyConfig
+    from impasto.video.run import check_optimisation
 
     limits = studio.limits
     cfg = build_video_config(
@@ -106,7 +107,9 @@ def _task(req: VideoJobRequest, studio: Studio, clip: Source, style: Source | No
         device=limits.device,
     )
     model = None
-    if req.model is not None:
+    if req.model is None:
+        check_optimisation(cfg)  # a strength: only with a model
+    else:
         model = studio.manager.models.find(req.model)
         check_backend(model, ApplyConfig(device=limits.device))
     frames = check_frames(clip.path, clip.name, cfg, limits.max_video_seconds)

@@ -21,7 +21,7 @@ function bound(input, field, prefix) {
   } else if (field.name === "size" && prefix === "i") {
     input.min = String(state.instant.limits.min_size);
     input.max = String(state.instant.limits.max_size);
-  } else if (field.name === "strength" && prefix === "i") {
+  } else if (field.name === "strength" && (prefix === "i" || prefix === "v")) {
     input.min = "0";  // a share of the network's painting: ApplyConfig refuses the rest
     input.max = "1";
   } else if (field.kind === "int" || field.name.endsWith("weight")) {

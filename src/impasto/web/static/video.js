@@ -8,8 +8,9 @@ import { keepForm, recall, remember, restore } from "./memory.js";
 const pickers = {};
 let save = () => {};
 
-// VideoConfig's fields that only one route reads: shown for that route only.
-const ROUTE_FIELDS = { network: ["deflicker"], optimisation: ["later_steps", "temporal_weight", "fill"] };
+// VideoConfig's fields that only one route reads: shown and sent for that route only (the
+// optimisation refuses a strength).
+const ROUTE_FIELDS = { network: ["deflicker", "strength"], optimisation: ["later_steps", "temporal_weight", "fill"] };
 
 function setRoute(route) {
   $(`route-${route}`).checked = true;
@@ -58,6 +59,9 @@ async function start(e) {
   if (route === "network" && !model) { showError("Pick a style network first.", "video-error"); return; }
   const form = $("video-settings");
   const config = readConfig(state.video.fields, form);
+  for (const [r, names] of Object.entries(ROUTE_FIELDS)) {
+    if (r !== route) for (const n of names) delete config[n];
+  }
   const body = { clip: clip.ref, config };
   if (route === "network") body.model = model;
   else { body.style = style.ref; config.style_config = readConfig(state.video.style_fields, form); }

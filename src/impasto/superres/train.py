@@ -10,6 +10,7 @@ network learns is the photo's own fine detail. Every draw comes from the run's
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
@@ -124,14 +125,19 @@ def _train(
     callback: TrainCallback | None,
     folder: Path | None,
     every: int,
+    photos: PhotoSet | None = None,
+    model: Upscaler | None = None,
 ) -> UpscaleTrainResult:
+    """The run of ``inputs``: on ``photos`` (None: the folder ``inputs.photos`` names), from
+    ``model``'s weights (None: fresh ones from the seed; a copy trains, ``model`` is kept)."""
     cfg = inputs.config
     device = resolve_device(cfg.device)
-    photos = load_photos(inputs.photos, cfg.photo_side)
+    if photos is None:
+        photos = load_photos(inputs.photos, cfg.photo_side)
     if inputs.precision is None:
         inputs = replace(inputs, precision=arithmetic(cfg.precision, device).name)
     trainer = _Trainer.start(
-        inputs, vgg, photos, state, Arithmetic.named(device, str(inputs.precision))
+        inputs, vgg, photos, state, Arithmetic.named(device, str(inputs.precision)), model
     )
 
     def save() -> Path:
@@ -206,11 +212,16 @@ class _Trainer:
         photos: PhotoSet,
         state: dict[str, Any] | None,
         arith: Arithmetic,
+        start: Upscaler | None = None,
     ) -> _Trainer:
         cfg = inputs.config
         extractor = FeatureExtractor(vgg, cfg.feature_layers).to(arith.device)
         extractor.requires_grad_(False)
-        model = build_upscaler(inputs.network, cfg.seed).to(arith.device).train()
+        if start is None:
+            model = build_upscaler(inputs.network, cfg.seed)
+        else:  # a copy of the given weights (in float32, trainable), the caller's kept
+            model = copy.deepcopy(start).to(torch.float32).requires_grad_(True)
+        model = model.to(arith.device).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         generator = torch.Generator().manual_seed(cfg.seed)
         history: list[dict[str, float]] = []

@@ -14,7 +14,6 @@ from impasto.api import (
     photo_config,
     prepare_style,
     resume,
-    stylize,
     synthesize_texture,
 )
 from impasto.config import (
@@ -46,6 +45,7 @@ from impasto.network.modelfile import load_network
 from impasto.network.train import resume_training, train_network
 from impasto.optim.events import StepEvent
 from impasto.superres.apply import upscale
+from impasto.superres.route import stylize
 from impasto.superres.train import resume_upscaler, train_upscaler
 from impasto.version import __version__
 

@@ -188,10 +188,24 @@ def check_settings(cfg: StyleConfig) -> StyleConfig:
     """Every check the settings alone allow, beyond each field's own (which StyleConfig makes
     when it is built): the step plan against the scales, the device against the machine.
     Shells call it before any work (the studio when a job is submitted); stylize calls it
-    first, synthesize_texture once the texture's size is known."""
+    first, synthesize_texture once the texture's size is known. The engine paints at
+    ``size``: ``upscale`` above 1 is refused here (:func:`check_single_pass`)."""
+    check_single_pass(cfg)
     check_plan(cfg)
     resolve_device(cfg.device)  # a device this machine lacks: refused before any work
     return cfg
+
+
+def check_single_pass(cfg: StyleConfig) -> None:
+    """Refuse ``upscale`` above 1 where nothing enlarges the result: only
+    ``impasto.stylize`` (``impasto stylize --upscale``, :mod:`impasto.superres.route`) paints
+    at ``size / upscale`` and enlarges; this engine, photo mode, textures, video and batch
+    paint at ``size``."""
+    if cfg.upscale != 1:
+        raise ConfigError(
+            f"upscale={cfg.upscale}: only `impasto stylize` (impasto.stylize) enlarges a "
+            "stylized picture; here give upscale=1 (or enlarge the result with `impasto upscale`)"
+        )
 
 
 def _config(config: StyleConfig | None, overrides: dict[str, Any]) -> StyleConfig:

@@ -75,6 +75,12 @@ class Padding(str, Enum):
     REPLICATE = "replicate"
 
 
+# The enlargements of StyleConfig.upscale (1: none), and the steps its upscaler is fine-tuned
+# on the painting by default (docs/upscale.md has the measurements behind it).
+UPSCALES: tuple[int, ...] = (1, 2, 4)
+UPSCALES_TEXT: tuple[str, ...] = tuple(str(u) for u in UPSCALES)
+UPSCALE_FINETUNE = 0
+
 # torch.Generator.manual_seed takes a signed 64-bit seed.
 MAX_SEED = 2**63 - 1
 # Loss weights above this are refused: the weighted terms are float32 (at most 3.4e38), and 1e30
@@ -432,6 +438,28 @@ class StyleConfig(Settings):
             label="Early-stop tolerance",
         ),
     )
+    # The large-picture route (issue 27; docs/upscale.md): paint at size / upscale with the
+    # engine, then enlarge with the upscaler (superres.route). 1: the engine paints at size.
+    upscale: int = field(
+        default=1,
+        metadata=setting(
+            "paint at size / this (rounded) and enlarge the result this many times with the "
+            "bundled upscaler: a 4096 px picture in minutes instead of tile by tile (stylize "
+            "only)",
+            group="size",
+            choices=("1", "2", "4"),
+        ),
+    )
+    upscale_finetune: int = field(
+        default=UPSCALE_FINETUNE,
+        metadata=setting(
+            "with upscale: before it enlarges, fine-tune the upscaler this many steps on crops "
+            "of the style image (its own strokes are the high-resolution data), cached per "
+            "painting; 0: the bundled upscaler as it is",
+            group="size",
+            metavar="STEPS",
+        ),
+    )
 
     def __post_init__(self) -> None:
         self._check_steps()
@@ -442,6 +470,7 @@ class StyleConfig(Settings):
         self._check_layers()
         self._check_init()
         self._check_layer_weights()
+        self._check_upscale()
 
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)  # a frozen dataclass normalising its own input
@@ -571,7 +600,28 @@ class StyleConfig(Settings):
             raise ConfigError("style_layer_weights must not all be zero")
         self._set("style_layer_weights", w)
 
+    def _check_upscale(self) -> None:
+        up = self.upscale
+        if isinstance(up, str) and up.strip() in UPSCALES_TEXT:
+            up = int(up)
+        if isinstance(up, bool) or not isinstance(up, int) or up not in UPSCALES:
+            raise ConfigError(f"upscale must be 1 (off), 2 or 4, got {self.upscale!r}")
+        self._set("upscale", up)
+        steps = validate.integer("upscale_finetune", self.upscale_finetune, 0)
+        self._set("upscale_finetune", steps)
+        if self.painted_size < 16:
+            raise ConfigError(
+                f"size / upscale must be at least 16 pixels, got {self.size} / {up} = "
+                f"{self.painted_size}"
+            )
+
     # -- derived values ---------------------------------------------------------------------
+    @property
+    def painted_size(self) -> int:
+        """The long side the engine paints at: ``size / upscale`` rounded to the nearest pixel
+        (halves up); the upscaler then enlarges it to ``size``."""
+        return max(1, int(self.size / self.upscale + 0.5))  # halves up, not to even
+
     @property
     def layer_weights(self) -> tuple[float, ...]:
         """Per-style-layer weights w_l (paper eq. 5); equal and summing to one by default."""

@@ -126,6 +126,9 @@ class Settings:
         config = self.config.to_dict()
         if config.get("photo_epsilon") == _PHOTO_EPSILON:  # absent at the default: the keys
             del config["photo_epsilon"]  # are as before the setting
+        if config.get("upscale") == 1:  # absent at the default (the batch refuses others),
+            del config["upscale"]  # and the fine-tune's steps mean nothing without it
+            config.pop("upscale_finetune", None)
         data: JSONObject = {"config": config, "weights": self.weights}
         if self.video is not None:  # absent for photos: their hashes are as before clips
             video = self.video.to_dict()

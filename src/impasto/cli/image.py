@@ -19,6 +19,7 @@ from impasto.cli.shell import (
     FIELDS,
     Bar,
     Interrupt,
+    StageBars,
     add_style_flags,
     check_plan,
     checkpoint_folder,
@@ -35,7 +36,7 @@ from impasto.layers import LAYER_NAMES
 
 if TYPE_CHECKING:
     from impasto.api import Checkpointing, Result, Style
-    from impasto.optim.events import Callback, StepEvent
+    from impasto.optim.events import Callback, StageCallback, StageEvent, StepEvent
 
 DEFAULTS = StyleConfig()
 
@@ -204,11 +205,11 @@ class StyleJob(TypedDict):
 def _execute(
     job: StyleJob,
     quiet: bool,
-    run: Callable[[Callback], Result],
+    run: Callable[[Callback, StageCallback], Result],
     recorder: pictures.Recorder | None = None,
 ) -> int:
-    """Run with a progress bar, snapshots, the animation/plot recorder and Ctrl-C handling;
-    write the output atomically."""
+    """Run with a progress bar (and one per stage after the painting, as ``--upscale``'s),
+    snapshots, the animation/plot recorder and Ctrl-C handling; write the output atomically."""
     from impasto.io.images import save_image
 
     out = Path(job["output"])
@@ -216,6 +217,7 @@ def _execute(
     snap_dir = Path(snapshots) if snapshots else None
     every = job.get("save_every")
     progress = Bar(int(job["total_steps"]), "step", quiet)
+    stages = StageBars(quiet)
     with Interrupt() as interrupt:
 
         def callback(event: StepEvent) -> None:
@@ -226,12 +228,18 @@ def _execute(
                 save_image(event.image, snap_dir / f"step_{event.step:05d}.png")
             stop_if_asked(interrupt, f"at step {event.step}")
 
+        def on_stage(event: StageEvent) -> None:
+            progress.close()
+            stages.show(event)
+            stop_if_asked(interrupt, f"in the {event.stage} stage")
+
         try:
-            result = run(recorder.wrap(callback) if recorder else callback)
+            result = run(recorder.wrap(callback) if recorder else callback, on_stage)
             if recorder is not None:
                 recorder.finish(result)
         finally:
             progress.close()
+            stages.close()
     result.save(out)
     if not quiet:
         where = f"{result.sources.get('device', 'cpu')}, {result.sources.get('precision', '')}"
@@ -309,17 +317,19 @@ def _keep_recorder(
 
 
 def run_stylize(args: argparse.Namespace) -> int:
-    from impasto.api import stylize
+    from impasto.superres.route import check_route, stylize
 
     cfg = style_config(args)
-    check_plan(cfg)
+    naming_flags(FIELDS, lambda: check_route(cfg))  # with --upscale, the painted run's plan
+    if cfg.upscale != 1 and args.checkpoint is not None:
+        raise ConfigError(f"--upscale {cfg.upscale} takes no --checkpoint; use --upscale 1")
     styles = _style_list(args)
     job, spec = _job(args, cfg)
     recorder = pictures.make_recorder(args, args.content, styles)
     _keep_recorder(recorder, job, spec)
     coarse = parse_style(args.coarse_style) if args.coarse_style else None
 
-    def run(callback: Callback) -> Result:
+    def run(callback: Callback, on_stage: StageCallback) -> Result:
         return stylize(
             args.content,
             styles,
@@ -329,6 +339,7 @@ def run_stylize(args: argparse.Namespace) -> int:
             checkpoint=spec,
             content_mask=args.content_mask,
             coarse_style=coarse,
+            on_stage=on_stage,
         )
 
     return _execute(job, args.quiet, run, recorder)
@@ -354,7 +365,7 @@ def run_texture(args: argparse.Namespace) -> int:
     _keep_recorder(recorder, job, spec)
     coarse = parse_style(args.coarse_style) if args.coarse_style else None
 
-    def run(callback: Callback) -> Result:
+    def run(callback: Callback, _stage: StageCallback) -> Result:
         return synthesize_texture(
             styles,
             cfg,
@@ -377,7 +388,7 @@ def run_photo(args: argparse.Namespace) -> int:
     check_plan(cfg)
     job, spec = _job(args, cfg)
 
-    def run(callback: Callback) -> Result:
+    def run(callback: Callback, _stage: StageCallback) -> Result:
         return photo(
             args.photo,
             args.reference,
@@ -411,7 +422,7 @@ def run_resume(args: argparse.Namespace) -> int:
             scale=saved.progress.scale,
         )
 
-    def run(callback: Callback) -> Result:
+    def run(callback: Callback, _stage: StageCallback) -> Result:
         return resume(args.folder, weights=args.weights, callback=callback, device=args.device)
 
     return _execute(job, args.quiet, run, recorder)

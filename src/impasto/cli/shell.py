@@ -17,7 +17,7 @@ import sys
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 from impasto.config import StyleConfig, as_flags, flag_kwargs, flag_of, setting_of
 from impasto.errors import (
@@ -28,6 +28,9 @@ from impasto.errors import (
     OutputError,
     exit_for,
 )
+
+if TYPE_CHECKING:
+    from impasto.optim.events import StageEvent
 
 T = TypeVar("T")
 
@@ -218,6 +221,35 @@ class Bar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class StageBars:
+    """A bar per stage after the painting (``stylize --upscale``: the upscaler's fine-tune,
+    then the enlargement), each opened at its stage's first event; nothing when ``quiet``."""
+
+    LABELS: ClassVar[dict[str, tuple[str, str]]] = {
+        "finetune": ("fine-tune", "step"),
+        "enlarge": ("enlarge", "tile"),
+    }
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.stage: str | None = None
+        self.bar: Bar | None = None
+
+    def show(self, event: StageEvent) -> None:
+        if event.stage != self.stage:
+            self.close()
+            label, unit = self.LABELS.get(event.stage, (event.stage, "step"))
+            self.stage, self.bar = event.stage, Bar(event.total, unit, self.quiet, desc=label)
+        assert self.bar is not None
+        loss = event.losses.get("total")
+        self.bar.show(event.done, None if loss is None else f"loss={loss:.4g}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar = None
 
 
 def losses_text(scale: str, losses: dict[str, float]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -36,3 +36,19 @@ class StepEvent:
 
 
 Callback = Callable[[StepEvent], None]
+
+
+@dataclass(frozen=True)
+class StageEvent:
+    """Progress of a stage that follows the optimisation (``stylize --upscale``: the
+    upscaler's fine-tune on the painting, then the enlargement): ``done`` of ``total`` units
+    (training steps, tiles). A callback stops the run by raising :class:`impasto.Cancelled`."""
+
+    stage: str  # "finetune" or "enlarge"
+    done: int
+    total: int
+    elapsed: float  # seconds since the stage started
+    losses: dict[str, float] = field(default_factory=dict)  # a training step's terms
+
+
+StageCallback = Callable[[StageEvent], None]

@@ -356,3 +356,24 @@ def load_upscale_training(
         raise CheckpointError(f"{target} lacks {e.args[0]!r}") from None
     except (ConfigError, TypeError, ValueError) as e:
         raise CheckpointError(f"{target} is damaged: {e}") from None
+
+
+def finetune_upscaler(
+    model: Upscaler,
+    photos: PhotoSet,
+    config: UpscaleTrainConfig,
+    *,
+    scales: tuple[int, ...] | None = None,
+    weights: WeightsLike = None,
+    callback: TrainCallback | None = None,
+    source: str = "",
+) -> UpscaleTrainResult:
+    """Continue training ``model`` (a copy: ``model`` is kept) on ``photos`` for
+    ``config.steps`` steps, the heads of ``scales`` only (None: all of the model's), by the
+    same steps as :func:`train_upscaler` (crops at the photos' own resolution, shrunk and
+    enlarged back, L1 plus the relu2_2 content error). ``source`` names the photos in the
+    run's record. No checkpoint: a fine-tune is short."""
+    vgg, path = weights_and_path(weights)
+    network = model.config if scales is None else model.config.replace(scales=scales)
+    inputs = UpscaleInputs(config, network, source, path)
+    return _train(inputs, vgg, None, callback, None, config.steps, photos=photos, model=model)

@@ -28,6 +28,8 @@ from impasto.layers import LAYER_NAMES, LAYER_PRESETS
 NOT_IN_STUDIO: dict[str, str] = {
     "coarse_from": "scale mix needs a second, coarse style image",
     "device": "every job runs on the device given to `impasto serve --device`",
+    "upscale": "a finished picture's card has Enlarge 4x (impasto stylize --upscale is the CLI's)",
+    "upscale_finetune": "only with upscale, which the studio leaves to Enlarge 4x",
 }
 
 

@@ -215,12 +215,26 @@ def _keep(args: argparse.Namespace, row: Row) -> None:
         f.write(json.dumps([asdict(r) for r in [*rows, row]], indent=1).encode())
 
 
+def _with_new_fields(key: str) -> str:
+    """A stored run's settings with the StyleConfig fields added since it ran, at their
+    defaults: a field that did not exist then is a field the run left at its default, so a new
+    setting does not make every earlier run look different (a changed default still does)."""
+    if not key:
+        return key
+    settings = json.loads(key)
+    defaults = json.loads(json.dumps(asdict(StyleConfig()), default=str))
+    for name, value in defaults.items():
+        settings.setdefault(name, value)
+    return json.dumps(settings, sort_keys=True, default=str)
+
+
 def _earlier(args: argparse.Namespace) -> dict[tuple[str, str], Row]:
     """--reuse: the finished runs whose outputs are still there, by (pair, settings): a run is
     its settings, whatever name a candidate had then."""
     if not args.reuse:
         return {}
-    return {(r.pair, r.config): r for r in _cached(args) if Path(r.image).exists()}
+    runs = (r for r in _cached(args) if Path(r.image).exists())
+    return {(r.pair, _with_new_fields(r.config)): r for r in runs}
 
 
 @dataclass(frozen=True)

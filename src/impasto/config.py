@@ -444,8 +444,8 @@ class StyleConfig(Settings):
         default=1,
         metadata=setting(
             "paint at size / this (rounded) and enlarge the result this many times with the "
-            "bundled upscaler: a 4096 px picture in minutes instead of tile by tile (stylize "
-            "only)",
+            "bundled upscaler: a large picture for about the time of a run at size / this, "
+            "instead of tile by tile (stylize only)",
             group="size",
             choices=("1", "2", "4"),
         ),

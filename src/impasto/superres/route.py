@@ -160,7 +160,7 @@ def _upscaled(
             weights=weights, seed=cfg.seed, on_stage=on_stage,
         )  # fmt: skip
         enlarger = tuned.enlarger
-        how = "trained" if tuned.trained else "cached"
+        how = f"trained in {tuned.seconds:.1f} s" if tuned.trained else "cached"
         sources["upscaler_finetune"] = f"{tuned.path.name} ({how})"
     big = enlarge_to(enlarger, painted.tensor, cfg.upscale, hw, on_stage)
     elapsed = time.perf_counter() - started

@@ -204,7 +204,7 @@ def check_single_pass(cfg: StyleConfig) -> None:
     if cfg.upscale != 1:
         raise ConfigError(
             f"upscale={cfg.upscale}: only `impasto stylize` (impasto.stylize) enlarges a "
-            "stylized picture; here give upscale=1 (or enlarge the result with `impasto upscale`)"
+            "stylized picture; here give upscale=1 and enlarge the result afterwards"
         )
 
 

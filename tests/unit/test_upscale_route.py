@@ -311,3 +311,20 @@ def test_an_unwritable_cache_is_skipped(
     tuned = finetuned([art], 2, 2, base=small_upscaler, weights=tiny_weights)
     assert tuned.trained and not tuned.path.exists()
     assert tuned.enlarger.enlarge(torch.rand(1, 3, 20, 20), 2).shape[-2:] == (40, 40)
+
+
+@pytest.mark.parametrize("command", ["batch", "video"])
+def test_batch_and_video_refuse_upscale(
+    run_cli: CliRunner, content_path: Path, style_path: Path, tmp_path: Path, command: str
+) -> None:
+    import impasto.data
+
+    out = tmp_path / ("out" if command == "batch" else "o.mp4")
+    if command == "batch":
+        argv: list[object] = ["batch", content_path.parent, "--style", style_path, "-o", out]
+    else:
+        clip = Path(impasto.data.__file__).parent / "clips" / "street.mp4"
+        argv = ["video", clip, style_path, "-o", out]
+    code, _, err = run_cli([*argv, "--upscale", 2])
+    assert code == 2 and "--upscale=2: only `impasto stylize`" in err, err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()

@@ -208,7 +208,9 @@ def check_single_pass(cfg: StyleConfig) -> None:
         )
 
 
-def _config(config: StyleConfig | None, overrides: dict[str, Any]) -> StyleConfig:
+def config_with(config: StyleConfig | None, overrides: dict[str, Any]) -> StyleConfig:
+    """``config`` (None: the defaults) with keyword ``overrides`` replacing single fields; an
+    unknown field is a ConfigError."""
     cfg = config if config is not None else StyleConfig()
     if overrides:
         try:
@@ -326,7 +328,7 @@ def stylize(
             prepared style made under other settings is a ConfigError).
         Cancelled: when the callback cancelled (after saving a checkpoint, if asked).
     """
-    cfg = check_settings(_config(config, overrides))
+    cfg = check_settings(config_with(config, overrides))
     if warm is not None and checkpoint is not None:
         raise ConfigError("a warm start is not kept in checkpoints: checkpoint the video instead")
     content_img = load_image(content)
@@ -372,7 +374,7 @@ PHOTO_DEFAULTS: dict[str, Any] = {
 def photo_config(**overrides: Any) -> StyleConfig:
     """The settings of a photo-to-photo transfer: StyleConfig with :data:`PHOTO_DEFAULTS`,
     then ``overrides``."""
-    return _config(StyleConfig(), {**PHOTO_DEFAULTS, **overrides})
+    return config_with(StyleConfig(), {**PHOTO_DEFAULTS, **overrides})
 
 
 def photo(
@@ -405,7 +407,7 @@ def photo(
     """
     _both_maps_or_neither(content_mask, style_mask)
     cfg = photo_config() if config is None else config
-    cfg = _config(cfg, overrides)
+    cfg = config_with(cfg, overrides)
     return stylize(
         photo,
         Style(reference, mask=style_mask),
@@ -458,7 +460,7 @@ def prepare_style(
     same colours. Raises ConfigError for colour preservation (its targets depend on each
     content image) and, later, in a run whose settings would give other targets.
     """
-    cfg = check_settings(_config(config, overrides))
+    cfg = check_settings(config_with(config, overrides))
     if cfg.preserve_color is not ColorPreservation.NONE:
         raise ConfigError(
             f"preserve_color={cfg.preserve_color.value} matches the style to each content "
@@ -525,7 +527,7 @@ def synthesize_texture(
         Other arguments as for :func:`stylize`. ``content_weight`` is forced to 0 and
         ``init`` to noise unless it names an image; ``seed`` picks the texture.
     """
-    cfg = _config(config, overrides)
+    cfg = config_with(config, overrides)
     changes: dict[str, float | str] = {"content_weight": 0.0}
     if cfg.init_kind is not None:
         changes["init"] = Init.NOISE.value
@@ -593,7 +595,7 @@ def resume(
     bf16, resolved when it began) stays."""
     saved = load_checkpoint(folder)
     if device is not None:  # e.g. begun on a laptop's CPU, finished on a GPU
-        config = check_settings(_config(saved.inputs.config, {"device": device}))
+        config = check_settings(config_with(saved.inputs.config, {"device": device}))
         saved = replace(saved, inputs=replace(saved.inputs, config=config))
     path = saved.inputs.weights_path
     vgg, _ = _resolve_weights(weights if weights is not None else path)

@@ -58,14 +58,6 @@ def output_size(canvas: tuple[int, int], cfg: StyleConfig) -> tuple[int, int]:
     return fit_long_side(canvas[0], canvas[1], cfg.size)
 
 
-def _overrides(config: StyleConfig | None, overrides: dict[str, Any]) -> StyleConfig:
-    cfg = config if config is not None else StyleConfig()
-    try:
-        return cfg.replace(**overrides) if overrides else cfg
-    except TypeError as e:
-        raise ConfigError(str(e)) from None
-
-
 def stylize(
     content: ImageLike,
     style: StylesLike | None = None,
@@ -96,7 +88,7 @@ def stylize(
     The result's ``config`` is the settings asked for (``size`` the output's long side,
     ``upscale``); its history is the painting's; its ``seconds`` the whole route's.
     """
-    cfg = _overrides(config, overrides)
+    cfg = api.config_with(config, overrides)
     if cfg.upscale == 1:
         return api.stylize(
             content,

@@ -173,6 +173,9 @@ def test_a_network_jobs_strength_0_gives_the_clips_frames(studio: TestClient, tm
             out.write(quantised(frame))
     frames = torch.cat(list(read_frames(tmp_path / "frames.mp4")))
     assert got.shape == frames.shape and (got - frames).abs().max() <= 1 / 255
+    # The preview is the last frame as written (after the blend), not the network's painting.
+    shown = decode_jpeg(studio.get(job["preview_url"]).content)
+    assert shown.shape == frames[-1:].shape and (shown - frames[-1:]).abs().mean() < 0.02
 
 
 # -- refusals before any work --------------------------------------------------------------------
@@ -273,3 +276,14 @@ def test_cancel_stops_the_job_and_leaves_no_video(
     left = sorted(p.name for p in (data_dir / "jobs" / job["id"]).iterdir())
     assert left == ["preview.jpg"]
     assert client.get(f"/api/jobs/{job['id']}/result.mp4").status_code == 404
+
+
+def decode_jpeg(data: bytes) -> torch.Tensor:
+    """A (1, 3, H, W) tensor in [0, 1] from JPEG bytes."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    array = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float32) / 255
+    return torch.from_numpy(array).permute(2, 0, 1)[None]

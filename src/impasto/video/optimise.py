@@ -34,13 +34,15 @@ from impasto.video.flow import FramePair, carry
 class FrameEvent:
     """Progress of a video run: ``frame`` (0-based, counted in the chosen range) of
     ``frames``; ``step`` the step event inside that frame's run, or None once the frame is
-    finished (then ``seconds`` is its time); ``elapsed`` the seconds spent on the video."""
+    finished (then ``seconds`` is its time and ``image`` the frame as written, (1, 3, H, W));
+    ``elapsed`` the seconds spent on the video."""
 
     frame: int
     frames: int
     step: StepEvent | None
     elapsed: float
     seconds: float | None = None
+    image: torch.Tensor | None = None
 
     @property
     def eta(self) -> float:
@@ -162,7 +164,8 @@ def stylize_frames(
         seconds = time.perf_counter() - started
         previous = Finished(index, frame, result.tensor, seconds)
         if callback is not None:
-            callback(FrameEvent(index, total, None, time.perf_counter() - began, seconds))
+            elapsed_now = time.perf_counter() - began
+            callback(FrameEvent(index, total, None, elapsed_now, seconds, result.tensor))
         yield previous
         index += 1
 

@@ -238,7 +238,7 @@ def stylize_video_network(
             written.extend([quantised(output)] if measure else [])
             if callback is not None:
                 elapsed = time.perf_counter() - began
-                callback(FrameEvent(index, len(frames), None, elapsed, seconds[-1]))
+                callback(FrameEvent(index, len(frames), None, elapsed, seconds[-1], output))
     error = _temporal_error(clip, frames, cfg.size, written) if measure else None
     return VideoResult(Path(out), "network", seconds, error)
 

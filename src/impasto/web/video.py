@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 import impasto.data
 from impasto.errors import ConfigError, InvalidVideoError
-from impasto.network.stylizer import Stylizer
 from impasto.web.form import FormField, build_config, settings_form
 from impasto.web.inputs import UploadError
 
@@ -199,21 +198,6 @@ class VideoTask:
         return "network" if self.model is not None else "optimisation"
 
 
-class Watched(Stylizer):
-    """A style network that keeps its latest output, for the live preview: the network
-    route's events say which frame is done, not what it looks like."""
-
-    def __init__(self, network: Stylizer) -> None:
-        super().__init__(network.info)
-        self.inner = network
-        self.latest: torch.Tensor | None = None
-
-    def run(self, batch: torch.Tensor) -> torch.Tensor:
-        out = self.inner.run(batch)
-        self.latest = out[-1:].detach()
-        return out
-
-
 @dataclass(frozen=True)
 class VideoOutcome:
     """What a finished video run leaves for its job's record."""
@@ -232,31 +216,36 @@ def run_video(
     models: Models,
 ) -> VideoOutcome:
     """Stylise the clip by ``task``'s route into ``folder/result.mp4``; ``callback`` gets each
-    event with the image to preview (the current frame's latest, or None)."""
+    event with the image to preview: the step's picture within a frame, the frame as written
+    once it is finished (the network route's after its de-flicker and strength blend)."""
     from impasto.network.apply import ApplyConfig
     from impasto.video.run import stylize_video, stylize_video_network
 
     out = folder / RESULT
     if task.model is not None:
         device = task.config.style_config.device
-        watched = Watched(models.open(task.model, ApplyConfig(device=device)))
+        network = models.open(task.model, ApplyConfig(device=device))
         result = stylize_video_network(
-            task.clip, watched, task.config, out=out,
-            callback=lambda e: callback(e, watched.latest),
-        )  # fmt: skip
+            task.clip, network, task.config, out=out, callback=lambda e: callback(e, preview(e))
+        )
         return VideoOutcome(sum(result.seconds), result.frames, None)
     losses: list[dict[str, float]] = []
 
     def on_event(event: FrameEvent) -> None:
         if event.step is not None:
             losses[:] = [dict(event.step.losses)]
-        callback(event, None if event.step is None else event.step.image)
+        callback(event, preview(event))
 
     assert task.style is not None
     result = stylize_video(
         task.clip, task.style, task.config, out=out, weights=weights(), callback=on_event
     )
     return VideoOutcome(sum(result.seconds), result.frames, losses[0] if losses else None)
+
+
+def preview(event: FrameEvent) -> torch.Tensor | None:
+    """The picture an event shows: its step's, or the finished frame's."""
+    return event.image if event.step is None else event.step.image
 
 
 def frame_done(event: FrameEvent) -> int:

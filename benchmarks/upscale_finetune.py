@@ -2,10 +2,11 @@
 on the painting"): the bundled upscaler and its fine-tunes of STEPS steps on starry_night, each
 scored on starry_night itself (shrunk 4x, enlarged back) and on the_scream, a painting it never
 saw: PSNR and the engine's relu2_2 content error to the original; the 4 px grid of a 4x
-enlargement of tubingen.jpg (:func:`grid`); the seconds each fine-tune took. Fine-tunes go to
+enlargement of tubingen.jpg (:func:`grid`, and :func:`band` for a grid whose sign follows the
+picture); the seconds each fine-tune took. Fine-tunes go to
 a fresh cache folder (none is reused).
 
-    python benchmarks/upscale_finetune.py 50 100
+    python benchmarks/upscale_finetune.py 50 100 [--grid-weights 0,3]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from impasto.features.extractor import FeatureExtractor
 from impasto.features.weights import load_weights
 from impasto.io.images import load_image
 from impasto.losses.functional import content_layer_loss
+from impasto.superres import finetune
 from impasto.superres.apply import Enlarger, open_upscaler
 from impasto.superres.degrade import shrink
 from impasto.superres.finetune import finetuned
@@ -57,24 +59,51 @@ def grid(picture: torch.Tensor, period: int = 4) -> float:
     return float(means.std())
 
 
+def band(picture: torch.Tensor, period: int = 4, reach: int = 3) -> float:
+    """Parts per 10,000 of the picture's grey-level spectrum (Hann window) within ``reach``
+    bins of the frequencies of a ``period`` px pattern (k/period cycles per px, k > 0): a grid
+    whose sign follows the picture, which :func:`grid`'s averaging misses, shows here."""
+    g = picture.mean(1)[0].double()
+    g = g - g.mean()
+    h, w = g.shape
+    window = torch.outer(torch.hann_window(h, dtype=g.dtype), torch.hann_window(w, dtype=g.dtype))
+    power = torch.fft.fft2(g * window).abs() ** 2
+    mask = torch.zeros(h, w, dtype=torch.bool)
+    for ky in range(period):
+        for kx in range(period):
+            if ky == kx == 0:
+                continue
+            cy, cx = round(ky * h / period), round(kx * w / period)
+            rows = [(cy + d) % h for d in range(-reach, reach + 1)]
+            cols = [(cx + d) % w for d in range(-reach, reach + 1)]
+            mask[torch.tensor(rows)[:, None], torch.tensor(cols)[None, :]] = True
+    return float(power[mask].sum() / power.sum() * 1e4)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("steps", type=int, nargs="+", help="fine-tune steps to try")
+    parser.add_argument("--grid-weights", default=f"{finetune.FINETUNE_GRID_WEIGHT:g}",
+                        help="grid term weights to try, comma-separated (0: none)")  # fmt: skip
     args = parser.parse_args()
     os.environ["IMPASTO_CACHE"] = tempfile.mkdtemp(prefix="impasto-finetune-")
     vgg = load_weights(None)
     extractor = FeatureExtractor(vgg, ("relu2_2",)).eval()
     rows: list[tuple[str, Enlarger, float]] = [("bundled", open_upscaler(), 0.0)]
-    for steps in args.steps:
-        started = time.perf_counter()
-        tuned = finetuned([SAMPLES / "starry_night.jpg"], 4, steps, weights=vgg)
-        rows.append((f"fine-tuned {steps}", tuned.enlarger, time.perf_counter() - started))
+    for weight in (float(w) for w in args.grid_weights.split(",")):
+        finetune.FINETUNE_GRID_WEIGHT = weight  # what finetune_config reads
+        for steps in args.steps:
+            started = time.perf_counter()
+            tuned = finetuned([SAMPLES / "starry_night.jpg"], 4, steps, weights=vgg)
+            seconds = time.perf_counter() - started
+            rows.append((f"{steps} steps, grid {weight:g}", tuned.enlarger, seconds))
     for name, enlarger, seconds in rows:
         scores = [score(enlarger, SAMPLES / f"{p}.jpg", extractor) for p in PAINTINGS]
         pairs = zip(PAINTINGS, scores, strict=True)
         text = "  ".join(f"{p} {db:.2f} dB {f:.3g}" for p, (db, f) in pairs)
-        lines = grid(enlarger.enlarge(load_image(SAMPLES / "tubingen.jpg"), 4))
-        print(f"{name:16} {seconds:6.1f} s  {text}  4 px grid {lines:.2f}", flush=True)
+        big = enlarger.enlarge(load_image(SAMPLES / "tubingen.jpg"), 4)
+        print(f"{name:20} {seconds:6.1f} s  {text}  4 px grid {grid(big):.2f}"
+              f"  band {band(big):.2f}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

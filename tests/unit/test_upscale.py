@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from impasto.errors import Cancelled, CheckpointError, ConfigError, InvalidImageError, OutputError
 from impasto.features.weights import VGGWeights
+from impasto.network.photos import load_photos
 from impasto.optim.events import StepEvent
 from impasto.superres.apply import (
     OVERLAP,
@@ -30,7 +32,13 @@ from impasto.superres.config import UpscalerConfig, UpscaleTrainConfig
 from impasto.superres.degrade import gaussian_blur, shrink
 from impasto.superres.model import build_upscaler
 from impasto.superres.modelfile import UpscalerInfo, load_upscaler, save_upscaler
-from impasto.superres.train import load_upscale_training, resume_upscaler, train_upscaler
+from impasto.superres.train import (
+    finetune_upscaler,
+    load_upscale_training,
+    phase_detail,
+    resume_upscaler,
+    train_upscaler,
+)
 
 TINY = UpscalerConfig(features=8, shrink=4, mapping=1)
 SMALL = UpscalerConfig(features=16, shrink=8, mapping=1)
@@ -258,3 +266,69 @@ def test_batches_keep_the_most_detailed_crops() -> None:
     kept = most_detailed(crops, 2)
     assert torch.equal(kept, torch.cat([busy, busy.flip(-1)]))
     assert torch.equal(most_detailed(crops, 4), crops)
+
+
+def _smooth(h: int, w: int, seed: int = 0) -> torch.Tensor:
+    """(1, 3, h, w) in [0, 1]: noise enlarged by bicubic, no pattern of any period."""
+    g = torch.Generator().manual_seed(seed)
+    small = torch.rand(1, 3, h // 8, w // 8, generator=g)
+    return F.interpolate(small, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def _lattice(h: int, w: int, period: int = 4) -> torch.Tensor:
+    """(1, 1, h, w): 1 on every ``period``-th row and column (a cross-hatch), else 0."""
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    return ((yy % period == 0) | (xx % period == 0)).float()[None, None]
+
+
+def test_phase_detail_sees_a_4px_grid_and_not_the_picture() -> None:
+    picture = _smooth(64, 64)
+    hatched = picture + 0.03 * _lattice(64, 64)
+    plain, grid = (float(phase_detail(x, 4).std()) for x in (picture, hatched))
+    assert phase_detail(picture, 4).shape == (1, 1, 1, 4, 4)
+    assert phase_detail(picture, 4, 16).shape == (1, 4, 4, 4, 4)
+    assert grid > 0.005 and plain < grid / 10, (plain, grid)
+    # a pattern of another period averages away at period 4
+    assert float(phase_detail(picture + 0.03 * _lattice(64, 64, 3), 4).std()) < grid / 3
+
+
+def test_windows_see_a_grid_whose_sign_follows_the_picture() -> None:
+    picture = _smooth(64, 64)
+    sign = torch.ones(1, 1, 64, 64)
+    sign[..., 32:] = -1  # the hatch's sign flips between the two halves: no global pattern
+    hatched = picture + 0.03 * _lattice(64, 64) * sign
+    whole = float(phase_detail(hatched, 4).std())
+    local = float((phase_detail(hatched, 4, 16) - phase_detail(picture, 4, 16)).abs().mean())
+    assert whole < 0.002 and local > 0.005, (whole, local)
+
+
+def test_the_grid_term_is_a_loss_only_when_weighted(
+    photo_dir: Path, tiny_weights: VGGWeights
+) -> None:
+    for weight in (0.0, 2.0):
+        events: list[StepEvent] = []
+        cfg = tiny_train(steps=2, grid_weight=weight)
+        train_upscaler(photo_dir, cfg, TINY, weights=tiny_weights, callback=events.append)
+        for e in events:
+            assert ("grid" in e.losses) == (weight > 0)
+            if weight:
+                rest = e.losses["pixel"] + cfg.feature_weight * e.losses["relu2_2"]
+                assert e.losses["total"] == pytest.approx(rest + weight * e.losses["grid"])
+
+
+def test_training_on_the_grid_term_removes_a_heads_grid(
+    tmp_path: Path, tiny_weights: VGGWeights
+) -> None:
+    d = tmp_path / "smooth"
+    d.mkdir()
+    arr = (_smooth(64, 64, 3)[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    Image.fromarray(arr).save(d / "smooth.png")
+    base = trained_enlarger(seed=2).model  # heads far from zero: a 4 px pattern
+    photos = load_photos(d, 64)
+    cfg = tiny_train(steps=20, pixel_weight=0.0, feature_weight=0.0, grid_weight=1.0,
+                     photo_side=64, lr=3e-3)  # fmt: skip
+    tuned = finetune_upscaler(base, photos, cfg, scales=(4,), weights=tiny_weights).model
+    small = shrink(_smooth(64, 64, 5), 4)
+    with torch.no_grad():
+        before, after = (float(phase_detail(m(small, 4), 4).std()) for m in (base, tuned))
+    assert after < before / 2, (before, after)

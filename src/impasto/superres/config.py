@@ -114,6 +114,15 @@ class UpscaleTrainConfig(Settings):
             group="losses",
         ),
     )
+    grid_weight: float = field(
+        default=0.0,
+        metadata=setting(
+            "weight of the sub-pixel grid error: the fine detail's mean at each position modulo "
+            "the scale in 16 px windows, output against target (0: off; the painting fine-tune "
+            "of stylize --upscale uses 3)",
+            group="losses",
+        ),
+    )
     feature_layers: tuple[str, ...] = field(
         default=("relu2_2",),
         metadata=setting("VGG19 layers of the feature error", group="losses", layers=True),
@@ -141,7 +150,7 @@ class UpscaleTrainConfig(Settings):
         validate.number("lr", self.lr)
         if not (isinstance(self.detail, (int, float)) and 0 < self.detail <= 1):
             raise ConfigError(f"detail must be in (0, 1], got {self.detail!r}")
-        for name in ("minutes", "blur", "pixel_weight", "feature_weight"):
+        for name in ("minutes", "blur", "pixel_weight", "feature_weight", "grid_weight"):
             validate.number(name, getattr(self, name), allow_zero=True)
         object.__setattr__(
             self, "precision", validate.choice(Precision, self.precision, "precision")

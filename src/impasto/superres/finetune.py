@@ -36,7 +36,7 @@ from impasto.superres.train import finetune_upscaler
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # of the cache key: raise it when what a cached fine-tune means changes
+FORMAT = 2  # of the cache key: raise it when what a cached fine-tune means changes
 # A painting is cut into crops at its own resolution, its short side first shrunk to at most
 # this (a scan of many megapixels would only slow the crops' selection).
 PAINTING_SIDE = 1024
@@ -53,12 +53,19 @@ def cache_dir() -> Path:
     return base / "impasto" / "upscalers"
 
 
+# The fine-tune's weight of the sub-pixel grid error: without it the relu2_2 term paints a
+# 4 px cross-hatch within a few steps (docs/upscale.md, "The fine-tune on the painting").
+FINETUNE_GRID_WEIGHT = 3.0
+
+
 def finetune_config(steps: int, seed: int = 0) -> UpscaleTrainConfig:
-    """The fine-tune's settings: ``train-upscaler``'s, for ``steps`` steps, in fp32 on the
-    CPU (a network of 100k weights on 64 px crops: the same bytes on every machine)."""
+    """The fine-tune's settings: ``train-upscaler``'s with the grid term, for ``steps`` steps,
+    in fp32 on the CPU (a network of 100k weights on 64 px crops: the same bytes on every
+    machine)."""
     return UpscaleTrainConfig(
-        steps=steps, photo_side=PAINTING_SIDE, precision=Precision.FP32, device="cpu", seed=seed
-    )
+        steps=steps, photo_side=PAINTING_SIDE, precision=Precision.FP32, device="cpu", seed=seed,
+        grid_weight=FINETUNE_GRID_WEIGHT,
+    )  # fmt: skip
 
 
 def sha256_of(image: ImageLike) -> str:

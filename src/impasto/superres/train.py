@@ -179,6 +179,30 @@ def random_patches(photos: PhotoSet, batch: int, crop: int, g: torch.Generator) 
     return torch.cat(out).contiguous()
 
 
+# The grid term compares the phase means of windows this large: a sub-pixel head's pattern
+# whose sign follows the picture (the painting fine-tune's 4 px cross-hatch) averages away over a
+# whole 64 px crop but not over 16 px (docs/upscale.md has the measurements).
+GRID_WINDOW = 16
+
+
+def phase_detail(x: torch.Tensor, period: int, window: int | None = None) -> torch.Tensor:
+    """The fine detail of ``x`` (its grey minus a 9 px box blur) averaged over every position
+    modulo ``period`` within each ``window`` x ``window`` square (None: the whole picture):
+    (N, rows, columns, period, period). Strokes and edges average away; a sub-pixel head's
+    grid (a pattern repeating every ``period`` px) stays. Over the whole picture, its spread
+    in grey levels is benchmarks/upscale_finetune.py's ``grid``."""
+    g = x.float().mean(1, keepdim=True)
+    detail = g - F.avg_pool2d(F.pad(g, (4, 4, 4, 4), mode="reflect"), 9, 1)
+    n, _, h, w = detail.shape
+    wh, ww = (h, w) if window is None else (window, window)
+    wh, ww = wh // period * period, ww // period * period
+    rows, cols = h // wh, w // ww
+    cells = detail[:, 0, : rows * wh, : cols * ww].reshape(
+        n, rows, wh // period, period, cols, ww // period, period
+    )
+    return cells.mean((2, 5)).permute(0, 1, 3, 2, 4)
+
+
 def most_detailed(crops: torch.Tensor, keep: int) -> torch.Tensor:
     """The ``keep`` crops of (N, 3, H, W) with the most fine detail: the largest mean error
     of shrinking them 4x and enlarging back by bicubic (smooth crops lose nothing), in the
@@ -267,9 +291,12 @@ class _Trainer:
         lr = torch.cat([shrink(hr[i : i + 1], scale, s) for i, s in enumerate(sigmas)])
         return scale, lr.to(self.arith.device), hr.to(self.arith.device)
 
-    def losses(self, out: torch.Tensor, hr: torch.Tensor) -> dict[str, torch.Tensor]:
+    def losses(self, out: torch.Tensor, hr: torch.Tensor, scale: int) -> dict[str, torch.Tensor]:
         cfg = self.inputs.config
         terms = {"pixel": (out - hr).abs().mean()}
+        if cfg.grid_weight:
+            mine, target = (phase_detail(x, scale, GRID_WINDOW) for x in (out, hr))
+            terms["grid"] = (mine - target).abs().mean()
         with self.arith.autocast():
             with torch.no_grad():
                 target = self.extractor(hr)
@@ -279,12 +306,14 @@ class _Trainer:
         total = cfg.pixel_weight * terms["pixel"] + cfg.feature_weight * sum(
             (terms[n] for n in cfg.feature_layers), torch.zeros((), device=out.device)
         )
+        if cfg.grid_weight:
+            total = total + cfg.grid_weight * terms["grid"]
         return {"total": total, **terms}
 
     def train_step(self) -> StepEvent:
         scale, lr, hr = self.batch()
         out = self.model(lr, scale)
-        terms = self.losses(out, hr)
+        terms = self.losses(out, hr, scale)
         self.optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         self.optimizer.step()

@@ -19,9 +19,10 @@ take a minute or more each); ``--fresh`` recomputes them.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -76,7 +77,7 @@ def apply_times(size: int, repeats: int) -> dict[str, float]:
     return out
 
 
-def stylize_image(photo: str, style: str, size: int) -> tuple[torch.Tensor, float]:
+def stylize_image(photo: str | Path, style: str, size: int) -> tuple[torch.Tensor, float]:
     from impasto.api import stylize
     from impasto.config import StyleConfig
 
@@ -94,7 +95,9 @@ class Scored:
     style_distance: float
 
 
-def stylize_cached(photo: str, style: str, size: int, out: Path, fresh: bool) -> torch.Tensor:
+def stylize_cached(
+    photo: str | Path, style: str, size: int, out: Path, fresh: bool
+) -> torch.Tensor:
     path = out / f"stylize_{Path(photo).stem}_{Path(style).stem}.png"
     if path.is_file() and not fresh:
         return load_image(path)
@@ -104,9 +107,21 @@ def stylize_cached(photo: str, style: str, size: int, out: Path, fresh: bool) ->
     return image
 
 
-def quality(size: int, out: Path, fresh: bool, models: list[Path] | None = None) -> list[Scored]:
+def never_seen(folder: Path | None) -> list[Path]:
+    """impasto's two never-seen samples, then the photos in ``folder`` (the six of
+    scripts/never_seen_photos.py), in name order."""
+    photos = [SAMPLES / n for n in NEVER_SEEN]
+    if folder is not None:
+        photos += sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".png"))
+    return photos
+
+
+def quality(
+    size: int, out: Path, fresh: bool, models: list[Path] | None = None,
+    photos: list[Path] | None = None,
+) -> list[Scored]:  # fmt: skip
     """Each bundled network (or each of ``models``) against stylize's default on the
-    never-seen photos."""
+    never-seen photos (``photos``, or impasto's two)."""
     sys_path_measures()
     from _quality_measures import Measures
     from impasto.features.weights import load_weights
@@ -118,12 +133,13 @@ def quality(size: int, out: Path, fresh: bool, models: list[Path] | None = None)
         net = load_network(model)
         style = net.info.style_name
         painting = load_image(SAMPLES / style)
-        for photo in NEVER_SEEN:
-            image = resize_long_side(load_image(SAMPLES / photo), size)
+        for path in photos or never_seen(None):
+            photo = path.name
+            image = resize_long_side(load_image(path), size)
             ours = net.stylize(image)
             save_image(ours, out / f"network_{Path(photo).stem}_{model.stem}.png")
             if (photo, style) not in refs:
-                refs[photo, style] = stylize_cached(photo, style, size, out, fresh)
+                refs[photo, style] = stylize_cached(path, style, size, out, fresh)
             ref = refs[photo, style]
             for method, img in ((model.stem, ours), ("stylize", ref)):
                 rows.append(Scored(photo, style, method, measures.content_distance(img, image),
@@ -136,7 +152,23 @@ def quality(size: int, out: Path, fresh: bool, models: list[Path] | None = None)
         ratio = f"({r.content / base.content:.2f}x, {r.style_distance / base.style_distance:.2f}x)"
         print(f"{r.photo:<16} {r.style:<18} {r.method:<18} {r.content:7.3f} "
               f"{r.style_distance:7.4f}  {ratio if r.method != 'stylize' else ''}")  # fmt: skip
+    summarize(rows)
+    (out / "quality.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
     return rows
+
+
+def summarize(rows: list[Scored]) -> None:
+    """Per network: the median and worst of its ratios to stylize over the photos, against
+    issue 26's limit of 1.5x on each distance."""
+    base = {(r.photo, r.style): r for r in rows if r.method == "stylize"}
+    print("\nper network over the photos (network / stylize; limit 1.5x):")
+    print("network                photos   content median, worst   style median, worst")
+    for method in sorted({r.method for r in rows} - {"stylize"}):
+        mine = [r for r in rows if r.method == method]
+        c = [r.content / base[r.photo, r.style].content for r in mine]
+        s = [r.style_distance / base[r.photo, r.style].style_distance for r in mine]
+        print(f"{method:<22} {len(mine):>6}   {statistics.median(c):6.2f}x, {max(c):5.2f}x"
+              f"         {statistics.median(s):6.2f}x, {max(s):5.2f}x")  # fmt: skip
 
 
 def sys_path_measures() -> None:
@@ -231,6 +263,41 @@ def table(size: int, path: Path = TABLE) -> Path:
     return path
 
 
+def crops_sheet(out: Path, photos: list[Path], size: int, path: Path, crop: int = 160) -> Path:
+    """100% crops from the centre of each photo's outputs that ``--quality`` left in ``out``:
+    a row per photo, the photo then, per style, stylize's output beside each network's."""
+    from PIL import Image, ImageDraw
+
+    columns = ["photo"]
+    for model in sorted(bundled_dir().glob("*.safetensors")):
+        style = Path(load_network(model).info.style_name).stem
+        if f"stylize {style}" not in columns:
+            columns.append(f"stylize {style}")
+        columns.append(model.stem)
+    label = 16
+    sheet = Image.new("RGB", (len(columns) * crop, label + len(photos) * (crop + label)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for j, name in enumerate(columns):
+        draw.text((j * crop + 3, 2), name, fill="black")
+    for i, photo in enumerate(photos):
+        stem, y = photo.stem, label + i * (crop + label)
+        files: list[str | None] = [None, *(f"stylize_{stem}_{c[8:]}.png" if c.startswith("stylize ")
+                         else f"network_{stem}_{c}.png" for c in columns[1:])]  # fmt: skip
+        draw.text((3, y + 2), stem, fill="black")
+        for j, file in enumerate(files):
+            image = (resize_long_side(load_image(photo), size) if file is None
+                     else load_image(out / file))  # fmt: skip
+            h, w = image.shape[-2:]
+            top, left = (h - crop) // 2, (w - crop) // 2
+            sheet.paste(_pil(image[..., top : top + crop, left : left + crop]),
+                        (j * crop, y + label))  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    sheet.save(tmp, quality=92)
+    tmp.replace(path)
+    return path
+
+
 def _pil(x: torch.Tensor):  # type: ignore[no-untyped-def]
     from PIL import Image
 
@@ -246,10 +313,15 @@ def main() -> None:
     ap.add_argument("--quality", action="store_true", help="score the bundled networks")
     ap.add_argument("--models", type=Path, nargs="+", help="with --quality: score these instead")
     ap.add_argument("--fresh", action="store_true", help="recompute cached stylize outputs")
+    ap.add_argument("--photos", type=Path, default=None,
+                    help="with --quality: also the photos in this folder "
+                    "(scripts/never_seen_photos.py)")  # fmt: skip
     ap.add_argument("--candidates", type=int, default=0, metavar="STEPS",
                     help="time the training recipes, STEPS steps each")  # fmt: skip
     ap.add_argument("--table", action="store_true", help=f"write {TABLE.relative_to(ROOT)}")
     ap.add_argument("--out", type=Path, default=Path("out/network"))
+    ap.add_argument("--sheet", type=Path, default=None,
+                    help="with --quality: 100%% crops of the outputs to this file")  # fmt: skip
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"CPU: {cpu_model()}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
@@ -262,7 +334,10 @@ def main() -> None:
         print(f"impasto stylize, defaults, {args.size} px, same run: {t:.1f} s "
               f"({ort:.0f}x onnxruntime, {eager:.0f}x torch)")  # fmt: skip
     if args.quality:
-        quality(args.size, args.out, args.fresh, args.models)
+        photos = never_seen(args.photos)
+        quality(args.size, args.out, args.fresh, args.models, photos)
+        if args.sheet:
+            print(f"wrote {crops_sheet(args.out, photos, args.size, args.sheet)}")
     if args.candidates:
         candidates(args.candidates)
     if args.table:

@@ -216,13 +216,21 @@ def gather_python(
     return out, missing
 
 
-def write_sources(folder: Path, photos: list[Photo], missing: list[str]) -> Path:
+TRAINING_INTRO = (
+    "# Training photos of impasto's style networks",
+    "",
+    "Gathered by scripts/training_photos.py from installed or apt-fetched packages.",
+    "`validation/` is held out of training (the previews); impasto's tubingen.jpg and",
+    "golden_gate.jpg are kept out altogether (the never-seen photos of the quality check).",
+)
+
+
+def write_sources(
+    folder: Path, photos: list[Photo], missing: list[str], intro: tuple[str, ...] = TRAINING_INTRO
+) -> Path:
+    """FOLDER/SOURCES.md: ``intro``, then a row per photo (package, version, licence)."""
     lines = [
-        "# Training photos of impasto's style networks",
-        "",
-        "Gathered by scripts/training_photos.py from installed or apt-fetched packages.",
-        "`validation/` is held out of training (the previews); impasto's tubingen.jpg and",
-        "golden_gate.jpg are kept out altogether (the never-seen photos of the quality check).",
+        *intro,
         "",
         "| file | package | version | licence | what |",
         "| --- | --- | --- | --- | --- |",

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 import impasto.data
 from impasto.features.extractor import FeatureExtractor
@@ -30,6 +29,7 @@ from impasto.superres import finetune
 from impasto.superres.apply import Enlarger, open_upscaler
 from impasto.superres.degrade import shrink
 from impasto.superres.finetune import finetuned
+from impasto.superres.train import phase_detail
 
 SAMPLES = Path(impasto.data.__file__).parent / "samples"
 PAINTINGS = ("starry_night", "the_scream")
@@ -49,14 +49,10 @@ def score(enlarger: Enlarger, path: Path, extractor: FeatureExtractor) -> tuple[
 
 def grid(picture: torch.Tensor, period: int = 4) -> float:
     """Grey levels (0-255) of a pattern repeating every ``period`` px (the sub-pixel heads'
-    grid): the picture's fine detail (itself minus a 9 px box blur), averaged over every
-    position modulo ``period``, then the spread of those ``period``² means. Strokes average
-    away; a grid stays. The bundled upscaler's x4 gives about 0.2."""
-    g = picture.mean(1, keepdim=True) * 255
-    detail = (g - F.avg_pool2d(F.pad(g, (4, 4, 4, 4), mode="reflect"), 9, 1))[0, 0]
-    h, w = (n // period * period for n in detail.shape)
-    means = detail[:h, :w].reshape(h // period, period, w // period, period).mean((0, 2))
-    return float(means.std())
+    grid): the spread of the picture's fine detail averaged over every position modulo
+    ``period`` (:func:`impasto.superres.train.phase_detail` over the whole picture). Strokes
+    average away; a grid stays. The bundled upscaler's x4 gives about 0.2."""
+    return float(phase_detail(picture[:1], period)[0, 0, 0].std() * 255)
 
 
 def band(picture: torch.Tensor, period: int = 4, reach: int = 3) -> float:

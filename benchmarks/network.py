@@ -128,7 +128,7 @@ def quality(
 
     measures = Measures(load_weights())
     rows = []
-    refs: dict[tuple[str, str], torch.Tensor] = {}  # --fresh recomputes each once a run
+    refs: dict[tuple[str, str], Scored] = {}  # stylize's, scored once for every network
     for model in models or sorted(bundled_dir().glob("*.safetensors")):
         net = load_network(model)
         style = net.info.style_name
@@ -138,12 +138,14 @@ def quality(
             image = resize_long_side(load_image(path), size)
             ours = net.stylize(image)
             save_image(ours, out / f"network_{Path(photo).stem}_{model.stem}.png")
-            if (photo, style) not in refs:
-                refs[photo, style] = stylize_cached(path, style, size, out, fresh)
-            ref = refs[photo, style]
-            for method, img in ((model.stem, ours), ("stylize", ref)):
-                rows.append(Scored(photo, style, method, measures.content_distance(img, image),
-                                   measures.style_distance(img, painting)))  # fmt: skip
+            if (photo, style) not in refs:  # --fresh recomputes each once a run
+                ref = stylize_cached(path, style, size, out, fresh)
+                refs[photo, style] = Scored(photo, style, "stylize",
+                                            measures.content_distance(ref, image),
+                                            measures.style_distance(ref, painting))  # fmt: skip
+            rows.append(Scored(photo, style, model.stem, measures.content_distance(ours, image),
+                               measures.style_distance(ours, painting)))  # fmt: skip
+            rows.append(refs[photo, style])
     print("\nquality (lower is better; the network's over stylize's in brackets):")
     print("photo            style              method             content   style")
     for r in rows:

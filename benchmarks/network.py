@@ -24,6 +24,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -116,36 +117,53 @@ def never_seen(folder: Path | None) -> list[Path]:
     return photos
 
 
+def quality_measures() -> Any:
+    """The quality benchmark's content and style distances on the real VGG19."""
+    sys_path_measures()
+    from _quality_measures import Measures
+    from impasto.features.weights import load_weights
+
+    return Measures(load_weights())
+
+
+def score_network(
+    measures: Any, model: Path, photos: list[Path], size: int, out: Path, fresh: bool,
+    refs: dict[tuple[str, str], Scored], label: str | None = None,
+) -> list[Scored]:  # fmt: skip
+    """One network's rows on ``photos``, each followed by stylize's for the same photo and
+    painting (scored once into ``refs``, cached as an image in ``out``); ``label`` names the
+    network in the rows and output files (default: the file's stem)."""
+    net = load_network(model)
+    style = net.info.style_name
+    painting = load_image(SAMPLES / style)
+    name = label or model.stem
+    rows = []
+    for path in photos:
+        image = resize_long_side(load_image(path), size)
+        ours = net.stylize(image)
+        save_image(ours, out / f"network_{path.stem}_{name}.png")
+        if (path.name, style) not in refs:  # --fresh recomputes each once a run
+            ref = stylize_cached(path, style, size, out, fresh)
+            refs[path.name, style] = Scored(path.name, style, "stylize",
+                                            measures.content_distance(ref, image),
+                                            measures.style_distance(ref, painting))  # fmt: skip
+        rows.append(Scored(path.name, style, name, measures.content_distance(ours, image),
+                           measures.style_distance(ours, painting)))  # fmt: skip
+        rows.append(refs[path.name, style])
+    return rows
+
+
 def quality(
     size: int, out: Path, fresh: bool, models: list[Path] | None = None,
     photos: list[Path] | None = None,
 ) -> list[Scored]:  # fmt: skip
     """Each bundled network (or each of ``models``) against stylize's default on the
     never-seen photos (``photos``, or impasto's two)."""
-    sys_path_measures()
-    from _quality_measures import Measures
-    from impasto.features.weights import load_weights
-
-    measures = Measures(load_weights())
-    rows = []
+    measures = quality_measures()
+    rows: list[Scored] = []
     refs: dict[tuple[str, str], Scored] = {}  # stylize's, scored once for every network
     for model in models or sorted(bundled_dir().glob("*.safetensors")):
-        net = load_network(model)
-        style = net.info.style_name
-        painting = load_image(SAMPLES / style)
-        for path in photos or never_seen(None):
-            photo = path.name
-            image = resize_long_side(load_image(path), size)
-            ours = net.stylize(image)
-            save_image(ours, out / f"network_{Path(photo).stem}_{model.stem}.png")
-            if (photo, style) not in refs:  # --fresh recomputes each once a run
-                ref = stylize_cached(path, style, size, out, fresh)
-                refs[photo, style] = Scored(photo, style, "stylize",
-                                            measures.content_distance(ref, image),
-                                            measures.style_distance(ref, painting))  # fmt: skip
-            rows.append(Scored(photo, style, model.stem, measures.content_distance(ours, image),
-                               measures.style_distance(ours, painting)))  # fmt: skip
-            rows.append(refs[photo, style])
+        rows += score_network(measures, model, photos or never_seen(None), size, out, fresh, refs)
     print("\nquality (lower is better; the network's over stylize's in brackets):")
     print("photo            style              method             content   style")
     for r in rows:
@@ -159,18 +177,37 @@ def quality(
     return rows
 
 
-def summarize(rows: list[Scored]) -> None:
-    """Per network: the median and worst of its ratios to stylize over the photos, against
-    issue 26's limit of 1.5x on each distance."""
+@dataclass(frozen=True)
+class Ratios:
+    """One network's distances over stylize's, over the photos."""
+
+    photos: int
+    content_median: float
+    content_worst: float
+    style_median: float
+    style_worst: float
+
+
+def ratios(rows: list[Scored]) -> dict[str, Ratios]:
+    """Per network (method): the median and worst of its ratios to stylize over the photos."""
     base = {(r.photo, r.style): r for r in rows if r.method == "stylize"}
-    print("\nper network over the photos (network / stylize; limit 1.5x):")
-    print("network                photos   content median, worst   style median, worst")
+    out = {}
     for method in sorted({r.method for r in rows} - {"stylize"}):
         mine = [r for r in rows if r.method == method]
         c = [r.content / base[r.photo, r.style].content for r in mine]
         s = [r.style_distance / base[r.photo, r.style].style_distance for r in mine]
-        print(f"{method:<22} {len(mine):>6}   {statistics.median(c):6.2f}x, {max(c):5.2f}x"
-              f"         {statistics.median(s):6.2f}x, {max(s):5.2f}x")  # fmt: skip
+        out[method] = Ratios(len(mine), statistics.median(c), max(c), statistics.median(s), max(s))
+    return out
+
+
+def summarize(rows: list[Scored]) -> None:
+    """Per network: the median and worst of its ratios to stylize over the photos, against
+    issue 26's limit of 1.5x on each distance."""
+    print("\nper network over the photos (network / stylize; limit 1.5x):")
+    print("network                photos   content median, worst   style median, worst")
+    for method, r in ratios(rows).items():
+        print(f"{method:<22} {r.photos:>6}   {r.content_median:6.2f}x, {r.content_worst:5.2f}x"
+              f"         {r.style_median:6.2f}x, {r.style_worst:5.2f}x")  # fmt: skip
 
 
 def sys_path_measures() -> None:

@@ -19,6 +19,7 @@ cached (network.py's ``--out``: reuse its 512 px references, they take minutes e
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import subprocess
@@ -63,16 +64,27 @@ def train_segments(run: Path, painting: Path, photos: Path, steps: list[int],
 
 def score_runs(runs: list[Path], baselines: list[Path], photos: list[Path], size: int,
                refs_dir: Path) -> dict[str, list[tuple[int, Ratios]]]:  # fmt: skip
-    """Each run's saves (and each baseline, at the steps its file records) scored."""
+    """Each run's saves (and each baseline, at the steps its file records) scored; scores
+    are kept in ``refs_dir``/curve_cache.json by the model file's hash, the photos and the size,
+    so a run trained on is scored only for its new saves."""
     measures = quality_measures()
     refs: dict[tuple[str, str], Scored] = {}
+    cache_path = refs_dir / "curve_cache.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     curves: dict[str, list[tuple[int, Ratios]]] = {}
     todo = [(run.name, n, p) for run in runs for n, p in saves(run)]
     todo += [(p.stem, int(load_network(p).info.training.get("steps_run", 0)), p)  # type: ignore[arg-type]
              for p in baselines]  # fmt: skip
     for name, n, path in todo:
-        rows = score_network(measures, path, photos, size, refs_dir, False, refs, f"{name}_{n}")
-        r = ratios(rows)[f"{name}_{n}"]
+        key = f"{hashlib.sha256(path.read_bytes()).hexdigest()} {size} " + ",".join(
+            p.name for p in photos
+        )
+        if key not in cache:
+            rows = score_network(measures, path, photos, size, refs_dir, False, refs, f"{name}_{n}")
+            cache[key] = asdict(ratios(rows)[f"{name}_{n}"])
+            with atomic_write(cache_path) as f:
+                f.write(json.dumps(cache, indent=1).encode())
+        r = Ratios(**cache[key])
         curves.setdefault(name, []).append((n, r))
         c = f"{r.content_median:5.2f}x ({r.content_worst:5.2f}x)"
         st = f"{r.style_median:5.2f}x ({r.style_worst:5.2f}x)"

@@ -22,6 +22,7 @@ generator, one per layer, so a score depends only on the two images and the seed
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import torch
@@ -35,6 +36,7 @@ from impasto.preprocess.resize import resize, resize_long_side
 CONTENT_LAYER = "relu3_2"
 STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 PROJECTIONS = 128
+MEMO = 24  # images whose activations are kept, least recently used out (512 px: ~150 MB each)
 
 
 def _quantiles(sorted_values: torch.Tensor, k: int) -> torch.Tensor:
@@ -89,10 +91,22 @@ class Measures:
         self.projections = projections
         self.seed = seed
         self.extractor = FeatureExtractor(weights, (content_layer, *self.style_layers)).eval()
+        self._memo: dict[tuple[tuple[int, ...], str], dict[str, torch.Tensor]] = {}
 
     def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            return self.extractor(x.float())
+        """VGG19's activations of ``x``, kept for the last few images by their bytes: the
+        same photo, painting or output is scored against several others (one forward pass
+        instead of one per distance)."""
+        x = x.detach().float().contiguous()
+        key = (tuple(x.shape), hashlib.sha1(x.numpy().tobytes()).hexdigest())
+        if key in self._memo:
+            self._memo[key] = self._memo.pop(key)  # the most recently used last
+        else:
+            with torch.no_grad():
+                self._memo[key] = self.extractor(x)
+            while len(self._memo) > MEMO:
+                self._memo.pop(next(iter(self._memo)))
+        return self._memo[key]
 
     def content_distance(self, output: torch.Tensor, photo: torch.Tensor) -> float:
         """mean((F(output) - F(photo))²) / mean(F(photo)²) at the content layer, the photo

@@ -121,3 +121,21 @@ def test_gram_distances_per_layer_are_zero_for_the_painting_and_grow_as_it_fades
     assert all(v == pytest.approx(0.0, abs=1e-9) for v in same.values())
     faded = [measures.gram_distances(painting * (1 - t) + 0.5 * t, painting) for t in (0.3, 0.8)]
     assert all(0 < faded[0][layer] < faded[1][layer] for layer in measures.style_layers)
+
+
+def test_kept_activations_give_the_same_scores_and_follow_the_pixels(tiny_weights) -> None:
+    kept = qm.Measures(tiny_weights, projections=32, seed=0)
+    photo, painting = _image(10), _image(11)
+    out = photo.clone()
+    first = kept.style_distance(out, painting)
+    out[..., :24, :] = painting[..., :24, :]  # the same tensor, changed in place
+    changed = kept.style_distance(out, painting)
+    fresh = qm.Measures(tiny_weights, projections=32, seed=0)
+    assert changed == pytest.approx(fresh.style_distance(out, painting), rel=1e-6)
+    assert changed != pytest.approx(first, rel=1e-3)
+    assert kept.content_distance(out, photo) == pytest.approx(
+        fresh.content_distance(out, photo), rel=1e-6
+    )
+    for k in range(qm.MEMO + 3):  # the memo stays bounded
+        kept.content_distance(_image(100 + k), photo)
+    assert len(kept._memo) <= qm.MEMO

@@ -113,7 +113,8 @@ def never_seen(folder: Path | None) -> list[Path]:
     scripts/never_seen_photos.py), in name order."""
     photos = [SAMPLES / n for n in NEVER_SEEN]
     if folder is not None:
-        photos += sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".png"))
+        found = folder.resolve().iterdir()  # absolute: stylize_image joins it to SAMPLES
+        photos += sorted(p for p in found if p.suffix.lower() in (".jpg", ".png"))
     return photos
 
 

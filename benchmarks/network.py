@@ -303,17 +303,27 @@ def table(size: int, path: Path = TABLE) -> Path:
     return path
 
 
-def crops_sheet(out: Path, photos: list[Path], size: int, path: Path, crop: int = 160) -> Path:
-    """100% crops from the centre of each photo's outputs that ``--quality`` left in ``out``:
-    a row per photo, the photo then, per style, stylize's output beside each network's."""
-    from PIL import Image, ImageDraw
-
+def bundled_columns() -> list[str]:
+    """The sheet's columns for the bundled networks: the photo, then per style stylize's
+    output ("stylize STYLE") beside each network's (its file's stem)."""
     columns = ["photo"]
     for model in sorted(bundled_dir().glob("*.safetensors")):
         style = Path(load_network(model).info.style_name).stem
         if f"stylize {style}" not in columns:
             columns.append(f"stylize {style}")
         columns.append(model.stem)
+    return columns
+
+
+def crops_sheet(
+    out: Path, photos: list[Path], size: int, path: Path, crop: int = 160,
+    columns: list[str] | None = None,
+) -> Path:  # fmt: skip
+    """100% crops from the centre of each photo's outputs that ``--quality`` left in ``out``:
+    a row per photo, one column per name in ``columns`` (default: :func:`bundled_columns`)."""
+    from PIL import Image, ImageDraw
+
+    columns = columns or bundled_columns()
     label = 16
     sheet = Image.new("RGB", (len(columns) * crop, label + len(photos) * (crop + label)), "white")
     draw = ImageDraw.Draw(sheet)

@@ -29,10 +29,19 @@ from pathlib import Path
 
 import torch
 
-from impasto.features.device import cpu_model
+from impasto.config import StyleConfig
+from impasto.features.device import arithmetic, cpu_model
 from impasto.io.atomic import atomic_write
 from impasto.network.modelfile import load_network
-from network import Ratios, Scored, never_seen, quality_measures, ratios, score_network
+from network import (
+    Ratios,
+    Scored,
+    crops_sheet,
+    never_seen,
+    quality_measures,
+    ratios,
+    score_network,
+)
 
 IMPASTO = [str(Path(sys.executable).with_name("impasto"))]
 
@@ -113,6 +122,9 @@ def plot(curves: dict[str, list[tuple[int, Ratios]]], path: Path, title: str) ->
                     label=f"{name} (worst)")  # fmt: skip
         ax.axhline(1.5, color="0.4", lw=0.8, ls=":", label="issue 26's limit, 1.5x")
         ax.set_xscale("log")
+        ticks = sorted({n for pts in curves.values() for n, _ in pts})
+        ax.set_xticks(ticks, [str(n) for n in ticks], fontsize=7, rotation=45)
+        ax.minorticks_off()
         ax.set_xlabel("training steps")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -120,6 +132,15 @@ def plot(curves: dict[str, list[tuple[int, Ratios]]], path: Path, title: str) ->
     fig.suptitle(title, fontsize=9)
     with atomic_write(path) as f:
         fig.savefig(f, format=path.suffix.lstrip("."))
+
+
+def sheet_columns(curves: dict[str, list[tuple[int, Ratios]]], style: str) -> list[str]:
+    """The photo, stylize's output, then each run's first, middle and last save."""
+    columns = ["photo", f"stylize {style}"]
+    for name, pts in curves.items():
+        picks = sorted({0, len(pts) // 2, len(pts) - 1})
+        columns += [f"{name}_{pts[k][0]}" for k in picks]
+    return columns
 
 
 def main() -> None:
@@ -136,6 +157,8 @@ def main() -> None:
     ap.add_argument("--refs", type=Path, default=Path("out/network"))
     ap.add_argument("--baseline", type=Path, nargs="*", default=[], metavar="MODEL")
     ap.add_argument("--plot", type=Path, default=None)
+    ap.add_argument("--sheet", type=Path, default=None, help="100%% crops of the outputs of "
+                    "each run's first, middle and last save beside stylize's")  # fmt: skip
     args = ap.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     if args.train:
         if len(args.runs) != 1:
@@ -143,8 +166,9 @@ def main() -> None:
         steps = [int(s) for s in args.steps.split(",")]
         train_segments(args.runs[0], args.train, args.photos_train, steps, flags)
     args.refs.mkdir(parents=True, exist_ok=True)
+    precision = arithmetic(StyleConfig().precision, torch.device("cpu")).name
     title = (f"{cpu_model()}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-             f"{args.size} px")  # fmt: skip
+             f"{args.size} px, stylize's references in {precision}")  # fmt: skip
     print(title)
     curves = score_runs(args.runs, args.baseline, never_seen(args.photos), args.size, args.refs)
     table = {k: [{"steps": n, **asdict(r)} for n, r in v] for k, v in curves.items()}
@@ -153,6 +177,12 @@ def main() -> None:
     if args.plot:
         plot(curves, args.plot, title)
         print(f"wrote {args.plot}")
+    if args.sheet:
+        first = next(p for _, p in saves(args.runs[0])) if saves(args.runs[0]) else args.baseline[0]
+        style = Path(load_network(first).info.style_name).stem
+        photos = never_seen(args.photos)
+        columns = sheet_columns(curves, style)
+        print(f"wrote {crops_sheet(args.refs, photos, args.size, args.sheet, columns=columns)}")
 
 
 if __name__ == "__main__":

@@ -170,7 +170,8 @@ def main() -> None:
     title = (f"{cpu_model()}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
              f"{args.size} px, stylize's references in {precision}")  # fmt: skip
     print(title)
-    curves = score_runs(args.runs, args.baseline, never_seen(args.photos), args.size, args.refs)
+    photos = never_seen(args.photos)
+    curves = score_runs(args.runs, args.baseline, photos, args.size, args.refs)
     table = {k: [{"steps": n, **asdict(r)} for n, r in v] for k, v in curves.items()}
     with atomic_write(args.refs / "curve.json") as f:
         f.write(json.dumps(table, indent=1).encode())
@@ -178,9 +179,8 @@ def main() -> None:
         plot(curves, args.plot, title)
         print(f"wrote {args.plot}")
     if args.sheet:
-        first = next(p for _, p in saves(args.runs[0])) if saves(args.runs[0]) else args.baseline[0]
+        first = (saves(args.runs[0]) or [(0, args.baseline[0])])[0][1]
         style = Path(load_network(first).info.style_name).stem
-        photos = never_seen(args.photos)
         columns = sheet_columns(curves, style)
         print(f"wrote {crops_sheet(args.refs, photos, args.size, args.sheet, columns=columns)}")
 

@@ -63,6 +63,19 @@ def test_onnxruntime_matches_torch(
     assert float(torch_out.std()) > 0.01  # a real comparison, not of two flat images
 
 
+def test_a_bilinear_network_exports_and_matches_torch(tmp_path: Path) -> None:
+    net = _network()
+    config = NetworkConfig(width=SMALL.width, blocks=SMALL.blocks, upsample="bilinear")
+    model = build_network(config)
+    model.load_state_dict(net.model.state_dict())
+    bilinear = StyleNetwork(model, NetworkInfo(config, "painting.png", "cd" * 32, {"steps": 1}))
+    x = torch.rand(1, 3, 37, 50, generator=torch.Generator().manual_seed(9))
+    onnx_net = load_onnx(export_onnx(bilinear, tmp_path / "b.onnx"))
+    assert onnx_net.info.network.upsample.value == "bilinear"
+    assert float((onnx_net.stylize(x) - bilinear.stylize(x)).abs().max()) <= 2 / 255
+    assert float((bilinear.stylize(x) - net.stylize(x)).abs().mean()) > 1e-3  # not nearest's
+
+
 def test_the_export_is_one_file_with_named_dynamic_axes_and_metadata(
     files: tuple[StyleNetwork, Path, Path],
 ) -> None:

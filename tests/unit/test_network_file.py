@@ -38,7 +38,7 @@ def test_save_and_load_round_trip(model_file: Path) -> None:
     with safe_open(str(model_file), framework="pt") as f:
         meta = f.metadata()
     assert meta["format"] == "impasto-style-network"
-    assert json.loads(meta["network"]) == {"width": 0.125, "blocks": 1}
+    assert json.loads(meta["network"]) == {"width": 0.125, "blocks": 1, "upsample": "nearest"}
     assert meta["impasto_version"]
 
 

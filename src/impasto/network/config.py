@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import impasto.validate as validate
@@ -29,6 +30,13 @@ def stylize_help(name: str) -> Any:
     return f.metadata
 
 
+class Upsample(str, Enum):
+    """How the decoder doubles its resolution before each convolution."""
+
+    NEAREST = "nearest"  # Odena et al.'s resize-convolution; the bundled networks so far
+    BILINEAR = "bilinear"  # every output pixel mixes its neighbours: no 2 px phase pattern
+
+
 @dataclass(frozen=True)
 class NetworkConfig(Settings):
     """The transformation network's shape: a width multiplier on Johnson et al.'s filter
@@ -46,6 +54,15 @@ class NetworkConfig(Settings):
         default=5,
         metadata=setting("residual blocks at the lowest resolution", group="network"),
     )
+    upsample: Upsample = field(
+        default=Upsample.NEAREST,
+        metadata=setting(
+            "the decoder's resize before each of its two convolutions: nearest repeats pixels "
+            "(a pattern of period 2-4 px can follow), bilinear blends them",
+            group="network",
+            choices=Upsample,
+        ),
+    )
 
     def __post_init__(self) -> None:
         validate.number("width", self.width)
@@ -53,13 +70,13 @@ class NetworkConfig(Settings):
             raise ConfigError(f"width must be at most 4, got {self.width!r}")
         if not isinstance(self.blocks, int) or isinstance(self.blocks, bool) or self.blocks < 0:
             raise ConfigError(f"blocks must be a non-negative integer, got {self.blocks!r}")
+        object.__setattr__(self, "upsample", validate.choice(Upsample, self.upsample, "upsample"))
 
     @property
     def channels(self) -> tuple[int, int, int]:
         """Filters of the three resolutions (full, half, quarter), at least 4 each."""
         c1, c2, c3 = (max(4, round(c * self.width)) for c in BASE_CHANNELS)
         return (c1, c2, c3)
-
 
 
 # The whole-number fields of TrainConfig and their least values.

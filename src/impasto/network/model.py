@@ -7,7 +7,9 @@ the literature settled on since:
   leaves dark frames and stripes along the edges);
 * resize-convolution upsampling (nearest-neighbour resize, then a convolution) instead of
   transposed convolutions, whose uneven kernel overlap draws checkerboards (Odena, Dumoulin &
-  Olah 2016, "Deconvolution and Checkerboard Artifacts").
+  Olah 2016, "Deconvolution and Checkerboard Artifacts"); the resize is nearest (their
+  recipe) or bilinear (``NetworkConfig.upsample``), which blends neighbours so that the
+  convolution after it sees no 2 px phase pattern to paint.
 
 Images in and out are sRGB in [0, 1], (N, 3, H, W), of any size: the decoder resizes back to
 the encoder's sizes exactly, so odd sides come out as they went in.
@@ -86,9 +88,14 @@ class TransformNet(nn.Module):
         h2 = self.down2(h1)
         h = self.res(self.down3(h2))
         # Resize to the encoder's own sizes (not "times two"), so odd sides round-trip.
-        h = self.up2(F.interpolate(h, size=h2.shape[-2:], mode="nearest"))
-        h = self.up1(F.interpolate(h, size=h1.shape[-2:], mode="nearest"))
+        h = self.up2(self._resize(h, h2))
+        h = self.up1(self._resize(h, h1))
         return torch.sigmoid(self.out(h))
+
+    def _resize(self, h: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        mode = self.config.upsample.value
+        corners = None if mode == "nearest" else False
+        return F.interpolate(h, size=like.shape[-2:], mode=mode, align_corners=corners)
 
 
 def build_network(config: NetworkConfig | None = None, seed: int = 0) -> TransformNet:

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 import impasto.data
+from _quality_measures import band
 from impasto.features.extractor import FeatureExtractor
 from impasto.features.weights import load_weights
 from impasto.io.images import load_image
@@ -53,27 +54,6 @@ def grid(picture: torch.Tensor, period: int = 4) -> float:
     ``period`` (:func:`impasto.superres.train.phase_detail` over the whole picture). Strokes
     average away; a grid stays. The bundled upscaler's x4 gives about 0.2."""
     return float(phase_detail(picture[:1], period)[0, 0, 0].std() * 255)
-
-
-def band(picture: torch.Tensor, period: int = 4, reach: int = 3) -> float:
-    """Parts per 10,000 of the picture's grey-level spectrum (Hann window) within ``reach``
-    bins of the frequencies of a ``period`` px pattern (k/period cycles per px, k > 0): a grid
-    whose sign follows the picture, which :func:`grid`'s averaging misses, shows here."""
-    g = picture.mean(1)[0].double()
-    g = g - g.mean()
-    h, w = g.shape
-    window = torch.outer(torch.hann_window(h, dtype=g.dtype), torch.hann_window(w, dtype=g.dtype))
-    power = torch.fft.fft2(g * window).abs() ** 2
-    mask = torch.zeros(h, w, dtype=torch.bool)
-    for ky in range(period):
-        for kx in range(period):
-            if ky == kx == 0:
-                continue
-            cy, cx = round(ky * h / period), round(kx * w / period)
-            rows = [(cy + d) % h for d in range(-reach, reach + 1)]
-            cols = [(cx + d) % w for d in range(-reach, reach + 1)]
-            mask[torch.tensor(rows)[:, None], torch.tensor(cols)[None, :]] = True
-    return float(power[mask].sum() / power.sum() * 1e4)
 
 
 def main() -> None:

@@ -7,8 +7,11 @@ are not reached).
                                         --photos-train DIR [-- TRAIN FLAGS]]
                                         [--photos DIR] [--size 512] [--refs DIR]
                                         [--baseline MODEL ...] [--plot PATH]
+                                        [--sheet PATH [--columns RUN_N,RUN_N,...]]
 
 Each RUN is a folder of ``step_N.safetensors`` files (the network after N steps of that run).
+Each save gets three ratios to stylize's, median and worst over the photos: content distance,
+style distance and fine lines (``_quality_measures.band``: what neither distance sees).
 ``--train`` makes them first: ``impasto train PAINTING`` to the first count, then ``--resume`` on
 to each next one (a resumed run equals an uninterrupted one, tested), copying the model file
 after each; the flags after ``--`` are the run's recipe (``--from MODEL`` among them). A RUN
@@ -182,6 +185,8 @@ def main() -> None:
     ap.add_argument("--plot", type=Path, default=None)
     ap.add_argument("--sheet", type=Path, default=None, help="100%% crops of the outputs of "
                     "each run's first, middle and last save beside stylize's")  # fmt: skip
+    ap.add_argument("--columns", default=None, help="with --sheet: these saves instead, as "
+                    "RUN_STEPS names (cw10_4000,the_scream_1158)")  # fmt: skip
     args = ap.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     if args.train:
         if len(args.runs) != 1:
@@ -205,6 +210,8 @@ def main() -> None:
         first = (saves(args.runs[0]) or [(0, args.baseline[0])])[0][1]
         style = Path(load_network(first).info.style_name).stem
         columns = sheet_columns(curves, style)
+        if args.columns:
+            columns = columns[:2] + args.columns.split(",")
         print(f"wrote {crops_sheet(args.refs, photos, args.size, args.sheet, columns=columns)}")
 
 

@@ -28,9 +28,11 @@ def test_a_bundled_network_loads_and_names_its_style(name: str, samples_dir: Pat
     assert path.is_file(), "run `make models`"
     net = load_network(path)
     assert isinstance(net, StyleNetwork)
-    # The default shape (measured in docs/network.md), or the width its recipe asks for.
-    width = float(_recipe(name).get("width", NetworkConfig().width))
-    assert net.info.network == NetworkConfig(width=width)
+    # The default shape (measured in docs/network.md), or the width and resize its recipe asks for.
+    recipe = _recipe(name)
+    width = float(recipe.get("width", NetworkConfig().width))
+    upsample = recipe.get("upsample", NetworkConfig().upsample.value)
+    assert net.info.network == NetworkConfig(width=width, upsample=upsample)  # type: ignore[arg-type]
     assert net.info.style_name == _painting(name)
     sample = samples_dir / _painting(name)
     assert net.info.style_sha256 == hashlib.sha256(sample.read_bytes()).hexdigest()

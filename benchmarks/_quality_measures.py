@@ -17,7 +17,11 @@
 * **band**, on pixels alone: the share of a picture's grey-level spectrum at the frequencies of
   a pattern repeating every 4 px (periods 4 and 2 px along either axis), in parts per 10,000:
   the fine regular lines that an upscaler's sub-pixel heads or a style network's
-  stride-2 / resize-convolution decoder can paint, and that neither distance above sees.
+  stride-2 / resize-convolution decoder can paint, and that neither distance above sees;
+* **colour lines**, on pixels alone: the power of the green-magenta chroma (G - (R+B)/2) at
+  periods of 2 to 9 px, in any direction: the colour-fringed lines a style network can paint
+  where ``band``'s grey levels stay clean (a bilinear decoder did). Only meaningful as a ratio
+  between two pictures of the same size.
 
 Both run the engine's own network pieces (FeatureExtractor on loaded weights) in fp32, without
 gradients, whatever precision the run used. The random directions come from a seeded CPU
@@ -167,3 +171,18 @@ def band(picture: torch.Tensor, period: int = 4, reach: int = 3) -> float:
             cols = [(cx + d) % w for d in range(-reach, reach + 1)]
             mask[torch.tensor(rows)[:, None], torch.tensor(cols)[None, :]] = True
     return float(power[mask].sum() / power.sum() * 1e4)
+
+
+def colour_lines(picture: torch.Tensor, shortest: float = 2.0, longest: float = 9.0) -> float:
+    """Power (Hann window) of the picture's green-magenta chroma at periods from ``shortest``
+    to ``longest`` px along any direction; compare pictures of one size by their ratio."""
+    x = picture[0].double()
+    g = x[1] - (x[0] + x[2]) / 2
+    g = g - g.mean()
+    h, w = g.shape
+    window = torch.outer(torch.hann_window(h, dtype=g.dtype), torch.hann_window(w, dtype=g.dtype))
+    power = torch.fft.fft2(g * window).abs() ** 2
+    fy = torch.fft.fftfreq(h, dtype=g.dtype)[:, None]
+    fx = torch.fft.fftfreq(w, dtype=g.dtype)[None, :]
+    f = torch.sqrt(fy**2 + fx**2)
+    return float(power[(f >= 1 / longest) & (f <= 1 / shortest)].sum())

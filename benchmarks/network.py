@@ -95,6 +95,7 @@ class Scored:
     content: float
     style_distance: float
     texture: float = float("nan")  # _quality_measures.band: fine lines of period 2-4 px
+    fringes: float = float("nan")  # _quality_measures.colour_lines: green-magenta, 2-9 px
 
 
 def stylize_cached(
@@ -135,7 +136,7 @@ def score_network(
     """One network's rows on ``photos``, each followed by stylize's for the same photo and
     painting (scored once into ``refs``, cached as an image in ``out``); ``label`` names the
     network in the rows and output files (default: the file's stem)."""
-    from _quality_measures import band
+    from _quality_measures import band, colour_lines
 
     net = load_network(model)
     style = net.info.style_name
@@ -151,9 +152,10 @@ def score_network(
             refs[path.name, style] = Scored(path.name, style, "stylize",
                                             measures.content_distance(ref, image),
                                             measures.style_distance(ref, painting),
-                                            band(ref))  # fmt: skip
+                                            band(ref), colour_lines(ref))  # fmt: skip
         rows.append(Scored(path.name, style, name, measures.content_distance(ours, image),
-                           measures.style_distance(ours, painting), band(ours)))  # fmt: skip
+                           measures.style_distance(ours, painting), band(ours),
+                           colour_lines(ours)))  # fmt: skip
         rows.append(refs[path.name, style])
     return rows
 
@@ -193,6 +195,8 @@ class Ratios:
     style_worst: float
     texture_median: float = float("nan")  # band's ratio: 1 is stylize's amount of fine lines
     texture_worst: float = float("nan")
+    fringes_median: float = float("nan")  # colour_lines' ratio: 1 is stylize's
+    fringes_worst: float = float("nan")
 
 
 def ratios(rows: list[Scored]) -> dict[str, Ratios]:
@@ -204,8 +208,10 @@ def ratios(rows: list[Scored]) -> dict[str, Ratios]:
         c = [r.content / base[r.photo, r.style].content for r in mine]
         s = [r.style_distance / base[r.photo, r.style].style_distance for r in mine]
         t = [r.texture / base[r.photo, r.style].texture for r in mine]
+        f = [r.fringes / base[r.photo, r.style].fringes for r in mine]
         out[method] = Ratios(len(mine), statistics.median(c), max(c), statistics.median(s),
-                             max(s), statistics.median(t), max(t))  # fmt: skip
+                             max(s), statistics.median(t), max(t), statistics.median(f),
+                             max(f))  # fmt: skip
     return out
 
 
@@ -214,11 +220,12 @@ def summarize(rows: list[Scored]) -> None:
     issue 26's limit of 1.5x on each distance."""
     print("\nper network over the photos (network / stylize; limit 1.5x):")
     print("network                photos   content median, worst   style median, worst"
-          "   fine lines median, worst")  # fmt: skip
+          "   fine lines median, worst   colour lines median, worst")  # fmt: skip
     for method, r in ratios(rows).items():
         print(f"{method:<22} {r.photos:>6}   {r.content_median:6.2f}x, {r.content_worst:5.2f}x"
               f"         {r.style_median:6.2f}x, {r.style_worst:5.2f}x"
-              f"         {r.texture_median:6.2f}x, {r.texture_worst:5.2f}x")  # fmt: skip
+              f"         {r.texture_median:6.2f}x, {r.texture_worst:5.2f}x"
+              f"         {r.fringes_median:6.2f}x, {r.fringes_worst:5.2f}x")  # fmt: skip
 
 
 def sys_path_measures() -> None:

@@ -10,8 +10,9 @@ are not reached).
                                         [--sheet PATH [--columns RUN_N,RUN_N,...]]
 
 Each RUN is a folder of ``step_N.safetensors`` files (the network after N steps of that run).
-Each save gets three ratios to stylize's, median and worst over the photos: content distance,
-style distance and fine lines (``_quality_measures.band``: what neither distance sees).
+Each save gets four ratios to stylize's, median and worst over the photos: content distance,
+style distance, fine lines (``_quality_measures.band``, grey levels) and colour lines
+(``colour_lines``, green-magenta chroma): the last two are what neither distance sees.
 ``--train`` makes them first: ``impasto train PAINTING`` to the first count, then ``--resume`` on
 to each next one (a resumed run equals an uninterrupted one, tested), copying the model file
 after each; the flags after ``--`` are the run's recipe (``--from MODEL`` among them). A RUN
@@ -93,11 +94,13 @@ def score_runs(runs: list[Path], baselines: list[Path], photos: list[Path], size
         key = f"{hashlib.sha256(path.read_bytes()).hexdigest()} {size} " + ",".join(
             p.name for p in photos
         )
-        if key not in cache:
-            rows = score_network(measures, path, photos, size, refs_dir, False, refs, f"{name}_{n}")
-            cache[key] = asdict(ratios(rows)[f"{name}_{n}"])
-        elif "texture_median" not in cache[key]:  # scored before the fine lines were
-            cache[key].update(texture_from_files(refs_dir, photos, path, f"{name}_{n}"))
+        label = f"{name}_{n}"
+        outputs = all((refs_dir / f"network_{p.stem}_{label}.png").is_file() for p in photos)
+        if key in cache and "fringes_median" not in cache[key] and outputs:
+            cache[key].update(texture_from_files(refs_dir, photos, path, label))
+        elif key not in cache or "fringes_median" not in cache[key]:  # new, or scored earlier
+            rows = score_network(measures, path, photos, size, refs_dir, False, refs, label)
+            cache[key] = asdict(ratios(rows)[label])  # under another name and since moved
         with atomic_write(cache_path) as f:
             f.write(json.dumps(cache, indent=1).encode())
         r = Ratios(**cache[key])
@@ -105,21 +108,26 @@ def score_runs(runs: list[Path], baselines: list[Path], photos: list[Path], size
         c = f"{r.content_median:5.2f}x ({r.content_worst:5.2f}x)"
         st = f"{r.style_median:5.2f}x ({r.style_worst:5.2f}x)"
         t = f"{r.texture_median:5.2f}x ({r.texture_worst:5.2f}x)"
-        print(f"{name:<22} {n:>6} steps   content {c}   style {st}   fine lines {t}", flush=True)
+        f = f"{r.fringes_median:5.2f}x ({r.fringes_worst:5.2f}x)"
+        print(f"{name:<22} {n:>6} steps   content {c}   style {st}   fine lines {t}"
+              f"   colour lines {f}", flush=True)  # fmt: skip
     return curves
 
 
 def texture_from_files(refs_dir: Path, photos: list[Path], model: Path,
                        label: str) -> dict[str, float]:  # fmt: skip
-    """The fine-lines ratios (network.py's ``texture_*``) of a save scored before they were,
-    from the outputs that scoring left in ``refs_dir``."""
-    from _quality_measures import band
+    """The fine-lines and colour-lines ratios (network.py's ``texture_*`` and ``fringes_*``)
+    of a save scored before they were, from the outputs that scoring left in ``refs_dir``."""
+    from _quality_measures import band, colour_lines
 
     style = Path(load_network(model).info.style_name).stem
-    ours = [band(load_image(refs_dir / f"network_{p.stem}_{label}.png")) for p in photos]
-    refs = [band(load_image(refs_dir / f"stylize_{p.stem}_{style}.png")) for p in photos]
-    t = [a / b for a, b in zip(ours, refs, strict=True)]
-    return {"texture_median": statistics.median(t), "texture_worst": max(t)}
+    ours = [load_image(refs_dir / f"network_{p.stem}_{label}.png") for p in photos]
+    refs = [load_image(refs_dir / f"stylize_{p.stem}_{style}.png") for p in photos]
+    out = {}
+    for key, measure in (("texture", band), ("fringes", colour_lines)):
+        r = [measure(a) / measure(b) for a, b in zip(ours, refs, strict=True)]
+        out |= {f"{key}_median": statistics.median(r), f"{key}_worst": max(r)}
+    return out
 
 
 def plot(curves: dict[str, list[tuple[int, Ratios]]], path: Path, title: str) -> None:
@@ -128,12 +136,13 @@ def plot(curves: dict[str, list[tuple[int, Ratios]]], path: Path, title: str) ->
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(14.4, 4.2), dpi=100, layout="constrained")
+    fig = Figure(figsize=(18.4, 4.2), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 3)
+    axes = fig.subplots(1, 4)
     for ax, key, label in ((axes[0], "style", "style distance / stylize's"),
                            (axes[1], "content", "content distance / stylize's"),
-                           (axes[2], "texture", "fine lines (2-4 px) / stylize's")):  # fmt: skip
+                           (axes[2], "texture", "fine lines (grey, 2-4 px) / stylize's"),
+                           (axes[3], "fringes", "colour lines (2-9 px) / stylize's")):  # fmt: skip
         for k, (name, pts) in enumerate(curves.items()):
             xs = [n for n, _ in pts]
             med = [getattr(r, f"{key}_median") for _, r in pts]
@@ -143,8 +152,9 @@ def plot(curves: dict[str, list[tuple[int, Ratios]]], path: Path, title: str) ->
                     else 12, label=f"{name} (median)")  # fmt: skip
             ax.plot(xs, worst, "--" if len(pts) > 1 else "x", color=color, alpha=0.5,
                     label=f"{name} (worst)")  # fmt: skip
-        if key == "texture":
+        if key in ("texture", "fringes"):
             ax.axhline(1.0, color="0.4", lw=0.8, ls=":")  # stylize's own amount
+            ax.set_yscale("log")
         else:
             ax.axhline(1.5, color="0.4", lw=0.8, ls=":", label="issue 26's limit, 1.5x")
         ax.set_xscale("log")

@@ -151,16 +151,22 @@ class Measures:
         return out
 
 
+def _power(plane: torch.Tensor) -> torch.Tensor:
+    """The power spectrum of a 2-D map, its mean removed, under a Hann window (float64)."""
+    g = plane.double()
+    g = g - g.mean()
+    h, w = g.shape
+    window = torch.outer(torch.hann_window(h, dtype=g.dtype), torch.hann_window(w, dtype=g.dtype))
+    return torch.fft.fft2(g * window).abs() ** 2
+
+
 def band(picture: torch.Tensor, period: int = 4, reach: int = 3) -> float:
     """Parts per 10,000 of the picture's grey-level spectrum (Hann window) within ``reach``
     bins of the frequencies of a ``period`` px pattern (k/period cycles per px, k > 0): a grid
     whose sign follows the picture, which upscale_finetune.grid's averaging misses, shows here.
     impasto stylize's 512 px outputs give about 3 (the_scream); its networks 9-30."""
-    g = picture.mean(1)[0].double()
-    g = g - g.mean()
-    h, w = g.shape
-    window = torch.outer(torch.hann_window(h, dtype=g.dtype), torch.hann_window(w, dtype=g.dtype))
-    power = torch.fft.fft2(g * window).abs() ** 2
+    power = _power(picture.mean(1)[0])
+    h, w = power.shape
     mask = torch.zeros(h, w, dtype=torch.bool)
     for ky in range(period):
         for kx in range(period):
@@ -177,12 +183,9 @@ def colour_lines(picture: torch.Tensor, shortest: float = 2.0, longest: float = 
     """Power (Hann window) of the picture's green-magenta chroma at periods from ``shortest``
     to ``longest`` px along any direction; compare pictures of one size by their ratio."""
     x = picture[0].double()
-    g = x[1] - (x[0] + x[2]) / 2
-    g = g - g.mean()
-    h, w = g.shape
-    window = torch.outer(torch.hann_window(h, dtype=g.dtype), torch.hann_window(w, dtype=g.dtype))
-    power = torch.fft.fft2(g * window).abs() ** 2
-    fy = torch.fft.fftfreq(h, dtype=g.dtype)[:, None]
-    fx = torch.fft.fftfreq(w, dtype=g.dtype)[None, :]
+    power = _power(x[1] - (x[0] + x[2]) / 2)
+    h, w = power.shape
+    fy = torch.fft.fftfreq(h, dtype=power.dtype)[:, None]
+    fx = torch.fft.fftfreq(w, dtype=power.dtype)[None, :]
     f = torch.sqrt(fy**2 + fx**2)
     return float(power[(f >= 1 / longest) & (f <= 1 / shortest)].sum())

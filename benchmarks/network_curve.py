@@ -98,9 +98,9 @@ def score_runs(runs: list[Path], baselines: list[Path], photos: list[Path], size
         outputs = all((refs_dir / f"network_{p.stem}_{label}.png").is_file() for p in photos)
         if key in cache and "fringes_median" not in cache[key] and outputs:
             cache[key].update(texture_from_files(refs_dir, photos, path, label))
-        elif key not in cache or "fringes_median" not in cache[key]:  # new, or scored earlier
+        elif key not in cache or "fringes_median" not in cache[key]:  # or its outputs are gone
             rows = score_network(measures, path, photos, size, refs_dir, False, refs, label)
-            cache[key] = asdict(ratios(rows)[label])  # under another name and since moved
+            cache[key] = asdict(ratios(rows)[label])
         with atomic_write(cache_path) as f:
             f.write(json.dumps(cache, indent=1).encode())
         r = Ratios(**cache[key])
@@ -131,8 +131,8 @@ def texture_from_files(refs_dir: Path, photos: list[Path], model: Path,
 
 
 def plot(curves: dict[str, list[tuple[int, Ratios]]], path: Path, title: str) -> None:
-    """Median (and worst, dashed) style, content and fine-lines ratios against steps, one
-    line per run."""
+    """Median (and worst, dashed) style, content, fine-lines and colour-lines ratios against
+    steps, one line per run."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -34,7 +34,7 @@ class Upsample(str, Enum):
     """How the decoder doubles its resolution before each convolution."""
 
     NEAREST = "nearest"  # Odena et al.'s resize-convolution; the bundled networks so far
-    BILINEAR = "bilinear"  # every output pixel mixes its neighbours: no 2 px phase pattern
+    BILINEAR = "bilinear"  # every output pixel mixes its neighbours (see docs/network.md)
 
 
 @dataclass(frozen=True)

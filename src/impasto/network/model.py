@@ -9,7 +9,8 @@ the literature settled on since:
   transposed convolutions, whose uneven kernel overlap draws checkerboards (Odena, Dumoulin &
   Olah 2016, "Deconvolution and Checkerboard Artifacts"); the resize is nearest (their
   recipe) or bilinear (``NetworkConfig.upsample``), which blends neighbours so that the
-  convolution after it sees no 2 px phase pattern to paint.
+  convolution after it sees no 2 px phase pattern (trained on the_scream, it painted fewer grey
+  2 px rows but more colour-fringed lines: docs/network.md, "Fine lines").
 
 Images in and out are sRGB in [0, 1], (N, 3, H, W), of any size: the decoder resizes back to
 the encoder's sizes exactly, so odd sides come out as they went in.

@@ -50,6 +50,7 @@ class OptimizerState(TypedDict):
     s: list[torch.Tensor]
     y: list[torch.Tensor]
     h_diag: float
+    growth: float
     adam: dict[str, Any] | None  # torch.optim.Adam's own state_dict
     shown: torch.Tensor
     best: torch.Tensor
@@ -68,6 +69,7 @@ class PixelOptimizer:
     """
 
     FIRST_MOVE = 0.02
+    MAX_GROWTH = 2.0**20
 
     def __init__(
         self,
@@ -96,6 +98,7 @@ class PixelOptimizer:
         self.s: list[torch.Tensor] = []
         self.y: list[torch.Tensor] = []
         self.h_diag = 1.0
+        self.growth = 1.0  # multiplies the first step while no curvature pair is kept
         self.shown = self.x  # the image the latest terms were evaluated at
         self.best = self.x  # Adam: the evaluated image with the lowest loss so far
         self.best_f = float("inf")
@@ -162,12 +165,21 @@ class PixelOptimizer:
         the run crawls for dozens of steps. A move of at most ``FIRST_MOVE`` per pixel (in
         [0, 1] units) is small enough to be safe and large enough to measure curvature.
         """
-        return self.FIRST_MOVE * self.lr / max(float(g.abs().max()), 1e-30)
+        return self.FIRST_MOVE * self.lr * self.growth / max(float(g.abs().max()), 1e-30)
+
+    def _grow(self, halvings: int) -> None:
+        """After a first step whose curvature pair was not kept (the loss curves down along
+        it, as a Gram loss does where the output has less energy than the style): the next
+        first step twice as long if this one was accepted at once, shorter by its halvings
+        otherwise. Without it such a run repeats the same small move for good (an audio run
+        lowered its style loss by 13% in 20 steps)."""
+        self.growth = min(self.growth * 2.0 ** (1 - halvings), self.MAX_GROWTH)
 
     def _lbfgs_iteration(self) -> None:
         if self.f is None or self.g is None:
             self.f, self.g, self.terms = self._evaluate(self.x)
         f, g = self.f, self.g
+        first = not self.s
         if self.s:
             d = self._direction(g)
             t = self.lr
@@ -181,9 +193,11 @@ class PixelOptimizer:
             d = -g
             gtd = float((g * d).sum())
             t = self._first_step(g)
+            first = True
         # Backtracking (Armijo): with good curvature the full step is accepted at once, so an
         # iteration costs one evaluation; a bad step is halved instead of being taken.
-        for _ in range(8):
+        halvings = 0
+        for halvings in range(8):  # noqa: B007 (the count is used after the loop)
             # Projected onto the valid pixel range: what is optimised is what gets saved, so
             # no clamp at the end can undo the optimisation.
             x_new = self._project(self.x + t * d)
@@ -206,6 +220,9 @@ class PixelOptimizer:
             self.s.append(s)
             self.y.append(y)
             self.h_diag = ys / float(torch.dot(y, y))
+            self.growth = 1.0
+        elif first:
+            self._grow(halvings)
         self.x, self.f, self.g, self.terms = x_new, f_new, g_new, terms
         self.shown = self.best = x_new
 
@@ -274,6 +291,7 @@ class PixelOptimizer:
             "s": list(self.s),
             "y": list(self.y),
             "h_diag": self.h_diag,
+            "growth": self.growth,
             "adam": self.adam.state_dict() if self.adam is not None else None,
             "shown": self.shown,
             "best": self.best,
@@ -290,6 +308,7 @@ class PixelOptimizer:
         self.terms = dict(state["terms"])
         self.s, self.y = list(state["s"]), list(state["y"])
         self.h_diag = float(state["h_diag"])
+        self.growth = float(state.get("growth", 1.0))  # checkpoints written before it: 1
         self.shown, self.best = state["shown"].clone(), state["best"].clone()
         self.best_f = float(state["best_f"])
         if state["adam"] is not None:

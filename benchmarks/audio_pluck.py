@@ -7,21 +7,25 @@ of the log-magnitude spectrum, loudness-normalised; mean absolute difference), t
 issue's target: at most 0.5) and the loudness envelope's correlation with the melody.
 
     python benchmarks/audio_pluck.py "" style_weight=15 steps=40,style_weight=15
+    python benchmarks/audio_pluck.py "" n_fft=1024 --pair speech.ogg:cello.ogg   # any two sounds
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from impasto.audio.config import AudioConfig
+from impasto.audio.io import read_audio
 from impasto.audio.measure import envelope_correlation
 from impasto.audio.transfer import transfer
 
 SR = 22050
 INTS = ("steps", "filters", "width", "n_fft", "hop", "griffin_lim_iters", "seed")
+WORDS = ("init", "optimizer", "precision")  # enum settings, passed as their names
 
 
 def melody(seconds: float = 4.0) -> np.ndarray:
@@ -68,14 +72,23 @@ def distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(spectral_stats(a) - spectral_stats(b)).mean(axis=1).sum())
 
 
-def settings(spec: str) -> dict[str, float | int]:
+def settings(spec: str) -> dict[str, float | int | str]:
     pairs = (p.split("=") for p in spec.split(",") if "=" in p)
-    return {k: int(v) if k in INTS else float(v) for k, v in pairs}
+    return {k: int(v) if k in INTS else v if k in WORDS else float(v) for k, v in pairs}
 
 
-def main(specs: list[str]) -> None:
-    content, style = melody(), plucks()
-    print(f"melody to plucks: {distance(content, style):.3f}", flush=True)
+def inputs(pair: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """The synthetic melody and plucks, or ``CONTENT:STYLE`` sound files at the working rate."""
+    if not pair:
+        return melody(), plucks(), "melody to plucks"
+    content, style = pair.split(":")
+    read = [read_audio(p, SR, 60.0) for p in (content, style)]
+    return read[0], read[1], f"{Path(content).stem} to {Path(style).stem}"
+
+
+def main(specs: list[str], pair: str = "") -> None:
+    content, style, name = inputs(pair)
+    print(f"{name}: {distance(content, style):.3f}", flush=True)
     for spec in specs or [""]:
         start = time.time()
         result = transfer(content, style, AudioConfig(**settings(spec))).samples  # type: ignore[arg-type]
@@ -90,4 +103,6 @@ def main(specs: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    args = sys.argv[1:]
+    pair = args.pop(args.index("--pair") + 1) if "--pair" in args else ""
+    main([a for a in args if a != "--pair"], pair)

@@ -9,10 +9,10 @@ from impasto.config import Optimizer
 from impasto.errors import ConfigError
 
 
-def test_defaults_are_the_papers_model() -> None:
+def test_defaults_are_the_papers_network_on_a_1024_window() -> None:
     cfg = AudioConfig()
-    assert (cfg.filters, cfg.width, cfg.n_fft, cfg.hop_length) == (4096, 11, 2048, 512)
-    assert cfg.bins == 1025 and cfg.optimizer is Optimizer.LBFGS
+    assert (cfg.filters, cfg.width, cfg.n_fft, cfg.hop_length) == (4096, 11, 1024, 256)
+    assert cfg.bins == 513 and cfg.optimizer is Optimizer.LBFGS
 
 
 def test_round_trips_through_a_dict() -> None:

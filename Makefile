@@ -102,7 +102,8 @@ MODEL_THREADS ?=
 MODEL_FLAGS ?= --steps 5000 --batch-size 2 --lr 2e-3 --validation 2 --preview-every 100 --half \
 	--no-checkpoint
 MODEL_RECIPE_starry_night ?= --minutes 30 --crop-size 256 --style-scale 2 --content-weight 10
-MODEL_RECIPE_the_scream ?= --minutes 15 --crop-size 128 --style-scale 3 --content-weight 40
+MODEL_RECIPE_the_scream ?= --steps 4000 --minutes 180 --crop-size 128 --style-scale 3 --content-weight 10 \
+	--tv-weight 1e9
 MODEL_RECIPE_starry_night_fast ?= $(MODEL_RECIPE_starry_night) --width 0.25
 MODEL_PAINTING_starry_night_fast ?= starry_night
 MODELS_DIR := src/impasto/data/models

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from impasto.network.config import NetworkConfig
+from impasto.network.config import NetworkConfig, TrainConfig
 from impasto.network.modelfile import StyleNetwork, load_network
 from impasto.network.registry import bundled_dir, find_model, list_models
 
@@ -92,8 +92,11 @@ def test_a_bundled_network_was_trained_by_the_makefiles_recipe(name: str) -> Non
     """What `make models` would run is what the shipped file records having run."""
     training = load_network(bundled_dir() / f"{name}.safetensors").info.training
     recipe = _recipe(name)
-    for key in ("batch_size", "crop_size", "style_scale", "content_weight", "lr", "minutes"):
+    keys = ("batch_size", "crop_size", "style_scale", "content_weight", "lr", "minutes", "steps")
+    for key in keys:
         assert float(training[key]) == float(recipe[key]), key
+    tv_weight = recipe.get("tv_weight", TrainConfig.__dataclass_fields__["tv_weight"].default)
+    assert float(training["tv_weight"]) == float(tv_weight)  # type: ignore[arg-type]
     assert training["validation"] == int(recipe["validation"])
 
 

@@ -137,7 +137,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--size", type=int, default=None, help="long side in px (default 512)")
     p.add_argument("--plain-steps", type=int, default=None, help="plain run steps (default 500)")
     p.add_argument("--pairs", default=DEFAULT_PAIRS, help="content:style,... (sample names)")
-    p.add_argument("--weights", default=DEFAULT_WEIGHTS, help="plain style weights, x default")
+    p.add_argument(
+        "--weights", default=DEFAULT_WEIGHTS, help='plain style weights, x default ("": none)'
+    )
     p.add_argument(
         "--candidate",
         action="append",
@@ -184,7 +186,7 @@ def _runs(args: argparse.Namespace) -> list[tuple[str, float, dict[str, Any]]]:
     base = StyleConfig()
     runs: list[tuple[str, float, dict[str, Any]]] = [("default", 1.0, {})]
     runs += [(name, 1.0, settings) for name, settings in args.candidate]
-    for w in (float(x) for x in args.weights.split(",")):
+    for w in (float(x) for x in args.weights.split(",") if x):  # "": no plain runs
         overrides = {
             "scales": 1,
             "steps": args.plain_steps,

@@ -196,7 +196,6 @@ class PixelOptimizer:
             first = True
         # Backtracking (Armijo): with good curvature the full step is accepted at once, so an
         # iteration costs one evaluation; a bad step is halved instead of being taken.
-        halvings = 0
         for halvings in range(8):  # noqa: B007 (the count is used after the loop)
             # Projected onto the valid pixel range: what is optimised is what gets saved, so
             # no clamp at the end can undo the optimisation.

@@ -326,7 +326,7 @@ class StyleConfig(Settings):
         ),
     )
     steps: int | tuple[int, ...] = field(  # in all, or one count per scale (coarse to fine)
-        default=180,
+        default=150,
         metadata=setting(
             "optimisation steps in all, spread over the scales, or one count per scale from "
             "coarse to fine, e.g. 100,60,30,15",
@@ -334,8 +334,8 @@ class StyleConfig(Settings):
             main=True,
         ),
     )
-    # Of a total ``steps``, how many the last scale (the full size) gets; None: a third, less
-    # above 512 px (preprocess.resize.default_final_steps).
+    # Of a total ``steps``, how many the last scale (the full size) gets; None: 8/15 (80 of
+    # 150), less above 512 px (preprocess.resize.default_final_steps).
     final_steps: int | None = field(
         default=None,
         metadata=setting(
@@ -343,7 +343,22 @@ class StyleConfig(Settings):
             "over the smaller scales. Large outputs gain most",
             group="optimisation",
             metavar="N",
-            default_text="a third; above 512 px, as many as cost the time of a third at 512",
+            default_text="the final share of the steps; above 512 px, as many as cost that "
+            "share's time at 512",
+        ),
+    )
+    # Of a total ``steps``, the share the full size gets when ``final_steps`` is not set (less
+    # above 512 px: preprocess.resize.default_final_steps). 8/15: 80 of 150 at 512 px, which no
+    # plain-method run dominated on five pairs where a third of 180 was (issue 28).
+    final_share: float = field(
+        default=8 / 15,
+        metadata=setting(
+            "of the steps in all, the share the full size (the last scale) gets where its "
+            "count is not set; above 512 px as many as cost that share's time at 512 px, so "
+            "one share suits every size",
+            group="optimisation",
+            metavar="F",
+            default_text="8/15 (80 of 150)",
         ),
     )
     init: str = field(  # "palette", "content", "noise", "blur" or a path to an image file
@@ -518,6 +533,10 @@ class StyleConfig(Settings):
     def _check_final_steps(self) -> None:
         """``final_steps`` alone; how it fits the scales is a question for the step plan,
         which ``impasto.api.check_settings`` asks before any work."""
+        share = self.final_share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+            raise ConfigError(f"final_share must be a number above 0 and at most 1, got {share!r}")
+        self._set("final_share", float(share))
         if self.final_steps is not None and isinstance(self.steps, tuple):
             raise ConfigError(
                 "final_steps needs steps as a total; with one count per scale, the last count "

@@ -287,8 +287,8 @@ def test_multi_scale_events(tiny_weights, content_tensor, style_tensor) -> None:
     assert all(e.size == (16, 16) for e in events if e.scale == 0)
     assert all(e.size == (32, 32) for e in events if e.scale == 1)
     assert all(e.image.shape[-2:] == e.size for e in events)
-    # split_steps(5, 2) == [3, 2]: the coarse level ends at step 3
-    assert max(e.step for e in events if e.scale == 0) == 3
+    # plan_steps(5, [16, 32]) == [2, 3] (8/15 of 5 at the full size): the coarse level ends at 2
+    assert max(e.step for e in events if e.scale == 0) == 2
     assert res.tensor.shape == (1, 3, 32, 32)
     assert len(res.history) == len(events)
 
@@ -319,35 +319,62 @@ def test_multi_scale_with_default_layers_at_min_size_16(
     assert res.tensor.shape == (1, 3, 32, 32)
 
 
-def test_plan_steps_gives_the_full_size_a_third_and_small_scales_more_of_the_rest() -> None:
-    assert plan_steps(7, [64]) == [7]
-    plan = plan_steps(301, [128, 181, 256, 362, 512])
-    assert sum(plan) == 301 and plan[-1] == 100
+SHARE = StyleConfig().final_share  # the default: 8/15
+
+
+def _plan(steps: int | tuple[int, ...], sizes: list[int], final: int | None = None) -> list[int]:
+    return plan_steps(steps, sizes, final, SHARE)
+
+
+def test_plan_steps_gives_the_full_size_8_15ths_and_small_scales_more_of_the_rest() -> None:
+    assert _plan(7, [64]) == [7]
+    plan = _plan(300, [128, 181, 256, 362, 512])
+    assert sum(plan) == 300 and plan[-1] == 160
     assert plan[:-1] == sorted(plan[:-1], reverse=True) and plan[0] > 2 * plan[-2]
-    assert min(plan_steps(5, [16, 32, 64, 128, 256])) >= 1
-    assert plan_steps(5, [16, 32, 64, 128, 256])[-1] == 1  # the smaller scales keep one each
-    assert plan_steps((3, 2), [16, 32]) == [3, 2]
+    assert min(_plan(5, [16, 32, 64, 128, 256])) >= 1
+    assert _plan(5, [16, 32, 64, 128, 256])[-1] == 1  # the smaller scales keep one each
+    assert _plan((3, 2), [16, 32]) == [3, 2]
     with pytest.raises(ConfigError, match="2 scales"):
-        plan_steps((3, 2, 1), [16, 32])
+        _plan((3, 2, 1), [16, 32])
 
 
-def test_above_512_px_the_full_size_gets_the_time_of_a_third_at_512() -> None:
+def test_above_512_px_the_full_size_gets_the_time_of_its_share_at_512() -> None:
     """A full-size step at twice 512 px costs four times as much: a quarter of the steps."""
-    assert plan_steps(180, [128, 203, 323, 512])[-1] == 60
-    assert plan_steps(180, [128, 256, 512, 1024])[-1] == 15
-    assert plan_steps(180, [128, 256, 512, 1024, 2048])[-1] == 4
-    assert default_final_steps(180, [128, 256, 512, 1024]) == 15
+    assert _plan(150, [128, 203, 323, 512])[-1] == 80
+    assert _plan(150, [128, 256, 512, 1024])[-1] == 20
+    assert _plan(150, [128, 256, 512, 1024, 2048])[-1] == 5
+    assert default_final_steps(150, [128, 256, 512, 1024], SHARE) == 20
+    # another share (photo mode's third) scales the same way
+    assert plan_steps(60, [128, 256, 512], None, 1 / 3)[-1] == 20
+    assert plan_steps(60, [128, 256, 512, 1024], None, 1 / 3)[-1] == 5
+
+
+@pytest.mark.precision
+def test_final_share_sets_the_plan_of_a_run(tiny_weights, content_tensor, style_tensor) -> None:
+    """The share reaches the run: the full size's events count its steps."""
+    counts = []
+    for share in (0.25, 0.75):
+        events: list[StepEvent] = []
+        stylize(
+            content_tensor, style_tensor, weights=tiny_weights, callback=events.append,
+            size=32, scales=2, min_size=16, steps=8, tol=0.0, style_layers="upto4",
+            final_share=share,
+        )  # fmt: skip
+        counts.append([e.scale for e in events].count(1))
+    assert counts == [2, 6]
+    with pytest.raises(ConfigError, match="final_share must be a number above 0 and at most 1"):
+        StyleConfig(final_share=0)
 
 
 def test_plan_steps_with_final_steps() -> None:
     sizes = [128, 256, 512, 1024, 2048]
-    assert plan_steps(120, sizes)[-1] == 2  # the default share at 2048 px: 40 / 16
-    plan = plan_steps(120, sizes, 16)
+    assert _plan(120, sizes)[-1] == 4  # the default share at 2048 px: 64 / 16
+    plan = _plan(120, sizes, 16)
     assert plan[-1] == 16 and sum(plan) == 120
     assert plan[:-1] == spread_steps(104, sizes[:-1])  # the rest spread by size
-    assert plan_steps(5, [16, 32], 4) == [1, 4]
+    assert _plan(5, [16, 32], 4) == [1, 4]
     with pytest.raises(ConfigError, match="final_steps 5 leaves 0"):
-        plan_steps(5, [16, 32], 5)
+        _plan(5, [16, 32], 5)
 
 
 @pytest.mark.precision
@@ -376,7 +403,7 @@ def test_final_steps_runs_that_many_steps_at_full_size(
         tol=0.0,
         **common,
     )
-    assert [e.scale for e in events].count(1) == plan_steps(8, [16, 32])[-1] < 6
+    assert [e.scale for e in events].count(1) == _plan(8, [16, 32])[-1] < 6
 
 
 @pytest.mark.precision

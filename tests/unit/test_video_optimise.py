@@ -173,9 +173,11 @@ def test_by_default_a_later_frame_is_under_a_third_of_the_first_frames_work(size
 
 
 def test_the_first_frames_work_counts_each_scale_by_its_pixels() -> None:
-    # 256 px from 128 px in two scales, 30 steps spread 20 and 10 by 1/size.
+    # 256 px from 128 px in two scales, 30 steps: 16 at the full size (8/15), 14 at 128 px.
     first = StyleConfig(size=256, scales=2, min_size=128, steps=30)
-    assert first_frame_work(first) == pytest.approx(20 * 0.25 + 10)
+    assert first_frame_work(first) == pytest.approx(14 * 0.25 + 16)
+    # a third at the full size: 20 and 10
+    assert first_frame_work(first.replace(final_share=1 / 3)) == pytest.approx(20 * 0.25 + 10)
     assert first_frame_work(first.replace(scales=1)) == 30
     # Larger frames: a smaller share of the pyramid at the full size, so fewer later steps.
     counts = [VideoConfig(size=s).later_step_count for s in (256, 384, 512, 1024)]

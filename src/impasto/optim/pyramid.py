@@ -46,7 +46,8 @@ def check_plan(cfg: StyleConfig) -> None:
     """Refuse, from the settings alone, a step plan the scales cannot take: per-scale counts
     for another number of scales, or ``final_steps`` that leave a smaller scale none.
     Raises ConfigError naming the setting."""
-    plan_steps(cfg.steps, pyramid_sizes(cfg.size, cfg.scales, cfg.min_size), cfg.final_steps)
+    sizes = pyramid_sizes(cfg.size, cfg.scales, cfg.min_size)
+    plan_steps(cfg.steps, sizes, cfg.final_steps, cfg.final_share)
 
 
 def plan_scales(
@@ -55,7 +56,7 @@ def plan_scales(
     """The scales of a run whose output is ``canvas`` = (H, W) pixels; on a GPU with
     ``device_free`` bytes free, scales that would not fit there are tiled."""
     sizes = pyramid_sizes(cfg.size, cfg.scales, cfg.min_size)
-    steps = plan_steps(cfg.steps, sizes, cfg.final_steps)
+    steps = plan_steps(cfg.steps, sizes, cfg.final_steps, cfg.final_share)
     out = []
     for i, (long_side, n) in enumerate(zip(sizes, steps, strict=True)):
         hw = fit_long_side(canvas[0], canvas[1], long_side)

@@ -53,30 +53,30 @@ def pyramid_sizes(size: int, scales: int, min_size: int) -> list[int]:
     return out
 
 
-# Of a total, the share of steps the full size gets when final_steps is not set, and the long
-# side above which that share shrinks with a full-size step's cost (issue 13, docs/quality.md).
-FINAL_SHARE = 1 / 3
+# The long side above which the full size's share of the steps (StyleConfig.final_share)
+# shrinks with a full-size step's cost (issue 13, docs/quality.md).
 FINAL_REF = 512
 
 
-def default_final_steps(steps: int, sizes: list[int]) -> int:
-    """The full size's steps of a ``steps`` total when ``final_steps`` is not set: a third, up
-    to FINAL_REF px; above it the time of a third at FINAL_REF px rather than the count (a step
-    costs (size / FINAL_REF)² as much): of 180, 60 up to 512 px, 15 at 1024, 4 at 2048.
-    Measured at 512 px: 13 full-size steps (the old 1/size spread) left a regular grain and
-    2.7x the style distance of 60 (tubingen x starry_night). Every smaller scale keeps at
-    least one step."""
+def default_final_steps(steps: int, sizes: list[int], share: float) -> int:
+    """The full size's steps of a ``steps`` total when ``final_steps`` is not set: ``share``
+    of them (the default 8/15, a little over half) up to FINAL_REF px; above it the time of
+    that share at FINAL_REF px rather than the count (a step costs (size / FINAL_REF)² as
+    much): of 150, 80 up to 512 px, 20 at 1024, 5 at 2048. Measured at 512 px: 13 full-size
+    steps (the old 1/size spread) left a regular grain and 2.7x the style distance of 60
+    (tubingen x starry_night); 60 of 180 were dominated by a plain run on a held-out pair, 80
+    of 150 by none (issue 28). Every smaller scale keeps at least one step."""
     cost = min(1.0, (FINAL_REF / sizes[-1]) ** 2)
-    return max(1, min(round(steps * FINAL_SHARE * cost), steps - (len(sizes) - 1)))
+    return max(1, min(round(steps * share * cost), steps - (len(sizes) - 1)))
 
 
 def plan_steps(
-    steps: int | tuple[int, ...], sizes: list[int], final: int | None = None
+    steps: int | tuple[int, ...], sizes: list[int], final: int | None, share: float
 ) -> list[int]:
     """Steps per scale, coarse to fine. A total gives the last scale (the full size) ``final``
-    steps, or :func:`default_final_steps` where that is None, and spreads the rest over the
-    smaller scales in proportion to 1/size (a step at twice the size costs four times as
-    much), every scale at least one. One count per scale is taken as it is."""
+    steps, or :func:`default_final_steps` of ``share`` where that is None, and spreads the
+    rest over the smaller scales in proportion to 1/size (a step at twice the size costs four
+    times as much), every scale at least one. One count per scale is taken as it is."""
     if isinstance(steps, tuple):
         if final is not None:
             raise ConfigError(
@@ -97,7 +97,7 @@ def plan_steps(
             )
         return [steps]
     if final is None:
-        final = default_final_steps(steps, sizes)
+        final = default_final_steps(steps, sizes, share)
     elif not 0 < final <= steps - (len(sizes) - 1):
         raise ConfigError(
             f"final_steps {final} leaves {steps - final} of the {steps} steps for the "

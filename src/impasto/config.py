@@ -531,8 +531,8 @@ class StyleConfig(Settings):
             raise ConfigError(f"min_size must be at least 16 pixels, got {self.min_size}")
 
     def _check_final_steps(self) -> None:
-        """``final_steps`` alone; how it fits the scales is a question for the step plan,
-        which ``impasto.api.check_settings`` asks before any work."""
+        """``final_share``, and ``final_steps`` alone; how it fits the scales is a question for
+        the step plan, which ``impasto.api.check_settings`` asks before any work."""
         share = self.final_share
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
             raise ConfigError(f"final_share must be a number above 0 and at most 1, got {share!r}")
@@ -736,6 +736,20 @@ def settings_to_dict(settings: Any) -> JSONObject:
             v = list(v)
         out[f.name] = v
     return out
+
+
+# The full size's share that settings saved before ``final_share`` existed ran with.
+FINAL_SHARE_BEFORE_IT_WAS_KEPT = 1 / 3
+
+
+def saved_style_settings(data: JSONObject) -> JSONObject:
+    """A StyleConfig dict that a checkpoint kept: one written before ``final_share`` existed
+    ran its step plan with a third at the full size, so it resumes with that plan, not with
+    today's default (a partial dict from a form is not this: there a missing field means
+    the default)."""
+    if "final_share" in data:
+        return data
+    return {**data, "final_share": FINAL_SHARE_BEFORE_IT_WAS_KEPT}
 
 
 def settings_from_dict(cls: type[DataT], data: JSONObject) -> DataT:

@@ -293,3 +293,23 @@ def test_resume_keeps_the_precision_auto_chose_when_the_run_began(
     resumed = resume(tmp_path / "ckpt", weights=tiny_weights)
     assert full.sources["precision"] == resumed.sources["precision"] == "bf16"
     assert torch.equal(full.tensor, resumed.tensor)
+
+
+def test_a_checkpoint_from_before_final_share_resumes_with_its_own_plan(
+    tiny_weights, content_tensor, style_tensor, tmp_path: Path
+) -> None:
+    """Checkpoints written before ``final_share`` existed ran their step plan with a third at
+    the full size; resuming one must keep that plan, not take today's default share."""
+    from impasto.optim.checkpoint import Checkpoint, load_checkpoint
+
+    run = {**RUN, "steps": 9, "precision": "fp32"}
+    spec = Checkpointing(tmp_path / "ckpt", every=100)
+    with pytest.raises(Cancelled):
+        stylize(
+            content_tensor, style_tensor, weights=tiny_weights, callback=_cancel_at(2),
+            checkpoint=spec, **run,
+        )  # fmt: skip
+    state = load_checkpoint(tmp_path / "ckpt").to_dict()
+    assert Checkpoint.from_dict(state).inputs.config.final_share == pytest.approx(8 / 15)
+    del state["config"]["final_share"]
+    assert Checkpoint.from_dict(state).inputs.config.final_share == pytest.approx(1 / 3)

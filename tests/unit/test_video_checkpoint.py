@@ -108,3 +108,13 @@ def test_the_result_reports_times_and_the_temporal_error(
     assert all(s > 0 for s in result.seconds)
     assert result.temporal_error is not None and 0.0 <= result.temporal_error < 1.0
     assert result.later_seconds == pytest.approx(sum(result.seconds[1:]) / 2)
+
+
+def test_a_video_checkpoint_from_before_final_share_keeps_a_third() -> None:
+    """The first frame's plan of a run checkpointed before ``final_share`` existed."""
+    from impasto.video.checkpoint import _video_config
+
+    data = VideoConfig().to_dict()
+    assert _video_config(data).first.final_share == pytest.approx(8 / 15)
+    del data["style_config"]["final_share"]
+    assert _video_config(data).first.final_share == pytest.approx(1 / 3)

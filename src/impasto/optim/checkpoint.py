@@ -18,7 +18,7 @@ from typing import Any, NotRequired, TypedDict
 
 import torch
 
-from impasto.config import StyleConfig
+from impasto.config import StyleConfig, saved_style_settings
 from impasto.errors import CheckpointError, ConfigError
 from impasto.io.atomic import atomic_write
 from impasto.jsontypes import JSONObject
@@ -129,7 +129,7 @@ class Checkpoint:
         try:
             mask = data.get("content_mask")
             inputs = RunInputs(
-                config=StyleConfig.from_dict(data["config"]),
+                config=StyleConfig.from_dict(saved_style_settings(data["config"])),
                 content=data["content"],
                 canvas=(int(data["canvas"][0]), int(data["canvas"][1])),
                 targets=TargetSources(

@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 
 import torch
 
+from impasto.config import saved_style_settings
 from impasto.errors import CheckpointError, ConfigError
 from impasto.io.images import load_image, save_image
 from impasto.jsontypes import JSONObject
@@ -128,7 +129,7 @@ class VideoCheckpoint:
             inputs = VideoInputs(
                 clip=str(data["clip"]),
                 out=str(data["out"]),
-                config=VideoConfig.from_dict(data["config"]),
+                config=_video_config(data["config"]),
                 styles=styles,
                 shape=(frames, h, w),
                 weights_path=data["weights_path"],
@@ -183,3 +184,10 @@ def load_video_checkpoint(folder: str | os.PathLike[str]) -> VideoCheckpoint:
                 f"{target}: frame {index} is missing from {target.parent / FRAMES}"
             )
     return checkpoint
+
+
+def _video_config(data: dict[str, Any]) -> VideoConfig:
+    """The run's settings as the checkpoint kept them (its first frame's plan included:
+    :func:`impasto.config.saved_style_settings`)."""
+    style = saved_style_settings(dict(data.get("style_config", {})))
+    return VideoConfig.from_dict({**data, "style_config": style})

@@ -30,6 +30,15 @@ def _cancel_at(step: int):
     return callback
 
 
+def _interrupt(content, style, weights, folder: Path, at: int, **run) -> None:
+    """A run stopped at step ``at`` that leaves its checkpoint in ``folder``."""
+    with pytest.raises(Cancelled):
+        stylize(
+            content, style, weights=weights, callback=_cancel_at(at),
+            checkpoint=Checkpointing(folder, every=100), **run,
+        )  # fmt: skip
+
+
 @pytest.mark.precision
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 @pytest.mark.parametrize("stop_at", [3, 6, 8])  # inside scale 1, at its end, inside scale 2
@@ -283,12 +292,7 @@ def test_resume_keeps_the_precision_auto_chose_when_the_run_began(
     run = {**RUN, "precision": "auto", "seed": 5}
     monkeypatch.setattr(extractor, "bf16_is_faster", lambda: True)
     full = stylize(content_tensor, style_tensor, weights=tiny_weights, **run)
-    spec = Checkpointing(tmp_path / "ckpt", every=100)
-    with pytest.raises(Cancelled):
-        stylize(
-            content_tensor, style_tensor, weights=tiny_weights, callback=_cancel_at(3),
-            checkpoint=spec, **run,
-        )  # fmt: skip
+    _interrupt(content_tensor, style_tensor, tiny_weights, tmp_path / "ckpt", 3, **run)
     monkeypatch.setattr(extractor, "bf16_is_faster", lambda: False)  # the machine changed its mind
     resumed = resume(tmp_path / "ckpt", weights=tiny_weights)
     assert full.sources["precision"] == resumed.sources["precision"] == "bf16"
@@ -303,12 +307,7 @@ def test_a_checkpoint_from_before_final_share_resumes_with_its_own_plan(
     from impasto.optim.checkpoint import Checkpoint, load_checkpoint
 
     run = {**RUN, "steps": 9, "precision": "fp32"}
-    spec = Checkpointing(tmp_path / "ckpt", every=100)
-    with pytest.raises(Cancelled):
-        stylize(
-            content_tensor, style_tensor, weights=tiny_weights, callback=_cancel_at(2),
-            checkpoint=spec, **run,
-        )  # fmt: skip
+    _interrupt(content_tensor, style_tensor, tiny_weights, tmp_path / "ckpt", 2, **run)
     state = load_checkpoint(tmp_path / "ckpt").to_dict()
     assert Checkpoint.from_dict(state).inputs.config.final_share == pytest.approx(8 / 15)
     del state["config"]["final_share"]

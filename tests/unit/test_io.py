@@ -255,6 +255,25 @@ def test_save_png_round_trip_with_metadata(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
+def test_large_pngs_are_written_fast_and_still_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import impasto.io.images as images
+
+    # a smooth picture with a little noise: zlib level 6 packs it tighter than level 1
+    y, x = torch.meshgrid(torch.linspace(0, 1, 96), torch.linspace(0, 1, 128), indexing="ij")
+    noise = 0.02 * torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(0))
+    t = (torch.stack([x, y, x * y]).unsqueeze(0) + noise).clamp(0, 1)
+    assert images.png_speed(4096 * 3072) == {"compress_level": 1}
+    assert images.png_speed(1024 * 768) == {}
+    slow = save_image(t, tmp_path / "slow.png", {"impasto": "{}"}).stat().st_size
+    monkeypatch.setattr(images, "PNG_FAST_ABOVE", 96 * 128 - 1)
+    fast_path = save_image(t, tmp_path / "fast.png", {"impasto": "{}"})
+    assert fast_path.stat().st_size > slow  # the faster level was used
+    assert torch.equal(load_image(fast_path), load_image(tmp_path / "slow.png"))
+    assert read_metadata(fast_path) == {"impasto": "{}"}
+
+
 def test_save_clamps_out_of_range_values(tmp_path: Path) -> None:
     t = torch.tensor([-1.0, 0.5, 2.0]).view(1, 3, 1, 1)
     back = load_image(save_image(t, tmp_path / "c.png"))

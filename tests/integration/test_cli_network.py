@@ -164,6 +164,10 @@ def test_ctrl_c_saves_and_resume_finishes(
             "--blocks 3 conflicts with starry_night.safetensors, whose network has --blocks 5",
         ),
         (
+            ["train", "S", "--photos", "P", "-o", "x.safetensors", "--targets", "EMPTY"],
+            "3 of 3 photos have no target in",
+        ),
+        (
             ["train", "--resume", "EMPTY", "--from", "starry_night"],
             "--resume takes the style, photos, output, --half and --from from its checkpoint",
         ),

@@ -254,12 +254,13 @@ class StageBars:
 
 def losses_text(scale: str, losses: dict[str, float]) -> str:
     """A step bar's postfix: where the run is and its weighted losses (and the photorealism
-    term of ``impasto photo``, where the run has it)."""
+    term of ``impasto photo`` and the pixel term of a distilled network, where the run has
+    them)."""
     text = (
         f"{scale} total={losses['total']:.4g} content={losses['content']:.3g} "
         f"style={losses['style']:.3g} tv={losses['tv']:.3g}"
     )
-    return text + (f" photo={losses['photo']:.3g}" if "photo" in losses else "")
+    return text + "".join(f" {k}={losses[k]:.3g}" for k in ("photo", "pixel") if k in losses)
 
 
 class Interrupt:

@@ -86,6 +86,18 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     return (dy**2).mean() + (dx**2).mean()
 
 
+def pixel_loss(image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The mean squared difference of two pictures' pixels: distillation's pixel term (a
+    network learning the optimiser's outputs, beside the feature terms above).
+
+    Args:
+        image, target: (B, C, H, W) in [0, 1].
+    Returns:
+        scalar, at least float32.
+    """
+    return ((_at_least_fp32(image) - _at_least_fp32(target)) ** 2).mean()
+
+
 class _Realism(torch.autograd.Function):
     """sum_c V_c^T M V_c / P for a symmetric sparse M, with the gradient 2 M V / P written out:
     one sparse product per evaluation (autograd through a sparse product would need M^T)."""

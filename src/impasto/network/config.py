@@ -84,6 +84,9 @@ COUNTS: dict[str, int] = {
     "steps": 1, "batch_size": 1, "crop_size": 1, "validation": 0, "preview_every": 0, "seed": 0,
 }  # fmt: skip
 
+# The fractional fields that may be 0.
+WEIGHTS = ("minutes", "scale_jitter", "content_weight", "style_weight", "tv_weight", "pixel_weight")
+
 _STYLE = StyleConfig()  # the engine's defaults, where a training setting means the same thing
 
 
@@ -133,6 +136,25 @@ class TrainConfig(Settings):
             group="size",
         ),
     )
+    targets: str = field(
+        default="",
+        metadata=setting(
+            "distillation: a folder of pictures impasto stylize made of the photos (one per "
+            "photo, at its path under this folder); the content loss then matches them instead "
+            "of the photos, and crops are cut at their scale (no scale jitter)",
+            group="losses",
+            metavar="DIR",
+            default_text="none",
+        ),
+    )
+    pixel_weight: float = field(
+        default=0.0,
+        metadata=setting(
+            "with --targets: weight of the mean squared pixel difference to the target, "
+            "beside the content loss (0: features only)",
+            group="losses",
+        ),
+    )
     lr: float = field(default=1e-3, metadata=setting("Adam's learning rate", group="optimisation"))
     content_layers: tuple[str, ...] = field(
         default=("relu2_2",),
@@ -179,9 +201,11 @@ class TrainConfig(Settings):
             raise ConfigError(f"crop_size must be at least 16 pixels, got {self.crop_size}")
         for name in ("lr", "style_scale"):
             validate.number(name, getattr(self, name))
-        for name in ("minutes", "scale_jitter", "content_weight", "style_weight", "tv_weight"):
+        for name in WEIGHTS:
             validate.number(name, getattr(self, name), allow_zero=True)
         s(self, "flip", validate.boolean("flip", self.flip))
+        if not isinstance(self.targets, str):
+            raise ConfigError(f"targets must be a folder's path, got {self.targets!r}")
         s(self, "pooling", validate.choice(Pooling, self.pooling, "pooling"))
         s(self, "padding", validate.choice(Padding, self.padding, "padding"))
         s(self, "precision", validate.choice(Precision, self.precision, "precision"))

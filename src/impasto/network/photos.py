@@ -1,6 +1,10 @@
 """The training photos: found recursively in a folder, decoded once up front (so an empty or
 unreadable folder is refused before training starts), kept small, and cut into random crops
-with flips and scale jitter drawn from the run's own ``torch.Generator``."""
+with flips and scale jitter drawn from the run's own ``torch.Generator``.
+
+With targets (distillation: the pictures ``impasto stylize`` made of the same photos, one per
+photo at the same path under another folder), each photo is resized to its target's size and
+the two are cut at the same place, at the targets' own scale."""
 
 from __future__ import annotations
 
@@ -52,6 +56,7 @@ class PhotoSet:
     photos: tuple[torch.Tensor, ...]
     names: tuple[str, ...]
     skipped: int
+    targets: tuple[torch.Tensor, ...] = ()  # one per photo, the same size, or none
 
     def __len__(self) -> int:
         return len(self.photos)
@@ -62,8 +67,8 @@ class PhotoSet:
         k = held_out if len(self) >= 2 * held_out else 0
         n = len(self) - k
         return (
-            PhotoSet(self.photos[:n], self.names[:n], self.skipped),
-            PhotoSet(self.photos[n:], self.names[n:], 0),
+            PhotoSet(self.photos[:n], self.names[:n], self.skipped, self.targets[:n]),
+            PhotoSet(self.photos[n:], self.names[n:], 0, self.targets[n:]),
         )
 
 
@@ -79,8 +84,7 @@ def load_photos(folder: str | os.PathLike[str], side: int) -> PhotoSet:
             log.warning("skipping %s", e)
             skipped += 1
             continue
-        x = _short_side_to(x, side)
-        photos.append((x[0] * 255.0).round().clamp(0, 255).to(torch.uint8))
+        photos.append(_as_bytes(_short_side_to(x, side)))
         names.append(str(path))
     if not photos:
         raise InvalidImageError(f"none of the {skipped} image files in {folder} could be read")
@@ -89,6 +93,71 @@ def load_photos(folder: str | os.PathLike[str], side: int) -> PhotoSet:
             "skipped %d unreadable file(s) of %d in %s", skipped, skipped + len(photos), folder
         )
     return PhotoSet(tuple(photos), tuple(names), skipped)
+
+
+def _as_bytes(x: torch.Tensor) -> torch.Tensor:
+    return (x[0] * 255.0).round().clamp(0, 255).to(torch.uint8)
+
+
+def find_target(photo: Path, photos: Path, targets: Path) -> Path | None:
+    """The target of ``photo`` (a file under ``photos``): the image at the same relative path
+    under ``targets``, with any of the photo extensions (stylize writes PNG)."""
+    rel = photo.relative_to(photos)
+    for ext in PHOTO_EXTENSIONS:
+        candidate = (targets / rel).with_suffix(ext)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_pairs(folder: str | os.PathLike[str], targets: str | os.PathLike[str]) -> PhotoSet:
+    """Every photo under ``folder`` with its target under ``targets``, the photo resized to
+    the target's size. A photo without a target, or any unreadable file, is an
+    InvalidImageError naming it (a distillation set is made whole, not skipped through)."""
+    root, goal = Path(folder), Path(targets)
+    if not goal.is_dir():
+        raise InvalidImageError(f"targets folder not found or not a folder: {goal}")
+    paths = find_photos(root)
+    missing = [p for p in paths if find_target(p, root, goal) is None]
+    if missing:
+        raise InvalidImageError(
+            f"{len(missing)} of {len(paths)} photos have no target in {goal}, "
+            f"e.g. {missing[0].relative_to(root)} (make them with impasto batch or stylize)"
+        )
+    photos, made = [], []
+    for path in paths:
+        target_path = find_target(path, root, goal)
+        assert target_path is not None
+        target = load_image(target_path)
+        h, w = target.shape[-2:]
+        photos.append(_as_bytes(resize(load_image(path), (h, w))))
+        made.append(_as_bytes(target))
+    return PhotoSet(tuple(photos), tuple(str(p) for p in paths), 0, tuple(made))
+
+
+def pair_crops(
+    pairs: PhotoSet, batch: int, crop: int, flip: bool, g: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(photo crops, target crops), each (batch, 3, crop, crop) float32 in [0, 1]: random
+    pairs cut at the same random place at their own scale (a pair smaller than ``crop`` is
+    enlarged first) and mirrored together. Draws from ``g`` as :func:`random_crops` does."""
+    photos, targets = [], []
+    for i in torch.randint(len(pairs), (batch,), generator=g).tolist():
+        x = torch.stack([pairs.photos[i], pairs.targets[i]]).to(torch.float32) / 255.0
+        h, w = x.shape[-2:]
+        if min(h, w) < crop:
+            x = resize(
+                x, (max(crop, round(h * crop / min(h, w))), max(crop, round(w * crop / min(h, w))))
+            )
+            h, w = x.shape[-2:]
+        top = int(torch.randint(h - crop + 1, (), generator=g))
+        left = int(torch.randint(w - crop + 1, (), generator=g))
+        x = x[..., top : top + crop, left : left + crop]
+        if flip and float(torch.rand((), generator=g)) < 0.5:
+            x = x.flip(-1)
+        photos.append(x[:1])
+        targets.append(x[1:])
+    return torch.cat(photos), torch.cat(targets)
 
 
 def random_crops(

@@ -25,6 +25,7 @@ from impasto.features.extractor import FeatureExtractor
 from impasto.features.weights import VGGWeights, WeightsLike, weights_and_path
 from impasto.io.images import ImageLike, load_image
 from impasto.jsontypes import JSONObject
+from impasto.losses.functional import pixel_loss
 from impasto.losses.objective import LossWeights, Objective, make_objective
 from impasto.losses.targets import ScaleTargets, content_targets, style_targets
 from impasto.network.checkpoint import TrainCheckpoint, TrainInputs, TrainState, save_training
@@ -33,7 +34,7 @@ from impasto.network.finetune import StartingPoint, check_architecture, starting
 from impasto.network.info import NetworkInfo
 from impasto.network.model import TransformNet, build_network
 from impasto.network.modelfile import StyleNetwork
-from impasto.network.photos import PhotoSet, load_photos, random_crops
+from impasto.network.photos import PhotoSet, load_pairs, load_photos, pair_crops, random_crops
 from impasto.optim.events import StepEvent
 from impasto.optim.training import check_resume_steps, out_of_time, run_steps
 from impasto.preprocess.resize import resize, resize_long_side
@@ -190,7 +191,11 @@ def _train(
     given, else from fresh ones)."""
     cfg = inputs.config
     device = resolve_device(cfg.device)  # a device this machine lacks: refused before work
-    photos = load_photos(inputs.photos, math.ceil(cfg.crop_size * (1 + cfg.scale_jitter)))
+    photos = (
+        load_pairs(inputs.photos, cfg.targets)
+        if cfg.targets
+        else load_photos(inputs.photos, math.ceil(cfg.crop_size * (1 + cfg.scale_jitter)))
+    )
     if inputs.precision is None:  # resolved once, when the run starts, and kept
         inputs = replace(inputs, precision=arithmetic(cfg.precision, device).name)
     arith = Arithmetic.named(device, str(inputs.precision))
@@ -301,16 +306,9 @@ class _Trainer:
     def train_step(self) -> TrainEvent:
         """One Adam step on a fresh batch of crops; the event of that step."""
         cfg = self.inputs.config
-        crops = random_crops(
-            self.photos,
-            cfg.batch_size,
-            cfg.crop_size,
-            cfg.scale_jitter,
-            cfg.flip,
-            self.generator,
-        ).to(self.arith.device)  # drawn on the CPU: a seed means the same crops everywhere
+        crops, goal = self._crops()
         with self.arith.autocast():
-            content = content_targets(self.extractor, crops, cfg.content_layers)
+            content = content_targets(self.extractor, goal, cfg.content_layers)
         weights = LossWeights(
             cfg.content_weight,
             cfg.style_weight,
@@ -326,6 +324,9 @@ class _Trainer:
         assert isinstance(objective, Objective)  # whole crops, never tiled
         out = self.model(crops)
         total, terms = objective(out)
+        if self.photos.targets and cfg.pixel_weight:
+            terms["pixel"] = cfg.pixel_weight * pixel_loss(out, goal)  # distillation's own term
+            total = terms["total"] = total + terms["pixel"]
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
@@ -344,6 +345,26 @@ class _Trainer:
             image=out[:1].detach().cpu(),
             preview=self._preview(),
         )
+
+    def _crops(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the network's input crops, the crops its content loss matches): the same crops,
+        or with targets the targets' crops at the same place. Drawn on the CPU (a seed
+        means the same crops everywhere), then moved to the run's device."""
+        cfg = self.inputs.config
+        if self.photos.targets:
+            crops, goal = pair_crops(
+                self.photos, cfg.batch_size, cfg.crop_size, cfg.flip, self.generator
+            )
+            return crops.to(self.arith.device), goal.to(self.arith.device)
+        crops = random_crops(
+            self.photos,
+            cfg.batch_size,
+            cfg.crop_size,
+            cfg.scale_jitter,
+            cfg.flip,
+            self.generator,
+        ).to(self.arith.device)
+        return crops, crops
 
     def _preview(self) -> torch.Tensor | None:
         every = self.inputs.config.preview_every

@@ -15,18 +15,10 @@ from impasto.cli.shell import losses_text
 from impasto.errors import InvalidImageError
 from impasto.features.weights import VGGWeights
 from impasto.io.images import load_image
-from impasto.network.config import NetworkConfig, TrainConfig
 from impasto.network.photos import load_pairs, pair_crops
 from impasto.network.train import train_network
+from networks import SMALL, tiny_config
 from pictures import gradient_array, painting_array
-
-SMALL = NetworkConfig(width=0.125, blocks=1)
-
-
-def _config(**changes: object) -> TrainConfig:
-    base = dict(steps=4, batch_size=2, crop_size=32, precision="fp32", validation=0, lr=1e-2)
-    base.update(changes)
-    return TrainConfig(**base)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -99,7 +91,7 @@ def test_distillation_moves_the_network_towards_its_targets(
     photos, targets = pairs
     style = tmp_path / "painting.png"
     Image.fromarray(painting_array(48, 48)).save(style)
-    cfg = _config(steps=40, style_weight=0.0, tv_weight=0.0, content_weight=1.0)
+    cfg = tiny_config(steps=40, style_weight=0.0, tv_weight=0.0, content_weight=1.0)
     runs = {
         "plain": cfg.replace(pixel_weight=10.0),  # no targets: the pixel weight is unused
         "features": cfg.replace(targets=str(targets)),

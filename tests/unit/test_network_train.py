@@ -18,22 +18,14 @@ from impasto.errors import Cancelled, CollapsedError, InvalidImageError
 from impasto.features.weights import VGGWeights
 from impasto.network import train as train_module
 from impasto.network.checkpoint import load_training
-from impasto.network.config import NetworkConfig, TrainConfig
+from impasto.network.config import NetworkConfig
 from impasto.network.train import TrainCheckpointing, TrainEvent, resume_training, train_network
 from impasto.optim.events import StepEvent
+from networks import SMALL, tiny_config
 from pictures import gradient_array, painting_array
 
 # The measuring probe itself, taken before tests/conftest.py's --auto-precision replaces it.
 MEASURED_PROBE = extractor.bf16_is_faster
-
-
-SMALL = NetworkConfig(width=0.125, blocks=1)
-
-
-def tiny_config(**changes: object) -> TrainConfig:
-    base = dict(steps=4, batch_size=2, crop_size=32, precision="fp32", validation=0, lr=1e-2)
-    base.update(changes)
-    return TrainConfig(**base)  # type: ignore[arg-type]
 
 
 @pytest.fixture

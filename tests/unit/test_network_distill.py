@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from impasto.cli.shell import losses_text
-from impasto.errors import InvalidImageError
+from impasto.errors import ConfigError, InvalidImageError
 from impasto.features.weights import VGGWeights
 from impasto.io.images import load_image
 from impasto.network.photos import load_pairs, pair_crops
@@ -96,6 +96,7 @@ def test_distillation_moves_the_network_towards_its_targets(
         "plain": cfg.replace(pixel_weight=10.0),  # no targets: the pixel weight is unused
         "features": cfg.replace(targets=str(targets)),
         "pixels too": cfg.replace(targets=str(targets), pixel_weight=10.0),
+        "photo's content": cfg.replace(targets=str(targets), content_from="photo"),
     }
     trained = {
         k: train_network(style, photos, c, SMALL, weights=tiny_weights) for k, c in runs.items()
@@ -111,3 +112,12 @@ def test_distillation_moves_the_network_towards_its_targets(
     # ends nearer the negatives it was shown than the photos it was given
     assert to_goal["plain"] > to_goal["features"] > to_goal["pixels too"]
     assert to_goal["pixels too"] < _distance_to(trained["pixels too"].model, crops, crops)
+    # with the photo's content and no pixel term the targets teach nothing: as plain
+    assert to_goal["photo's content"] > to_goal["features"]
+    photo = trained["photo's content"].model
+    assert _distance_to(photo, crops, crops) < _distance_to(photo, crops, goal)
+
+
+def test_a_bad_content_source_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="content_from.*both"):
+        tiny_config(content_from="both")

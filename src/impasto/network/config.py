@@ -79,6 +79,13 @@ class NetworkConfig(Settings):
         return (c1, c2, c3)
 
 
+class ContentFrom(str, Enum):
+    """With distillation targets, what the content loss compares the network's output with."""
+
+    TARGET = "target"
+    PHOTO = "photo"
+
+
 # The whole-number fields of TrainConfig and their least values.
 COUNTS: dict[str, int] = {
     "steps": 1, "batch_size": 1, "crop_size": 1, "validation": 0, "preview_every": 0, "seed": 0,
@@ -147,6 +154,16 @@ class TrainConfig(Settings):
             default_text="none",
         ),
     )
+    content_from: ContentFrom = field(
+        default=ContentFrom.TARGET,
+        metadata=setting(
+            "with --targets: whose activations the content loss matches, the target's "
+            "(distillation by features) or the photo's (as without targets; the targets then "
+            "teach through --pixel-weight only)",
+            group="losses",
+            choices=ContentFrom,
+        ),
+    )
     pixel_weight: float = field(
         default=0.0,
         metadata=setting(
@@ -206,6 +223,7 @@ class TrainConfig(Settings):
         s(self, "flip", validate.boolean("flip", self.flip))
         if not isinstance(self.targets, str):
             raise ConfigError(f"targets must be a folder's path, got {self.targets!r}")
+        s(self, "content_from", validate.choice(ContentFrom, self.content_from, "content_from"))
         s(self, "pooling", validate.choice(Pooling, self.pooling, "pooling"))
         s(self, "padding", validate.choice(Padding, self.padding, "padding"))
         s(self, "precision", validate.choice(Precision, self.precision, "precision"))

@@ -29,7 +29,7 @@ from impasto.losses.functional import pixel_loss
 from impasto.losses.objective import LossWeights, Objective, make_objective
 from impasto.losses.targets import ScaleTargets, content_targets, style_targets
 from impasto.network.checkpoint import TrainCheckpoint, TrainInputs, TrainState, save_training
-from impasto.network.config import NetworkConfig, TrainConfig
+from impasto.network.config import ContentFrom, NetworkConfig, TrainConfig
 from impasto.network.finetune import StartingPoint, check_architecture, starting_point
 from impasto.network.info import NetworkInfo
 from impasto.network.model import TransformNet, build_network
@@ -307,8 +307,9 @@ class _Trainer:
         """One Adam step on a fresh batch of crops; the event of that step."""
         cfg = self.inputs.config
         crops, goal = self._crops()
+        kept = goal if cfg.content_from is ContentFrom.TARGET else crops
         with self.arith.autocast():
-            content = content_targets(self.extractor, goal, cfg.content_layers)
+            content = content_targets(self.extractor, kept, cfg.content_layers)
         weights = LossWeights(
             cfg.content_weight,
             cfg.style_weight,

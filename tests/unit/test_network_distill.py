@@ -119,5 +119,5 @@ def test_distillation_moves_the_network_towards_its_targets(
 
 
 def test_a_bad_content_source_is_refused_by_name() -> None:
-    with pytest.raises(ConfigError, match="content_from.*both"):
+    with pytest.raises(ConfigError, match=r"content_from.*both"):
         tiny_config(content_from="both")

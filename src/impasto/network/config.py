@@ -147,8 +147,8 @@ class TrainConfig(Settings):
         default="",
         metadata=setting(
             "distillation: a folder of pictures impasto stylize made of the photos (one per "
-            "photo, at its path under this folder); the content loss then matches them instead "
-            "of the photos, and crops are cut at their scale (no scale jitter)",
+            "photo, at its path under this folder) for the network to learn (see --content-from "
+            "and --pixel-weight); crops are cut at their scale (no scale jitter)",
             group="losses",
             metavar="DIR",
             default_text="none",

@@ -69,7 +69,9 @@ def save_network(
     info = info or NetworkInfo(model.config)
     dtype = torch.float16 if half else None
     tensors = {
-        k: v.detach().cpu().to(dtype if dtype and v.is_floating_point() else v.dtype)
+        k: v.detach()
+        .cpu()
+        .to(dtype if dtype and v.is_floating_point() else v.dtype)
         .contiguous()
         .clone()
         for k, v in model.state_dict().items()

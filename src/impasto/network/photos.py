@@ -95,6 +95,12 @@ def load_photos(folder: str | os.PathLike[str], side: int) -> PhotoSet:
     return PhotoSet(tuple(photos), tuple(names), skipped)
 
 
+def short_side_size(h: int, w: int, short: int, least: int) -> tuple[int, int]:
+    """(H, W) of an h x w picture scaled so that its short side is ``short``, neither side
+    under ``least`` (a crop must fit)."""
+    return max(least, round(h * short / min(h, w))), max(least, round(w * short / min(h, w)))
+
+
 def _as_bytes(x: torch.Tensor) -> torch.Tensor:
     return (x[0] * 255.0).round().clamp(0, 255).to(torch.uint8)
 
@@ -118,15 +124,15 @@ def load_pairs(folder: str | os.PathLike[str], targets: str | os.PathLike[str]) 
     if not goal.is_dir():
         raise InvalidImageError(f"targets folder not found or not a folder: {goal}")
     paths = find_photos(root)
-    missing = [p for p in paths if find_target(p, root, goal) is None]
+    found = {p: find_target(p, root, goal) for p in paths}
+    missing = [p for p, t in found.items() if t is None]
     if missing:
         raise InvalidImageError(
             f"{len(missing)} of {len(paths)} photos have no target in {goal}, "
             f"e.g. {missing[0].relative_to(root)} (make them with impasto batch or stylize)"
         )
     photos, made = [], []
-    for path in paths:
-        target_path = find_target(path, root, goal)
+    for path, target_path in found.items():
         assert target_path is not None
         target = load_image(target_path)
         h, w = target.shape[-2:]
@@ -146,9 +152,7 @@ def pair_crops(
         x = torch.stack([pairs.photos[i], pairs.targets[i]]).to(torch.float32) / 255.0
         h, w = x.shape[-2:]
         if min(h, w) < crop:
-            x = resize(
-                x, (max(crop, round(h * crop / min(h, w))), max(crop, round(w * crop / min(h, w))))
-            )
+            x = resize(x, short_side_size(h, w, crop, crop))
             h, w = x.shape[-2:]
         top = int(torch.randint(h - crop + 1, (), generator=g))
         left = int(torch.randint(w - crop + 1, (), generator=g))
@@ -172,7 +176,7 @@ def random_crops(
         factor = 1.0 + jitter * float(torch.rand((), generator=g))
         h, w = x.shape[-2:]
         short = max(crop, round(crop * factor))
-        size = (max(crop, round(h * short / min(h, w))), max(crop, round(w * short / min(h, w))))
+        size = short_side_size(h, w, short, crop)
         x = resize(x, size)
         top = int(torch.randint(size[0] - crop + 1, (), generator=g))
         left = int(torch.randint(size[1] - crop + 1, (), generator=g))

@@ -34,7 +34,14 @@ from impasto.network.finetune import StartingPoint, check_architecture, starting
 from impasto.network.info import NetworkInfo
 from impasto.network.model import TransformNet, build_network
 from impasto.network.modelfile import StyleNetwork
-from impasto.network.photos import PhotoSet, load_pairs, load_photos, pair_crops, random_crops
+from impasto.network.photos import (
+    PhotoSet,
+    load_pairs,
+    load_photos,
+    pair_crops,
+    random_crops,
+    short_side_size,
+)
 from impasto.optim.events import StepEvent
 from impasto.optim.training import check_resume_steps, out_of_time, run_steps
 from impasto.preprocess.resize import resize, resize_long_side
@@ -444,7 +451,7 @@ def _center_crops(photos: PhotoSet, crop: int) -> torch.Tensor:
     for p in photos.photos:
         x = p.unsqueeze(0).to(torch.float32) / 255.0
         h, w = x.shape[-2:]
-        size = (max(crop, round(h * crop / min(h, w))), max(crop, round(w * crop / min(h, w))))
+        size = short_side_size(h, w, crop, crop)
         x = resize(x, size)
         top, left = (size[0] - crop) // 2, (size[1] - crop) // 2
         out.append(x[..., top : top + crop, left : left + crop])

@@ -141,6 +141,17 @@ def load_pairs(folder: str | os.PathLike[str], targets: str | os.PathLike[str]) 
     return PhotoSet(tuple(photos), tuple(str(p) for p in paths), 0, tuple(made))
 
 
+def _cut(x: torch.Tensor, crop: int, flip: bool, g: torch.Generator) -> torch.Tensor:
+    """A ``crop`` square of (N, C, H, W) at a place drawn from ``g``, all N pictures cut at
+    the same place, mirrored together at random (when ``flip``)."""
+    top = int(torch.randint(x.shape[-2] - crop + 1, (), generator=g))
+    left = int(torch.randint(x.shape[-1] - crop + 1, (), generator=g))
+    x = x[..., top : top + crop, left : left + crop]
+    if flip and float(torch.rand((), generator=g)) < 0.5:
+        x = x.flip(-1)
+    return x
+
+
 def pair_crops(
     pairs: PhotoSet, batch: int, crop: int, flip: bool, g: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,12 +164,7 @@ def pair_crops(
         h, w = x.shape[-2:]
         if min(h, w) < crop:
             x = resize(x, short_side_size(h, w, crop, crop))
-            h, w = x.shape[-2:]
-        top = int(torch.randint(h - crop + 1, (), generator=g))
-        left = int(torch.randint(w - crop + 1, (), generator=g))
-        x = x[..., top : top + crop, left : left + crop]
-        if flip and float(torch.rand((), generator=g)) < 0.5:
-            x = x.flip(-1)
+        x = _cut(x, crop, flip, g)
         photos.append(x[:1])
         targets.append(x[1:])
     return torch.cat(photos), torch.cat(targets)
@@ -177,11 +183,5 @@ def random_crops(
         h, w = x.shape[-2:]
         short = max(crop, round(crop * factor))
         size = short_side_size(h, w, short, crop)
-        x = resize(x, size)
-        top = int(torch.randint(size[0] - crop + 1, (), generator=g))
-        left = int(torch.randint(size[1] - crop + 1, (), generator=g))
-        x = x[..., top : top + crop, left : left + crop]
-        if flip and float(torch.rand((), generator=g)) < 0.5:
-            x = x.flip(-1)
-        out.append(x)
+        out.append(_cut(resize(x, size), crop, flip, g))
     return torch.cat(out)
